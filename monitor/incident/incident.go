@@ -1,0 +1,79 @@
+// Package incident turns a stream of check results into incidents: each
+// monitor runs a state machine (up → failing → down → recovering → up) that
+// confirms failures before opening an incident, confirms recovery before
+// resolving it, and reports flapping instead of a stream of open/resolve pairs.
+package incident
+
+import (
+	"time"
+
+	"github.com/vantage-monitor/vantage/monitor/result"
+)
+
+// State is where a monitor's state machine stands.
+type State string
+
+// The states of a monitor.
+const (
+	StateUp         State = "up"
+	StateFailing    State = "failing"    // failed, not yet confirmed
+	StateDown       State = "down"       // confirmed: an incident is open
+	StateRecovering State = "recovering" // good again, not yet confirmed
+)
+
+// Severity orders how urgent an incident is: info < warning < critical.
+type Severity string
+
+// The severities.
+const (
+	SeverityInfo     Severity = "info"
+	SeverityWarning  Severity = "warning"
+	SeverityCritical Severity = "critical"
+)
+
+// Kind says what an incident is about.
+type Kind string
+
+// The kinds of incident.
+const (
+	KindTarget  Kind = "target"  // a monitored URL is down
+	KindVantage Kind = "vantage" // a vantage point is impaired or unreachable
+)
+
+// Incident is one outage, from open to resolve.
+type Incident struct {
+	ID       int64     `json:"id"`
+	Monitor  string    `json:"monitor"` // monitor name, or vantage name for KindVantage
+	Kind     Kind      `json:"kind"`
+	Severity Severity  `json:"severity"`
+	OpenedAt time.Time `json:"opened_at"`
+	// ResolvedAt is zero while the incident is open.
+	ResolvedAt time.Time    `json:"resolved_at,omitempty"`
+	Class      result.Class `json:"class"`
+	Gateway    string       `json:"gateway,omitempty"`
+	Detail     string       `json:"detail,omitempty"`
+	Status     int          `json:"status,omitempty"`
+	// Scope is the vantage verdict ("everyone", "partial", ...), empty for a
+	// single-vantage daemon.
+	Scope    string `json:"scope,omitempty"`
+	Flapping bool   `json:"flapping,omitempty"`
+	// Resolution says how it ended: "recovered", "monitor removed", ...
+	Resolution string `json:"resolution,omitempty"`
+	// Changes records every change of class (or scope, or flapping) while open.
+	Changes []Change `json:"changes,omitempty"`
+	// Last is the result that most recently changed the incident.
+	Last *result.Result `json:"last,omitempty"`
+}
+
+// Open reports whether the incident is still open.
+func (i *Incident) Open() bool { return i.ResolvedAt.IsZero() }
+
+// Change is one change to an open incident.
+type Change struct {
+	At      time.Time    `json:"at"`
+	Class   result.Class `json:"class"`
+	Gateway string       `json:"gateway,omitempty"`
+	Detail  string       `json:"detail,omitempty"`
+	Status  int          `json:"status,omitempty"`
+	Note    string       `json:"note,omitempty"`
+}

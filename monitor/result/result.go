@@ -1,0 +1,207 @@
+// Package result defines the typed outcome of one check. It is the contract
+// that the probe produces and that agents, incidents and notifications carry,
+// so its JSON field names are a public interface: scripts parse them, and
+// renaming one is a breaking change.
+package result
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Class names what kind of failure a check saw. It is a closed set so that
+// routing rules, fixes and metrics can switch on it.
+type Class string
+
+// The classes, as promised to users in README and `vantage check --json`.
+const (
+	ClassOK                 Class = "ok"
+	ClassBadGateway         Class = "bad_gateway"         // 502; Cloudflare 520, 521, 523, 525, 526, 530
+	ClassGatewayTimeout     Class = "gateway_timeout"     // 504; Cloudflare 522, 524
+	ClassServiceUnavailable Class = "service_unavailable" // 503
+	ClassServerError        Class = "server_error"        // any other 5xx
+	ClassClientError        Class = "client_error"        // an unexpected 4xx
+	ClassUnexpectedStatus   Class = "unexpected_status"   // any other unexpected status
+	ClassContentMismatch    Class = "content_mismatch"
+	ClassDNSError           Class = "dns_error"
+	ClassConnectionRefused  Class = "connection_refused"
+	ClassConnectionReset    Class = "connection_reset"
+	ClassConnectTimeout     Class = "connect_timeout"
+	ClassNetworkUnreachable Class = "network_unreachable"
+	ClassTLSError           Class = "tls_error"
+	ClassTimeout            Class = "timeout" // connected, but headers or body did not arrive in time
+	ClassProtocolError      Class = "protocol_error"
+	ClassTooManyRedirects   Class = "too_many_redirects"
+)
+
+// AllClasses lists every class in a stable order (for docs, metrics and
+// validation of routing filters).
+func AllClasses() []Class {
+	return []Class{
+		ClassOK, ClassBadGateway, ClassGatewayTimeout, ClassServiceUnavailable,
+		ClassServerError, ClassClientError, ClassUnexpectedStatus, ClassContentMismatch,
+		ClassDNSError, ClassConnectionRefused, ClassConnectionReset, ClassConnectTimeout,
+		ClassNetworkUnreachable, ClassTLSError, ClassTimeout, ClassProtocolError,
+		ClassTooManyRedirects,
+	}
+}
+
+// Valid reports whether c is one of the known classes.
+func (c Class) Valid() bool {
+	for _, k := range AllClasses() {
+		if c == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Words is the class in plain words, for people reading an alert.
+func (c Class) Words() string {
+	switch c {
+	case ClassOK:
+		return "up"
+	case ClassBadGateway:
+		return "bad gateway"
+	case ClassGatewayTimeout:
+		return "gateway timeout"
+	case ClassServiceUnavailable:
+		return "service unavailable"
+	case ClassServerError:
+		return "server error"
+	case ClassClientError:
+		return "client error"
+	case ClassUnexpectedStatus:
+		return "unexpected status"
+	case ClassContentMismatch:
+		return "wrong content"
+	case ClassDNSError:
+		return "DNS failure"
+	case ClassConnectionRefused:
+		return "connection refused"
+	case ClassConnectionReset:
+		return "connection reset"
+	case ClassConnectTimeout:
+		return "connect timeout"
+	case ClassNetworkUnreachable:
+		return "network unreachable"
+	case ClassTLSError:
+		return "TLS failure"
+	case ClassTimeout:
+		return "timeout"
+	case ClassProtocolError:
+		return "protocol error"
+	case ClassTooManyRedirects:
+		return "too many redirects"
+	}
+	return string(c)
+}
+
+// Phases are the durations of each step of the request, in milliseconds.
+// A phase that did not happen (no DNS for an IP literal, no TLS for http) is 0.
+type Phases struct {
+	DNSMs     float64 `json:"dns_ms"`
+	ConnectMs float64 `json:"connect_ms"`
+	TLSMs     float64 `json:"tls_ms"`
+	TTFBMs    float64 `json:"ttfb_ms"`
+	TotalMs   float64 `json:"total_ms"`
+}
+
+// TLSInfo describes the leaf certificate the server presented, when TLS was
+// used, even when verification failed (so an alert can say when it expired).
+type TLSInfo struct {
+	Issuer    string    `json:"issuer"`
+	Subject   string    `json:"subject"`
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+	DaysLeft  int       `json:"days_left"`
+	DNSNames  []string  `json:"dns_names,omitempty"`
+	Version   string    `json:"version,omitempty"`
+}
+
+// Evidence is what the class and gateway verdicts rest on, so a person can
+// check the verdict instead of trusting it.
+type Evidence struct {
+	// Headers are the response header lines that mattered, as "Name: value".
+	Headers []string `json:"headers"`
+	// Body is a bounded excerpt of the response body.
+	Body string `json:"body_excerpt"`
+	// Markers say, one line each, which fact selected which verdict,
+	// e.g. `body contains "<hr><center>nginx"`.
+	Markers []string `json:"markers"`
+}
+
+// Result is the outcome of one probe of one URL from one place.
+type Result struct {
+	URL        string   `json:"url"`
+	OK         bool     `json:"ok"`
+	Class      Class    `json:"class"`
+	Status     int      `json:"status"`
+	Gateway    string   `json:"gateway"`
+	Via        []string `json:"via"`
+	Detail     string   `json:"detail"`
+	Error      string   `json:"error"`
+	Phases     Phases   `json:"phases"`
+	RemoteAddr string   `json:"remote_addr"`
+	TLS        *TLSInfo `json:"tls,omitempty"`
+	Evidence   Evidence `json:"evidence"`
+	Fixes      []string `json:"fixes"`
+
+	// Fields beyond the fixed contract.
+	Method     string    `json:"method,omitempty"`
+	StartedAt  time.Time `json:"started_at"`
+	FinalURL   string    `json:"final_url,omitempty"`
+	Redirects  int       `json:"redirects"`
+	BodyBytes  int64     `json:"body_bytes"`
+	Truncated  bool      `json:"body_truncated"`
+	RetryAfter string    `json:"retry_after,omitempty"`
+}
+
+// Normalize replaces nil slices with empty ones so the JSON always has arrays,
+// never null, for the fixed fields: consumers should not need null checks.
+func (r *Result) Normalize() {
+	if r.Via == nil {
+		r.Via = []string{}
+	}
+	if r.Fixes == nil {
+		r.Fixes = []string{}
+	}
+	if r.Evidence.Headers == nil {
+		r.Evidence.Headers = []string{}
+	}
+	if r.Evidence.Markers == nil {
+		r.Evidence.Markers = []string{}
+	}
+}
+
+// Headline says in a few words what was seen, e.g.
+// "502 from nginx (behind cloudflare), upstream refused" or "DNS failure: nxdomain".
+// It is the one-line summary used by the CLI, logs and alert subjects.
+func (r *Result) Headline() string {
+	if r.OK {
+		if r.Status > 0 {
+			return fmt.Sprintf("up (%d)", r.Status)
+		}
+		return "up"
+	}
+	var b strings.Builder
+	if r.Status > 0 {
+		fmt.Fprintf(&b, "%d", r.Status)
+		if r.Class == ClassContentMismatch {
+			b.WriteString(" with wrong content")
+		}
+	} else {
+		b.WriteString(r.Class.Words())
+	}
+	if r.Gateway != "" {
+		fmt.Fprintf(&b, " from %s", r.Gateway)
+		if len(r.Via) > 0 {
+			fmt.Fprintf(&b, " (behind %s)", strings.Join(r.Via, ", "))
+		}
+	}
+	if r.Detail != "" {
+		fmt.Fprintf(&b, ", %s", strings.ReplaceAll(r.Detail, "-", " "))
+	}
+	return b.String()
+}
