@@ -55,8 +55,15 @@ type Incident struct {
 	Status     int          `json:"status,omitempty"`
 	// Scope is the vantage verdict ("everyone", "partial", ...), empty for a
 	// single-vantage daemon.
-	Scope    string `json:"scope,omitempty"`
-	Flapping bool   `json:"flapping,omitempty"`
+	Scope string `json:"scope,omitempty"`
+	// Regions names the vantages that saw the target down when Scope is
+	// "partial", so the alert can say where it is down from.
+	Regions  []string `json:"regions,omitempty"`
+	Flapping bool     `json:"flapping,omitempty"`
+	// FirstFailure is when the first failed round of the confirmed streak
+	// ran: the outage began before the incident was confirmed, and "how long
+	// it lasted" is counted from here.
+	FirstFailure time.Time `json:"first_failure_at,omitzero"`
 	// Resolution says how it ended: "recovered", "monitor removed", ...
 	Resolution string `json:"resolution,omitempty"`
 	// Changes records every change of class (or scope, or flapping) while open.
@@ -76,4 +83,8 @@ type Change struct {
 	Detail  string       `json:"detail,omitempty"`
 	Status  int          `json:"status,omitempty"`
 	Note    string       `json:"note,omitempty"`
+	// Scope and Severity are the incident's scope and severity from this
+	// change on.
+	Scope    string   `json:"scope,omitempty"`
+	Severity Severity `json:"severity,omitempty"`
 }

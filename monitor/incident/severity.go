@@ -1,0 +1,104 @@
+package incident
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The vantage verdicts of a round (the "scope" of a failure). They are
+// spelled as in the JSON result so the daemon can pass the verdict through.
+const (
+	ScopeEveryone = "everyone" // every healthy vantage sees the target down
+	ScopePartial  = "partial"  // some healthy vantages see it down
+	ScopeJustMe   = "just_me"  // only impaired vantages see it down
+	ScopeUnknown  = "unknown"  // no healthy vantage answered
+)
+
+// Rank orders severities for comparisons such as a route's min_severity:
+// info 1, warning 2, critical 3, anything unknown 0.
+func (s Severity) Rank() int {
+	switch s {
+	case SeverityInfo:
+		return 1
+	case SeverityWarning:
+		return 2
+	case SeverityCritical:
+		return 3
+	}
+	return 0
+}
+
+// Valid reports whether s is one of the known severities.
+func (s Severity) Valid() bool { return s.Rank() > 0 }
+
+// AtLeast reports whether s is as urgent as min or more.
+func (s Severity) AtLeast(min Severity) bool { return s.Rank() >= min.Rank() }
+
+// ParseSeverity reads a severity as written in the config.
+func ParseSeverity(text string) (Severity, error) {
+	s := Severity(strings.ToLower(strings.TrimSpace(text)))
+	if !s.Valid() {
+		return "", fmt.Errorf("parsing severity %q: want info, warning or critical", text)
+	}
+	return s, nil
+}
+
+// SeverityForScope is the severity an incident gets from the vantage verdict:
+// down for everyone is critical, down from some places is a warning. An empty
+// scope comes from a daemon without remote vantages, whose confirmed failure
+// is taken at face value (critical). "just_me" and "unknown" are not about
+// the target at all; they get info, but Observation never lets them vote.
+func SeverityForScope(scope string) Severity {
+	switch scope {
+	case ScopePartial:
+		return SeverityWarning
+	case ScopeJustMe, ScopeUnknown:
+		return SeverityInfo
+	}
+	return SeverityCritical
+}
+
+// Key identifies the incident before and after the store gives it an ID, and
+// across restarts: the kind, the monitor and the moment it opened. Notifiers
+// build their idempotency keys on it.
+func (i *Incident) Key() string {
+	return fmt.Sprintf("%s:%s@%s", i.Kind, i.Monitor, i.OpenedAt.UTC().Format(time.RFC3339Nano))
+}
+
+// ResolutionRemoved is how an incident ends when its monitor leaves the config.
+const ResolutionRemoved = "monitor removed"
+
+// Resolve closes an open incident at the given time, saying how it ended.
+// The daemon uses it on incidents it holds without a Machine, e.g. an open
+// incident found in the store for a monitor that is no longer configured;
+// Machine.Remove does the same for a monitor that still has its machine.
+func (i *Incident) Resolve(at time.Time, how string) error {
+	if at.IsZero() {
+		return fmt.Errorf("resolving incident %s: no resolve time", i.Key())
+	}
+	if !i.Open() {
+		return fmt.Errorf("resolving incident %s: already resolved at %s (%s)", i.Key(), i.ResolvedAt.Format(time.RFC3339), i.Resolution)
+	}
+	if at.Before(i.OpenedAt) {
+		at = i.OpenedAt // a clock step back must not give a negative duration
+	}
+	i.ResolvedAt = at
+	i.Resolution = how
+	return nil
+}
+
+// clone returns a deep copy, so that events and snapshots never share slices
+// with the incident the machine goes on changing.
+func (i *Incident) clone() *Incident {
+	if i == nil {
+		return nil
+	}
+	c := *i
+	c.Regions = cloneStrings(i.Regions)
+	if i.Changes != nil {
+		c.Changes = append([]Change(nil), i.Changes...)
+	}
+	c.Last = cloneResult(i.Last)
+	return &c
+}
