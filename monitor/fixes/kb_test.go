@@ -1,0 +1,332 @@
+package fixes
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vantage-monitor/vantage/monitor/gateway"
+	"github.com/vantage-monitor/vantage/monitor/result"
+)
+
+const testURL = "https://shop.example.test/health"
+
+// res builds a failing result for testURL; the cases below then set the
+// facts that select each entry, so each line reads as "these facts → entry".
+func res(c result.Class, status int, gw, detail string) *result.Result {
+	return &result.Result{URL: testURL, Class: c, Status: status, Gateway: gw, Detail: detail}
+}
+
+func with(r *result.Result, f func(*result.Result)) *result.Result {
+	f(r)
+	return r
+}
+
+var (
+	expiry   = time.Date(2026, 11, 3, 12, 0, 0, 0, time.UTC)
+	leafCert = &result.TLSInfo{
+		Issuer:    "CN=R11,O=Let's Encrypt,C=US",
+		Subject:   "CN=shop.example.test",
+		NotBefore: expiry.AddDate(0, -3, 0),
+		NotAfter:  expiry,
+		DaysLeft:  -18,
+		DNSNames:  []string{"example.test", "www.example.test"},
+	}
+)
+
+// entryCases holds, for every entry in the knowledge base, a result whose
+// facts select it. TestEveryEntryHasASelectingCase keeps it complete.
+var entryCases = map[string]*result.Result{
+	"relayed-by-cdn": with(res(result.ClassBadGateway, 502, gateway.Nginx, ""), func(r *result.Result) { r.Via = []string{gateway.Cloudflare} }),
+
+	"nginx-502": res(result.ClassBadGateway, 502, gateway.Nginx, ""),
+	"nginx-504": res(result.ClassGatewayTimeout, 504, gateway.Nginx, ""),
+	"nginx-503": res(result.ClassServiceUnavailable, 503, gateway.Nginx, ""),
+
+	"cloudflare-520": res(result.ClassBadGateway, 520, gateway.Cloudflare, "cloudflare-520"),
+	"cloudflare-521": res(result.ClassBadGateway, 521, gateway.Cloudflare, "cloudflare-521"),
+	"cloudflare-522": res(result.ClassGatewayTimeout, 522, gateway.Cloudflare, "cloudflare-522"),
+	"cloudflare-523": res(result.ClassBadGateway, 523, gateway.Cloudflare, "cloudflare-523"),
+	"cloudflare-524": res(result.ClassGatewayTimeout, 524, gateway.Cloudflare, "cloudflare-524"),
+	"cloudflare-525": res(result.ClassBadGateway, 525, gateway.Cloudflare, "cloudflare-525"),
+	"cloudflare-526": res(result.ClassBadGateway, 526, gateway.Cloudflare, "cloudflare-526"),
+	"cloudflare-527": res(result.ClassBadGateway, 527, gateway.Cloudflare, "cloudflare-527"),
+	"cloudflare-530": res(result.ClassBadGateway, 530, gateway.Cloudflare, "cloudflare-530"),
+	"cloudflare-branded-origin-error": with(res(result.ClassGatewayTimeout, 504, "", ""), func(r *result.Result) {
+		r.Via = []string{gateway.Cloudflare}
+	}),
+	"cloudflare-503": res(result.ClassServiceUnavailable, 503, gateway.Cloudflare, ""),
+	"cloudflare":     res(result.ClassBadGateway, 502, gateway.Cloudflare, ""),
+
+	"aws-alb-502":    res(result.ClassBadGateway, 502, gateway.AWSALB, ""),
+	"aws-alb-503":    res(result.ClassServiceUnavailable, 503, gateway.AWSALB, ""),
+	"aws-alb-504":    res(result.ClassGatewayTimeout, 504, gateway.AWSALB, ""),
+	"aws-alb":        res(result.ClassServerError, 500, gateway.AWSALB, ""),
+	"cloudfront-502": res(result.ClassBadGateway, 502, gateway.CloudFront, ""),
+	"cloudfront-504": res(result.ClassGatewayTimeout, 504, gateway.CloudFront, ""),
+	"cloudfront":     res(result.ClassServiceUnavailable, 503, gateway.CloudFront, ""),
+
+	"gcp-lb-502":          res(result.ClassBadGateway, 502, gateway.GCPLB, ""),
+	"gcp-lb-504":          res(result.ClassGatewayTimeout, 504, gateway.GCPLB, ""),
+	"gcp-lb":              res(result.ClassServiceUnavailable, 503, gateway.GCPLB, ""),
+	"azure-appgw":         res(result.ClassBadGateway, 502, gateway.AzureAppGW, ""),
+	"azure-frontdoor-504": res(result.ClassGatewayTimeout, 504, gateway.AzureFrontDoor, ""),
+	"azure-frontdoor":     res(result.ClassServiceUnavailable, 503, gateway.AzureFrontDoor, ""),
+
+	"envoy-passthrough": with(res(result.ClassServiceUnavailable, 503, "", ""), func(r *result.Result) {
+		r.Via = []string{gateway.Envoy}
+		r.Evidence.Headers = []string{"Server: envoy", "X-Envoy-Upstream-Service-Time: 12"}
+	}),
+	"envoy-protocol-error": with(res(result.ClassBadGateway, 502, gateway.Envoy, "upstream-connect-error"), func(r *result.Result) {
+		r.Evidence.Body = "upstream connect error or disconnect/reset before headers. reset reason: protocol error"
+	}),
+	"envoy-transport-failure": with(res(result.ClassServiceUnavailable, 503, gateway.Envoy, "upstream-connect-error"), func(r *result.Result) {
+		r.Evidence.Body = "upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: TLS error: CERTIFICATE_VERIFY_FAILED"
+	}),
+	// Identification quotes the reset reason in a marker; the body may not be kept.
+	"envoy-overflow": with(res(result.ClassServiceUnavailable, 503, gateway.Envoy, "upstream-connect-error"), func(r *result.Result) {
+		r.Evidence.Markers = []string{`envoy reset reason "overflow"`}
+	}),
+	"envoy-connection-failure": with(res(result.ClassServiceUnavailable, 503, gateway.Envoy, "upstream-connect-error"), func(r *result.Result) {
+		r.Evidence.Body = "upstream connect error or disconnect/reset before headers. reset reason: connection failure"
+	}),
+	"envoy-upstream-connect-error": with(res(result.ClassServiceUnavailable, 503, gateway.Envoy, "upstream-connect-error"), func(r *result.Result) {
+		r.Evidence.Body = "upstream connect error or disconnect/reset before headers. retried and the latest reset reason: remote reset"
+	}),
+	"envoy-no-healthy-upstream":      res(result.ClassServiceUnavailable, 503, gateway.Envoy, "no-healthy-upstream"),
+	"envoy-upstream-request-timeout": res(result.ClassGatewayTimeout, 504, gateway.Envoy, "upstream-request-timeout"),
+	"envoy-maintenance-mode":         res(result.ClassServiceUnavailable, 503, gateway.Envoy, "maintenance-mode"),
+	"envoy-generated":                res(result.ClassServiceUnavailable, 503, gateway.Envoy, ""),
+
+	"haproxy-no-server":        res(result.ClassServiceUnavailable, 503, gateway.HAProxy, "no-server-available"),
+	"haproxy-server-timeout":   res(result.ClassGatewayTimeout, 504, gateway.HAProxy, "server-timeout"),
+	"haproxy-invalid-response": res(result.ClassBadGateway, 502, gateway.HAProxy, "invalid-response"),
+	"haproxy":                  res(result.ClassBadGateway, 502, gateway.HAProxy, ""),
+	"traefik-no-server":        res(result.ClassServiceUnavailable, 503, gateway.Traefik, "no-available-server"),
+	"traefik":                  res(result.ClassBadGateway, 502, gateway.Traefik, ""),
+	"caddy-no-upstreams":       res(result.ClassServiceUnavailable, 503, gateway.Caddy, "no-upstreams"),
+	"caddy":                    res(result.ClassBadGateway, 502, gateway.Caddy, ""),
+	"apache-503":               res(result.ClassServiceUnavailable, 503, gateway.Apache, ""),
+	"apache-502":               res(result.ClassBadGateway, 502, gateway.Apache, ""),
+	"apache-504":               res(result.ClassGatewayTimeout, 504, gateway.Apache, ""),
+
+	"varnish-backend-fetch-failed": with(res(result.ClassServiceUnavailable, 503, gateway.Varnish, "backend-fetch-failed"), func(r *result.Result) { r.RetryAfter = "5" }),
+	"fastly-first-byte-timeout":    res(result.ClassServiceUnavailable, 503, gateway.Fastly, "first-byte-timeout"),
+	"fastly-backend-read-error":    res(result.ClassServiceUnavailable, 503, gateway.Fastly, "backend-read-error"),
+	"fastly-max-conn":              res(result.ClassServiceUnavailable, 503, gateway.Fastly, "max-conn-reached"),
+	"fastly-connection-refused":    res(result.ClassServiceUnavailable, 503, gateway.Fastly, "connection-refused"),
+	"fastly-all-backends-failed":   res(result.ClassServiceUnavailable, 503, gateway.Fastly, "all-backends-failed"),
+	"fastly":                       res(result.ClassServiceUnavailable, 503, gateway.Fastly, ""),
+	"akamai-504":                   res(result.ClassGatewayTimeout, 504, gateway.Akamai, ""),
+	"akamai":                       res(result.ClassServiceUnavailable, 503, gateway.Akamai, ""),
+
+	"heroku":                  res(result.ClassServiceUnavailable, 503, gateway.Heroku, ""),
+	"vercel-function-timeout": res(result.ClassGatewayTimeout, 504, gateway.Vercel, "function-invocation-timeout"),
+	"vercel-other-timeout":    res(result.ClassGatewayTimeout, 504, gateway.Vercel, "middleware-invocation-timeout"),
+	"vercel-function-failed":  res(result.ClassServerError, 500, gateway.Vercel, "function-invocation-failed"),
+	"vercel-throttled-paused": res(result.ClassServiceUnavailable, 503, gateway.Vercel, "deployment-paused"),
+	"vercel-origin-dns":       res(result.ClassBadGateway, 502, gateway.Vercel, "dns-hostname-not-found"),
+	"vercel":                  res(result.ClassBadGateway, 502, gateway.Vercel, ""),
+	"fly":                     res(result.ClassBadGateway, 502, gateway.Fly, ""),
+
+	"dns-nxdomain":         res(result.ClassDNSError, 0, "", result.DetailNXDomain),
+	"dns-servfail":         res(result.ClassDNSError, 0, "", result.DetailServFail),
+	"dns-no-answer":        res(result.ClassDNSError, 0, "", result.DetailNoAnswer),
+	"dns-resolver-timeout": res(result.ClassDNSError, 0, "", result.DetailResolverTimeout),
+	"dns":                  res(result.ClassDNSError, 0, "", ""),
+
+	"tls-cert-expired-dated": with(res(result.ClassTLSError, 0, "", result.DetailCertExpired), func(r *result.Result) { r.TLS = leafCert }),
+	"tls-cert-expired":       res(result.ClassTLSError, 0, "", result.DetailCertExpired),
+	"tls-not-yet-valid-dated": with(res(result.ClassTLSError, 0, "", result.DetailCertNotYetValid), func(r *result.Result) {
+		r.TLS = leafCert
+	}),
+	"tls-not-yet-valid": res(result.ClassTLSError, 0, "", result.DetailCertNotYetValid),
+	"tls-unknown-authority-issuer": with(res(result.ClassTLSError, 0, "", result.DetailUnknownAuthority), func(r *result.Result) {
+		r.TLS = leafCert
+	}),
+	"tls-unknown-authority": res(result.ClassTLSError, 0, "", result.DetailUnknownAuthority),
+	"tls-hostname-mismatch-names": with(res(result.ClassTLSError, 0, "", result.DetailHostnameMismatch), func(r *result.Result) {
+		r.TLS = leafCert
+	}),
+	"tls-hostname-mismatch": res(result.ClassTLSError, 0, "", result.DetailHostnameMismatch),
+	"tls-handshake-failure": res(result.ClassTLSError, 0, "", result.DetailHandshakeFailure),
+	"tls":                   res(result.ClassTLSError, 0, "", ""),
+
+	"connection-refused":                with(res(result.ClassConnectionRefused, 0, "", ""), func(r *result.Result) { r.RemoteAddr = "127.0.0.1:8443" }),
+	"connection-reset-before-response":  res(result.ClassConnectionReset, 0, "", result.DetailResetBeforeResponse),
+	"connection-reset-reading-body":     res(result.ClassConnectionReset, 200, "", result.DetailResetReadingBody),
+	"connection-closed-before-response": res(result.ClassConnectionReset, 0, "", result.DetailClosedBeforeResp),
+	"connection-reset":                  res(result.ClassConnectionReset, 0, "", ""),
+	"connect-timeout":                   res(result.ClassConnectTimeout, 0, "", result.DetailConnect),
+	"network-host-unreachable":          res(result.ClassNetworkUnreachable, 0, "", result.DetailHostUnreachable),
+	"network-net-unreachable":           with(res(result.ClassNetworkUnreachable, 0, "", result.DetailNetUnreachable), func(r *result.Result) { r.RemoteAddr = "[::1]:443" }),
+	"network-unreachable":               res(result.ClassNetworkUnreachable, 0, "", ""),
+
+	"timeout-waiting-headers": res(result.ClassTimeout, 0, "", result.DetailWaitingHeaders),
+	"timeout-reading-body":    res(result.ClassTimeout, 200, "", result.DetailReadingBody),
+	"timeout-tls-handshake":   res(result.ClassTimeout, 0, "", result.DetailTLSHandshake),
+	"timeout-sending-request": res(result.ClassTimeout, 0, "", result.DetailSendingRequest),
+	"timeout":                 res(result.ClassTimeout, 0, "", ""),
+
+	"protocol-malformed":         res(result.ClassProtocolError, 0, "", result.DetailMalformedResponse),
+	"protocol-headers-too-large": res(result.ClassProtocolError, 0, "", result.DetailHeadersTooLarge),
+	"protocol-bad-body":          res(result.ClassProtocolError, 200, "", result.DetailBadBody),
+	"protocol":                   res(result.ClassProtocolError, 0, "", ""),
+
+	"redirects-cloudflare-flexible": with(res(result.ClassTooManyRedirects, 301, "", result.DetailRedirectLoop), func(r *result.Result) {
+		r.Via = []string{gateway.Cloudflare}
+	}),
+	"redirects-limit": res(result.ClassTooManyRedirects, 302, "", result.DetailRedirectLimit),
+	"redirects":       res(result.ClassTooManyRedirects, 301, "", result.DetailRedirectLoop),
+
+	"content-login-redirect": with(res(result.ClassContentMismatch, 200, "", result.DetailBodyMissingText), func(r *result.Result) {
+		r.FinalURL = "https://shop.example.test/login?next=/health"
+	}),
+	"content-maintenance": with(res(result.ClassContentMismatch, 200, "", result.DetailBodyMissingText), func(r *result.Result) {
+		r.Evidence.Body = "<h1>Down for Maintenance</h1>"
+	}),
+	"content-mismatch": res(result.ClassContentMismatch, 200, "", result.DetailBodyRegexFailed),
+
+	"client-401":   res(result.ClassClientError, 401, "", ""),
+	"client-403":   res(result.ClassClientError, 403, "", ""),
+	"client-404":   res(result.ClassClientError, 404, "", ""),
+	"client-429":   res(result.ClassClientError, 429, "", ""),
+	"client-error": res(result.ClassClientError, 410, "", ""),
+
+	"unexpected-status":               res(result.ClassUnexpectedStatus, 204, "", ""),
+	"service-unavailable-retry-after": with(res(result.ClassServiceUnavailable, 503, "", ""), func(r *result.Result) { r.RetryAfter = "120" }),
+	"bad-gateway":                     res(result.ClassBadGateway, 502, "", ""),
+	"gateway-timeout":                 res(result.ClassGatewayTimeout, 504, "", ""),
+	"service-unavailable":             res(result.ClassServiceUnavailable, 503, "", ""),
+	"server-error":                    res(result.ClassServerError, 500, "", ""),
+}
+
+func entryByID(t *testing.T, id string) entry {
+	t.Helper()
+	for _, e := range knowledge {
+		if e.id == id {
+			return e
+		}
+	}
+	t.Fatalf("no entry %q in the knowledge base", id)
+	return entry{}
+}
+
+// firstStep renders e's first step for r, failing if it cannot be filled.
+func firstStep(t *testing.T, id string, r *result.Result) string {
+	t.Helper()
+	step, ok := newFacts(r).render(entryByID(t, id).steps[0])
+	if !ok {
+		t.Fatalf("entry %s: first step has an unfilled placeholder for its own case", id)
+	}
+	return step
+}
+
+func TestEveryEntryHasASelectingCase(t *testing.T) {
+	for _, e := range knowledge {
+		if _, ok := entryCases[e.id]; !ok {
+			t.Errorf("entry %s has no case in entryCases showing which facts select it", e.id)
+		}
+	}
+	for id := range entryCases {
+		entryByID(t, id)
+	}
+}
+
+// TestEntrySelectedByItsFacts is the per-entry test: its case selects it, and
+// its first step reaches the operator despite the MaxSteps bound.
+func TestEntrySelectedByItsFacts(t *testing.T) {
+	for _, e := range knowledge {
+		r, ok := entryCases[e.id]
+		if !ok {
+			continue // reported by TestEveryEntryHasASelectingCase
+		}
+		t.Run(e.id, func(t *testing.T) {
+			var ids []string
+			for _, s := range selectEntries(r) {
+				ids = append(ids, s.id)
+			}
+			if !slices.Contains(ids, e.id) {
+				t.Fatalf("case does not select %s; selected %v", e.id, ids)
+			}
+			want := firstStep(t, e.id, r)
+			got := Suggest(r)
+			if !slices.Contains(got, want) {
+				t.Errorf("first step of %s missing from Suggest:\nwant %q\ngot  %q", e.id, want, got)
+			}
+			checkBounded(t, got)
+		})
+	}
+}
+
+// TestNearMisses pins the distinctions that matter: the facts that differ
+// between two similar failures must change which side the operator looks at.
+func TestNearMisses(t *testing.T) {
+	tests := []struct {
+		name     string
+		r        *result.Result
+		want     []string // entries whose first step must be present
+		wantNot  []string // entries whose first step must be absent
+		contains string   // a substring some step must contain
+	}{
+		{"cloudflare 521 is origin refusing", entryCases["cloudflare-521"], []string{"cloudflare-521"}, []string{"cloudflare-522", "cloudflare-524"}, "refused"},
+		{"cloudflare 522 is SYN unanswered", entryCases["cloudflare-522"], []string{"cloudflare-522"}, []string{"cloudflare-521", "cloudflare-524"}, "SYN+ACK"},
+		{"cloudflare 524 is origin too slow", entryCases["cloudflare-524"], []string{"cloudflare-524"}, []string{"cloudflare-521", "cloudflare-522"}, "too slow"},
+		{"nxdomain is a missing name", entryCases["dns-nxdomain"], []string{"dns-nxdomain"}, []string{"dns-servfail", "dns-resolver-timeout"}, "dig +trace"},
+		{"servfail is DNSSEC or broken NS", entryCases["dns-servfail"], []string{"dns-servfail"}, []string{"dns-nxdomain", "dns-resolver-timeout"}, "dig +cd"},
+		{"nginx 502 reads error.log", entryCases["nginx-502"], []string{"nginx-502"}, []string{"aws-alb-502"}, "/var/log/nginx/error.log"},
+		{"ALB 502 is keep-alive and target health", entryCases["aws-alb-502"], []string{"aws-alb-502"}, []string{"nginx-502"}, "describe-target-health"},
+		{"envoy generated", entryCases["envoy-generated"], []string{"envoy-generated"}, []string{"envoy-passthrough"}, "%RESPONSE_FLAGS%"},
+		{"envoy passed through", entryCases["envoy-passthrough"], []string{"envoy-passthrough"}, []string{"envoy-generated"}, "app container's logs"},
+		{"envoy protocol error is UPE", entryCases["envoy-protocol-error"], []string{"envoy-protocol-error", "envoy-upstream-connect-error"}, []string{"envoy-overflow", "envoy-connection-failure"}, "appProtocol"},
+		{"nginx 502 direct is not relayed", entryCases["nginx-502"], nil, []string{"relayed-by-cdn"}, "upstream{}"},
+		{"cert expired with cert seen", entryCases["tls-cert-expired-dated"], []string{"tls-cert-expired-dated", "tls-cert-expired"}, nil, "2026-11-03"},
+		{"connect timeout is not refused", entryCases["connect-timeout"], []string{"connect-timeout"}, []string{"connection-refused"}, "DROP"},
+		{"429 without Retry-After", entryCases["client-429"], []string{"client-429"}, nil, "rate-limited"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Suggest(tc.r)
+			for _, id := range tc.want {
+				if s := firstStep(t, id, tc.r); !slices.Contains(got, s) {
+					t.Errorf("want first step of %s, got %q", id, got)
+				}
+			}
+			for _, id := range tc.wantNot {
+				step, ok := newFacts(tc.r).render(entryByID(t, id).steps[0])
+				if ok && slices.Contains(got, step) {
+					t.Errorf("first step of %s must not apply, got %q", id, got)
+				}
+			}
+			if !containsSub(got, tc.contains) {
+				t.Errorf("no step mentions %q: %q", tc.contains, got)
+			}
+		})
+	}
+}
+
+// TestMostSpecificFirst checks the ordering that decides what an alert shows
+// first when several entries apply.
+func TestMostSpecificFirst(t *testing.T) {
+	tests := []struct {
+		name  string
+		r     *result.Result
+		first string // entry whose first step must come first
+	}{
+		{"vendor detail before gateway and class", entryCases["cloudflare-521"], "cloudflare-521"},
+		{"relayed note before the gateway's steps", entryCases["relayed-by-cdn"], "relayed-by-cdn"},
+		{"gateway before class", entryCases["nginx-504"], "nginx-504"},
+		{"detail plus body before detail alone", entryCases["envoy-protocol-error"], "envoy-protocol-error"},
+		{"dated expiry before undated", entryCases["tls-cert-expired-dated"], "tls-cert-expired-dated"},
+		{"status before class", entryCases["client-403"], "client-403"},
+		{"passthrough before gateway", entryCases["envoy-passthrough"], "envoy-passthrough"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Suggest(tc.r)
+			if want := firstStep(t, tc.first, tc.r); len(got) == 0 || got[0] != want {
+				t.Errorf("first step:\nwant %q\ngot  %q", want, got)
+			}
+		})
+	}
+}
