@@ -1,0 +1,403 @@
+// Package config loads and validates vantage's TOML watchlist: the monitors,
+// vantages, canaries, receivers, routes and maintenance windows. It turns the
+// file into typed, defaulted values and reports every problem at once, each
+// with its file, line, section and key, so the daemon and `vantage validate`
+// never act on a config they only half understand.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/vantage-monitor/vantage/monitor/incident"
+	"github.com/vantage-monitor/vantage/monitor/probe"
+)
+
+// DefaultPath is where the daemon looks for its config without -config.
+func DefaultPath() string { return "/etc/vantage/vantage.toml" }
+
+// Built-in defaults, also documented in config.example.toml.
+const (
+	DefaultListen         = "127.0.0.1:9207"
+	DefaultSchedule       = "@every 30s"
+	DefaultConfirm        = 2
+	DefaultRecover        = 2
+	DefaultRetryDelay     = 5 * time.Second
+	DefaultRetention      = 1000
+	DefaultMaxConcurrency = 256
+	DefaultFlapWindow     = time.Hour
+	DefaultFlapThreshold  = 6
+	DefaultCanaryEvery    = time.Minute
+	DefaultCanaryTimeout  = 5 * time.Second
+	DefaultNotifyTimeout  = 10 * time.Second
+	DefaultSMTPTimeout    = 30 * time.Second
+	// LocalVantage is the built-in vantage: the daemon's own host.
+	LocalVantage = "local"
+)
+
+// Config is a loaded, defaulted and validated watchlist.
+type Config struct {
+	// File is the path the config was read from.
+	File string `toml:"-" json:"-"`
+	// StateDir is where the store lives: the state_dir key (relative to the
+	// config file's directory) or, when unset, $STATE_DIRECTORY,
+	// $XDG_STATE_HOME/vantage or ~/.local/state/vantage.
+	StateDir  string `toml:"state_dir" json:"state_dir"`
+	Listen    string `toml:"listen" json:"listen"`
+	LogLevel  string `toml:"log_level" json:"log_level"`   // debug, info, warn, error
+	LogFormat string `toml:"log_format" json:"log_format"` // text, json
+	// Retention is how many results are kept per monitor.
+	Retention int `toml:"retention" json:"retention"`
+	// RetentionAge drops results older than this; 0 keeps them by count only.
+	RetentionAge time.Duration `toml:"retention_age" json:"retention_age"`
+	// MaxConcurrency bounds the checks in flight at once.
+	MaxConcurrency int `toml:"max_concurrency" json:"max_concurrency"`
+	// Resolvers are extra DNS servers ("ip:port") the follow-up diagnosis
+	// asks, besides each vantage's own resolver.
+	Resolvers []string `toml:"resolvers" json:"resolvers"`
+
+	Defaults    Monitor       `toml:"defaults" json:"defaults"`
+	Monitors    []Monitor     `toml:"monitor" json:"monitors"`
+	Vantages    []Vantage     `toml:"vantage" json:"vantages"`
+	Canary      Canary        `toml:"canary" json:"canary"`
+	Receivers   []Receiver    `toml:"receiver" json:"receivers"`
+	Routes      []Route       `toml:"route" json:"routes"`
+	Maintenance []Maintenance `toml:"maintenance" json:"maintenance"`
+}
+
+// Monitor is one [[monitor]] with the [defaults] and built-in defaults
+// applied: every field holds its effective value.
+type Monitor struct {
+	Name     string        `toml:"name" json:"name"`
+	URL      string        `toml:"url" json:"url"`
+	Schedule Schedule      `toml:"schedule" json:"schedule"`
+	Timeout  time.Duration `toml:"timeout" json:"timeout"`
+
+	Method          string            `toml:"method" json:"method"`
+	Headers         map[string]string `toml:"headers" json:"headers,omitempty"`
+	Body            string            `toml:"body" json:"body,omitempty"`
+	ExpectStatus    probe.StatusSet   `toml:"expect_status" json:"expect_status"`
+	ExpectBody      string            `toml:"expect_body" json:"expect_body,omitempty"`
+	ExpectRegex     string            `toml:"expect_regex" json:"expect_regex,omitempty"`
+	FollowRedirects bool              `toml:"follow_redirects" json:"follow_redirects"`
+	MaxRedirects    int               `toml:"max_redirects" json:"max_redirects"`
+	Insecure        bool              `toml:"insecure" json:"insecure"`
+	MaxBody         int64             `toml:"max_body,size" json:"max_body"`
+	IPVersion       int               `toml:"ip_version" json:"ip_version"`
+	Resolve         []string          `toml:"resolve" json:"resolve,omitempty"`
+
+	Tags          []string      `toml:"tags" json:"tags,omitempty"`
+	Description   string        `toml:"description" json:"description,omitempty"`
+	Confirm       int           `toml:"confirm" json:"confirm"`
+	Recover       int           `toml:"recover" json:"recover"`
+	RetryDelay    time.Duration `toml:"retry_delay" json:"retry_delay"`
+	FlapWindow    time.Duration `toml:"flap_window" json:"flap_window"`
+	FlapThreshold int           `toml:"flap_threshold" json:"flap_threshold"`
+	// Severity is an incident's severity when the target is down for
+	// everyone; down from some vantages only is one step lower.
+	Severity incident.Severity `toml:"severity" json:"severity"`
+	// Vantages are the names this monitor probes from, "local" included;
+	// every configured vantage when the monitor does not say.
+	Vantages []string `toml:"vantages" json:"vantages"`
+	// Origin is probed directly when the target answers with a gateway error.
+	Origin string `toml:"origin" json:"origin,omitempty"`
+
+	// Line is where the [[monitor]] block starts.
+	Line int `toml:"-" json:"-"`
+}
+
+// defaultableKeys are the monitor keys [defaults] may set.
+var defaultableKeys = []string{
+	"schedule", "timeout", "method", "headers", "expect_status", "follow_redirects",
+	"max_redirects", "insecure", "max_body", "ip_version", "confirm", "recover",
+	"retry_delay", "flap_window", "flap_threshold", "severity", "vantages",
+}
+
+// Spec returns the request part of the monitor, as the probe takes it.
+func (m *Monitor) Spec() probe.Spec {
+	s := probe.Spec{
+		URL:          m.URL,
+		Method:       m.Method,
+		Body:         m.Body,
+		Timeout:      m.Timeout,
+		ExpectStatus: append(probe.StatusSet(nil), m.ExpectStatus...),
+		ExpectBody:   m.ExpectBody,
+		ExpectRegex:  m.ExpectRegex,
+		MaxBody:      m.MaxBody,
+		NoFollow:     !m.FollowRedirects,
+		MaxRedirects: m.MaxRedirects,
+		Insecure:     m.Insecure,
+		Resolve:      append([]string(nil), m.Resolve...),
+		IPVersion:    m.IPVersion,
+	}
+	if len(m.Headers) > 0 {
+		s.Headers = make(map[string]string, len(m.Headers))
+		for k, v := range m.Headers {
+			s.Headers[k] = v
+		}
+	}
+	return s
+}
+
+// OriginSpec returns the spec for probing the origin: the monitor's request
+// aimed at Origin, or false when the monitor has none.
+func (m *Monitor) OriginSpec() (probe.Spec, bool) {
+	if m.Origin == "" {
+		return probe.Spec{}, false
+	}
+	s := m.Spec()
+	s.URL = m.Origin
+	return s, true
+}
+
+// HasTag reports whether the monitor carries tag.
+func (m *Monitor) HasTag(tag string) bool {
+	for _, t := range m.Tags {
+		if t == tag {
+			return true
+		}
+	}
+	return false
+}
+
+// Vantage is a remote `vantage agent` the coordinator probes through.
+type Vantage struct {
+	Name    string `toml:"name" json:"name"`
+	URL     string `toml:"url" json:"url"`
+	KeyFile string `toml:"key_file" json:"key_file,omitempty"`
+	KeyEnv  string `toml:"key_env" json:"key_env,omitempty"`
+	// CAFile verifies an agent with a private CA's certificate (PEM).
+	CAFile   string `toml:"ca_file" json:"ca_file,omitempty"`
+	Insecure bool   `toml:"insecure" json:"insecure"`
+	// Timeout bounds a call to the agent beyond the probe's own timeout;
+	// 0 means the monitor's timeout plus a small margin.
+	Timeout time.Duration `toml:"timeout" json:"timeout"`
+
+	// Key is the shared HMAC key, read from KeyFile or KeyEnv.
+	Key Secret `toml:"-" json:"key"`
+	// CAPEM is the content of CAFile.
+	CAPEM []byte `toml:"-" json:"-"`
+	Line  int    `toml:"-" json:"-"`
+}
+
+// Canary is the [canary] table: URLs that are up whenever the network is,
+// used to tell a vantage's own trouble from a target's.
+type Canary struct {
+	URLs    []string      `toml:"urls" json:"urls"`
+	Every   time.Duration `toml:"every" json:"every"`
+	Timeout time.Duration `toml:"timeout" json:"timeout"`
+}
+
+// Receiver types.
+const (
+	ReceiverSlack = "slack"
+	ReceiverEmail = "email"
+)
+
+// SMTP TLS modes.
+const (
+	TLSStartTLS = "starttls" // STARTTLS, required (default, port 587)
+	TLSImplicit = "implicit" // TLS from the first byte (default on port 465)
+	TLSNone     = "none"     // plain text: only with insecure_plain = true
+)
+
+// Receiver is one place notifications go.
+type Receiver struct {
+	Name string `toml:"name" json:"name"`
+	Type string `toml:"type" json:"type"`
+	// Timeout bounds each call to Slack or each SMTP step.
+	Timeout time.Duration `toml:"timeout" json:"timeout"`
+
+	// Slack.
+	Channel        string `toml:"channel" json:"channel,omitempty"`
+	TokenFile      string `toml:"token_file" json:"token_file,omitempty"`
+	TokenEnv       string `toml:"token_env" json:"token_env,omitempty"`
+	WebhookURLFile string `toml:"webhook_url_file" json:"webhook_url_file,omitempty"`
+	WebhookURLEnv  string `toml:"webhook_url_env" json:"webhook_url_env,omitempty"`
+	// APIURL overrides Slack's Web API base URL; it always ends in "/".
+	APIURL string `toml:"api_url" json:"api_url,omitempty"`
+
+	// Email.
+	SMTP          string   `toml:"smtp" json:"smtp,omitempty"`
+	From          string   `toml:"from" json:"from,omitempty"`
+	To            []string `toml:"to" json:"to,omitempty"`
+	Username      string   `toml:"username" json:"username,omitempty"`
+	PasswordFile  string   `toml:"password_file" json:"password_file,omitempty"`
+	PasswordEnv   string   `toml:"password_env" json:"password_env,omitempty"`
+	InsecurePlain bool     `toml:"insecure_plain" json:"insecure_plain,omitempty"`
+	// TLS is TLSStartTLS, TLSImplicit or TLSNone after defaulting.
+	TLS string `toml:"tls" json:"tls,omitempty"`
+
+	// Secrets, read at load time.
+	Token      Secret `toml:"-" json:"token"`
+	WebhookURL Secret `toml:"-" json:"webhook_url"`
+	Password   Secret `toml:"-" json:"password"`
+	Line       int    `toml:"-" json:"-"`
+}
+
+var (
+	receiverCommonKeys = []string{"name", "type", "timeout"}
+	receiverSlackKeys  = []string{"channel", "token_file", "token_env", "webhook_url_file", "webhook_url_env", "api_url"}
+	receiverEmailKeys  = []string{"smtp", "from", "to", "username", "password_file", "password_env", "insecure_plain", "tls"}
+)
+
+// Route sends matching incidents to receivers. Routes are tried in order;
+// the first that matches wins unless it says continue = true.
+type Route struct {
+	Name          string            `toml:"name" json:"name,omitempty"`
+	MatchTags     []string          `toml:"match_tags" json:"match_tags,omitempty"`
+	MatchMonitors []string          `toml:"match_monitors" json:"match_monitors,omitempty"`
+	MinSeverity   incident.Severity `toml:"min_severity" json:"min_severity"`
+	Classes       []string          `toml:"classes" json:"classes,omitempty"`
+	Receivers     []string          `toml:"receivers" json:"receivers"`
+	// Repeat is the reminder interval while an incident stays open; 0 is off.
+	Repeat   time.Duration `toml:"repeat" json:"repeat"`
+	Continue bool          `toml:"continue" json:"continue"`
+	// Implicit marks the route Load adds when the file has receivers but no
+	// [[route]]: everything goes to every receiver.
+	Implicit bool `toml:"-" json:"implicit,omitempty"`
+	Line     int  `toml:"-" json:"-"`
+}
+
+// Maintenance is a window during which notifications for the matched
+// monitors are muted (checks still run and are recorded).
+type Maintenance struct {
+	Name     string   `toml:"name" json:"name"`
+	Monitors []string `toml:"monitors" json:"monitors,omitempty"`
+	Tags     []string `toml:"tags" json:"tags,omitempty"`
+	// Either a recurring window: Schedule starts it, Duration long...
+	Schedule Schedule      `toml:"schedule" json:"schedule,omitzero"`
+	Duration time.Duration `toml:"duration" json:"duration,omitempty"`
+	// ...or one absolute window [Start, End).
+	Start   time.Time `toml:"start" json:"start,omitzero"`
+	End     time.Time `toml:"end" json:"end,omitzero"`
+	Comment string    `toml:"comment" json:"comment,omitempty"`
+	Line    int       `toml:"-" json:"-"`
+}
+
+// Active reports whether the window covers t.
+func (w *Maintenance) Active(t time.Time) bool {
+	if !w.Schedule.IsZero() {
+		// The window that covers t, if any, started in (t-Duration, t].
+		start := w.Schedule.Next(t.Add(-w.Duration))
+		return !start.IsZero() && !start.After(t)
+	}
+	return !t.Before(w.Start) && t.Before(w.End)
+}
+
+// Matches reports whether the window applies to m.
+func (w *Maintenance) Matches(m *Monitor) bool {
+	for _, n := range w.Monitors {
+		if n == m.Name {
+			return true
+		}
+	}
+	for _, t := range w.Tags {
+		if m.HasTag(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// Monitor returns the monitor called name, or nil.
+func (c *Config) Monitor(name string) *Monitor {
+	for i := range c.Monitors {
+		if c.Monitors[i].Name == name {
+			return &c.Monitors[i]
+		}
+	}
+	return nil
+}
+
+// Vantage returns the remote vantage called name, or nil ("local" is not
+// in the list: it is the daemon itself).
+func (c *Config) Vantage(name string) *Vantage {
+	for i := range c.Vantages {
+		if c.Vantages[i].Name == name {
+			return &c.Vantages[i]
+		}
+	}
+	return nil
+}
+
+// Receiver returns the receiver called name, or nil.
+func (c *Config) Receiver(name string) *Receiver {
+	for i := range c.Receivers {
+		if c.Receivers[i].Name == name {
+			return &c.Receivers[i]
+		}
+	}
+	return nil
+}
+
+// VantageNames lists "local" and every configured vantage, in file order.
+func (c *Config) VantageNames() []string {
+	names := []string{LocalVantage}
+	for _, v := range c.Vantages {
+		names = append(names, v.Name)
+	}
+	return names
+}
+
+// InMaintenance returns the windows that mute m at t.
+func (c *Config) InMaintenance(m *Monitor, t time.Time) []*Maintenance {
+	var out []*Maintenance
+	for i := range c.Maintenance {
+		if w := &c.Maintenance[i]; w.Matches(m) && w.Active(t) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// SlogLevel returns LogLevel as a slog level.
+func (c *Config) SlogLevel() slog.Level {
+	switch c.LogLevel {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// Load reads, decodes, defaults and validates the config at path. A file
+// that cannot be read gives a plain error; a file with problems gives a
+// *ValidationError listing all of them.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse is Load for a config already in memory; name is used in error
+// messages, and relative paths in the file (state_dir, secret files without
+// $CREDENTIALS_DIRECTORY) are taken relative to filepath.Dir(name).
+func Parse(name string, data []byte) (*Config, error) {
+	return parse(name, data, osEnv())
+}
+
+// env is the process environment the loader consults, so tests can see
+// exactly what it depends on.
+type env struct {
+	lookup   func(string) (string, bool)
+	readFile func(string) ([]byte, error)
+	home     func() (string, error)
+}
+
+func osEnv() env {
+	return env{lookup: os.LookupEnv, readFile: os.ReadFile, home: os.UserHomeDir}
+}
+
+// baseDir is the directory relative paths in the file are taken from. It
+// stays as given (not made absolute) so error messages show the paths the
+// operator wrote.
+func baseDir(name string) string { return filepath.Dir(name) }
