@@ -1,0 +1,161 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// migrations[i] takes the schema from version i to i+1. Append only: a
+// released step is never edited, because files in the field already ran it.
+// The version lives in PRAGMA user_version.
+var migrations = []string{
+	// 1: the initial schema.
+	`
+CREATE TABLE store_meta (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE results (
+	id       INTEGER PRIMARY KEY,
+	monitor  TEXT    NOT NULL,
+	vantage  TEXT    NOT NULL DEFAULT 'local',
+	at       INTEGER NOT NULL,  -- Unix ns
+	ok       INTEGER NOT NULL,
+	class    TEXT    NOT NULL,
+	status   INTEGER NOT NULL,
+	total_ms REAL    NOT NULL,
+	data     TEXT    NOT NULL   -- result.Result as JSON
+);
+CREATE INDEX results_by_monitor ON results (monitor, vantage, at);
+CREATE INDEX results_by_at ON results (at);
+
+CREATE TABLE incidents (
+	id          INTEGER PRIMARY KEY,
+	monitor     TEXT    NOT NULL,
+	kind        TEXT    NOT NULL,
+	severity    TEXT    NOT NULL,
+	opened_at   INTEGER NOT NULL,
+	resolved_at INTEGER,            -- NULL while open
+	class       TEXT    NOT NULL,
+	gateway     TEXT    NOT NULL DEFAULT '',
+	detail      TEXT    NOT NULL DEFAULT '',
+	status      INTEGER NOT NULL DEFAULT 0,
+	scope       TEXT    NOT NULL DEFAULT '',
+	flapping    INTEGER NOT NULL DEFAULT 0,
+	resolution  TEXT    NOT NULL DEFAULT '',
+	changes     TEXT    NOT NULL DEFAULT '[]',  -- []incident.Change as JSON
+	last        TEXT,                           -- *result.Result as JSON
+	updated_at  INTEGER NOT NULL
+);
+-- At most one open incident per monitor and kind: a restart can never open
+-- the same outage twice, whatever the caller does.
+CREATE UNIQUE INDEX incidents_one_open ON incidents (monitor, kind) WHERE resolved_at IS NULL;
+CREATE INDEX incidents_by_monitor ON incidents (monitor, opened_at);
+CREATE INDEX incidents_by_opened ON incidents (opened_at);
+
+CREATE TABLE states (
+	monitor    TEXT PRIMARY KEY,
+	data       TEXT    NOT NULL,   -- opaque JSON owned by the state machine
+	updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE outbox (
+	key             TEXT PRIMARY KEY,
+	receiver        TEXT    NOT NULL,
+	incident_id     INTEGER NOT NULL,
+	event           TEXT    NOT NULL,
+	seq             INTEGER NOT NULL,
+	payload         TEXT    NOT NULL,
+	state           TEXT    NOT NULL CHECK (state IN ('pending', 'sending', 'failed')),
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	maybe_sent      INTEGER NOT NULL DEFAULT 0,
+	next_attempt_at INTEGER NOT NULL,
+	last_error      TEXT    NOT NULL DEFAULT '',
+	created_at      INTEGER NOT NULL,
+	updated_at      INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX outbox_by_seq ON outbox (receiver, seq);
+CREATE INDEX outbox_by_incident ON outbox (receiver, incident_id, seq);
+CREATE INDEX outbox_by_state ON outbox (state, receiver);
+
+-- The last sequence number handed out per receiver, so that sequence
+-- numbers never go backwards when delivered rows leave the outbox.
+CREATE TABLE outbox_seq (
+	receiver TEXT PRIMARY KEY,
+	last_seq INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE delivered (
+	key          TEXT PRIMARY KEY,
+	receiver     TEXT    NOT NULL,
+	incident_id  INTEGER NOT NULL,
+	event        TEXT    NOT NULL,
+	attempts     INTEGER NOT NULL,
+	maybe_sent   INTEGER NOT NULL,
+	delivered_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX delivered_by_at ON delivered (delivered_at);
+
+CREATE TABLE message_refs (
+	receiver    TEXT    NOT NULL,
+	incident_id INTEGER NOT NULL,
+	ref         TEXT    NOT NULL,
+	updated_at  INTEGER NOT NULL,
+	PRIMARY KEY (receiver, incident_id)
+) WITHOUT ROWID;
+`,
+}
+
+// SchemaVersion is the schema version this build writes.
+func SchemaVersion() int { return len(migrations) }
+
+// migrate brings the schema up to date in one transaction, and always writes
+// one row, so that a file that can be read but not written (a read-only mount)
+// is refused at Open rather than at the first round.
+func (s *Store) migrate(ctx context.Context) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return s.openErr("begin schema migration", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+
+	var version int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return s.openErr("read schema version", err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("state store %s: %w: the file has schema version %d and this vantage knows up to %d; run the newer vantage, or restore a backup made by this version",
+			s.path, ErrNewerSchema, version, len(migrations))
+	}
+	if version == 0 {
+		var n int
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
+			return s.openErr("inspect schema", err)
+		}
+		if n > 0 {
+			return corruptError(s.path, "the file is a SQLite database but not a vantage store (it has tables and no schema version)")
+		}
+	}
+	for v := version; v < len(migrations); v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			return s.openErr(fmt.Sprintf("migrate schema to version %d", v+1), err)
+		}
+	}
+	if version < len(migrations) {
+		// PRAGMA takes no bound parameters; the value is our own integer.
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migrations))); err != nil {
+			return s.openErr("record schema version", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO store_meta (key, value) VALUES ('last_open', ?)
+		 ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+		s.now().UTC().Format("2006-01-02T15:04:05.000000000Z07:00")); err != nil {
+		return s.openErr("record open time", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return s.openErr("commit schema migration", err)
+	}
+	return nil
+}
