@@ -91,7 +91,7 @@ func TestProbeBehindRealProxies(t *testing.T) {
 			rawStatus: 502, rawBody: nginxFooter, rawHeader: nginxServerLine,
 			class: result.ClassBadGateway, status: 502, gateway: "nginx"},
 		{name: "nginx/broken-header", proxy: ngx, path: "/bad-header/",
-			logHas:    "upstream sent invalid header",
+			logHas: "upstream sent invalid header", fixHas: "upstream sent invalid header",
 			rawStatus: 502, rawBody: nginxFooter, rawHeader: nginxServerLine,
 			class: result.ClassBadGateway, status: 502, gateway: "nginx"},
 		// A reply that does not start with "HTTP/" is NOT a 502 in nginx:

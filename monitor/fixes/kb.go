@@ -45,7 +45,7 @@ var knowledge = []entry{
 			"In /var/log/nginx/error.log, 'connect() failed (111: Connection refused) while connecting to upstream': nothing listens on the upstream port; check the app (ss -ltnp) and proxy_pass host:port.",
 			"'upstream prematurely closed connection': the app worker died mid-request (gunicorn WORKER TIMEOUT, uWSGI HARAKIRI, OOM kill: dmesg | grep -i 'killed process').",
 			"'recv() failed (104: Connection reset by peer)': the app crashed, or it drops idle keep-alive connections nginx still reuses; set its keep-alive above keepalive_timeout in upstream{}.",
-			"'upstream sent too big header': response headers (often cookies) exceed proxy_buffer_size; raise proxy_buffer_size and proxy_buffers (fastcgi_buffer_size for php-fpm).",
+			"'upstream sent too big header': raise proxy_buffer_size/proxy_buffers. 'upstream sent invalid header' or 'no valid HTTP/1.0 header': the app answers broken HTTP (wrong port or protocol?).",
 			"'no live upstreams': every server in the upstream{} block is marked failed (max_fails/fail_timeout); fix the backend, then review max_fails and proxy_next_upstream.",
 			"'connect() to unix:/run/php/... failed (2: No such file or directory)' or '(13: Permission denied)': fastcgi_pass must match the php-fpm pool's listen, listen.owner and listen.mode.",
 		},
