@@ -1,0 +1,192 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vantage-monitor/vantage/monitor/incident"
+	"github.com/vantage-monitor/vantage/monitor/result"
+)
+
+// listResponse is the body of GET /api/v1/monitors.
+type listResponse struct {
+	Monitors    []MonitorView `json:"monitors"`
+	GeneratedAt time.Time     `json:"generated_at"`
+}
+
+// oneResponse is the body of GET /api/v1/monitors/{name}.
+type oneResponse struct {
+	Monitor     MonitorView `json:"monitor"`
+	GeneratedAt time.Time   `json:"generated_at"`
+}
+
+// filter selects monitors by state and tag; an empty set lets everything
+// through.
+type filter struct {
+	states []incident.State
+	tags   []string
+}
+
+var knownStates = []incident.State{incident.StateUp, incident.StateFailing, incident.StateDown, incident.StateRecovering}
+
+// parseFilter reads state= and tag= from the query. Each may repeat or hold a
+// comma-separated list.
+func parseFilter(q url.Values) (filter, error) {
+	var f filter
+	for _, s := range splitValues(q["state"]) {
+		st := incident.State(strings.ToLower(s))
+		if !slices.Contains(knownStates, st) {
+			return filter{}, fmt.Errorf("unknown state %q; want one of up, failing, down, recovering", s)
+		}
+		f.states = append(f.states, st)
+	}
+	f.tags = splitValues(q["tag"])
+	return f, nil
+}
+
+func splitValues(vs []string) []string {
+	var out []string
+	for _, v := range vs {
+		for p := range strings.SplitSeq(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+func (f filter) empty() bool { return len(f.states) == 0 && len(f.tags) == 0 }
+
+func (f filter) match(m *MonitorView) bool {
+	if len(f.states) > 0 && !slices.Contains(f.states, m.State) {
+		return false
+	}
+	if len(f.tags) > 0 && !slices.ContainsFunc(m.Tags, func(t string) bool { return slices.Contains(f.tags, t) }) {
+		return false
+	}
+	return true
+}
+
+func (s *server) apiList(w http.ResponseWriter, r *http.Request) {
+	f, err := parseFilter(r.URL.Query())
+	if err != nil {
+		jsonError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	all, ok := s.monitors(w, r, jsonError)
+	if !ok {
+		return
+	}
+	out := make([]MonitorView, 0, len(all))
+	for i := range all {
+		if f.match(&all[i]) {
+			out = append(out, apiView(all[i]))
+		}
+	}
+	s.writeJSON(w, r, listResponse{Monitors: out, GeneratedAt: s.now().UTC()})
+}
+
+func (s *server) apiOne(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if name == "" { // "/api/v1/monitors/": the list, not a monitor named ""
+		s.apiList(w, r)
+		return
+	}
+	all, ok := s.monitors(w, r, jsonError)
+	if !ok {
+		return
+	}
+	for i := range all {
+		if all[i].Name == name {
+			s.writeJSON(w, r, oneResponse{Monitor: apiView(all[i]), GeneratedAt: s.now().UTC()})
+			return
+		}
+	}
+	jsonError(w, http.StatusNotFound, fmt.Sprintf("no monitor named %q", name))
+}
+
+func apiNotFound(w http.ResponseWriter, r *http.Request) {
+	jsonError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
+}
+
+// monitors makes the request's one call to Source.Monitors. On error it
+// answers 500 in the endpoint's format, logs once, and returns false.
+func (s *server) monitors(w http.ResponseWriter, r *http.Request, fail errorWriter) ([]MonitorView, bool) {
+	ms, err := s.src.Monitors(r.Context())
+	if err != nil {
+		s.log.Error("http: listing monitors failed", "path", r.URL.Path, "err", err)
+		fail(w, http.StatusInternalServerError, "cannot list monitors: "+err.Error())
+		return nil, false
+	}
+	return ms, true
+}
+
+// writeJSON encodes into memory first, so an encoding failure (a NaN duration,
+// say) becomes a clean 500 instead of a truncated body.
+func (s *server) writeJSON(w http.ResponseWriter, r *http.Request, v any) {
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+		s.log.Error("http: encoding JSON failed", "path", r.URL.Path, "err", err)
+		jsonError(w, http.StatusInternalServerError, "cannot encode response: "+err.Error())
+		return
+	}
+	setCommonHeaders(w, "application/json")
+	_, _ = w.Write(buf.Bytes())
+}
+
+func jsonError(w http.ResponseWriter, code int, msg string) {
+	setCommonHeaders(w, "application/json")
+	w.WriteHeader(code)
+	b, _ := json.Marshal(struct {
+		Error string `json:"error"`
+	}{msg}) // cannot fail: a struct with one string field
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// apiView prepares a monitor for the API: arrays are never null and URL
+// passwords are hidden. The views are shared with the daemon, so everything
+// changed is copied first.
+func apiView(m MonitorView) MonitorView {
+	m.URL = redactURL(m.URL)
+	if m.Tags == nil {
+		m.Tags = []string{}
+	}
+	m.LastResult = apiResult(m.LastResult)
+	if m.OpenIncident != nil {
+		inc := *m.OpenIncident
+		inc.Last = apiResult(inc.Last)
+		m.OpenIncident = &inc
+	}
+	return m
+}
+
+func apiResult(r *result.Result) *result.Result {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.Normalize()
+	c.URL = redactURL(c.URL)
+	c.FinalURL = redactURL(c.FinalURL)
+	return &c
+}
+
+// redactURL hides the password of a URL with user info. Anything that does
+// not parse is returned as it is: it is only ever displayed.
+func redactURL(s string) string {
+	if !strings.Contains(s, "@") {
+		return s
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,42 @@
+// Package web serves the daemon's read-only HTTP surface: /healthz for
+// service managers and load balancers, /metrics for Prometheus, a JSON API
+// under /api/v1/monitors for scripts, and a plain HTML status page at / for
+// people. It reads everything through the Source interface, which the daemon
+// implements, and changes nothing.
+//
+// # Endpoints
+//
+//   - GET /healthz: 200 "ok" while Source.Health is nil, else 503 with the
+//     reason as plain text.
+//   - GET /metrics: the Prometheus handler the daemon passes in (404 when
+//     there is none).
+//   - GET /api/v1/monitors: {"monitors": [MonitorView...], "generated_at": t}.
+//     Optional filters: state=down (repeatable or comma-separated: up,
+//     failing, down, recovering) and tag=prod (repeatable; a monitor matches
+//     when it has any of the tags).
+//   - GET /api/v1/monitors/{name}: {"monitor": MonitorView, "generated_at": t},
+//     or 404 {"error": "..."}. Names may hold any character; escape them in
+//     the path (url.PathEscape).
+//   - GET /: the status page, worst monitors first. It takes the same
+//     filters as the API.
+//
+// Every endpoint answers GET and HEAD only (405 otherwise). API errors are
+// JSON objects {"error": "..."}.
+//
+// # Hostile text
+//
+// Monitor names and URLs come from the config, and result text (errors,
+// details, gateway names) comes from the monitored targets, which may be
+// hostile. The page is rendered with html/template, so every value is escaped
+// for its context, and it is served with a Content-Security-Policy that
+// forbids scripts altogether as a second line of defence. Passwords in
+// monitor URLs (https://user:pass@host/) are shown as "xxxxx" in both the
+// page and the API.
+//
+// # Cost
+//
+// Each request calls Source.Monitors once (the page and API) or Source.Health
+// once (/healthz) and renders into memory before writing, so a failure
+// mid-render gives a clean 500 instead of half a page. Timeouts belong to the
+// daemon's http.Server.
+package web

@@ -1,0 +1,266 @@
+package web
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"html/template"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/vantage-monitor/vantage/monitor/incident"
+)
+
+//go:embed status.html
+var statusHTML string
+
+// statusTemplate is parsed once; the template is fixed at build time, so a
+// parse error is a bug that the tests catch, not bad input.
+var statusTemplate = template.Must(template.New("status").Parse(statusHTML))
+
+// maxErrorRunes bounds the error text shown per row: it comes from the target
+// and can be long.
+const maxErrorRunes = 200
+
+// pageData is what the status template renders.
+type pageData struct {
+	Total, Down, Failing, Recovering, Flapping int
+	// Filtered is true when the query selected a subset; Shown is its size.
+	Filtered    bool
+	Shown       int
+	FilterText  string
+	GeneratedAt string
+	Rows        []pageRow
+}
+
+// pageRow is one monitor, with every value already formatted as text.
+type pageRow struct {
+	Name     string
+	Href     string // the monitor's API document, relative to the page
+	URL      string
+	URLHref  string
+	Tags     []string
+	State    string // "down", "failing", ...: also the CSS class
+	Label    string // "DOWN": readable without CSS (curl, lynx)
+	Flapping bool
+	Skipped  uint64
+
+	Headline string
+	Error    string
+	Class    string
+	Gateway  string
+	Status   string
+	Elapsed  string
+
+	LastCheck    string
+	LastCheckAbs string
+
+	Incident      bool
+	IncidentSince string
+	IncidentAbs   string
+	IncidentClass string
+	Severity      string
+}
+
+func (s *server) statusPage(w http.ResponseWriter, r *http.Request) {
+	f, err := parseFilter(r.URL.Query())
+	if err != nil {
+		textError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	all, ok := s.monitors(w, r, textError)
+	if !ok {
+		return
+	}
+	data := buildPage(all, f, s.now())
+	var buf bytes.Buffer
+	if err := s.page.Execute(&buf, data); err != nil {
+		s.log.Error("http: rendering status page failed", "err", err)
+		textError(w, http.StatusInternalServerError, "cannot render status page: "+err.Error())
+		return
+	}
+	setCommonHeaders(w, "text/html; charset=utf-8")
+	// Defence in depth behind html/template's escaping: no script can run
+	// and nothing is loaded from elsewhere; the page's only style is inline.
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+	// Monitored URLs are links; do not tell their servers about this page.
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	_, _ = w.Write(buf.Bytes())
+}
+
+// buildPage counts every monitor, keeps those the filter selects, and sorts
+// the worst first: down, failing, recovering, unknown, up; by name within.
+func buildPage(all []MonitorView, f filter, now time.Time) pageData {
+	d := pageData{Total: len(all), GeneratedAt: now.UTC().Format(time.RFC3339)}
+	sel := make([]*MonitorView, 0, len(all))
+	for i := range all {
+		m := &all[i]
+		switch m.State {
+		case incident.StateDown:
+			d.Down++
+		case incident.StateFailing:
+			d.Failing++
+		case incident.StateRecovering:
+			d.Recovering++
+		}
+		if m.Flapping {
+			d.Flapping++
+		}
+		if f.match(m) {
+			sel = append(sel, m)
+		}
+	}
+	slices.SortStableFunc(sel, func(a, b *MonitorView) int {
+		if ra, rb := stateRank(a.State), stateRank(b.State); ra != rb {
+			return ra - rb
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	if !f.empty() {
+		d.Filtered = true
+		d.Shown = len(sel)
+		var parts []string
+		if len(f.states) > 0 {
+			ss := make([]string, len(f.states))
+			for i, st := range f.states {
+				ss[i] = string(st)
+			}
+			parts = append(parts, "state "+strings.Join(ss, " or "))
+		}
+		if len(f.tags) > 0 {
+			parts = append(parts, "tag "+strings.Join(f.tags, " or "))
+		}
+		d.FilterText = strings.Join(parts, ", ")
+	}
+	d.Rows = make([]pageRow, len(sel))
+	for i, m := range sel {
+		d.Rows[i] = buildRow(m, now)
+	}
+	return d
+}
+
+func stateRank(s incident.State) int {
+	switch s {
+	case incident.StateDown:
+		return 0
+	case incident.StateFailing:
+		return 1
+	case incident.StateRecovering:
+		return 2
+	case incident.StateUp:
+		return 4
+	}
+	return 3 // unknown: not yet checked, or a state this page predates
+}
+
+func buildRow(m *MonitorView, now time.Time) pageRow {
+	u := redactURL(m.URL)
+	row := pageRow{
+		Name:     m.Name,
+		Href:     "api/v1/monitors/" + url.PathEscape(m.Name),
+		URL:      u,
+		URLHref:  u,
+		Tags:     m.Tags,
+		State:    string(m.State),
+		Flapping: m.Flapping,
+		Skipped:  m.Skipped,
+	}
+	switch m.State {
+	case incident.StateUp, incident.StateFailing, incident.StateDown, incident.StateRecovering:
+		row.Label = strings.ToUpper(string(m.State))
+	default:
+		row.State = "unknown"
+		row.Label = "UNKNOWN"
+		if m.State != "" {
+			row.Label = strings.ToUpper(string(m.State))
+		}
+	}
+	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		row.URLHref = "" // only web URLs become links
+	}
+	if lr := m.LastResult; lr != nil {
+		row.Headline = lr.Headline()
+		row.Error = truncate(lr.Error, maxErrorRunes)
+		row.Class = string(lr.Class)
+		row.Gateway = lr.Gateway
+		if lr.Status > 0 {
+			row.Status = strconv.Itoa(lr.Status)
+		}
+		row.Elapsed = formatMs(lr.Phases.TotalMs)
+	}
+	row.LastCheck = ago(now, m.LastCheck)
+	if !m.LastCheck.IsZero() {
+		row.LastCheckAbs = m.LastCheck.UTC().Format(time.RFC3339)
+	}
+	if inc := m.OpenIncident; inc != nil {
+		row.Incident = true
+		row.IncidentSince = ago(now, inc.OpenedAt)
+		if !inc.OpenedAt.IsZero() {
+			row.IncidentAbs = inc.OpenedAt.UTC().Format(time.RFC3339)
+		}
+		row.IncidentClass = inc.Class.Words()
+		row.Severity = string(inc.Severity)
+	}
+	return row
+}
+
+// ago says how long before now t was, in at most two units: "12s ago",
+// "4m 12s ago", "3h 5m ago", "2d 4h ago". A time in the future (clock skew
+// between the daemon's goroutines is possible) reads "just now".
+func ago(now, t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := now.Sub(t)
+	if d < time.Second {
+		return "just now"
+	}
+	sec := int64(d / time.Second)
+	switch {
+	case sec < 60:
+		return fmt.Sprintf("%ds ago", sec)
+	case sec < 3600:
+		return twoUnits(sec/60, "m", sec%60, "s")
+	case sec < 86400:
+		return twoUnits(sec/3600, "h", sec%3600/60, "m")
+	default:
+		return twoUnits(sec/86400, "d", sec%86400/3600, "h")
+	}
+}
+
+func twoUnits(a int64, ua string, b int64, ub string) string {
+	if b == 0 {
+		return fmt.Sprintf("%d%s ago", a, ua)
+	}
+	return fmt.Sprintf("%d%s %d%s ago", a, ua, b, ub)
+}
+
+// formatMs renders a duration in milliseconds compactly: "0.8 ms", "42 ms",
+// "1.25 s".
+func formatMs(ms float64) string {
+	switch {
+	case math.IsNaN(ms) || math.IsInf(ms, 0) || ms <= 0:
+		return "" // not measured, or nonsense: show nothing rather than lie
+	case ms < 10:
+		return strconv.FormatFloat(ms, 'f', 1, 64) + " ms"
+	case ms < 1000:
+		return strconv.FormatFloat(ms, 'f', 0, 64) + " ms"
+	default:
+		return strconv.FormatFloat(ms/1000, 'f', 2, 64) + " s"
+	}
+}
+
+// truncate cuts s to at most n runes, marking the cut with an ellipsis.
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
