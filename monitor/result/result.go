@@ -156,6 +156,45 @@ type Result struct {
 	BodyBytes  int64     `json:"body_bytes"`
 	Truncated  bool      `json:"body_truncated"`
 	RetryAfter string    `json:"retry_after,omitempty"`
+
+	// Scope and Vantages are set when a round probed from several vantage
+	// points: Scope says who sees the target down ("everyone", "partial",
+	// "just_me", "unknown"; empty when it is up), Vantages what each saw.
+	Scope    Scope         `json:"scope"`
+	Vantages []VantageLine `json:"vantages,omitempty"`
+}
+
+// Scope says for whom a target is down.
+type Scope string
+
+// The scopes of a round's verdict.
+const (
+	ScopeNone     Scope = ""         // the target is up
+	ScopeEveryone Scope = "everyone" // every healthy vantage that answered sees it down
+	ScopePartial  Scope = "partial"  // some healthy vantages see it down, others up
+	ScopeJustMe   Scope = "just_me"  // only impaired vantages see it down: our side
+	ScopeUnknown  Scope = "unknown"  // no healthy vantage answered
+)
+
+// VantageStatus is how one vantage took part in a round.
+type VantageStatus string
+
+// The statuses of a vantage in a round.
+const (
+	VantageUp          VantageStatus = "up"          // healthy, saw the target up
+	VantageDown        VantageStatus = "down"        // healthy, saw the target down
+	VantageImpaired    VantageStatus = "impaired"    // its canaries fail: not a vote
+	VantageUnreachable VantageStatus = "unreachable" // did not answer, or auth failed: not a vote
+)
+
+// VantageLine is what one vantage saw in a round.
+type VantageLine struct {
+	Name   string        `json:"name"`
+	Status VantageStatus `json:"status"`
+	// Result is what the vantage's probe returned; nil when unreachable.
+	Result *Result `json:"result,omitempty"`
+	// Error says why a vantage is impaired or unreachable.
+	Error string `json:"error,omitempty"`
 }
 
 // Normalize replaces nil slices with empty ones so the JSON always has arrays,
