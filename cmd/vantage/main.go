@@ -32,9 +32,11 @@ const (
 
 func commands() map[string]command {
 	return map[string]command{
-		"check":   {"probe a URL once and say exactly what failed", runCheck},
-		"version": {"print the version", runVersion},
-		"help":    {"list the subcommands", runHelp},
+		"check":    {"probe a URL once and say exactly what failed", runCheck},
+		"run":      {"run the monitor daemon on the config's watchlist", runRun},
+		"validate": {"check the config file without running anything", runValidate},
+		"version":  {"print the version", runVersion},
+		"help":     {"list the subcommands", runHelp},
 	}
 }
 

@@ -1,0 +1,539 @@
+// Package daemon is `vantage run`: it ties the watchlist, the scheduler, the
+// probe, the incident machines and the store into one long-running process.
+// It restores every monitor's machine from the store at start, runs one
+// round per due monitor (probe, observe, persist), swaps configs on reload
+// while monitors keep their identity by name, serves the status page, API
+// and metrics, and shuts down without losing a result or an incident.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vantage-monitor/vantage/monitor/config"
+	"github.com/vantage-monitor/vantage/monitor/incident"
+	"github.com/vantage-monitor/vantage/monitor/probe"
+	"github.com/vantage-monitor/vantage/monitor/result"
+	"github.com/vantage-monitor/vantage/monitor/schedule"
+	"github.com/vantage-monitor/vantage/monitor/store"
+	"github.com/vantage-monitor/vantage/monitor/web"
+)
+
+// Prober runs one check of a compiled spec; *probe.Prober is the real one.
+type Prober interface {
+	RunPlan(ctx context.Context, pl *probe.Plan) result.Result
+}
+
+// Defaults of Options.
+const (
+	DefaultFlushInterval = 250 * time.Millisecond
+	DefaultFlushRows     = 500
+	// shutdownGrace is added to the longest monitor timeout when waiting
+	// for checks in flight at shutdown.
+	shutdownGrace = 2 * time.Second
+)
+
+// Options tune a Daemon. The zero value is the production setup.
+type Options struct {
+	Logger *slog.Logger
+	// Clock drives the scheduler and stamps rounds; the wall clock if nil.
+	Clock schedule.Clock
+	// Prober checks the targets; a zero *probe.Prober if nil.
+	Prober Prober
+	// Registry receives the metrics and serves /metrics; a fresh
+	// prometheus.NewRegistry() if nil (never the global default registry).
+	Registry *prometheus.Registry
+	// Listen overrides cfg.Listen (tests use "127.0.0.1:0").
+	Listen string
+	// Ready is called once the config is loaded, the store open and the
+	// listener bound (systemd's READY=1).
+	Ready func()
+	// FlushInterval and FlushRows bound how long and how many steady-state
+	// results wait in memory before a batched write.
+	FlushInterval time.Duration
+	FlushRows     int
+	// OnReload is called after a config reload succeeded (e.g. to apply a
+	// new log level).
+	OnReload func(*config.Config)
+	// Handler builds the HTTP surface; web.Handler if nil.
+	Handler func(src web.Source, metrics http.Handler, logger *slog.Logger) http.Handler
+}
+
+// Daemon is a running `vantage run`.
+type Daemon struct {
+	log     *slog.Logger
+	clock   schedule.Clock
+	prober  Prober
+	opts    Options
+	store   *store.Store
+	sched   *schedule.Scheduler
+	metrics *metrics
+	reg     *prometheus.Registry
+
+	mu       sync.RWMutex
+	cfg      *config.Config
+	monitors map[string]*mon
+
+	buf      resultBuffer
+	storeErr atomic.Pointer[string] // last store write error, nil when the last write worked
+
+	addr    atomic.Pointer[net.TCPAddr]
+	running atomic.Bool
+	reload  sync.Mutex // one Reload at a time
+}
+
+// mon is one configured monitor.
+type mon struct {
+	name string
+
+	// mu guards everything below and serialises a round's observe-and-
+	// persist step with reloads and removal. It is never held while
+	// probing, so the API does not wait on a slow target.
+	mu        sync.Mutex
+	cfg       *config.Monitor
+	plan      *probe.Plan
+	planErr   error
+	machine   *incident.Machine
+	last      *result.Result
+	lastCheck time.Time
+	removed   bool
+	checks    map[result.Class]prometheus.Counter
+
+	// status mirrors the machine for metrics without taking mu.
+	status atomic.Pointer[monStatus]
+}
+
+type monStatus struct {
+	state        incident.State
+	incidentOpen bool
+}
+
+func (m *mon) publish() {
+	m.status.Store(&monStatus{state: m.machine.State(), incidentOpen: m.machine.Incident() != nil})
+}
+
+// settingsOf maps a monitor's config onto its machine's settings. In the
+// config 0 turns the early re-check and flap detection off; in
+// incident.Settings that is a negative value (0 means the default).
+func settingsOf(m *config.Monitor) incident.Settings {
+	s := incident.Settings{
+		Confirm:     m.Confirm,
+		Recover:     m.Recover,
+		RetryDelay:  m.RetryDelay,
+		FlapChanges: m.FlapThreshold,
+		FlapWindow:  m.FlapWindow,
+	}
+	if s.RetryDelay == 0 {
+		s.RetryDelay = -1
+	}
+	if s.FlapChanges == 0 {
+		s.FlapChanges = -1
+	}
+	return s
+}
+
+// New opens the store in cfg.StateDir and restores every monitor's machine,
+// reconciled with the store's open incidents, so that after a kill -9 no
+// incident is lost or opened twice. A store that cannot be trusted (corrupt,
+// read-only, disk full, a snapshot that does not decode) is an error: the
+// daemon never starts over from an empty state by itself.
+func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error) {
+	if cfg == nil {
+		return nil, errors.New("starting daemon: no config")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Clock == nil {
+		opts.Clock = schedule.RealClock{}
+	}
+	if opts.Prober == nil {
+		opts.Prober = &probe.Prober{}
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.FlushInterval <= 0 {
+		opts.FlushInterval = DefaultFlushInterval
+	}
+	if opts.FlushRows <= 0 {
+		opts.FlushRows = DefaultFlushRows
+	}
+	if opts.Handler == nil {
+		opts.Handler = func(src web.Source, metrics http.Handler, logger *slog.Logger) http.Handler {
+			return web.Handler(src, metrics, logger)
+		}
+	}
+	d := &Daemon{
+		log: opts.Logger, clock: opts.Clock, prober: opts.Prober, opts: opts,
+		reg: opts.Registry, cfg: cfg, monitors: make(map[string]*mon, len(cfg.Monitors)),
+	}
+	d.buf.init(opts.FlushRows)
+	m, err := newMetrics(opts.Registry, opts.Registry, d)
+	if err != nil {
+		return nil, fmt.Errorf("starting daemon: registering metrics: %w", err)
+	}
+	d.metrics = m
+
+	if cfg.StateDir == "" {
+		return nil, errors.New("starting daemon: no state_dir")
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
+		return nil, fmt.Errorf("starting daemon: creating state_dir: %w", err)
+	}
+	st, err := store.Open(ctx, filepath.Join(cfg.StateDir, store.FileName), store.Options{
+		Now:          d.clock.Now,
+		KeepResults:  cfg.Retention,
+		MaxResultAge: cfg.RetentionAge,
+		Logger:       d.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("starting daemon: %w", err)
+	}
+	d.store = st
+	if err := d.restore(ctx); err != nil {
+		_ = st.Close()
+		return nil, fmt.Errorf("starting daemon: %w", err)
+	}
+	workers := cfg.MaxConcurrency
+	d.sched = schedule.New(schedule.Options{
+		Workers:  workers,
+		Clock:    d.clock,
+		Logger:   d.log,
+		Observer: observer{d.metrics},
+	})
+	if _, err := d.sched.Sync(d.entries(cfg)); err != nil {
+		_ = st.Close()
+		return nil, fmt.Errorf("starting daemon: %w", err)
+	}
+	return d, nil
+}
+
+// newMon makes a monitor's runtime from its config and its machine.
+func (d *Daemon) newMon(mc *config.Monitor, machine *incident.Machine) *mon {
+	m := &mon{name: mc.Name, machine: machine, checks: make(map[result.Class]prometheus.Counter)}
+	m.setConfig(mc)
+	m.publish()
+	return m
+}
+
+// setConfig installs mc and compiles its spec once, so rounds do no
+// per-check preparation. Call with m.mu held (or before m is shared).
+func (m *mon) setConfig(mc *config.Monitor) {
+	m.cfg = mc
+	m.plan, m.planErr = probe.Compile(mc.Spec())
+}
+
+// restore rebuilds every configured monitor's machine from the store and
+// reconciles it with the store's open incident. Monitors that left the
+// config while the daemon was down are retired as on a reload.
+func (d *Daemon) restore(ctx context.Context) error {
+	states, err := d.store.States(ctx)
+	if err != nil {
+		return fmt.Errorf("restoring monitor states: %w", err)
+	}
+	openList, err := d.store.OpenIncidents(ctx)
+	if err != nil {
+		return fmt.Errorf("restoring monitor states: %w", err)
+	}
+	open := make(map[string]*incident.Incident, len(openList))
+	for i := range openList {
+		if openList[i].Kind == incident.KindTarget {
+			open[openList[i].Monitor] = &openList[i]
+		}
+	}
+	type pending struct {
+		m *mon
+		t incident.Transition
+	}
+	var dirty []pending
+	for i := range d.cfg.Monitors {
+		mc := &d.cfg.Monitors[i]
+		s := settingsOf(mc)
+		var (
+			machine *incident.Machine
+			before  []byte
+		)
+		if snap, ok := states[mc.Name]; ok {
+			machine, err = incident.Restore(snap.Data, s)
+			if err != nil {
+				return fmt.Errorf("monitor %s: %w (the store at %s is kept as it is; move it away to start over)", mc.Name, err, d.store.Path())
+			}
+			before = snap.Data
+		} else {
+			machine, err = incident.New(mc.Name, incident.KindTarget, s)
+			if err != nil {
+				return fmt.Errorf("monitor %s: %w", mc.Name, err)
+			}
+		}
+		t := machine.Reconcile(open[mc.Name])
+		delete(open, mc.Name)
+		m := d.newMon(mc, machine)
+		d.monitors[mc.Name] = m
+		after, err := machine.MarshalSnapshot()
+		if err != nil {
+			return err
+		}
+		if len(t.Events) > 0 || before == nil && machine.State() != incident.StateUp || before != nil && string(before) != string(after) {
+			dirty = append(dirty, pending{m, t})
+		}
+		if inc := machine.Incident(); inc != nil {
+			d.log.Info("restored open incident", "monitor", mc.Name, "state", machine.State(), "incident", inc.ID, "class", inc.Class)
+		}
+	}
+	if len(dirty) > 0 {
+		err := d.write(ctx, func(tx *store.Tx) error {
+			for _, p := range dirty {
+				if err := d.persistEvents(ctx, tx, p.m, &p.t); err != nil {
+					return err
+				}
+				if err := saveState(ctx, tx, p.m); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("saving reconciled monitor states: %w", err)
+		}
+		for _, p := range dirty {
+			p.m.publish()
+		}
+	}
+	// Monitors in the store but not in the config: removed while down.
+	var gone []string
+	for name := range states {
+		if d.monitors[name] == nil {
+			gone = append(gone, name)
+		}
+	}
+	for name := range open {
+		if _, ok := states[name]; !ok {
+			gone = append(gone, name)
+		}
+	}
+	sort.Strings(gone)
+	for _, name := range gone {
+		if err := d.retireStored(ctx, name, states, open[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// retireStored resolves the open incident of a monitor that is no longer
+// configured and forgets its state.
+func (d *Daemon) retireStored(ctx context.Context, name string, states map[string]store.Snapshot, stored *incident.Incident) error {
+	now := d.clock.Now()
+	err := d.write(ctx, func(tx *store.Tx) error {
+		inc := stored
+		if inc == nil {
+			if snap, ok := states[name]; ok {
+				if m, err := incident.Restore(snap.Data, incident.Settings{}); err == nil {
+					inc = m.Incident()
+				}
+			}
+		}
+		if inc != nil && inc.ID != 0 {
+			if err := tx.ResolveIncident(ctx, inc.ID, now, incident.ResolutionRemoved, nil); err != nil && !errors.Is(err, store.ErrIncidentResolved) && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			d.log.Info("incident resolved", "monitor", name, "incident", inc.ID, "resolution", incident.ResolutionRemoved)
+		}
+		return tx.DeleteState(ctx, name)
+	})
+	if err != nil {
+		return fmt.Errorf("retiring monitor %s that left the config: %w", name, err)
+	}
+	return nil
+}
+
+// entries are the scheduler entries of cfg's monitors.
+func (d *Daemon) entries(cfg *config.Config) []schedule.Entry {
+	es := make([]schedule.Entry, 0, len(cfg.Monitors))
+	for i := range cfg.Monitors {
+		mc := &cfg.Monitors[i]
+		spec, err := schedule.ParseSpec(mc.Schedule.Spec)
+		if err != nil {
+			// The config validated it; a mismatch is a bug worth a log
+			// line, not a crash.
+			d.log.Error("monitor not scheduled", "monitor", mc.Name, "err", err)
+			continue
+		}
+		es = append(es, schedule.Entry{Name: mc.Name, Spec: spec, Job: d.round})
+	}
+	return es
+}
+
+// Run binds the listener, starts the scheduler and serves HTTP until ctx is
+// done, then shuts down: scheduling stops, checks in flight end within
+// their timeout, buffered results are written and the store is closed.
+func (d *Daemon) Run(ctx context.Context) error {
+	if !d.running.CompareAndSwap(false, true) {
+		return errors.New("running daemon: already running")
+	}
+	listen := d.opts.Listen
+	if listen == "" {
+		listen = d.config().Listen
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		_ = d.store.Close()
+		return fmt.Errorf("running daemon: binding listen address %s: %w", listen, err)
+	}
+	if a, ok := ln.Addr().(*net.TCPAddr); ok {
+		d.addr.Store(a)
+	}
+	srv := &http.Server{
+		Handler:           d.opts.Handler(d, d.metrics.handler(), d.log),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
+	flushDone := make(chan struct{})
+	go func() {
+		defer close(flushDone)
+		d.flushLoop(flushCtx)
+	}()
+
+	// Checks in flight must be allowed to finish after ctx ends, so the
+	// jobs' context does not inherit its cancellation; Stop bounds them.
+	if err := d.sched.Start(context.WithoutCancel(ctx)); err != nil {
+		stopFlush()
+		<-flushDone
+		_ = srv.Close()
+		_ = d.store.Close()
+		return fmt.Errorf("running daemon: %w", err)
+	}
+	d.log.Info("vantage running", "listen", ln.Addr().String(), "monitors", len(d.monitorList()), "state", d.store.Path())
+	if d.opts.Ready != nil {
+		d.opts.Ready()
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		runErr = fmt.Errorf("running daemon: serving HTTP: %w", err)
+	}
+	d.log.Info("shutting down")
+
+	var errs []error
+	if runErr != nil {
+		errs = append(errs, runErr)
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), d.maxTimeout()+shutdownGrace)
+	if err := d.sched.Stop(stopCtx); err != nil {
+		errs = append(errs, fmt.Errorf("stopping scheduler: %w", err))
+	}
+	cancel()
+	httpCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if err := srv.Shutdown(httpCtx); err != nil {
+		errs = append(errs, fmt.Errorf("stopping HTTP server: %w", err))
+	}
+	cancel()
+	stopFlush()
+	<-flushDone
+	if err := d.Flush(context.Background()); err != nil {
+		errs = append(errs, fmt.Errorf("flushing results: %w", err))
+	}
+	if err := d.store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("closing store: %w", err))
+	}
+	d.log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+// Addr is the bound listen address, nil before Run binds it.
+func (d *Daemon) Addr() *net.TCPAddr { return d.addr.Load() }
+
+// LastTick is when the scheduler last made progress, for a watchdog.
+func (d *Daemon) LastTick() time.Time { return d.sched.LastTick() }
+
+// Registry is the metrics registry.
+func (d *Daemon) Registry() *prometheus.Registry { return d.reg }
+
+// Store is the daemon's state store (closed once Run returns).
+func (d *Daemon) Store() *store.Store { return d.store }
+
+// Close releases the store of a daemon that was never Run.
+func (d *Daemon) Close() error {
+	if d.running.Load() {
+		return nil
+	}
+	return d.store.Close()
+}
+
+func (d *Daemon) config() *config.Config {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.cfg
+}
+
+func (d *Daemon) lookup(name string) *mon {
+	d.mu.RLock()
+	m := d.monitors[name]
+	d.mu.RUnlock()
+	return m
+}
+
+// monitorList returns the monitors sorted by name.
+func (d *Daemon) monitorList() []*mon {
+	d.mu.RLock()
+	l := make([]*mon, 0, len(d.monitors))
+	for _, m := range d.monitors {
+		l = append(l, m)
+	}
+	d.mu.RUnlock()
+	sort.Slice(l, func(i, j int) bool { return l[i].name < l[j].name })
+	return l
+}
+
+func (d *Daemon) maxTimeout() time.Duration {
+	var t time.Duration
+	for _, m := range d.monitorList() {
+		m.mu.Lock()
+		t = max(t, m.cfg.Timeout)
+		m.mu.Unlock()
+	}
+	if t == 0 {
+		t = probe.DefaultTimeout
+	}
+	return t
+}
+
+// write runs fn in one store transaction, timing it and counting failures.
+func (d *Daemon) write(ctx context.Context, fn func(tx *store.Tx) error) error {
+	start := time.Now()
+	err := d.store.Update(ctx, fn)
+	d.metrics.writeTime.Observe(time.Since(start).Seconds())
+	d.noteStore(err)
+	return err
+}
+
+func (d *Daemon) noteStore(err error) {
+	if err == nil {
+		if d.storeErr.Load() != nil {
+			d.storeErr.Store(nil)
+		}
+		return
+	}
+	d.metrics.storeErrs.Inc()
+	s := err.Error()
+	d.storeErr.Store(&s)
+}

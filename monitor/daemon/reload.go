@@ -1,0 +1,197 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/vantage-monitor/vantage/monitor/config"
+	"github.com/vantage-monitor/vantage/monitor/incident"
+	"github.com/vantage-monitor/vantage/monitor/store"
+)
+
+// ReloadFile re-reads the config at path and swaps it in. An invalid file
+// changes nothing: every problem is logged and the old config keeps running.
+func (d *Daemon) ReloadFile(ctx context.Context, path string) error {
+	cfg, err := config.Load(path)
+	if err != nil {
+		d.metrics.reloads.WithLabelValues("failure").Inc()
+		var ve *config.ValidationError
+		if errors.As(err, &ve) {
+			for _, line := range ve.Lines() {
+				d.log.Error("config reload: invalid config", "error", line)
+			}
+		} else {
+			d.log.Error("config reload: reading config", "err", err)
+		}
+		d.log.Error("config reload failed; still running the previous config", "file", path)
+		return fmt.Errorf("reloading config: %w", err)
+	}
+	return d.Reload(ctx, cfg)
+}
+
+// Reload swaps in a new, already validated config. Monitors keep their
+// identity by name: an unchanged one keeps its state and schedule, a changed
+// one keeps its state under its new settings, a new one starts (from the
+// store's state if it had one), and a removed one stops and its open
+// incident resolves as "monitor removed".
+func (d *Daemon) Reload(ctx context.Context, newCfg *config.Config) error {
+	d.reload.Lock()
+	defer d.reload.Unlock()
+	if err := d.reloadLocked(ctx, newCfg); err != nil {
+		d.metrics.reloads.WithLabelValues("failure").Inc()
+		d.log.Error("config reload failed; still running the previous config", "err", err)
+		return err
+	}
+	d.metrics.reloads.WithLabelValues("success").Inc()
+	return nil
+}
+
+func (d *Daemon) reloadLocked(ctx context.Context, newCfg *config.Config) error {
+	old := d.config()
+	changes := config.Diff(old, newCfg)
+	changed := make(map[string]bool, len(changes.Changed))
+	for _, n := range changes.Changed {
+		changed[n] = true
+	}
+
+	// Prepare everything that can fail before touching what runs.
+	type update struct {
+		m       *mon
+		mc      *config.Monitor
+		machine *incident.Machine // nil: settings unchanged
+	}
+	var updates []update
+	added := make(map[string]*mon)
+	entries := d.entries(newCfg)
+	for i := range newCfg.Monitors {
+		mc := &newCfg.Monitors[i]
+		if m := d.lookup(mc.Name); m != nil {
+			u := update{m: m, mc: mc}
+			if changed[mc.Name] {
+				m.mu.Lock()
+				snap := m.machine.Snapshot()
+				m.mu.Unlock()
+				machine, err := incident.FromSnapshot(snap, settingsOf(mc))
+				if err != nil {
+					return fmt.Errorf("reloading monitor %s: %w", mc.Name, err)
+				}
+				u.machine = machine
+			}
+			updates = append(updates, u)
+			continue
+		}
+		m, err := d.startMonitor(ctx, mc)
+		if err != nil {
+			return fmt.Errorf("reloading: starting monitor %s: %w", mc.Name, err)
+		}
+		added[mc.Name] = m
+	}
+
+	for _, u := range updates {
+		u.m.mu.Lock()
+		if u.machine != nil {
+			// Rebuilt from a snapshot taken a moment ago; a round that
+			// settled since then is carried over by re-snapshotting now.
+			if fresh, err := incident.FromSnapshot(u.m.machine.Snapshot(), settingsOf(u.mc)); err == nil {
+				u.machine = fresh
+			}
+			u.m.machine = u.machine
+		}
+		u.m.setConfig(u.mc)
+		u.m.mu.Unlock()
+	}
+	var removed []*mon
+	d.mu.Lock()
+	for name, m := range d.monitors {
+		if newCfg.Monitor(name) == nil {
+			removed = append(removed, m)
+			delete(d.monitors, name)
+		}
+	}
+	for name, m := range added {
+		d.monitors[name] = m
+	}
+	d.cfg = newCfg
+	d.mu.Unlock()
+
+	if _, err := d.sched.Sync(entries); err != nil {
+		// entries were built from a validated config; log rather than
+		// leave the swap half done.
+		d.log.Error("config reload: updating the schedule", "err", err)
+	}
+	for _, m := range removed {
+		d.retire(ctx, m)
+	}
+	d.log.Info("config reloaded", "file", newCfg.File, "changes", changes.String())
+	if d.opts.OnReload != nil {
+		d.opts.OnReload(newCfg)
+	}
+	return nil
+}
+
+// startMonitor makes a monitor added by a reload. A monitor that was in
+// the store before (re-added, or its removal could not be written) resumes
+// from its stored state, reconciled like at start.
+func (d *Daemon) startMonitor(ctx context.Context, mc *config.Monitor) (*mon, error) {
+	snap, ok, err := d.store.State(ctx, mc.Name)
+	if err != nil {
+		return nil, err
+	}
+	var machine *incident.Machine
+	if ok {
+		machine, err = incident.Restore(snap.Data, settingsOf(mc))
+	} else {
+		machine, err = incident.New(mc.Name, incident.KindTarget, settingsOf(mc))
+	}
+	if err != nil {
+		return nil, err
+	}
+	stored, open, err := d.store.OpenIncidentFor(ctx, mc.Name, incident.KindTarget)
+	if err != nil {
+		return nil, err
+	}
+	var inc *incident.Incident
+	if open {
+		inc = &stored
+	}
+	t := machine.Reconcile(inc)
+	m := d.newMon(mc, machine)
+	if len(t.Events) > 0 || inc != nil {
+		err := d.write(ctx, func(tx *store.Tx) error {
+			if err := d.persistEvents(ctx, tx, m, &t); err != nil {
+				return err
+			}
+			return saveState(ctx, tx, m)
+		})
+		if err != nil {
+			return nil, err
+		}
+		m.publish()
+	}
+	return m, nil
+}
+
+// retire stops a removed monitor: its open incident resolves as "monitor
+// removed" and its state is forgotten. If the write fails the incident stays
+// open in the store and the next start retires it.
+func (d *Daemon) retire(ctx context.Context, m *mon) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.removed = true
+	t := m.machine.Remove(d.clock.Now())
+	err := d.write(ctx, func(tx *store.Tx) error {
+		if err := d.persistEvents(ctx, tx, m, &t); err != nil {
+			return err
+		}
+		return tx.DeleteState(ctx, m.name)
+	})
+	if err != nil {
+		d.log.Error("retiring a removed monitor; its incident is resolved at the next start", "monitor", m.name, "err", err)
+	} else if e := t.Find(incident.EventResolved); e != nil {
+		d.log.Info("monitor removed", "monitor", m.name, "incident", e.Incident.ID, "resolution", e.Incident.Resolution)
+	} else {
+		d.log.Info("monitor removed", "monitor", m.name)
+	}
+	d.metrics.forget(m.name)
+}

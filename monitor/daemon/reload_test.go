@@ -1,0 +1,134 @@
+package daemon
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/vantage-monitor/vantage/monitor/incident"
+)
+
+func TestReload(t *testing.T) {
+	tg := newTarget(t)
+	tg.status.Store(http.StatusBadGateway)
+	f := newFixture(t, monitorTOML("keep", tg.URL)+monitorTOML("gone", tg.URL+"/gone")+monitorTOML("tune", tg.URL+"/tune"), nil)
+	ctx := context.Background()
+	for _, name := range []string{"keep", "gone", "tune"} {
+		f.round(name)
+		f.round(name)
+		if s := f.state(name); s != incident.StateDown {
+			t.Fatalf("%s: %s, want down", name, s)
+		}
+	}
+	keepInc := f.incidents("keep")[0]
+	goneInc := f.incidents("gone")[0]
+	tuneInc := f.incidents("tune")[0]
+
+	// An invalid file changes nothing and logs every error.
+	bad := writeConfig(t, f.dir, monitorTOML("keep", tg.URL)+"\n[[monitor]]\nname = \"x\"\nurl = \"ftp://nope\"\nschedul = \"@every 1s\"\n")
+	if err := f.d.ReloadFile(ctx, bad); err == nil {
+		t.Fatal("ReloadFile of an invalid config returned nil")
+	}
+	logs := f.logs.String()
+	for _, want := range []string{`schedul`, `did you mean`, `is not http or https`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("reload failure log lacks %q:\n%s", want, logs)
+		}
+	}
+	if names := f.d.sched.Names(); !slices.Equal(names, []string{"gone", "keep", "tune"}) {
+		t.Fatalf("after an invalid reload the schedule is %v", names)
+	}
+	if v := counterValue(t, f.d.reg, "vantage_config_reloads_total", map[string]string{"result": "failure"}); v != 1 {
+		t.Errorf("reloads_total{failure} = %v, want 1", v)
+	}
+	if !f.incidents("gone")[0].Open() {
+		t.Fatal("an invalid reload resolved an incident")
+	}
+
+	// A valid file: gone is removed, fresh is added, tune gets a new
+	// recover count, keep is untouched.
+	tuned := strings.Replace(monitorTOML("tune", tg.URL+"/tune"), "recover = 2", "recover = 3", 1)
+	good := writeConfig(t, f.dir, monitorTOML("keep", tg.URL)+tuned+monitorTOML("fresh", tg.URL+"/fresh"))
+	if err := f.d.ReloadFile(ctx, good); err != nil {
+		t.Fatalf("valid reload: %v", err)
+	}
+	if names := f.d.sched.Names(); !slices.Equal(names, []string{"fresh", "keep", "tune"}) {
+		t.Fatalf("after reload the schedule is %v", names)
+	}
+	if v := counterValue(t, f.d.reg, "vantage_config_reloads_total", map[string]string{"result": "success"}); v != 1 {
+		t.Errorf("reloads_total{success} = %v, want 1", v)
+	}
+	logs = f.logs.String()
+	if !strings.Contains(logs, "added: fresh") || !strings.Contains(logs, "removed: gone") || !strings.Contains(logs, "changed: tune") {
+		t.Errorf("reload log does not say what changed:\n%s", logs)
+	}
+	gone, err := f.d.store.Incident(ctx, goneInc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gone.Open() || gone.Resolution != incident.ResolutionRemoved {
+		t.Fatalf("removed monitor's incident: open=%v resolution %q", gone.Open(), gone.Resolution)
+	}
+	for name, inc := range map[string]incident.Incident{"keep": keepInc, "tune": tuneInc} {
+		if s := f.state(name); s != incident.StateDown {
+			t.Errorf("%s after reload: %s, want down (state kept)", name, s)
+		}
+		if got := f.d.lookup(name).machine.Incident(); got == nil || got.ID != inc.ID {
+			t.Errorf("%s after reload: incident %+v, want ID %d", name, got, inc.ID)
+		}
+	}
+	if r := f.d.lookup("tune").machine.Settings().Recover; r != 3 {
+		t.Errorf("tune's recover = %d, want the new 3", r)
+	}
+	if s := f.state("fresh"); s != incident.StateUp {
+		t.Errorf("fresh: %s, want up", s)
+	}
+	views, _ := f.d.Monitors(ctx)
+	if len(views) != 3 {
+		t.Errorf("API lists %d monitors after reload, want 3", len(views))
+	}
+
+	// The new recover count is in force: 3 good rounds, not 2.
+	tg.status.Store(http.StatusOK)
+	for range 2 {
+		f.round("tune")
+	}
+	if s := f.state("tune"); s != incident.StateRecovering {
+		t.Fatalf("tune after 2 good rounds: %s, want recovering", s)
+	}
+	f.round("tune")
+	if s := f.state("tune"); s != incident.StateUp {
+		t.Fatalf("tune after 3 good rounds: %s, want up", s)
+	}
+}
+
+func TestMonitorRemovedWhileDownIsRetiredAtStart(t *testing.T) {
+	tg := newTarget(t)
+	tg.status.Store(http.StatusGatewayTimeout)
+	f := newFixture(t, monitorTOML("keep", tg.URL)+monitorTOML("gone", tg.URL+"/gone"), nil)
+	ctx := context.Background()
+	f.round("gone")
+	f.round("gone")
+	goneInc := f.incidents("gone")
+	if len(goneInc) != 1 || !goneInc[0].Open() {
+		t.Fatalf("gone's incidents %+v, want one open", goneInc)
+	}
+	if err := f.d.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	writeConfig(t, f.dir, monitorTOML("keep", tg.URL))
+	f.open(nil)
+	inc, err := f.d.store.Incident(ctx, goneInc[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inc.Open() || inc.Resolution != incident.ResolutionRemoved {
+		t.Fatalf("incident of a monitor dropped while down: open=%v resolution %q", inc.Open(), inc.Resolution)
+	}
+	if _, ok, err := f.d.store.State(ctx, "gone"); err != nil || ok {
+		t.Fatalf("gone's state still stored (ok=%v, err=%v)", ok, err)
+	}
+}

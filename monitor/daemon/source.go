@@ -1,0 +1,67 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vantage-monitor/vantage/monitor/web"
+)
+
+// wedgedAfter is how long without a scheduler pass makes the daemon
+// unhealthy; the dispatcher passes at least once a second.
+const wedgedAfter = 30 * time.Second
+
+var _ web.Source = (*Daemon)(nil)
+
+// Monitors lists every configured monitor with its state, last result and
+// open incident, from memory: a status page reload never queries the store.
+func (d *Daemon) Monitors(ctx context.Context) ([]web.MonitorView, error) {
+	mons := d.monitorList()
+	views := make([]web.MonitorView, 0, len(mons))
+	for _, m := range mons {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		m.mu.Lock()
+		v := web.MonitorView{
+			Name:         m.name,
+			URL:          m.cfg.URL,
+			Tags:         append([]string{}, m.cfg.Tags...),
+			Schedule:     m.cfg.Schedule.Spec,
+			State:        m.machine.State(),
+			Flapping:     m.machine.Flapping(),
+			LastCheck:    m.lastCheck,
+			OpenIncident: m.machine.Incident(),
+		}
+		if m.last != nil {
+			r := *m.last // rounds replace m.last, never change it in place
+			v.LastResult = &r
+		}
+		m.mu.Unlock()
+		if st, ok := d.sched.Stats(m.name); ok {
+			v.Skipped = st.Skipped
+		}
+		views = append(views, v)
+	}
+	return views, nil
+}
+
+// Health is nil while the scheduler makes progress and the store's last
+// write worked.
+func (d *Daemon) Health(context.Context) error {
+	var errs []error
+	if d.running.Load() {
+		last := d.sched.LastTick()
+		if last.IsZero() {
+			errs = append(errs, errors.New("scheduler has not started yet"))
+		} else if lag := d.clock.Now().Sub(last); lag > wedgedAfter {
+			errs = append(errs, fmt.Errorf("scheduler made no progress for %s", lag.Round(time.Second)))
+		}
+	}
+	if s := d.storeErr.Load(); s != nil {
+		errs = append(errs, fmt.Errorf("state store: last write failed: %s", *s))
+	}
+	return errors.Join(errs...)
+}
