@@ -78,11 +78,12 @@ func (t *Tx) OpenIncident(ctx context.Context, inc *incident.Incident) error {
 	}
 	res, err := t.tx.ExecContext(ctx, `INSERT INTO incidents
 		(monitor, kind, severity, opened_at, class, gateway, detail, status, scope,
-		 flapping, resolution, changes, last, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		 flapping, resolution, changes, last, updated_at, regions, first_failure_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		inc.Monitor, string(inc.Kind), string(inc.Severity), toNanos(inc.OpenedAt),
 		string(inc.Class), inc.Gateway, inc.Detail, inc.Status, inc.Scope,
-		inc.Flapping, inc.Resolution, changes, last, toNanos(t.s.now()))
+		inc.Flapping, inc.Resolution, changes, last, toNanos(t.s.now()),
+		marshalRegions(inc.Regions), nullNanos(inc.FirstFailure))
 	if isUniqueViolation(err) {
 		e := &AlreadyOpenError{Monitor: inc.Monitor, Kind: inc.Kind}
 		_ = t.tx.QueryRowContext(ctx, `SELECT id FROM incidents
@@ -116,10 +117,12 @@ func (t *Tx) SaveIncident(ctx context.Context, inc *incident.Incident) error {
 	}
 	res, err := t.tx.ExecContext(ctx, `UPDATE incidents SET
 		severity = ?, class = ?, gateway = ?, detail = ?, status = ?, scope = ?,
-		flapping = ?, resolution = ?, changes = ?, last = ?, updated_at = ?
+		flapping = ?, resolution = ?, changes = ?, last = ?, updated_at = ?,
+		regions = ?, first_failure_at = ?
 		WHERE id = ? AND resolved_at IS NULL`,
 		string(inc.Severity), string(inc.Class), inc.Gateway, inc.Detail, inc.Status,
-		inc.Scope, inc.Flapping, inc.Resolution, changes, last, toNanos(t.s.now()), inc.ID)
+		inc.Scope, inc.Flapping, inc.Resolution, changes, last, toNanos(t.s.now()),
+		marshalRegions(inc.Regions), nullNanos(inc.FirstFailure), inc.ID)
 	if err != nil {
 		return t.wrap(op, err)
 	}
@@ -207,7 +210,7 @@ func (t *Tx) ResolveIncident(ctx context.Context, id int64, at time.Time, resolu
 }
 
 const incidentCols = `id, monitor, kind, severity, opened_at, resolved_at, class, gateway,
-	detail, status, scope, flapping, resolution, changes, last`
+	detail, status, scope, flapping, resolution, changes, last, regions, first_failure_at`
 
 func scanIncident(sc interface{ Scan(...any) error }) (incident.Incident, error) {
 	var (
@@ -217,11 +220,20 @@ func scanIncident(sc interface{ Scan(...any) error }) (incident.Incident, error)
 		resolved         sql.NullInt64
 		changes          []byte
 		last             []byte
+		regions          []byte
+		firstFailure     sql.NullInt64
 	)
 	if err := sc.Scan(&inc.ID, &inc.Monitor, &kind, &sev, &opened, &resolved, &class,
 		&inc.Gateway, &inc.Detail, &inc.Status, &inc.Scope, &inc.Flapping, &inc.Resolution,
-		&changes, &last); err != nil {
+		&changes, &last, &regions, &firstFailure); err != nil {
 		return inc, err
+	}
+	inc.FirstFailure = fromNullNanos(firstFailure)
+	if err := json.Unmarshal(regions, &inc.Regions); err != nil {
+		return inc, fmt.Errorf("decode regions of incident %d: %w", inc.ID, err)
+	}
+	if len(inc.Regions) == 0 {
+		inc.Regions = nil
 	}
 	inc.Kind, inc.Severity, inc.Class = incident.Kind(kind), incident.Severity(sev), result.Class(class)
 	inc.OpenedAt = fromNanos(opened)
@@ -319,4 +331,21 @@ func (s *Store) RecentIncidents(ctx context.Context, monitor string, limit int) 
 	return queryIncidents(ctx, s.r, s.path, "list recent incidents of "+monitor,
 		`SELECT `+incidentCols+` FROM incidents WHERE monitor = ?
 		 ORDER BY opened_at DESC, id DESC LIMIT ?`, monitor, limit)
+}
+
+// marshalRegions encodes an incident's regions; a []string always encodes.
+func marshalRegions(r []string) string {
+	if len(r) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(r)
+	return string(b)
+}
+
+// nullNanos stores a zero time as NULL.
+func nullNanos(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: toNanos(t), Valid: true}
 }

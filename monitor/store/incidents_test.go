@@ -198,6 +198,7 @@ func TestIncidentJSONRoundTrip(t *testing.T) {
 	last := sampleResult(false, result.ClassTLSError, 0, clk.Now())
 	in := incident.Incident{Monitor: "api", Kind: incident.KindTarget, Severity: incident.SeverityInfo,
 		OpenedAt: clk.Now().Add(-time.Hour), Class: result.ClassTLSError, Detail: "cert-expired",
+		Scope: "partial", Regions: []string{"fra1", "local"}, FirstFailure: clk.Now().Add(-time.Hour - time.Minute),
 		Changes: []incident.Change{{At: clk.Now().Add(-30 * time.Minute), Class: result.ClassTLSError, Detail: "cert-expired", Note: "scope partial→everyone"}},
 		Last:    &last}
 	update(t, s, func(tx *Tx) error { return tx.OpenIncident(ctx, &in) })
@@ -213,5 +214,15 @@ func TestIncidentJSONRoundTrip(t *testing.T) {
 	}
 	if !reflect.DeepEqual(out.Last.Evidence, last.Evidence) {
 		t.Errorf("evidence = %+v", out.Last.Evidence)
+	}
+
+	// SaveIncident persists a change of regions (partial from fewer places).
+	in.Regions = []string{"fra1"}
+	update(t, s, func(tx *Tx) error { return tx.SaveIncident(ctx, &in) })
+	if out, err = s.Incident(ctx, in.ID); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(out.Regions, []string{"fra1"}) || !out.FirstFailure.Equal(in.FirstFailure) {
+		t.Errorf("after SaveIncident: regions %v, first failure %v; want [fra1], %v", out.Regions, out.FirstFailure, in.FirstFailure)
 	}
 }

@@ -105,6 +105,12 @@ CREATE TABLE message_refs (
 	PRIMARY KEY (receiver, incident_id)
 ) WITHOUT ROWID;
 `,
+	// 2: incidents name the vantages that saw a partial outage, and when
+	// the first failed round of the streak was.
+	`
+ALTER TABLE incidents ADD COLUMN regions TEXT NOT NULL DEFAULT '[]';  -- []string as JSON
+ALTER TABLE incidents ADD COLUMN first_failure_at INTEGER;            -- Unix ns, NULL when unknown
+`,
 }
 
 // SchemaVersion is the schema version this build writes.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -386,5 +387,37 @@ func TestConcurrentUpdatesAndReads(t *testing.T) {
 		if r, _ := s.RecentResults(ctx, fmt.Sprintf("m%d", g), 100); len(r) != 25 {
 			t.Errorf("m%d has %d results, want 25", g, len(r))
 		}
+	}
+}
+
+// A store written by the first schema opens under this build: the incident
+// it holds keeps everything and gains empty regions.
+func TestMigratesFromSchemaVersion1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(migrations[0]); err != nil {
+		t.Fatalf("schema v1: %v", err)
+	}
+	if _, err := db.Exec(`PRAGMA user_version = 1;
+		INSERT INTO incidents (monitor, kind, severity, opened_at, class, updated_at)
+		VALUES ('shop', 'target', 'critical', 1, 'bad_gateway', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s := reopen(t, path, newClock(), Options{})
+	var v int
+	if err := s.w.QueryRowContext(context.Background(), "PRAGMA user_version").Scan(&v); err != nil || v != SchemaVersion() {
+		t.Fatalf("schema version %d (%v) after open, want %d", v, err, SchemaVersion())
+	}
+	open, err := s.OpenIncidents(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(open) != 1 || open[0].Monitor != "shop" || open[0].Class != result.ClassBadGateway || open[0].Regions != nil || !open[0].FirstFailure.IsZero() {
+		t.Fatalf("open incidents after migration = %+v", open)
 	}
 }
