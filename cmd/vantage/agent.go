@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/vantage-monitor/vantage/monitor/agent"
+)
+
+// agentOptions are the parsed flags of `vantage agent`.
+type agentOptions struct {
+	cfg    agent.Config
+	genKey bool
+	debug  bool
+}
+
+func parseAgentFlags(args []string, stderr io.Writer) (agentOptions, error) {
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o agentOptions
+	var flags agent.Config
+	configPath := fs.String("config", "", "read these settings from a TOML file (flags given too override it)")
+	fs.StringVar(&flags.Listen, "listen", "", "address to listen on, e.g. 0.0.0.0:9208")
+	fs.StringVar(&flags.KeyFile, "key-file", "", "file with the shared key(s), one per line, hex or base64 (several lines: key rotation)")
+	fs.StringVar(&flags.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
+	fs.StringVar(&flags.TLSKey, "tls-key", "", "private key of -tls-cert (PEM)")
+	fs.BoolVar(&flags.RefusePrivate, "refuse-private", false, "refuse private, loopback, link-local and other non-public destinations")
+	fs.IntVar(&flags.MaxConcurrency, "max-concurrency", agent.DefaultMaxConcurrency, "probes running at once; more get 503")
+	fs.Float64Var(&flags.Rate, "rate", agent.DefaultRate, "probes per second; more get 429")
+	fs.IntVar(&flags.Burst, "burst", 0, "probes allowed in a burst above -rate (default: max(-max-concurrency, -rate))")
+	fs.BoolVar(&o.genKey, "gen-key", false, "print a new random key for a key file and exit")
+	fs.BoolVar(&o.debug, "debug", false, "log at debug level (includes probed URLs)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: vantage agent -listen ADDR -key-file F [flags]")
+		fmt.Fprintln(stderr, "       vantage agent -config agent.toml")
+		fmt.Fprintln(stderr, "       vantage agent -gen-key > agent.key")
+		fmt.Fprintln(stderr, "\nRuns probes for a coordinator that signs its requests with the shared key.")
+		fmt.Fprintln(stderr, "\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if o.genKey {
+		return o, nil
+	}
+	if *configPath != "" {
+		c, err := agent.LoadConfig(*configPath)
+		if err != nil {
+			return o, err
+		}
+		o.cfg = c
+	}
+	if o.cfg.MaxConcurrency == 0 {
+		o.cfg.MaxConcurrency = agent.DefaultMaxConcurrency
+	}
+	if o.cfg.Rate == 0 {
+		o.cfg.Rate = agent.DefaultRate
+	}
+	// Flags given on the command line win over the file.
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "listen":
+			o.cfg.Listen = flags.Listen
+		case "key-file":
+			o.cfg.KeyFile = flags.KeyFile
+		case "tls-cert":
+			o.cfg.TLSCert = flags.TLSCert
+		case "tls-key":
+			o.cfg.TLSKey = flags.TLSKey
+		case "refuse-private":
+			o.cfg.RefusePrivate = flags.RefusePrivate
+		case "max-concurrency":
+			o.cfg.MaxConcurrency = flags.MaxConcurrency
+		case "rate":
+			o.cfg.Rate = flags.Rate
+		case "burst":
+			o.cfg.Burst = flags.Burst
+		}
+	})
+	var problems []string
+	if o.cfg.Listen == "" {
+		problems = append(problems, "-listen (or listen in the config) is required")
+	}
+	if o.cfg.KeyFile == "" {
+		problems = append(problems, "-key-file (or key_file in the config) is required; make one with `vantage agent -gen-key`")
+	}
+	if (o.cfg.TLSCert == "") != (o.cfg.TLSKey == "") {
+		problems = append(problems, "-tls-cert and -tls-key go together")
+	}
+	if o.cfg.MaxConcurrency <= 0 {
+		problems = append(problems, "-max-concurrency must be positive")
+	}
+	if o.cfg.Rate <= 0 {
+		problems = append(problems, "-rate must be positive")
+	}
+	if o.cfg.Burst < 0 {
+		problems = append(problems, "-burst must not be negative")
+	}
+	if len(problems) > 0 {
+		return o, errors.New(strings.Join(problems, "\n"))
+	}
+	return o, nil
+}
+
+func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, err := parseAgentFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(stderr, "vantage agent: %s\n", line)
+		}
+		fmt.Fprintln(stderr, "Run 'vantage agent -h' for usage.")
+		return exitUsage
+	}
+	if o.genKey {
+		fmt.Fprintln(stdout, agent.GenerateKey())
+		return exitOK
+	}
+	level := slog.LevelInfo
+	if o.debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if err := serveAgent(ctx, o.cfg, log); err != nil {
+		fmt.Fprintf(stderr, "vantage agent: %v\n", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+// serveAgent runs the agent until ctx ends.
+func serveAgent(ctx context.Context, cfg agent.Config, log *slog.Logger) error {
+	keys, err := agent.ReadKeyFile(cfg.KeyFile)
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Stat(cfg.KeyFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("the key file is readable by other users; chmod 600 it", "file", cfg.KeyFile, "mode", fi.Mode().Perm().String())
+	}
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = agent.KeyID(k)
+	}
+	srv, err := agent.NewServer(agent.Options{
+		Keys:           keys,
+		RefusePrivate:  cfg.RefusePrivate,
+		MaxConcurrency: cfg.MaxConcurrency,
+		Rate:           cfg.Rate,
+		Burst:          cfg.Burst,
+		Logger:         log,
+	})
+	if err != nil {
+		return err
+	}
+	var tlsConf *tls.Config
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("loading the TLS certificate: %w", err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	scheme := "http"
+	if tlsConf != nil {
+		ln = tls.NewListener(ln, tlsConf)
+		scheme = "https"
+	} else {
+		log.Warn("serving plain HTTP: requests are signed, but the probed URLs and results travel in the clear; use -tls-cert and -tls-key across networks")
+	}
+	log.Info("agent listening", "addr", ln.Addr().String(), "scheme", scheme, "keys", strings.Join(ids, ","),
+		"refuse_private", cfg.RefusePrivate, "max_concurrency", cfg.MaxConcurrency, "rate", cfg.Rate)
+	err = srv.Serve(ctx, ln)
+	log.Info("agent stopped")
+	return err
+}

@@ -1,0 +1,241 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vantage-monitor/vantage/monitor/probe"
+	"github.com/vantage-monitor/vantage/monitor/result"
+)
+
+// maxResponseBytes bounds what the client reads from an agent: a result
+// with its bounded excerpt is a few KiB.
+const maxResponseBytes = 256 << 10
+
+// clientSlack is added to a spec's timeout when Client.Timeout is zero, for
+// the round trip to the agent itself.
+const clientSlack = 5 * time.Second
+
+// Kind says how a call to an agent failed, so that the coordinator can
+// tell "the agent could not be asked" (not a vote about the target) from
+// a result.
+type Kind string
+
+// The kinds of Error.
+const (
+	// KindUnreachable: no answer (connect failure, TLS failure, timeout).
+	KindUnreachable Kind = "unreachable"
+	// KindAuth: the agent answered 401; the keys or the clocks disagree.
+	KindAuth Kind = "auth"
+	// KindBusy: the agent refused for its limits (429 or 503);
+	// RetryAfter says when to try again.
+	KindBusy Kind = "busy"
+	// KindRejected: the agent refused the spec (400, 413): a
+	// configuration problem, not a fault of the agent or the target.
+	KindRejected Kind = "rejected"
+	// KindProtocol: the agent answered something that is not a valid,
+	// signed result.
+	KindProtocol Kind = "protocol"
+)
+
+// Error is the error of a Client call.
+type Error struct {
+	Kind Kind
+	// Status is the agent's HTTP status, 0 when it did not answer.
+	Status int
+	// RetryAfter is the agent's Retry-After, for KindBusy.
+	RetryAfter time.Duration
+	// Msg says what went wrong, including the agent's own explanation.
+	Msg string
+	Err error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "agent %s: %s", e.Kind, e.Msg)
+	if e.Err != nil {
+		fmt.Fprintf(&b, ": %v", e.Err)
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// IsKind reports whether err is an *Error of kind k.
+func IsKind(err error, k Kind) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Kind == k
+}
+
+// Client asks one agent to probe. Set the fields before the first call and
+// do not change or copy the Client afterwards; it is safe for concurrent
+// use and keeps connections to the agent alive between calls.
+type Client struct {
+	// URL is the agent's base URL, e.g. "https://fra1.example.net:9208".
+	URL string
+	// Key is the shared key the client signs with (the first line of the
+	// key file, see ParseKeys).
+	Key []byte
+	// HTTPClient, when set, is used as is (CA is then ignored).
+	HTTPClient *http.Client
+	// Timeout bounds one call; 0 means the spec's timeout (after
+	// defaults) plus a few seconds. The caller's ctx bounds it too.
+	Timeout time.Duration
+	// CA verifies an https agent's certificate (for self-signed agents);
+	// nil means the system roots.
+	CA *x509.CertPool
+	// Now is the clock for timestamps; nil means time.Now.
+	Now func() time.Time
+
+	once     sync.Once
+	hc       *http.Client
+	endpoint string
+	initErr  error
+}
+
+// LoadCA reads PEM certificates for Client.CA.
+func LoadCA(path string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading CA file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("CA file %s: no PEM certificate found", path)
+	}
+	return pool, nil
+}
+
+func (c *Client) init() {
+	u, err := url.Parse(c.URL)
+	switch {
+	case err != nil:
+		c.initErr = fmt.Errorf("agent url: %w", err)
+		return
+	case u.Scheme != "http" && u.Scheme != "https":
+		c.initErr = fmt.Errorf("agent url %q: scheme is not http or https", c.URL)
+		return
+	case u.Host == "":
+		c.initErr = fmt.Errorf("agent url %q has no host", c.URL)
+		return
+	case len(c.Key) < MinKeyBytes:
+		c.initErr = fmt.Errorf("agent key has %d bytes; at least %d are required", len(c.Key), MinKeyBytes)
+		return
+	}
+	c.endpoint = strings.TrimSuffix(u.String(), "/") + ProbePath
+	if c.HTTPClient != nil {
+		c.hc = c.HTTPClient
+		return
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil // the agent is asked directly, never through a proxy
+	t.TLSClientConfig = &tls.Config{RootCAs: c.CA, MinVersion: tls.VersionTLS12}
+	t.MaxIdleConnsPerHost = 32
+	t.ResponseHeaderTimeout = 0 // a probe may take its whole timeout
+	c.hc = &http.Client{
+		Transport: t,
+		// A redirect from an agent is not a result; never follow it.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// Probe asks the agent to probe spec and returns its result. A failure to
+// get a result is an *Error whose Kind says why; the target's own failures
+// are in the result, with a nil error.
+func (c *Client) Probe(ctx context.Context, spec probe.Spec) (result.Result, error) {
+	c.once.Do(c.init)
+	if c.initErr != nil {
+		return result.Result{}, &Error{Kind: KindRejected, Msg: "bad client configuration", Err: c.initErr}
+	}
+	body, err := json.Marshal(spec)
+	if err != nil {
+		return result.Result{}, &Error{Kind: KindRejected, Msg: "encoding the spec", Err: err}
+	}
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = spec.WithDefaults().Timeout + clientSlack
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return result.Result{}, &Error{Kind: KindRejected, Msg: "building the request", Err: err}
+	}
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	ts := strconv.FormatInt(now().Unix(), 10)
+	nonce := NewNonce()
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(HeaderTimestamp, ts)
+	req.Header.Set(HeaderNonce, nonce)
+	req.Header.Set("Authorization", Sign(c.Key, http.MethodPost, req.URL.RequestURI(), ts, nonce, body))
+
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return result.Result{}, &Error{Kind: KindUnreachable, Msg: "asking " + c.URL, Err: err}
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if err != nil {
+		return result.Result{}, &Error{Kind: KindUnreachable, Status: resp.StatusCode, Msg: "reading the answer of " + c.URL, Err: err}
+	}
+	if len(out) > maxResponseBytes {
+		return result.Result{}, &Error{Kind: KindProtocol, Status: resp.StatusCode, Msg: fmt.Sprintf("answer over %d bytes", maxResponseBytes)}
+	}
+	if resp.StatusCode != http.StatusOK {
+		return result.Result{}, statusError(resp, out)
+	}
+	want := responseMAC(c.Key, nonce, http.StatusOK, out)
+	got := resp.Header.Get(HeaderResponseSignature)
+	if !hmac.Equal([]byte(want), []byte(strings.ToLower(got))) {
+		return result.Result{}, &Error{Kind: KindProtocol, Status: resp.StatusCode, Msg: "the answer is not signed with our key (a proxy in between, or not a vantage agent)"}
+	}
+	var r result.Result
+	if err := json.Unmarshal(out, &r); err != nil {
+		return result.Result{}, &Error{Kind: KindProtocol, Status: resp.StatusCode, Msg: "decoding the result", Err: err}
+	}
+	if !r.Class.Valid() {
+		return result.Result{}, &Error{Kind: KindProtocol, Status: resp.StatusCode, Msg: fmt.Sprintf("the result has unknown class %q", r.Class)}
+	}
+	r.Normalize()
+	return r, nil
+}
+
+func statusError(resp *http.Response, body []byte) *Error {
+	msg := strings.TrimSpace(string(body))
+	msg = truncate(msg, 200)
+	if msg == "" {
+		msg = http.StatusText(resp.StatusCode)
+	}
+	e := &Error{Status: resp.StatusCode, Msg: fmt.Sprintf("%d: %s", resp.StatusCode, msg)}
+	switch resp.StatusCode {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		e.Kind = KindAuth
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		e.Kind = KindBusy
+		if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n >= 0 {
+			e.RetryAfter = time.Duration(n) * time.Second
+		}
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+		e.Kind = KindRejected
+	default:
+		e.Kind = KindProtocol
+	}
+	return e
+}
