@@ -11,14 +11,20 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vantage-monitor/vantage/monitor/config"
+	"github.com/vantage-monitor/vantage/monitor/daemon"
+	"github.com/vantage-monitor/vantage/monitor/diagnose"
 	"github.com/vantage-monitor/vantage/monitor/probe"
 	"github.com/vantage-monitor/vantage/monitor/result"
+	"github.com/vantage-monitor/vantage/monitor/vantage"
 )
 
 // checkOptions are the parsed flags of `vantage check`.
 type checkOptions struct {
 	spec probe.Spec
 	json bool
+	// config, when set, probes through the vantages of this watchlist.
+	config string
 }
 
 func parseCheckFlags(args []string, stderr io.Writer) (checkOptions, error) {
@@ -46,6 +52,7 @@ func parseCheckFlags(args []string, stderr io.Writer) (checkOptions, error) {
 	fs.BoolVar(&v4, "4", false, "use IPv4 only")
 	fs.BoolVar(&v6, "6", false, "use IPv6 only")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of a diagnosis")
+	fs.StringVar(&o.config, "config", "", "probe from every vantage of this watchlist (and its canaries) and say whether the target is down for everyone or just here")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: vantage check [flags] URL")
 		fmt.Fprintln(stderr, "\nProbes URL once from this host and says exactly what failed.")
@@ -119,8 +126,22 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "Run 'vantage check -h' for usage.")
 		return exitUsage
 	}
-	var p probe.Prober
-	r := p.Run(ctx, o.spec)
+	var r result.Result
+	if o.config != "" {
+		cfg, err := config.Load(o.config)
+		if err != nil {
+			printConfigError(stderr, "vantage check", err)
+			return exitUsage
+		}
+		r, err = checkFromVantages(ctx, cfg, nil, o.spec)
+		if err != nil {
+			fmt.Fprintf(stderr, "vantage check: %v\n", err)
+			return exitUsage
+		}
+	} else {
+		var p probe.Prober
+		r = p.Run(ctx, o.spec)
+	}
 	if o.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -146,6 +167,12 @@ func writeDiagnosis(w io.Writer, r *result.Result) {
 	}
 	fmt.Fprintf(w, "%s  %s\n", verdict, r.URL)
 	fmt.Fprintf(w, "  %-9s %s\n", "verdict", r.Headline())
+	if len(r.Vantages) > 0 {
+		fmt.Fprintf(w, "  %-9s %s\n", "scope", scopeWords(r))
+		for _, l := range r.Vantages {
+			fmt.Fprintf(w, "  %-9s %s\n", "vantage", vantageWords(&l))
+		}
+	}
 	fmt.Fprintf(w, "  %-9s %s (%s)\n", "class", r.Class, r.Class.Words())
 	if r.Status > 0 {
 		fmt.Fprintf(w, "  %-9s %d %s\n", "status", r.Status, http.StatusText(r.Status))
@@ -204,4 +231,72 @@ func ms(v float64) string {
 		return fmt.Sprintf("%.2fs", v/1000)
 	}
 	return fmt.Sprintf("%.1fms", v)
+}
+
+// checkFromVantages probes spec from local and every vantage of cfg, each
+// vantage's canaries checked first so that an impaired one is known before
+// its answer is counted, and follows a target that is down for everyone or
+// from some regions up with a diagnosis. remote builds a vantage's prober
+// (an agent client when nil).
+func checkFromVantages(ctx context.Context, cfg *config.Config, remote func(*config.Vantage) (vantage.Prober, error), spec probe.Spec) (result.Result, error) {
+	r, err := daemon.NewRunner(cfg, vantage.Local(nil), remote, vantage.Options{})
+	if err != nil {
+		return result.Result{}, err
+	}
+	r.Tick(ctx)
+	res := r.Round(ctx, "", spec, nil)
+	if diagnose.Needed(res) {
+		dg, err := diagnose.New(diagnose.Options{Resolvers: cfg.Resolvers})
+		if err != nil {
+			return result.Result{}, fmt.Errorf("setting up the diagnosis: %w", err)
+		}
+		d := dg.Diagnose(ctx, res, spec, nil)
+		d.Apply(&res)
+	}
+	return res, nil
+}
+
+// scopeWords says for whom the target is down, naming the vantages.
+func scopeWords(r *result.Result) string {
+	var down, up, bad []string
+	for _, l := range r.Vantages {
+		switch l.Status {
+		case result.VantageDown:
+			down = append(down, l.Name)
+		case result.VantageUp:
+			up = append(up, l.Name)
+		case result.VantageImpaired:
+			bad = append(bad, l.Name)
+		}
+	}
+	switch r.Scope {
+	case result.ScopeEveryone:
+		return "down for everyone"
+	case result.ScopePartial:
+		return fmt.Sprintf("down from %s only (up from %s)", strings.Join(down, ", "), strings.Join(up, ", "))
+	case result.ScopeJustMe:
+		verb := "is"
+		if len(bad) > 1 {
+			verb = "are"
+		}
+		return fmt.Sprintf("our side: %s %s impaired", strings.Join(bad, ", "), verb)
+	case result.ScopeUnknown:
+		return "unknown: no healthy vantage answered"
+	}
+	return "up for everyone"
+}
+
+// vantageWords is one vantage's line: what it saw, or why it is no vote.
+func vantageWords(l *result.VantageLine) string {
+	s := fmt.Sprintf("%-12s %s", l.Name, l.Status)
+	switch {
+	case l.Result != nil && l.Status != result.VantageUnreachable:
+		s += "  " + l.Result.Headline()
+		if l.Error != "" {
+			s += " (" + l.Error + ")"
+		}
+	case l.Error != "":
+		s += "  " + l.Error
+	}
+	return s
 }

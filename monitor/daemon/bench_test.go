@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/result"
 )
 
@@ -19,7 +20,8 @@ func BenchmarkSettleSteady(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		r := res
-		f.d.settle(ctx, m, t0.Add(time.Duration(i)*time.Second), &r)
+		at := t0.Add(time.Duration(i) * time.Second)
+		f.d.settle(ctx, m, at, &r, incident.Observation{At: at})
 		if i%500 == 0 {
 			f.d.buf.mu.Lock()
 			f.d.buf.rows = f.d.buf.rows[:0]

@@ -28,6 +28,7 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/result"
 	"github.com/vantage-monitor/vantage/monitor/schedule"
 	"github.com/vantage-monitor/vantage/monitor/store"
+	"github.com/vantage-monitor/vantage/monitor/vantage"
 	"github.com/vantage-monitor/vantage/monitor/web"
 )
 
@@ -67,6 +68,9 @@ type Options struct {
 	// OnReload is called after a config reload succeeded (e.g. to apply a
 	// new log level).
 	OnReload func(*config.Config)
+	// Remote builds the prober of a configured [[vantage]]; RemoteProber
+	// (an agent client) if nil. Tests use fakes.
+	Remote func(v *config.Vantage) (vantage.Prober, error)
 	// Handler builds the HTTP surface; web.Handler if nil.
 	Handler func(src web.Source, metrics http.Handler, logger *slog.Logger) http.Handler
 }
@@ -85,6 +89,8 @@ type Daemon struct {
 	mu       sync.RWMutex
 	cfg      *config.Config
 	monitors map[string]*mon
+
+	vs vantageState // the vantage runner and the vantage incidents
 
 	buf      resultBuffer
 	storeErr atomic.Pointer[string] // last store write error, nil when the last write worked
@@ -207,6 +213,16 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 		_ = st.Close()
 		return nil, fmt.Errorf("starting daemon: %w", err)
 	}
+	if err := d.restoreVantages(ctx); err != nil {
+		_ = st.Close()
+		return nil, fmt.Errorf("starting daemon: %w", err)
+	}
+	f, err := d.newFleet(cfg)
+	if err != nil {
+		_ = st.Close()
+		return nil, fmt.Errorf("starting daemon: %w", err)
+	}
+	d.vs.fleet.Store(f)
 	workers := cfg.MaxConcurrency
 	d.sched = schedule.New(schedule.Options{
 		Workers:  workers,
@@ -296,7 +312,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 	if len(dirty) > 0 {
 		err := d.write(ctx, func(tx *store.Tx) error {
 			for _, p := range dirty {
-				if err := d.persistEvents(ctx, tx, p.m, &p.t); err != nil {
+				if err := d.persistEvents(ctx, tx, p.m.machine, &p.t); err != nil {
 					return err
 				}
 				if err := saveState(ctx, tx, p.m); err != nil {
@@ -420,6 +436,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		_ = d.store.Close()
 		return fmt.Errorf("running daemon: %w", err)
 	}
+	vctx, stopVantages := context.WithCancel(context.WithoutCancel(ctx))
+	waitVantages := d.startVantages(vctx)
 	d.log.Info("vantage running", "listen", ln.Addr().String(), "monitors", len(d.monitorList()), "state", d.store.Path())
 	if d.opts.Ready != nil {
 		d.opts.Ready()
@@ -442,6 +460,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("stopping scheduler: %w", err))
 	}
 	cancel()
+	stopVantages()
+	waitVantages()
 	httpCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	if err := srv.Shutdown(httpCtx); err != nil {
 		errs = append(errs, fmt.Errorf("stopping HTTP server: %w", err))

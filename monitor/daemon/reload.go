@@ -61,6 +61,17 @@ func (d *Daemon) reloadLocked(ctx context.Context, newCfg *config.Config) error 
 		mc      *config.Monitor
 		machine *incident.Machine // nil: settings unchanged
 	}
+	var (
+		newFleet   *fleet
+		swapFleets = fleetChanged(old, newCfg, changes)
+	)
+	if swapFleets {
+		f, err := d.newFleet(newCfg)
+		if err != nil {
+			return fmt.Errorf("reloading: %w", err)
+		}
+		newFleet = f
+	}
 	var updates []update
 	added := make(map[string]*mon)
 	entries := d.entries(newCfg)
@@ -115,6 +126,9 @@ func (d *Daemon) reloadLocked(ctx context.Context, newCfg *config.Config) error 
 	d.cfg = newCfg
 	d.mu.Unlock()
 
+	if swapFleets {
+		d.swapFleet(ctx, newFleet)
+	}
 	if _, err := d.sched.Sync(entries); err != nil {
 		// entries were built from a validated config; log rather than
 		// leave the swap half done.
@@ -159,7 +173,7 @@ func (d *Daemon) startMonitor(ctx context.Context, mc *config.Monitor) (*mon, er
 	m := d.newMon(mc, machine)
 	if len(t.Events) > 0 || inc != nil {
 		err := d.write(ctx, func(tx *store.Tx) error {
-			if err := d.persistEvents(ctx, tx, m, &t); err != nil {
+			if err := d.persistEvents(ctx, tx, m.machine, &t); err != nil {
 				return err
 			}
 			return saveState(ctx, tx, m)
@@ -181,7 +195,7 @@ func (d *Daemon) retire(ctx context.Context, m *mon) {
 	m.removed = true
 	t := m.machine.Remove(d.clock.Now())
 	err := d.write(ctx, func(tx *store.Tx) error {
-		if err := d.persistEvents(ctx, tx, m, &t); err != nil {
+		if err := d.persistEvents(ctx, tx, m.machine, &t); err != nil {
 			return err
 		}
 		return tx.DeleteState(ctx, m.name)

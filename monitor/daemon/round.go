@@ -28,12 +28,19 @@ func (d *Daemon) round(ctx context.Context, name string, _ time.Time) {
 		return
 	}
 	m.mu.Lock()
-	plan, planErr, removed, url := m.plan, m.planErr, m.removed, m.cfg.URL
+	plan, planErr, removed, mc := m.plan, m.planErr, m.removed, m.cfg
 	m.mu.Unlock()
 	if removed {
 		return
 	}
 	at := d.clock.Now()
+	if f := d.vs.fleet.Load(); f != nil && planErr == nil {
+		// Vantage points: the verdict decides what the round votes.
+		res, obs := d.vantageRound(ctx, f, name, mc, at)
+		d.settle(ctx, m, at, &res, obs)
+		return
+	}
+	url := mc.URL
 	var res result.Result
 	if planErr != nil {
 		// The config validated the spec, so this is unexpected; report it
@@ -43,11 +50,12 @@ func (d *Daemon) round(ctx context.Context, name string, _ time.Time) {
 	} else {
 		res = d.prober.RunPlan(ctx, plan)
 	}
-	d.settle(ctx, m, at, &res)
+	d.settle(ctx, m, at, &res, incident.Observation{At: at, Result: res})
 }
 
-// settle is the second half of a round: everything after the probe.
-func (d *Daemon) settle(ctx context.Context, m *mon, at time.Time, res *result.Result) {
+// settle is the second half of a round: everything after the probe. obs is
+// what the machine observes of res.
+func (d *Daemon) settle(ctx context.Context, m *mon, at time.Time, res *result.Result, obs incident.Observation) {
 	d.metrics.observePhases(&res.Phases)
 
 	m.mu.Lock()
@@ -67,7 +75,8 @@ func (d *Daemon) settle(ctx context.Context, m *mon, at time.Time, res *result.R
 	}
 
 	before := m.machine.Snapshot()
-	t, err := m.machine.Observe(incident.Observation{At: at, Result: *res})
+	obs.Result = *res
+	t, err := m.machine.Observe(obs)
 	if err != nil {
 		d.log.Error("observing a round", "monitor", m.name, "err", err)
 		return
@@ -81,7 +90,7 @@ func (d *Daemon) settle(ctx context.Context, m *mon, at time.Time, res *result.R
 		if err := tx.RecordResult(ctx, &row); err != nil {
 			return err
 		}
-		if err := d.persistEvents(ctx, tx, m, &t); err != nil {
+		if err := d.persistEvents(ctx, tx, m.machine, &t); err != nil {
 			return err
 		}
 		return saveState(ctx, tx, m)
@@ -141,11 +150,12 @@ func (d *Daemon) logTransition(m *mon, t *incident.Transition, res *result.Resul
 	d.log.Info(msg, args...)
 }
 
-// persistEvents writes what a transition did to incidents. Call with m.mu
-// held, inside a transaction that also saves the machine's snapshot.
-func (d *Daemon) persistEvents(ctx context.Context, tx *store.Tx, m *mon, t *incident.Transition) error {
+// persistEvents writes what a transition did to incidents. Call with the
+// machine's owner locked, inside a transaction that also saves a target
+// machine's snapshot.
+func (d *Daemon) persistEvents(ctx context.Context, tx *store.Tx, machine *incident.Machine, t *incident.Transition) error {
 	var id int64
-	if inc := m.machine.Incident(); inc != nil {
+	if inc := machine.Incident(); inc != nil {
 		id = inc.ID
 	}
 	for i := range t.Events {
@@ -172,7 +182,7 @@ func (d *Daemon) persistEvents(ctx context.Context, tx *store.Tx, m *mon, t *inc
 				return err
 			}
 			id = inc.ID
-			m.machine.SetIncidentID(id)
+			machine.SetIncidentID(id)
 		case incident.EventChanged:
 			if id == 0 || e.Change == nil {
 				continue
