@@ -63,6 +63,7 @@ type Config struct {
 	Monitors    []Monitor     `toml:"monitor" json:"monitors"`
 	Vantages    []Vantage     `toml:"vantage" json:"vantages"`
 	Canary      Canary        `toml:"canary" json:"canary"`
+	Notify      Notify        `toml:"notify" json:"notify"`
 	Receivers   []Receiver    `toml:"receiver" json:"receivers"`
 	Routes      []Route       `toml:"route" json:"routes"`
 	Maintenance []Maintenance `toml:"maintenance" json:"maintenance"`
@@ -191,6 +192,26 @@ type Canary struct {
 	Timeout time.Duration `toml:"timeout" json:"timeout"`
 }
 
+// Notify is the [notify] table: how the outbox delivers and groups.
+type Notify struct {
+	// GroupWait delays an opening alert that may share a cause with others
+	// (the same gateway address, the same DNS failure) so that monitors
+	// failing together are sent as one grouped message; 0 sends at once.
+	GroupWait time.Duration `toml:"group_wait" json:"group_wait"`
+	// GroupMin is how many such alerts make a group.
+	GroupMin int `toml:"group_min" json:"group_min"`
+	// MaxAttempts bounds the attempts at one notification before it is
+	// marked failed (a rate limit's Retry-After is not an attempt).
+	MaxAttempts int `toml:"max_attempts" json:"max_attempts"`
+}
+
+// Defaults of [notify].
+const (
+	DefaultGroupWait   = 10 * time.Second
+	DefaultGroupMin    = 3
+	DefaultMaxAttempts = 10
+)
+
 // Receiver types.
 const (
 	ReceiverSlack = "slack"
@@ -288,6 +309,18 @@ func (w *Maintenance) Active(t time.Time) bool {
 	return !t.Before(w.Start) && t.Before(w.End)
 }
 
+// EndOf returns when the window covering t ends, or the zero time when it
+// does not cover t.
+func (w *Maintenance) EndOf(t time.Time) time.Time {
+	if !w.Active(t) {
+		return time.Time{}
+	}
+	if !w.Schedule.IsZero() {
+		return w.Schedule.Next(t.Add(-w.Duration)).Add(w.Duration)
+	}
+	return w.End
+}
+
 // Matches reports whether the window applies to m.
 func (w *Maintenance) Matches(m *Monitor) bool {
 	for _, n := range w.Monitors {
@@ -352,6 +385,27 @@ func (c *Config) InMaintenance(m *Monitor, t time.Time) []*Maintenance {
 		}
 	}
 	return out
+}
+
+// MutedUntil reports whether m is in a maintenance window at t and, if so,
+// when the muting ends: the latest end of the windows that cover t, carried
+// on through windows that overlap it, so back-to-back windows mute as one.
+func (c *Config) MutedUntil(m *Monitor, t time.Time) (time.Time, bool) {
+	var until time.Time
+	at := t
+	for range 16 { // windows chained end to end; bounded against a loop
+		var end time.Time
+		for _, w := range c.InMaintenance(m, at) {
+			if e := w.EndOf(at); e.After(end) {
+				end = e
+			}
+		}
+		if !end.After(until) {
+			break
+		}
+		until, at = end, end
+	}
+	return until, !until.IsZero()
 }
 
 // SlogLevel returns LogLevel as a slog level.

@@ -225,7 +225,7 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 	for _, typ := range []reflect.Type{
 		reflect.TypeFor[Config](), reflect.TypeFor[Monitor](), reflect.TypeFor[Vantage](),
 		reflect.TypeFor[Canary](), reflect.TypeFor[Receiver](), reflect.TypeFor[Route](),
-		reflect.TypeFor[Maintenance](),
+		reflect.TypeFor[Maintenance](), reflect.TypeFor[Notify](),
 	} {
 		_, names := tomlFields(typ)
 		for _, n := range names {
@@ -308,4 +308,64 @@ func TestStateDirDefault(t *testing.T) {
 			t.Errorf("err = %v", err)
 		}
 	})
+}
+
+func TestMutedUntil(t *testing.T) {
+	cfg, err := Parse("m.toml", []byte(`
+[[monitor]]
+name = "shop"
+url = "https://shop.example.com/"
+tags = ["prod"]
+
+[[monitor]]
+name = "blog"
+url = "https://blog.example.com/"
+
+[[maintenance]]
+name = "deploy"
+monitors = ["shop"]
+schedule = "0 3 * * *"
+duration = "30m"
+
+[[maintenance]]
+name = "overrun"
+tags = ["prod"]
+start = 2026-11-21T03:20:00Z
+end = 2026-11-21T04:00:00Z
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shop, blog := cfg.Monitor("shop"), cfg.Monitor("blog")
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		m    *Monitor
+		at   string
+		want string // "" means not muted
+	}{
+		{shop, "2026-11-21T02:59:59Z", ""},
+		{shop, "2026-11-20T03:10:00Z", "2026-11-20T03:30:00Z"},
+		// The daily window overlaps the absolute one: muted until the later end.
+		{shop, "2026-11-21T03:10:00Z", "2026-11-21T04:00:00Z"},
+		{shop, "2026-11-21T03:45:00Z", "2026-11-21T04:00:00Z"},
+		{shop, "2026-11-21T04:00:00Z", ""},
+		{blog, "2026-11-21T03:10:00Z", ""},
+	} {
+		until, muted := cfg.MutedUntil(tc.m, at(tc.at))
+		if tc.want == "" {
+			if muted {
+				t.Errorf("%s at %s: muted until %s, want not muted", tc.m.Name, tc.at, until)
+			}
+			continue
+		}
+		if !muted || !until.Equal(at(tc.want)) {
+			t.Errorf("%s at %s: muted=%v until %s, want until %s", tc.m.Name, tc.at, muted, until, tc.want)
+		}
+	}
 }

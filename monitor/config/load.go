@@ -95,13 +95,18 @@ func (l *loader) load(raw map[string]any) *Config {
 		MaxConcurrency: DefaultMaxConcurrency,
 		Defaults:       builtinDefaults(),
 		Canary:         Canary{Every: DefaultCanaryEvery, Timeout: DefaultCanaryTimeout},
+		Notify:         Notify{GroupWait: DefaultGroupWait, GroupMin: DefaultGroupMin, MaxAttempts: DefaultMaxAttempts},
 	}
-	l.table(raw, "", "", cfg, tableSpec{skip: []string{"defaults", "monitor", "vantage", "canary", "receiver", "route", "maintenance"}})
+	l.table(raw, "", "", cfg, tableSpec{skip: []string{"defaults", "monitor", "vantage", "canary", "notify", "receiver", "route", "maintenance"}})
 	l.checkTop(cfg, raw)
 
 	if t, ok := l.subTable(raw, "canary"); ok {
 		l.table(t, "canary", "canary", &cfg.Canary, tableSpec{})
 		l.checkCanary(&cfg.Canary, t)
+	}
+	if t, ok := l.subTable(raw, "notify"); ok {
+		l.table(t, "notify", "notify", &cfg.Notify, tableSpec{})
+		l.checkNotify(&cfg.Notify)
 	}
 	for i, t := range l.tables(raw, "vantage") {
 		path, sec := indexPath("vantage", i), section("vantage", t, i)
@@ -439,6 +444,20 @@ func checkHTTPURL(s string) error {
 		return fmt.Errorf("%q has no host", s)
 	}
 	return nil
+}
+
+func (l *loader) checkNotify(n *Notify) {
+	if n.GroupWait < 0 {
+		l.add("notify.group_wait", "notify", "group_wait", "must not be negative")
+	} else if n.GroupWait > 10*time.Minute {
+		l.add("notify.group_wait", "notify", "group_wait", "%s would hold alerts back too long (at most 10m)", fmtDuration(n.GroupWait))
+	}
+	if n.GroupMin < 2 {
+		l.add("notify.group_min", "notify", "group_min", "must be at least 2 (%d given)", n.GroupMin)
+	}
+	if n.MaxAttempts < 1 || n.MaxAttempts > 100 {
+		l.add("notify.max_attempts", "notify", "max_attempts", "must be between 1 and 100 (%d given)", n.MaxAttempts)
+	}
 }
 
 func (l *loader) checkCanary(c *Canary, t map[string]any) {

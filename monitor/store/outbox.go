@@ -386,3 +386,74 @@ func (s *Store) MessageRef(ctx context.Context, receiver string, incidentID int6
 func (t *Tx) MessageRef(ctx context.Context, receiver string, incidentID int64) (string, bool, error) {
 	return messageRef(ctx, t.tx, t.s.path, receiver, incidentID)
 }
+
+// KeyStatus is where one notification key stands.
+type KeyStatus int
+
+// The key statuses.
+const (
+	// KeyUnknown: never enqueued (or delivered so long ago it was pruned).
+	KeyUnknown KeyStatus = iota
+	// KeyQueued: pending and never attempted: nobody has seen it yet.
+	KeyQueued
+	// KeyAttempted: in the outbox after at least one attempt (pending
+	// again, sending, or failed): it may have been seen.
+	KeyAttempted
+	// KeyDelivered: delivered.
+	KeyDelivered
+)
+
+// KeyStatus reports where a notification key stands, so that the planner
+// can tell a muted alert nobody saw from one that went out.
+func (t *Tx) KeyStatus(ctx context.Context, key string) (KeyStatus, error) {
+	op := "look up notification " + key
+	var (
+		state    string
+		attempts int
+		maybe    bool
+	)
+	err := t.tx.QueryRowContext(ctx, `SELECT state, attempts, maybe_sent FROM outbox WHERE key = ?`, key).Scan(&state, &attempts, &maybe)
+	switch {
+	case err == nil:
+		if OutboxState(state) == StatePending && attempts == 0 && !maybe {
+			return KeyQueued, nil
+		}
+		return KeyAttempted, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return KeyUnknown, t.wrap(op, err)
+	}
+	var one int
+	err = t.tx.QueryRowContext(ctx, `SELECT 1 FROM delivered WHERE key = ?`, key).Scan(&one)
+	switch {
+	case err == nil:
+		return KeyDelivered, nil
+	case errors.Is(err, sql.ErrNoRows):
+		return KeyUnknown, nil
+	}
+	return KeyUnknown, t.wrap(op, err)
+}
+
+// CancelQueued withdraws every notification of an incident for a receiver
+// that nobody has seen (pending, never attempted): the alerts held back by
+// a maintenance window or a group wait, when the incident resolved before
+// they went out. Anything that may have gone out stays. It returns how
+// many it withdrew.
+func (t *Tx) CancelQueued(ctx context.Context, receiver string, incidentID int64) (int, error) {
+	op := fmt.Sprintf("withdraw unsent notifications of incident %d for %s", incidentID, receiver)
+	if incidentID == 0 {
+		return 0, fmt.Errorf("%s: %w: no incident", op, ErrInvalid)
+	}
+	res, err := t.tx.ExecContext(ctx, `DELETE FROM outbox WHERE receiver = ? AND incident_id = ?
+		AND state = 'pending' AND attempts = 0 AND maybe_sent = 0`, receiver, incidentID)
+	if err != nil {
+		return 0, t.wrap(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, t.wrap(op, err)
+	}
+	if n > 0 {
+		t.durable = true
+	}
+	return int(n), nil
+}

@@ -268,3 +268,54 @@ func TestMessageRefs(t *testing.T) {
 		t.Errorf("mail ref = %q", ref)
 	}
 }
+
+func TestKeyStatusAndCancel(t *testing.T) {
+	clk := newClock()
+	s, _ := openTest(t, clk, Options{})
+	ctx := context.Background()
+	status := func(key string) KeyStatus {
+		t.Helper()
+		var st KeyStatus
+		update(t, s, func(tx *Tx) error {
+			var err error
+			st, err = tx.KeyStatus(ctx, key)
+			return err
+		})
+		return st
+	}
+	for _, k := range []string{"muted", "tried", "done"} {
+		enqueue(t, s, OutboxEvent{Key: k, Receiver: "slack", IncidentID: 1, Event: EventOpen})
+	}
+	update(t, s, func(tx *Tx) error {
+		if err := tx.MarkSending(ctx, "tried"); err != nil {
+			return err
+		}
+		if err := tx.MarkRetry(ctx, "tried", clk.Now().Add(time.Minute), "boom"); err != nil {
+			return err
+		}
+		if err := tx.MarkSending(ctx, "done"); err != nil {
+			return err
+		}
+		return tx.MarkDelivered(ctx, "done")
+	})
+	for key, want := range map[string]KeyStatus{"muted": KeyQueued, "tried": KeyAttempted, "done": KeyDelivered, "never": KeyUnknown} {
+		if got := status(key); got != want {
+			t.Errorf("KeyStatus(%q) = %d, want %d", key, got, want)
+		}
+	}
+	// Only alerts nobody can have seen are withdrawn.
+	n := 0
+	update(t, s, func(tx *Tx) error {
+		var err error
+		n, err = tx.CancelQueued(ctx, "slack", 1)
+		return err
+	})
+	if n != 1 {
+		t.Errorf("CancelQueued withdrew %d, want 1 (only the never-attempted one)", n)
+	}
+	for key, want := range map[string]KeyStatus{"muted": KeyUnknown, "tried": KeyAttempted, "done": KeyDelivered} {
+		if got := status(key); got != want {
+			t.Errorf("after CancelQueued, KeyStatus(%q) = %d, want %d", key, got, want)
+		}
+	}
+}

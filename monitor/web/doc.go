@@ -17,6 +17,10 @@
 //   - GET /api/v1/monitors/{name}: {"monitor": MonitorView, "generated_at": t},
 //     or 404 {"error": "..."}. Names may hold any character; escape them in
 //     the path (url.PathEscape).
+//   - GET /api/v1/notifications: {"notifications": [NotificationView...],
+//     "generated_at": t}: what is still in the outbox, waiting, being sent,
+//     or failed for good with its last error. Optional filter: state=failed
+//     (or pending, sending).
 //   - GET /: the status page, worst monitors first. It takes the same
 //     filters as the API.
 //

@@ -55,6 +55,7 @@ func Handler(src Source, metrics http.Handler, logger *slog.Logger, opts ...Opti
 	mux.HandleFunc("/api/v1/monitors", readOnly(s.apiList, jsonError))
 	// {name...} because monitor names are free text and may hold a slash.
 	mux.HandleFunc("/api/v1/monitors/{name...}", readOnly(s.apiOne, jsonError))
+	mux.HandleFunc("/api/v1/notifications", readOnly(s.apiNotifications, jsonError))
 	mux.HandleFunc("/api/", readOnly(apiNotFound, jsonError))
 	mux.HandleFunc("/{$}", readOnly(s.statusPage, textError))
 	return mux

@@ -1,0 +1,58 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// NotificationView is one notification still in the outbox: waiting, being
+// sent, or failed for good (with why), for /api/v1/notifications.
+type NotificationView struct {
+	Key           string    `json:"key"`
+	Receiver      string    `json:"receiver"`
+	IncidentID    int64     `json:"incident_id,omitempty"`
+	Event         string    `json:"event"`
+	State         string    `json:"state"`
+	Attempts      int       `json:"attempts"`
+	MaybeSent     bool      `json:"maybe_sent,omitempty"`
+	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
+	LastError     string    `json:"last_error,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+// NotificationSource is what a Source also implements when it has an
+// outbox. state filters ("pending", "sending", "failed"; "" is all).
+type NotificationSource interface {
+	Notifications(ctx context.Context, state string) ([]NotificationView, error)
+}
+
+type notificationsResponse struct {
+	Notifications []NotificationView `json:"notifications"`
+	GeneratedAt   time.Time          `json:"generated_at"`
+}
+
+func (s *server) apiNotifications(w http.ResponseWriter, r *http.Request) {
+	ns, ok := s.src.(NotificationSource)
+	if !ok {
+		jsonError(w, http.StatusNotFound, "this daemon has no notification outbox")
+		return
+	}
+	state := r.URL.Query().Get("state")
+	switch state {
+	case "", "pending", "sending", "failed":
+	default:
+		jsonError(w, http.StatusBadRequest, `state must be "pending", "sending" or "failed", not "`+state+`"`)
+		return
+	}
+	list, err := ns.Notifications(r.Context(), state)
+	if err != nil {
+		s.log.Error("listing notifications for the API", "err", err)
+		jsonError(w, http.StatusServiceUnavailable, "listing notifications: "+err.Error())
+		return
+	}
+	if list == nil {
+		list = []NotificationView{}
+	}
+	s.writeJSON(w, r, notificationsResponse{Notifications: list, GeneratedAt: s.now().UTC()})
+}
