@@ -1,0 +1,212 @@
+// Package notify is the contract between the daemon's incidents and the
+// places alerts go: the Message a notification carries (stored as the
+// outbox payload, so it must survive a restart as JSON), the Notifier a
+// receiver implements, and the errors by which a Notifier tells the outbox
+// whether a failure is worth retrying. Rendering, routing, delivery and
+// each receiver live in sub-packages.
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vantage-monitor/vantage/monitor/incident"
+	"github.com/vantage-monitor/vantage/monitor/result"
+)
+
+// Event is what a notification is about. The strings equal the store's
+// outbox event kinds.
+type Event string
+
+// The events.
+const (
+	// EventOpen: an incident opened.
+	EventOpen Event = "open"
+	// EventUpdate: the open incident changed (class, gateway, scope,
+	// regions, severity, flapping); Change says how.
+	EventUpdate Event = "update"
+	// EventResolve: the incident resolved.
+	EventResolve Event = "resolve"
+	// EventReminder: the incident is still open after the route's repeat.
+	EventReminder Event = "reminder"
+	// EventNotice: not about one incident's life; e.g. "maintenance ended
+	// with the monitor still down", a test alert from notify-test.
+	EventNotice Event = "notice"
+)
+
+// Message is one notification to one receiver, with everything a receiver
+// renders. It is the outbox payload: JSON, self-contained, never a secret.
+type Message struct {
+	// Key is the event's idempotency key (also the outbox key).
+	Key      string `json:"key"`
+	Event    Event  `json:"event"`
+	Receiver string `json:"receiver"`
+	// IncidentID is the store's id of the incident; 0 for a notice that is
+	// about no incident.
+	IncidentID int64 `json:"incident_id,omitempty"`
+	// Kind is target (a monitored URL) or vantage (a vantage point is
+	// impaired or unreachable, or the local network is down).
+	Kind incident.Kind `json:"kind"`
+	// Monitor is the monitor's name (the vantage's name for KindVantage).
+	Monitor  string            `json:"monitor"`
+	URL      string            `json:"url,omitempty"`
+	Tags     []string          `json:"tags,omitempty"`
+	Severity incident.Severity `json:"severity"`
+
+	// The verdict as it stands at this event.
+	Scope   result.Scope `json:"scope,omitempty"`
+	Regions []string     `json:"regions,omitempty"` // vantages that see it down (partial)
+	Class   result.Class `json:"class"`
+	Gateway string       `json:"gateway,omitempty"`
+	Status  int          `json:"status,omitempty"`
+	Detail  string       `json:"detail,omitempty"`
+
+	// OpenedAt is when the incident opened, At when this event happened,
+	// ResolvedAt when it resolved (EventResolve only).
+	OpenedAt   time.Time `json:"opened_at,omitzero"`
+	At         time.Time `json:"at"`
+	ResolvedAt time.Time `json:"resolved_at,omitzero"`
+	// Resolution says how it resolved ("recovered", "monitor removed", ...).
+	Resolution string `json:"resolution,omitempty"`
+	// Change says, in words, what changed (EventUpdate), or is the
+	// notice's text (EventNotice).
+	Change string `json:"change,omitempty"`
+	// Flapping is set while the incident flaps.
+	Flapping bool `json:"flapping,omitempty"`
+
+	// Result is the round behind the event: status, phases, gateway, the
+	// evidence and what each vantage saw. May be nil (a notice).
+	Result *result.Result `json:"result,omitempty"`
+	// Fixes are the suggested next steps, already selected.
+	Fixes []string `json:"fixes,omitempty"`
+
+	// GroupKey names a shared cause ("gateway 10.0.0.5:443 (nginx)",
+	// "dns servfail"); open events with the same key for the same receiver
+	// that are due together are sent as one grouped message. "" never
+	// groups.
+	GroupKey string `json:"group_key,omitempty"`
+	// Group lists the incidents a grouped message stands for (set by the
+	// outbox when it merges; empty otherwise). The Message's own fields
+	// then describe the first member.
+	Group []Member `json:"group,omitempty"`
+	// Cause is the shared cause of a group in words.
+	Cause string `json:"cause,omitempty"`
+	// InGroup says the incident's first message was a grouped one (set by
+	// the outbox from the stored ref): a resolve then replies in that
+	// message's thread instead of rewriting the whole group's message.
+	InGroup bool `json:"in_group,omitempty"`
+
+	// Repeat marks a message that may already have been delivered once:
+	// the daemon stopped in the middle of sending it. Receivers say so
+	// visibly ("possible repeat").
+	Repeat bool `json:"repeat,omitempty"`
+	// Test marks a sample alert from `vantage notify-test`.
+	Test bool `json:"test,omitempty"`
+}
+
+// Member is one incident of a grouped message.
+type Member struct {
+	IncidentID int64        `json:"incident_id"`
+	Key        string       `json:"key"`
+	Monitor    string       `json:"monitor"`
+	URL        string       `json:"url,omitempty"`
+	Class      result.Class `json:"class"`
+	Status     int          `json:"status,omitempty"`
+	Gateway    string       `json:"gateway,omitempty"`
+	Scope      result.Scope `json:"scope,omitempty"`
+}
+
+// Duration is how long the incident lasted (or has lasted, at At).
+func (m *Message) Duration() time.Duration {
+	end := m.ResolvedAt
+	if end.IsZero() {
+		end = m.At
+	}
+	if m.OpenedAt.IsZero() || end.Before(m.OpenedAt) {
+		return 0
+	}
+	return end.Sub(m.OpenedAt)
+}
+
+// Notifier delivers messages to one receiver.
+//
+// ref is what an earlier Notify returned for the same incident on this
+// receiver ("" when none): Slack's "channel/ts" of the incident's message,
+// email's Message-ID of the opening mail. Notify returns the ref to keep
+// for the incident's later events ("" to keep the old one), so a resolve
+// after a restart still updates the same Slack message and threads under
+// the same email.
+//
+// Notify must honour ctx's deadline. Its error says whether to retry:
+// wrap with Permanent for failures a retry cannot fix, with RetryAfter
+// when the receiver said when to come back; anything else is retried with
+// backoff.
+type Notifier interface {
+	Notify(ctx context.Context, msg *Message, ref string) (newRef string, err error)
+}
+
+// NotifierFunc adapts a function to Notifier.
+type NotifierFunc func(ctx context.Context, msg *Message, ref string) (string, error)
+
+// Notify calls f.
+func (f NotifierFunc) Notify(ctx context.Context, msg *Message, ref string) (string, error) {
+	return f(ctx, msg, ref)
+}
+
+// PermanentError is a failure no retry can fix (Slack's ok:false errors
+// such as channel_not_found or invalid_auth, an SMTP 5xx reply, a message
+// the receiver cannot take). The outbox marks the notification failed
+// with Reason and does not try again.
+type PermanentError struct {
+	Reason string // short, for logs, metrics and the API
+	Err    error
+}
+
+func (e *PermanentError) Error() string {
+	if e.Err == nil {
+		return "permanent failure: " + e.Reason
+	}
+	return fmt.Sprintf("permanent failure (%s): %v", e.Reason, e.Err)
+}
+
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent wraps err as a PermanentError with reason.
+func Permanent(reason string, err error) error {
+	return &PermanentError{Reason: reason, Err: err}
+}
+
+// IsPermanent reports whether err is (or wraps) a PermanentError.
+func IsPermanent(err error) (*PermanentError, bool) {
+	var p *PermanentError
+	ok := errors.As(err, &p)
+	return p, ok
+}
+
+// RetryAfterError is a failure the receiver said to retry after a delay
+// (Slack's 429 with Retry-After). It does not count as a failed attempt
+// towards the bound: the receiver is busy, not broken.
+type RetryAfterError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *RetryAfterError) Error() string {
+	return fmt.Sprintf("rate limited, retry after %s: %v", e.After, e.Err)
+}
+
+func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// RetryAfter wraps err as a RetryAfterError.
+func RetryAfter(after time.Duration, err error) error {
+	return &RetryAfterError{After: after, Err: err}
+}
+
+// IsRetryAfter reports whether err is (or wraps) a RetryAfterError.
+func IsRetryAfter(err error) (*RetryAfterError, bool) {
+	var r *RetryAfterError
+	ok := errors.As(err, &r)
+	return r, ok
+}

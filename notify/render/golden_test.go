@@ -1,0 +1,233 @@
+package render
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/slack-go/slack"
+
+	"github.com/vantage-monitor/vantage/monitor/result"
+	"github.com/vantage-monitor/vantage/notify"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// slackPayload is what Slack's API receives for a message's blocks.
+func slackPayload(t *testing.T, blocks []slack.Block) []byte {
+	t.Helper()
+	// Slack reads \u0026lt; and &lt; alike; without the HTML escaping
+	// the goldens show the text an operator will see.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(struct {
+		Blocks []slack.Block `json:"blocks"`
+	}{blocks}); err != nil {
+		t.Fatalf("marshalling blocks: %v", err)
+	}
+	return b.Bytes()
+}
+
+func renderings(t *testing.T, m *notify.Message) map[string][]byte {
+	return map[string][]byte{
+		".txt":        []byte(Text(m)),
+		".html":       []byte(HTML(m)),
+		".slack.json": slackPayload(t, SlackBlocks(m)),
+	}
+}
+
+func sortedNames(cs map[string]*notify.Message) []string {
+	names := make([]string, 0, len(cs))
+	for n := range cs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func TestGolden(t *testing.T) {
+	cs := goldenCases()
+	for _, name := range sortedNames(cs) {
+		t.Run(name, func(t *testing.T) {
+			for ext, got := range renderings(t, cs[name]) {
+				path := filepath.Join("testdata", name+ext)
+				if *update {
+					if err := os.WriteFile(path, got, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				want, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatalf("reading golden (run go test ./notify/render -update to create it): %v", err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s differs from the golden file (run with -update after checking the change):\n--- got ---\n%s", path, got)
+				}
+			}
+		})
+	}
+}
+
+// TestGoldenCoversEveryClass keeps a golden case for every failing class,
+// so a class added to result gets an alert someone has read.
+func TestGoldenCoversEveryClass(t *testing.T) {
+	cs := goldenCases()
+	for _, c := range result.AllClasses() {
+		if c == result.ClassOK {
+			continue
+		}
+		m, ok := cs["class-"+string(c)]
+		if !ok {
+			t.Errorf("no golden case for class %s", c)
+			continue
+		}
+		if m.Class != c {
+			t.Errorf("case class-%s has class %s", c, m.Class)
+		}
+		if len(m.Fixes) == 0 {
+			t.Errorf("case class-%s has no suggested fixes; the knowledge base should have some", c)
+		}
+	}
+}
+
+// TestNoStaleGoldens fails on golden files no case produces any more.
+func TestNoStaleGoldens(t *testing.T) {
+	cs := goldenCases()
+	files, err := filepath.Glob(filepath.Join("testdata", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		base := filepath.Base(f)
+		name := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(base, ".txt"), ".html"), ".slack.json")
+		if _, ok := cs[name]; !ok {
+			t.Errorf("golden file %s belongs to no case", f)
+		}
+	}
+}
+
+// checkSlackLimits checks a Slack payload against Block Kit's limits, read
+// back from JSON as Slack would.
+func checkSlackLimits(t *testing.T, label string, payload []byte) {
+	t.Helper()
+	var p struct {
+		Blocks []struct {
+			Type     string `json:"type"`
+			Text     *struct{ Type, Text string }
+			Fields   []struct{ Type, Text string }
+			Elements []struct{ Type, Text string }
+		} `json:"blocks"`
+	}
+	if err := json.Unmarshal(payload, &p); err != nil {
+		t.Fatalf("%s: payload is not JSON: %v", label, err)
+	}
+	var typed slack.Blocks
+	if err := json.Unmarshal(bytes.TrimSpace(mustField(t, payload, "blocks")), &typed); err != nil {
+		t.Fatalf("%s: slack-go cannot read the blocks back: %v", label, err)
+	}
+	if n := len(p.Blocks); n == 0 || n > SlackMaxBlocks {
+		t.Errorf("%s: %d blocks, want 1..%d", label, n, SlackMaxBlocks)
+	}
+	runes := func(what, s string, limit int) {
+		if !utf8.ValidString(s) {
+			t.Errorf("%s: %s is not valid UTF-8", label, what)
+		}
+		if n := utf8.RuneCountInString(s); n == 0 || n > limit {
+			t.Errorf("%s: %s has %d characters, want 1..%d", label, what, n, limit)
+		}
+		if strings.Contains(s, "<") || strings.Contains(s, ">") {
+			t.Errorf("%s: %s has an unescaped < or >: %q", label, what, s)
+		}
+		for i := strings.IndexByte(s, '&'); i >= 0; i = strings.IndexByte(s, '&') {
+			rest := s[i:]
+			if !strings.HasPrefix(rest, "&amp;") && !strings.HasPrefix(rest, "&lt;") && !strings.HasPrefix(rest, "&gt;") {
+				t.Errorf("%s: %s has a bare or cut entity at %q", label, what, clipRunes(rest, 12))
+				break
+			}
+			s = rest[1:]
+		}
+	}
+	for i, b := range p.Blocks {
+		switch b.Type {
+		case "header":
+			if b.Text == nil || b.Text.Type != "plain_text" {
+				t.Errorf("%s: block %d: header without plain_text", label, i)
+				continue
+			}
+			if n := utf8.RuneCountInString(b.Text.Text); n == 0 || n > SlackMaxHeader {
+				t.Errorf("%s: header has %d characters, want 1..%d", label, n, SlackMaxHeader)
+			}
+		case "section":
+			if b.Text == nil && len(b.Fields) == 0 {
+				t.Errorf("%s: block %d: empty section", label, i)
+			}
+			if b.Text != nil {
+				runes("section text", b.Text.Text, SlackMaxSectionText)
+			}
+			if len(b.Fields) > 10 {
+				t.Errorf("%s: block %d: %d fields, want ≤ 10", label, i, len(b.Fields))
+			}
+			for _, f := range b.Fields {
+				runes("section field", f.Text, 2000)
+			}
+		case "context":
+			if n := len(b.Elements); n == 0 || n > 10 {
+				t.Errorf("%s: block %d: %d context elements, want 1..10", label, i, n)
+			}
+			for _, e := range b.Elements {
+				runes("context text", e.Text, SlackMaxContextText)
+			}
+		case "divider":
+		default:
+			t.Errorf("%s: block %d: unexpected type %q", label, i, b.Type)
+		}
+	}
+	if strings.Count(string(payload), "```")%2 != 0 {
+		t.Errorf("%s: an odd number of ``` fences: a code block is left open", label)
+	}
+}
+
+func mustField(t *testing.T, payload []byte, field string) []byte {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m[field]
+}
+
+// TestSlackGoldensWithinLimits reads the goldens as Slack would receive
+// them, so a golden regenerated with -update cannot quietly break a limit.
+func TestSlackGoldensWithinLimits(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.slack.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < len(goldenCases()) {
+		t.Fatalf("%d Slack goldens for %d cases", len(files), len(goldenCases()))
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkSlackLimits(t, f, b)
+	}
+	for _, name := range sortedNames(goldenCases()) {
+		m := goldenCases()[name]
+		for _, ev := range []notify.Event{notify.EventUpdate, notify.EventReminder, notify.EventResolve} {
+			c := *m
+			c.Event = ev
+			checkSlackLimits(t, name+" reply "+string(ev), slackPayload(t, SlackReply(&c)))
+		}
+	}
+}
