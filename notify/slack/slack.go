@@ -1,0 +1,433 @@
+// Package slack is the Slack receiver: it delivers notify.Messages to one
+// Slack channel, either through the Web API with a bot token (one message
+// per incident, later events threaded under it, the message rewritten when
+// the incident resolves) or through an incoming webhook (one standalone
+// message per event), and it tells the outbox which failures are worth
+// retrying.
+package slack
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	slackgo "github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackutilsx"
+
+	"github.com/vantage-monitor/vantage/monitor/config"
+	"github.com/vantage-monitor/vantage/notify"
+	"github.com/vantage-monitor/vantage/notify/render"
+)
+
+// Options are the Notifier's collaborators; all are optional.
+type Options struct {
+	// HTTPClient is copied, and its Timeout capped at the receiver's
+	// timeout; nil means a fresh client on http.DefaultTransport.
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+	// Now reads the clock (for a Retry-After given as an HTTP date).
+	Now func() time.Time
+}
+
+// Notifier delivers to one Slack receiver. It holds no per-incident state
+// (everything it needs comes back in the ref), so it is safe for
+// concurrent use and a new Notifier after a restart carries on where the
+// old one stopped.
+type Notifier struct {
+	name    string
+	channel string
+	api     *slackgo.Client // nil in webhook mode
+	hook    string          // incoming webhook URL; "" in bot mode
+	token   string          // kept only to scrub it from errors
+	client  *http.Client
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+var _ notify.Notifier = (*Notifier)(nil)
+
+// New builds the Notifier for r, a receiver of type "slack" with either a
+// bot token and a channel or an incoming webhook URL.
+func New(r *config.Receiver, opts Options) (*Notifier, error) {
+	if r == nil {
+		return nil, errors.New("slack receiver: no configuration")
+	}
+	if r.Type != config.ReceiverSlack {
+		return nil, fmt.Errorf("slack receiver %q: type is %q, not %q", r.Name, r.Type, config.ReceiverSlack)
+	}
+	token, hook := r.Token.Reveal(), r.WebhookURL.Reveal()
+	switch {
+	case token != "" && hook != "":
+		return nil, fmt.Errorf("slack receiver %q: set a bot token or a webhook URL, not both", r.Name)
+	case token == "" && hook == "":
+		return nil, fmt.Errorf("slack receiver %q: needs a bot token or a webhook URL", r.Name)
+	case token != "" && r.Channel == "":
+		return nil, fmt.Errorf("slack receiver %q: a bot token needs a channel", r.Name)
+	case hook != "":
+		// Never echo the URL: its path is the credential.
+		if u, err := url.Parse(hook); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("slack receiver %q: the webhook URL is not an http or https URL", r.Name)
+		}
+	}
+	if r.Timeout < 0 {
+		return nil, fmt.Errorf("slack receiver %q: timeout %s is negative", r.Name, r.Timeout)
+	}
+
+	timeout := r.Timeout
+	if timeout == 0 {
+		timeout = config.DefaultNotifyTimeout
+	}
+	// slack-go sets no timeout of its own: every call is bounded here.
+	client := &http.Client{}
+	if opts.HTTPClient != nil {
+		c := *opts.HTTPClient
+		client = &c
+	}
+	if client.Timeout == 0 || client.Timeout > timeout {
+		client.Timeout = timeout
+	}
+	base := client.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	client.Transport = captureTransport{base: base}
+
+	n := &Notifier{
+		name:    r.Name,
+		channel: r.Channel,
+		hook:    hook,
+		token:   token,
+		client:  client,
+		log:     opts.Logger,
+		now:     opts.Now,
+	}
+	if n.log == nil {
+		n.log = slog.New(slog.DiscardHandler)
+	}
+	n.log = n.log.With("receiver", r.Name)
+	if n.now == nil {
+		n.now = time.Now
+	}
+	if token != "" {
+		o := []slackgo.Option{slackgo.OptionHTTPClient(client)}
+		if r.APIURL != "" {
+			api := r.APIURL
+			if !strings.HasSuffix(api, "/") {
+				api += "/" // slack-go appends method names
+			}
+			o = append(o, slackgo.OptionAPIURL(api))
+		}
+		n.api = slackgo.New(token, o...)
+	}
+	return n, nil
+}
+
+// Notify delivers msg. In bot mode an open event (or any event without a
+// ref) posts a new message and returns its "channel/ts" ref; updates and
+// reminders reply in that message's thread; a resolve rewrites the message
+// and replies in its thread. In webhook mode every event is one message
+// and the ref is always "".
+func (n *Notifier) Notify(ctx context.Context, msg *notify.Message, ref string) (string, error) {
+	if msg == nil {
+		return "", notify.Permanent("no message", fmt.Errorf("slack receiver %q: nil message", n.name))
+	}
+	switch msg.Event {
+	case notify.EventOpen, notify.EventUpdate, notify.EventResolve, notify.EventReminder, notify.EventNotice:
+	default:
+		return "", notify.Permanent("unknown event", fmt.Errorf("slack receiver %q: unknown event %q", n.name, msg.Event))
+	}
+	if n.api == nil {
+		return "", n.webhook(ctx, msg)
+	}
+
+	channel, ts, ok := parseRef(ref)
+	if ref != "" && !ok {
+		// A ref this receiver cannot have written (hand-edited store, a
+		// receiver switched from email): still deliver, as a new message.
+		n.log.Warn("slack: ignoring malformed message ref, posting a new message", "ref", ref, "key", msg.Key)
+	}
+	if !ok || msg.Event == notify.EventOpen {
+		return n.post(ctx, msg)
+	}
+	switch msg.Event {
+	case notify.EventNotice:
+		// A notice stands alone; the incident keeps its own message.
+		_, err := n.post(ctx, msg)
+		return "", err
+	case notify.EventResolve:
+		return n.resolve(ctx, msg, channel, ts)
+	default: // update, reminder
+		return "", n.reply(ctx, msg, channel, ts)
+	}
+}
+
+// post sends the incident's main message to the configured channel.
+func (n *Notifier) post(ctx context.Context, msg *notify.Message) (string, error) {
+	ctx, c := withCapture(ctx)
+	channel, ts, err := n.api.PostMessageContext(ctx, n.channel,
+		slackgo.MsgOptionBlocks(render.SlackBlocks(msg)...),
+		slackgo.MsgOptionText(render.Title(msg), true),
+		slackgo.MsgOptionDisableLinkUnfurl(),
+	)
+	if err != nil {
+		return "", n.fail(fmt.Sprintf("post %s message to %s", msg.Event, n.channel), err, c)
+	}
+	if channel == "" || ts == "" {
+		return "", fmt.Errorf("slack receiver %q: post %s message to %s: the answer has no channel or ts", n.name, msg.Event, n.channel)
+	}
+	// Slack answers with the channel's ID even when configured by name;
+	// the ID survives a rename.
+	return channel + "/" + ts, nil
+}
+
+// reply posts in the thread of the message at channel/ts.
+func (n *Notifier) reply(ctx context.Context, msg *notify.Message, channel, ts string) error {
+	ctx, c := withCapture(ctx)
+	_, _, err := n.api.PostMessageContext(ctx, channel,
+		slackgo.MsgOptionTS(ts),
+		slackgo.MsgOptionBlocks(render.SlackReply(msg)...),
+		slackgo.MsgOptionText(render.Title(msg), true),
+		slackgo.MsgOptionDisableLinkUnfurl(),
+	)
+	if err != nil {
+		return n.fail(fmt.Sprintf("reply to %s/%s for %s", channel, ts, msg.Event), err, c)
+	}
+	return nil
+}
+
+// resolve rewrites the incident's message into its resolved version, then
+// says so in the thread. The rewrite is idempotent, so when the reply
+// fails the retry redoing the rewrite does no harm. A grouped message
+// stands for other incidents too: it is left alone and only the thread
+// hears of this one.
+func (n *Notifier) resolve(ctx context.Context, msg *notify.Message, channel, ts string) (string, error) {
+	if !msg.InGroup {
+		uctx, c := withCapture(ctx)
+		_, _, _, err := n.api.UpdateMessageContext(uctx, channel, ts,
+			slackgo.MsgOptionBlocks(render.SlackBlocks(msg)...),
+			slackgo.MsgOptionText(render.Title(msg), true),
+		)
+		if err != nil {
+			if code := slackCode(err); lostMessage[code] {
+				// The message is gone or no longer ours to edit: the
+				// resolution must still be seen, as a new message.
+				n.log.Warn("slack: cannot update the incident's message, posting a new one",
+					"ref", channel+"/"+ts, "error", code, "key", msg.Key)
+				return n.post(ctx, msg)
+			}
+			return "", n.fail(fmt.Sprintf("update %s/%s for %s", channel, ts, msg.Event), err, c)
+		}
+	}
+	return "", n.reply(ctx, msg, channel, ts)
+}
+
+// webhook posts msg as one standalone message to the incoming webhook.
+// There are no threads, so every event gets the full message.
+func (n *Notifier) webhook(ctx context.Context, msg *notify.Message) error {
+	ctx, c := withCapture(ctx)
+	err := slackgo.PostWebhookCustomHTTPContext(ctx, n.hook, n.client, &slackgo.WebhookMessage{
+		Text:   slackutilsx.EscapeMessage(render.Title(msg)),
+		Blocks: &slackgo.Blocks{BlockSet: render.SlackBlocks(msg)},
+	})
+	if err != nil {
+		return n.fail(fmt.Sprintf("post %s message to the webhook", msg.Event), err, c)
+	}
+	return nil
+}
+
+// parseRef splits a "channel/ts" ref.
+func parseRef(ref string) (channel, ts string, ok bool) {
+	channel, ts, ok = strings.Cut(ref, "/")
+	if !ok || channel == "" || ts == "" || strings.ContainsAny(ts, "/ ") || strings.ContainsAny(channel, " ") {
+		return "", "", false
+	}
+	return channel, ts, true
+}
+
+// Slack's ok:false error codes by what they mean for a retry. Codes in
+// neither set are permanent: Slack read the request and refused it.
+var (
+	retryableCodes = map[string]bool{
+		"ratelimited":         true,
+		"rate_limited":        true,
+		"internal_error":      true,
+		"fatal_error":         true,
+		"service_unavailable": true,
+		"request_timeout":     true,
+	}
+	// lostMessage are chat.update's answers for a message that can no
+	// longer be edited: deleted, not posted by this token, too old.
+	lostMessage = map[string]bool{
+		"message_not_found":   true,
+		"cant_update_message": true,
+		"edit_window_closed":  true,
+	}
+)
+
+// slackCode is Slack's ok:false error code in err, or "".
+func slackCode(err error) string {
+	var se slackgo.SlackErrorResponse
+	if errors.As(err, &se) {
+		return se.Err
+	}
+	var sp *slackgo.SlackErrorResponse
+	if errors.As(err, &sp) && sp != nil {
+		return sp.Err
+	}
+	return ""
+}
+
+// minRetryAfter keeps a "Retry-After: 0" from turning into a busy loop.
+const minRetryAfter = time.Second
+
+// fail scrubs err of secrets, says what was being done, and classifies it
+// for the outbox.
+func (n *Notifier) fail(op string, err error, c *capture) error {
+	after, hasAfter, permanent, reason := n.classify(err, c)
+	err = fmt.Errorf("slack receiver %q: %s: %w", n.name, op, n.scrub(err))
+	switch {
+	case hasAfter:
+		return notify.RetryAfter(max(after, minRetryAfter), err)
+	case permanent:
+		return notify.Permanent(reason, err)
+	default:
+		return err
+	}
+}
+
+func (n *Notifier) classify(err error, c *capture) (after time.Duration, hasAfter, permanent bool, reason string) {
+	var rl *slackgo.RateLimitedError
+	if errors.As(err, &rl) {
+		return rl.RetryAfter, true, false, ""
+	}
+	if c.status == http.StatusTooManyRequests {
+		// slack-go reads only whole seconds; RFC 9110 allows a date too.
+		if t, perr := http.ParseTime(c.retryAfter); perr == nil {
+			return t.Sub(n.now()), true, false, ""
+		}
+		return 0, false, false, ""
+	}
+	if code := slackCode(err); code != "" {
+		return 0, false, !retryableCodes[code], code
+	}
+	var sc slackgo.StatusCodeError
+	if errors.As(err, &sc) {
+		switch {
+		case sc.Code >= 500, sc.Code == http.StatusRequestTimeout, sc.Code == http.StatusTooManyRequests:
+			return 0, false, false, ""
+		case sc.Code >= 400:
+			// The webhook names its refusal in the body (no_service,
+			// invalid_token, channel_not_found, ...).
+			if code := bodyCode(c.body); code != "" {
+				return 0, false, true, code
+			}
+			return 0, false, true, "http " + strconv.Itoa(sc.Code)
+		}
+	}
+	// Network errors, timeouts, a cancelled context, a garbled answer:
+	// worth another try.
+	return 0, false, false, ""
+}
+
+// bodyCode is the body when it looks like one of Slack's error codes.
+func bodyCode(body string) string {
+	body = strings.TrimSpace(body)
+	if body == "" || len(body) > 64 {
+		return ""
+	}
+	for _, r := range body {
+		if (r < 'a' || r > 'z') && r != '_' && (r < '0' || r > '9') {
+			return ""
+		}
+	}
+	return body
+}
+
+// scrub removes the webhook URL and the token from err's text. The URL
+// appears in every *url.Error of a failed webhook POST, so it is replaced
+// there (in place: the error was made for this one request); anything
+// still carrying a secret is flattened to its scrubbed text.
+func (n *Notifier) scrub(err error) error {
+	if n.hook != "" {
+		var ue *url.Error
+		for e := err; errors.As(e, &ue); e = ue.Err {
+			if strings.Contains(ue.URL, n.hook) {
+				ue.URL = redactURL(n.hook)
+			}
+		}
+	}
+	s := err.Error()
+	leak := false
+	for _, secret := range []string{n.hook, n.token} {
+		if secret != "" && strings.Contains(s, secret) {
+			s = strings.ReplaceAll(s, secret, "<secret>")
+			leak = true
+		}
+	}
+	if leak {
+		return errors.New(s)
+	}
+	return err
+}
+
+// redactURL keeps the scheme and host of a webhook URL (useful when the
+// network is the problem) and drops the path, which is the credential.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "<webhook url>"
+	}
+	return u.Scheme + "://" + u.Host + "/<secret>"
+}
+
+// capture records what slack-go's errors leave out: the status, the
+// Retry-After header verbatim and the start of an error body. It rides in
+// the request's context, so concurrent calls each see their own.
+type capture struct {
+	status     int
+	retryAfter string
+	body       string
+}
+
+type captureKey struct{}
+
+func withCapture(ctx context.Context) (context.Context, *capture) {
+	c := &capture{}
+	return context.WithValue(ctx, captureKey{}, c), c
+}
+
+type captureTransport struct{ base http.RoundTripper }
+
+// maxErrorBody bounds how much of an error answer is kept.
+const maxErrorBody = 512
+
+func (t captureTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	c, _ := req.Context().Value(captureKey{}).(*capture)
+	if c == nil {
+		return resp, nil
+	}
+	c.status = resp.StatusCode
+	c.retryAfter = resp.Header.Get("Retry-After")
+	c.body = ""
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		c.body = string(b)
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(b), resp.Body), resp.Body}
+	}
+	return resp, nil
+}
