@@ -1,0 +1,171 @@
+package email
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/textproto"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+
+	"github.com/vantage-monitor/vantage/notify"
+)
+
+// maxReason bounds a PermanentError's Reason: it goes to logs, metrics
+// labels' neighbours and the API, not a whole server transcript.
+const maxReason = 200
+
+// classify turns a failed send into what the outbox needs: a
+// notify.Permanent for a 5xx reply or a setup the server will keep
+// refusing (no STARTTLS, no usable AUTH, an untrusted certificate), a plain
+// error for 4xx replies, network errors and timeouts. The password never
+// appears in the result.
+func (n *Notifier) classify(ctx context.Context, msg *notify.Message, err error) error {
+	what := fmt.Sprintf("email %q: sending %s via %s:%d", n.name, msg.Event, n.host, n.port)
+	switch cause := ctxDone(ctx); {
+	case cause != nil:
+		// The connection's deadline was the caller's: say so, and let
+		// errors.Is see it (the socket only reports an i/o timeout).
+		if err != cause {
+			err = fmt.Errorf("%w: %w", cause, err)
+		}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		what += fmt.Sprintf(" (no reply within the %s step timeout)", n.timeout)
+	}
+	wrapped := &redactedError{err: fmt.Errorf("%s: %w", what, err), secret: n.password}
+
+	if reason, ok := permanentReason(err); ok {
+		return notify.Permanent(n.redact(reason), wrapped)
+	}
+	return wrapped
+}
+
+// ctxDone returns ctx's error, or DeadlineExceeded once its deadline has
+// passed even if its timer has not fired yet: a socket deadline set to
+// ctx's deadline can expire a moment before ctx itself.
+func ctxDone(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// permanentReason says whether err is a failure no retry can fix, and
+// why in a few words.
+func permanentReason(err error) (string, bool) {
+	// MAIL, RCPT, DATA: go-mail's SendError carries the reply code (it
+	// does not unwrap to the textproto.Error, so read it from the error).
+	var se *gomail.SendError
+	if errors.As(err, &se) {
+		code := se.ErrorCode()
+		if code >= 500 && code <= 599 {
+			return "smtp " + replyText(se.Error(), code), true
+		}
+		switch se.Reason {
+		case gomail.ErrGetSender, gomail.ErrGetRcpts, gomail.ErrNoUnencoded:
+			return "smtp " + se.Reason.String(), true
+		}
+		return "", false
+	}
+	// Greeting, EHLO, STARTTLS, AUTH: a wrapped textproto.Error.
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		if te.Code >= 500 && te.Code <= 599 {
+			return "smtp " + truncate(oneLine(strconv.Itoa(te.Code)+" "+te.Msg)), true
+		}
+		return "", false
+	}
+	var (
+		unknownCA *x509.UnknownAuthorityError
+		hostErr   x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		verify    *tls.CertificateVerificationError
+	)
+	switch {
+	case errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &invalid), errors.As(err, &verify):
+		return "smtp server certificate not trusted", true
+	case errors.Is(err, gomail.ErrNoSupportedAuthDiscovered), errors.Is(err, gomail.ErrPlainAuthNotSupported),
+		errors.Is(err, gomail.ErrLoginAuthNotSupported):
+		return "smtp server offers no usable AUTH mechanism", true
+	}
+	// go-mail reports these with fmt.Errorf and no sentinel; matching the
+	// text is the only way. If a go-mail upgrade rewords them they become
+	// retryable, which costs retries, not mail.
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "does not support STARTTLS"):
+		return "smtp server does not offer STARTTLS", true
+	case strings.Contains(msg, "server does not support SMTP AUTH"):
+		return "smtp server does not offer AUTH", true
+	}
+	return "", false
+}
+
+// replyText finds the server's reply ("550 5.1.1 no such user") inside a
+// SendError's text, which also names the command and the recipients.
+// textproto.Error quotes the reply text in newer Go releases, so both
+// forms are read.
+func replyText(s string, code int) string {
+	c := strconv.Itoa(code) + " "
+	i := strings.Index(s, c)
+	if i < 0 {
+		return strconv.Itoa(code)
+	}
+	rest := s[i+len(c):]
+	if q, err := strconv.QuotedPrefix(rest); err == nil {
+		if u, err := strconv.Unquote(q); err == nil {
+			return truncate(oneLine(c + u))
+		}
+	}
+	if j := strings.Index(rest, ", affected "); j >= 0 {
+		rest = rest[:j]
+	}
+	return truncate(oneLine(c + rest))
+}
+
+func truncate(s string) string {
+	if len(s) <= maxReason {
+		return s
+	}
+	cut := maxReason
+	for cut > 0 && s[cut]&0xC0 == 0x80 { // do not split a UTF-8 sequence
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// redact removes the password from s. A server may echo what it was sent,
+// and the error text ends up in logs and the API.
+func (n *Notifier) redact(s string) string {
+	if n.password == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, n.password, "<secret>")
+}
+
+// redactedError shows err's text without secret; Unwrap keeps the chain
+// for errors.Is/As (the wrapped errors' own texts are not redacted, so
+// print this error, not its parts).
+type redactedError struct {
+	err    error
+	secret string
+}
+
+func (e *redactedError) Error() string {
+	s := e.err.Error()
+	if e.secret == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, e.secret, "<secret>")
+}
+
+func (e *redactedError) Unwrap() error { return e.err }
