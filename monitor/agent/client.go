@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -101,10 +102,10 @@ type Client struct {
 	// Now is the clock for timestamps; nil means time.Now.
 	Now func() time.Time
 
-	once     sync.Once
-	hc       *http.Client
-	endpoint string
-	initErr  error
+	once    sync.Once
+	hc      *http.Client
+	base    string // URL without a trailing '/'
+	initErr error
 }
 
 // LoadCA reads PEM certificates for Client.CA.
@@ -136,7 +137,7 @@ func (c *Client) init() {
 		c.initErr = fmt.Errorf("agent key has %d bytes; at least %d are required", len(c.Key), MinKeyBytes)
 		return
 	}
-	c.endpoint = strings.TrimSuffix(u.String(), "/") + ProbePath
+	c.base = strings.TrimSuffix(u.String(), "/")
 	if c.HTTPClient != nil {
 		c.hc = c.HTTPClient
 		return
@@ -169,11 +170,30 @@ func (c *Client) Probe(ctx context.Context, spec probe.Spec) (result.Result, err
 	if timeout <= 0 {
 		timeout = spec.WithDefaults().Timeout + clientSlack
 	}
+	out, status, err := c.call(ctx, ProbePath, body, timeout)
+	if err != nil {
+		return result.Result{}, err
+	}
+	var r result.Result
+	if err := json.Unmarshal(out, &r); err != nil {
+		return result.Result{}, &Error{Kind: KindProtocol, Status: status, Msg: "decoding the result", Err: err}
+	}
+	if !r.Class.Valid() {
+		return result.Result{}, &Error{Kind: KindProtocol, Status: status, Msg: fmt.Sprintf("the result has unknown class %q", r.Class)}
+	}
+	r.Normalize()
+	return r, nil
+}
+
+// call sends body, signed, to the agent's path and returns the body of a
+// 200 answer whose signature it has checked, with the status. Any other
+// outcome is an *Error.
+func (c *Client) call(ctx context.Context, path string, body []byte, timeout time.Duration) ([]byte, int, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
 	if err != nil {
-		return result.Result{}, &Error{Kind: KindRejected, Msg: "building the request", Err: err}
+		return nil, 0, &Error{Kind: KindRejected, Msg: "building the request", Err: err}
 	}
 	now := time.Now
 	if c.Now != nil {
@@ -188,33 +208,79 @@ func (c *Client) Probe(ctx context.Context, spec probe.Spec) (result.Result, err
 
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return result.Result{}, &Error{Kind: KindUnreachable, Msg: "asking " + c.URL, Err: err}
+		return nil, 0, &Error{Kind: KindUnreachable, Msg: "asking " + c.URL, Err: err}
 	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	if err != nil {
-		return result.Result{}, &Error{Kind: KindUnreachable, Status: resp.StatusCode, Msg: "reading the answer of " + c.URL, Err: err}
+		return nil, resp.StatusCode, &Error{Kind: KindUnreachable, Status: resp.StatusCode, Msg: "reading the answer of " + c.URL, Err: err}
 	}
 	if len(out) > maxResponseBytes {
-		return result.Result{}, &Error{Kind: KindProtocol, Status: resp.StatusCode, Msg: fmt.Sprintf("answer over %d bytes", maxResponseBytes)}
+		return nil, resp.StatusCode, &Error{Kind: KindProtocol, Status: resp.StatusCode, Msg: fmt.Sprintf("answer over %d bytes", maxResponseBytes)}
 	}
 	if resp.StatusCode != http.StatusOK {
-		return result.Result{}, statusError(resp, out)
+		return nil, resp.StatusCode, statusError(resp, out)
 	}
 	want := responseMAC(c.Key, nonce, http.StatusOK, out)
 	got := resp.Header.Get(HeaderResponseSignature)
 	if !hmac.Equal([]byte(want), []byte(strings.ToLower(got))) {
-		return result.Result{}, &Error{Kind: KindProtocol, Status: resp.StatusCode, Msg: "the answer is not signed with our key (a proxy in between, or not a vantage agent)"}
+		return nil, resp.StatusCode, &Error{Kind: KindProtocol, Status: resp.StatusCode, Msg: "the answer is not signed with our key (a proxy in between, or not a vantage agent)"}
 	}
-	var r result.Result
-	if err := json.Unmarshal(out, &r); err != nil {
-		return result.Result{}, &Error{Kind: KindProtocol, Status: resp.StatusCode, Msg: "decoding the result", Err: err}
+	return out, resp.StatusCode, nil
+}
+
+// Resolve asks the agent to resolve host with its own resolver and returns
+// the addresses it got. When the agent's resolver fails the error is a
+// *ResolveError saying how (NXDOMAIN, SERVFAIL, ...): an answer about DNS
+// from the agent's vantage point. A failure to ask the agent is an *Error,
+// as for Probe.
+//
+// The agent's lookup gets three quarters of what remains of ctx's deadline
+// (DefaultResolveTimeout without one), so that a slow resolver comes back
+// as a timeout answer instead of as an agent that did not answer.
+func (c *Client) Resolve(ctx context.Context, host string) ([]netip.Addr, error) {
+	c.once.Do(c.init)
+	if c.initErr != nil {
+		return nil, &Error{Kind: KindRejected, Msg: "bad client configuration", Err: c.initErr}
 	}
-	if !r.Class.Valid() {
-		return result.Result{}, &Error{Kind: KindProtocol, Status: resp.StatusCode, Msg: fmt.Sprintf("the result has unknown class %q", r.Class)}
+	if err := ValidHost(host); err != nil {
+		return nil, &Error{Kind: KindRejected, Msg: "not a name to resolve", Err: err}
 	}
-	r.Normalize()
-	return r, nil
+	lookup := DefaultResolveTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		lookup = min(lookup, max(time.Until(dl)*3/4, time.Millisecond))
+	}
+	body, err := json.Marshal(ResolveRequest{Host: host, TimeoutMs: max(lookup.Milliseconds(), 1)})
+	if err != nil {
+		return nil, &Error{Kind: KindRejected, Msg: "encoding the request", Err: err}
+	}
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = lookup + clientSlack
+	}
+	out, status, err := c.call(ctx, ResolvePath, body, timeout)
+	if err != nil {
+		return nil, err
+	}
+	var ans ResolveResponse
+	if err := json.Unmarshal(out, &ans); err != nil {
+		return nil, &Error{Kind: KindProtocol, Status: status, Msg: "decoding the answer", Err: err}
+	}
+	if ans.Kind != "" {
+		return nil, &ResolveError{Host: host, Kind: ans.Kind, Msg: ans.Error}
+	}
+	addrs := make([]netip.Addr, 0, len(ans.Addrs))
+	for _, s := range ans.Addrs {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, &Error{Kind: KindProtocol, Status: status, Msg: fmt.Sprintf("the answer has %q, not an IP address", truncate(s, 64))}
+		}
+		addrs = append(addrs, a)
+	}
+	if len(addrs) == 0 {
+		return nil, &ResolveError{Host: host, Kind: ResolveNoData, Msg: "the resolver gave no address"}
+	}
+	return addrs, nil
 }
 
 func statusError(resp *http.Response, body []byte) *Error {

@@ -1,6 +1,7 @@
 // Package agent is the agent protocol: the authenticated HTTP endpoint that
-// runs probes for a coordinator (Server, what `vantage agent` serves), and
-// the coordinator's client for it (Client).
+// runs probes, and resolves names with its own resolver, for a coordinator
+// (Server, what `vantage agent` serves), and the coordinator's client for it
+// (Client).
 //
 // Every request is signed with HMAC-SHA256 under a shared key over the
 // method, request target, timestamp, nonce and body; the agent rejects

@@ -12,6 +12,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -53,10 +54,11 @@ type Options struct {
 	MaxTimeout   time.Duration
 	MaxBody      int64
 	MaxRedirects int
-	// MaxConcurrency bounds probes in flight; beyond it the answer is 503
-	// with Retry-After.
+	// MaxConcurrency bounds probes and lookups in flight; beyond it the
+	// answer is 503 with Retry-After.
 	MaxConcurrency int
-	// Rate and Burst bound authenticated probes per second (token bucket);
+	// Rate and Burst bound authenticated probes and lookups per second
+	// (one token bucket for both);
 	// beyond them the answer is 429 with Retry-After. Burst 0 means
 	// max(MaxConcurrency, ceil(Rate)).
 	Rate  float64
@@ -65,8 +67,12 @@ type Options struct {
 	// DefaultReplayCacheSize.
 	ReplayCacheSize int
 	// Resolver and RootCAs are passed to the prober (nil: the system's).
+	// Resolver also answers /v1/resolve unless Lookup is set.
 	Resolver *net.Resolver
 	RootCAs  *x509.CertPool
+	// Lookup answers /v1/resolve; nil means Resolver's (or the system's)
+	// LookupNetIP. Tests set it to see which requests reach a lookup.
+	Lookup func(ctx context.Context, network, host string) ([]netip.Addr, error)
 	// Now is the clock for timestamps, the replay cache and the rate
 	// limit; nil means time.Now.
 	Now func() time.Time
@@ -124,6 +130,13 @@ func NewServer(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Lookup == nil {
+		r := opts.Resolver
+		if r == nil {
+			r = net.DefaultResolver
+		}
+		opts.Lookup = r.LookupNetIP
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -140,12 +153,13 @@ func NewServer(opts Options) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+ProbePath, s.handleProbe)
+	mux.HandleFunc("POST "+ResolvePath, s.handleResolve)
 	mux.HandleFunc("GET /healthz", handleHealth)
 	s.handler = mux
 	return s, nil
 }
 
-// ServeHTTP serves POST /v1/probe and GET /healthz; anything else is 404,
+// ServeHTTP serves POST /v1/probe, POST /v1/resolve and GET /healthz; anything else is 404,
 // or 405 for a known path with another method.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.handler.ServeHTTP(w, r)
@@ -200,32 +214,33 @@ func retryAfter(w http.ResponseWriter, d time.Duration) {
 	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(d.Seconds())))))
 }
 
-func (s *Server) handleProbe(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	log := s.log.With("remote", r.RemoteAddr)
+// admit reads and authenticates a request and takes a rate token for it.
+// When it returns false it has answered the request, and nothing may be
+// done on its behalf.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, log *slog.Logger) (body, key []byte, nonce string, ok bool) {
 	if r.ContentLength > MaxRequestBytes {
 		log.Warn("agent request refused", "reason", "request body too large", "bytes", r.ContentLength)
 		plain(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", MaxRequestBytes))
-		return
+		return nil, nil, "", false
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxRequestBytes+1))
 	if err != nil {
 		log.Warn("agent request refused", "reason", "reading the request body", "err", err)
 		plain(w, http.StatusBadRequest, "could not read the request body")
-		return
+		return nil, nil, "", false
 	}
 	if len(body) > MaxRequestBytes {
 		log.Warn("agent request refused", "reason", "request body too large")
 		plain(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", MaxRequestBytes))
-		return
+		return nil, nil, "", false
 	}
 	now := s.opts.Now()
-	key, nonce, err := verify(s.opts.Keys, now, r.Method, r.URL.RequestURI(), r.Header, body)
+	key, nonce, err = verify(s.opts.Keys, now, r.Method, r.URL.RequestURI(), r.Header, body)
 	if err != nil {
 		log.Warn("agent request not authenticated", "reason", err.Error())
 		w.Header().Set("WWW-Authenticate", AuthScheme)
 		plain(w, http.StatusUnauthorized, "unauthorized: "+err.Error())
-		return
+		return nil, nil, "", false
 	}
 	// The nonce is recorded only now that the signature is good, so that
 	// nobody without a key can fill the cache. verify checked the
@@ -236,17 +251,49 @@ func (s *Server) handleProbe(w http.ResponseWriter, r *http.Request) {
 		log.Warn("agent request not authenticated", "reason", "replayed nonce")
 		w.Header().Set("WWW-Authenticate", AuthScheme)
 		plain(w, http.StatusUnauthorized, "unauthorized: nonce already used (replayed request)")
-		return
+		return nil, nil, "", false
 	case replayFull:
 		log.Warn("agent request refused", "reason", "replay cache full")
 		retryAfter(w, ClockSkew)
 		plain(w, http.StatusServiceUnavailable, "busy: too many recent requests to remember; retry later")
-		return
+		return nil, nil, "", false
 	}
 	if ok, wait := s.bucket.take(now); !ok {
 		log.Warn("agent request refused", "reason", "rate limit")
 		retryAfter(w, wait)
-		plain(w, http.StatusTooManyRequests, fmt.Sprintf("rate limit: at most %g probes per second", s.opts.Rate))
+		plain(w, http.StatusTooManyRequests, fmt.Sprintf("rate limit: at most %g requests per second", s.opts.Rate))
+		return nil, nil, "", false
+	}
+	return body, key, nonce, true
+}
+
+// acquire takes a concurrency slot, or answers 503 and returns false.
+// The caller releases a slot it got with <-s.sem.
+func (s *Server) acquire(w http.ResponseWriter, log *slog.Logger) bool {
+	select {
+	case s.sem <- struct{}{}:
+		return true
+	default:
+		log.Warn("agent request refused", "reason", "concurrency limit")
+		retryAfter(w, time.Second)
+		plain(w, http.StatusServiceUnavailable, fmt.Sprintf("busy: %d probes or lookups already running", s.opts.MaxConcurrency))
+		return false
+	}
+}
+
+// signed writes a 200 answer signed for the request of nonce.
+func signed(w http.ResponseWriter, key []byte, nonce string, out []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set(HeaderResponseSignature, responseMAC(key, nonce, http.StatusOK, out))
+	w.WriteHeader(http.StatusOK)
+	w.Write(out)
+}
+
+func (s *Server) handleProbe(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	log := s.log.With("remote", r.RemoteAddr)
+	body, key, nonce, ok := s.admit(w, r, log)
+	if !ok {
 		return
 	}
 	spec, clamped, err := s.decodeSpec(body)
@@ -261,12 +308,7 @@ func (s *Server) handleProbe(w http.ResponseWriter, r *http.Request) {
 		plain(w, http.StatusBadRequest, "bad probe spec: "+strings.ReplaceAll(err.Error(), "\n", "; "))
 		return
 	}
-	select {
-	case s.sem <- struct{}{}:
-	default:
-		log.Warn("agent request refused", "reason", "concurrency limit")
-		retryAfter(w, time.Second)
-		plain(w, http.StatusServiceUnavailable, fmt.Sprintf("busy: %d probes already running", s.opts.MaxConcurrency))
+	if !s.acquire(w, log) {
 		return
 	}
 	if s.probed != nil {
@@ -288,10 +330,7 @@ func (s *Server) handleProbe(w http.ResponseWriter, r *http.Request) {
 	log.Info("agent probe", "host", host, "class", res.Class, "status", res.Status,
 		"probe_ms", res.Phases.TotalMs, "ms", time.Since(start).Milliseconds(), "clamped", clamped, "key", KeyID(key))
 	log.Debug("agent probe spec", "url", spec.URL, "method", spec.Method)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set(HeaderResponseSignature, responseMAC(key, nonce, http.StatusOK, out))
-	w.WriteHeader(http.StatusOK)
-	w.Write(out)
+	signed(w, key, nonce, out)
 }
 
 // decodeSpec reads a spec strictly and clamps it to the agent's caps. It

@@ -1,6 +1,7 @@
 // Package diagnose is the follow-up to a round whose target is down for
 // everyone or from some regions: it asks several resolvers for the target's
-// name, tries a TCP connection to every address they give, and, when a
+// name (the host's own, the configured extra ones, and each remote vantage
+// point's own), tries a TCP connection to every address they give, and, when a
 // gateway answered with an error and the monitor knows its origin, probes
 // the origin directly, to say which layer is at fault (DNS, the network, the
 // upstream, or the path from the gateway to it).
@@ -8,6 +9,7 @@ package diagnose
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -27,6 +29,9 @@ const (
 	DefaultConnectTimeout = 3 * time.Second
 	// maxConnects bounds the addresses tried, against a name with hundreds.
 	maxConnects = 8
+	// vantageSlack is added to LookupTimeout for a vantage's resolver, for
+	// the round trip to its agent.
+	vantageSlack = 2 * time.Second
 )
 
 // SystemResolver names the host's own resolver in answers and markers.
@@ -68,6 +73,10 @@ const (
 type Options struct {
 	// Resolvers are extra DNS servers, "ip:port" (the config's resolvers).
 	Resolvers []string
+	// Vantages are the remote vantage points' own resolvers, asked
+	// alongside the others and compared with them. The local vantage is
+	// not one of them: its resolver is System.
+	Vantages []VantageResolver
 	// System is the host's resolver; nil means net.DefaultResolver.
 	System *net.Resolver
 	// LookupTimeout bounds each resolver's answer, ConnectTimeout each TCP
@@ -84,9 +93,27 @@ type Diagnoser struct {
 	resolvers []namedResolver
 }
 
+// VantageResolver is a remote vantage point's own resolver.
+type VantageResolver struct {
+	// Name is the vantage's name, as answers and markers give it.
+	Name string
+	// Lookup resolves host from the vantage (agent.Client.Resolve). An
+	// error that wraps a *net.DNSError, or has a method DNSKind() string
+	// (agent.ResolveError), is the vantage's resolver failing: a DNS answer
+	// that is compared. Any other error means the vantage could not be
+	// asked; it is noted and left out of the comparison.
+	Lookup func(ctx context.Context, host string) ([]netip.Addr, error)
+}
+
+// lookupFunc is how a resolver is asked; network is "ip", "ip4" or "ip6".
+type lookupFunc func(ctx context.Context, network, host string) ([]netip.Addr, error)
+
 type namedResolver struct {
-	name string
-	r    *net.Resolver
+	name   string
+	lookup lookupFunc
+	// vantage: the resolver is asked through an agent, which may not
+	// answer at all.
+	vantage bool
 }
 
 // New checks the resolver addresses and makes a Diagnoser.
@@ -105,15 +132,44 @@ func New(opts Options) (*Diagnoser, error) {
 	if sys == nil {
 		sys = net.DefaultResolver
 	}
-	d := &Diagnoser{opts: opts, resolvers: []namedResolver{{SystemResolver, sys}}}
+	d := &Diagnoser{opts: opts, resolvers: []namedResolver{{name: SystemResolver, lookup: sys.LookupNetIP}}}
 	for _, addr := range opts.Resolvers {
 		ap, err := netip.ParseAddrPort(addr)
 		if err != nil {
 			return nil, fmt.Errorf("making the diagnoser: resolver %q is not ip:port: %w", addr, err)
 		}
-		d.resolvers = append(d.resolvers, namedResolver{addr, ResolverAt(ap.String())})
+		d.resolvers = append(d.resolvers, namedResolver{name: addr, lookup: ResolverAt(ap.String()).LookupNetIP})
+	}
+	for _, v := range opts.Vantages {
+		switch {
+		case v.Name == "":
+			return nil, errors.New("making the diagnoser: a vantage resolver has no name")
+		case v.Lookup == nil:
+			return nil, fmt.Errorf("making the diagnoser: vantage %s has no Lookup", v.Name)
+		case slices.ContainsFunc(d.resolvers, func(r namedResolver) bool { return r.name == v.Name }):
+			return nil, fmt.Errorf("making the diagnoser: vantage %s has the name of another resolver; answers would be confused", v.Name)
+		}
+		d.resolvers = append(d.resolvers, namedResolver{name: v.Name, lookup: vantageLookup(v.Lookup), vantage: true})
 	}
 	return d, nil
+}
+
+// vantageLookup adapts a vantage's Lookup, which asks for every address,
+// to a network: the addresses of the other IP version are dropped here.
+func vantageLookup(f func(ctx context.Context, host string) ([]netip.Addr, error)) lookupFunc {
+	return func(ctx context.Context, network, host string) ([]netip.Addr, error) {
+		ips, err := f(ctx, host)
+		if err != nil || network == "ip" {
+			return ips, err
+		}
+		var out []netip.Addr
+		for _, ip := range ips {
+			if ip = ip.Unmap(); ip.Is4() == (network == "ip4") {
+				out = append(out, ip)
+			}
+		}
+		return out, nil
+	}
 }
 
 // ResolverAt returns a resolver that asks only the DNS server at addr
@@ -139,8 +195,27 @@ func Needed(r result.Result) bool {
 type Answer struct {
 	Resolver string   `json:"resolver"`
 	Addrs    []string `json:"addrs,omitempty"`
-	Error    string   `json:"error,omitempty"`
+	// Kind says why there is no address: one of the Kind constants.
+	Kind  string `json:"kind,omitempty"`
+	Error string `json:"error,omitempty"`
 }
+
+// The kinds of an Answer without addresses. All but KindUnreachable are
+// the resolver's own answer and take part in the comparison.
+const (
+	KindNXDomain = "nxdomain" // no such name (or no address records)
+	KindServFail = "servfail"
+	KindRefused  = "refused" // REFUSED or another error code
+	KindTimeout  = "timeout"
+	KindNoData   = "nodata" // an answer without addresses
+	KindError    = "error"  // any other failure of the resolver
+	// KindUnreachable: the vantage's agent could not be asked; its answer
+	// is left out of the comparison.
+	KindUnreachable = "unreachable"
+)
+
+// unreachable reports whether the answer is no answer at all.
+func (a Answer) unreachable() bool { return a.Kind == KindUnreachable }
 
 // Connect is one TCP connection attempt.
 type Connect struct {
@@ -188,9 +263,12 @@ func (d *Diagnosis) Markers() []string {
 		m = append(m, MarkerPrefix+d.Error)
 	}
 	for _, a := range d.Answers {
-		if a.Error != "" {
-			m = append(m, fmt.Sprintf("%sresolver %s: %s", MarkerPrefix, a.Resolver, a.Error))
-		} else {
+		switch {
+		case a.unreachable():
+			m = append(m, fmt.Sprintf("%sresolver %s: unreachable, left out of the comparison (%s)", MarkerPrefix, a.Resolver, a.Error))
+		case a.Error != "":
+			m = append(m, fmt.Sprintf("%sresolver %s: %s (%s)", MarkerPrefix, a.Resolver, a.Kind, a.Error))
+		default:
 			m = append(m, fmt.Sprintf("%sresolver %s answered %s", MarkerPrefix, a.Resolver, strings.Join(a.Addrs, ", ")))
 		}
 	}
@@ -304,53 +382,155 @@ func (g *Diagnoser) resolve(ctx context.Context, d *Diagnosis, spec probe.Spec) 
 	d.Answers = make([]Answer, len(g.resolvers))
 	var wg sync.WaitGroup
 	for i, r := range g.resolvers {
-		wg.Go(func() {
-			lctx, cancel := context.WithTimeout(ctx, g.opts.LookupTimeout)
-			defer cancel()
-			a := Answer{Resolver: r.name}
-			ips, err := r.r.LookupNetIP(lctx, network, d.Host)
-			switch {
-			case err != nil:
-				a.Error = fmt.Sprintf("looking up %s: %v", d.Host, err)
-			case len(ips) == 0:
-				a.Error = fmt.Sprintf("looking up %s: no addresses", d.Host)
-			}
-			for _, ip := range ips {
-				a.Addrs = append(a.Addrs, ip.Unmap().String())
-			}
-			slices.Sort(a.Addrs)
-			d.Answers[i] = a
-		})
+		wg.Go(func() { d.Answers[i] = g.ask(ctx, r, network, d.Host) })
 	}
 	wg.Wait()
 
-	var answered, failed []string
+	// Unreachable vantages said nothing about DNS: they are in neither list.
+	var answered, failed []Answer
 	for _, a := range d.Answers {
-		if len(a.Addrs) == 0 {
-			failed = append(failed, a.Resolver)
-			continue
-		}
-		answered = append(answered, a.Resolver)
-		for _, s := range a.Addrs {
-			if ip, err := netip.ParseAddr(s); err == nil {
-				addrs = appendNew(addrs, ip)
+		switch {
+		case a.unreachable():
+		case len(a.Addrs) == 0:
+			failed = append(failed, a)
+		default:
+			answered = append(answered, a)
+			for _, s := range a.Addrs {
+				if ip, err := netip.ParseAddr(s); err == nil {
+					addrs = appendNew(addrs, ip)
+				}
 			}
 		}
 	}
 	switch {
 	case len(answered) == 0:
-		d.find(FindingDNSFailure, "no resolver gave an address for %s (%s)", d.Host, strings.Join(failed, ", "))
+		d.find(FindingDNSFailure, "no resolver gave an address for %s (%s)", d.Host, kinds(failed, "%s: %s"))
 	case len(failed) > 0:
-		d.find(FindingDNSDisagreement, "%s gave no address for %s while %s did", strings.Join(failed, ", "), d.Host, strings.Join(answered, ", "))
+		d.find(FindingDNSDisagreement, "%s gave no address for %s while %s did", kinds(failed, "%s (%s)"), d.Host, names(answered))
 	default:
 		// Overlapping answers are round robin or geo DNS at work; only
 		// answers with nothing in common point to DNS.
-		if a, b, ok := disjointPair(d.Answers); ok {
+		if o, others, ok := outlier(answered); ok {
+			d.find(FindingDNSDisagreement, "resolver %s answered %s for %s (others: %s)",
+				o.Resolver, strings.Join(o.Addrs, ", "), d.Host, strings.Join(others, ", "))
+		} else if a, b, ok := disjointPair(answered); ok {
 			d.find(FindingDNSDisagreement, "resolver %s answered %s but %s answered %s for %s",
 				a.Resolver, strings.Join(a.Addrs, ", "), b.Resolver, strings.Join(b.Addrs, ", "), d.Host)
 		}
 	}
 	return addrs
+}
+
+// ask asks one resolver for host and says what it answered.
+func (g *Diagnoser) ask(ctx context.Context, r namedResolver, network, host string) Answer {
+	timeout := g.opts.LookupTimeout
+	if r.vantage {
+		timeout += vantageSlack
+	}
+	lctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	a := Answer{Resolver: r.name}
+	ips, err := r.lookup(lctx, network, host)
+	switch {
+	case err != nil:
+		a.Kind = errorKind(err, r.vantage)
+		a.Error = fmt.Sprintf("looking up %s: %v", host, err)
+		return a
+	case len(ips) == 0:
+		a.Kind = KindNoData
+		a.Error = fmt.Sprintf("looking up %s: no addresses", host)
+		return a
+	}
+	for _, ip := range ips {
+		if s := ip.Unmap().String(); !slices.Contains(a.Addrs, s) {
+			a.Addrs = append(a.Addrs, s)
+		}
+	}
+	slices.Sort(a.Addrs)
+	return a
+}
+
+// dnsKinder is an error that carries a DNS answer's kind, such as
+// agent.ResolveError; matched by method so this package need not import
+// the agent protocol.
+type dnsKinder interface{ DNSKind() string }
+
+// errorKind classifies a failed lookup. Every error of a local resolver is
+// its answer; a vantage's error is an answer only when it says it is one
+// (a *net.DNSError or a dnsKinder), otherwise its agent was not asked.
+func errorKind(err error, vantage bool) string {
+	var k dnsKinder
+	if errors.As(err, &k) && k.DNSKind() != "" {
+		return k.DNSKind()
+	}
+	var de *net.DNSError
+	switch {
+	case errors.As(err, &de) && de.IsNotFound:
+		return KindNXDomain
+	case de != nil && de.IsTimeout:
+		return KindTimeout
+	case de != nil && strings.Contains(de.Err, "server misbehaving"):
+		// The Go resolver says SERVFAIL is temporary, REFUSED and the
+		// other error codes are not.
+		if de.IsTemporary {
+			return KindServFail
+		}
+		return KindRefused
+	case de != nil && strings.Contains(de.Err, "connection refused"):
+		return KindRefused
+	case de != nil:
+		return KindError
+	case vantage:
+		return KindUnreachable
+	case errors.Is(err, context.DeadlineExceeded):
+		return KindTimeout
+	}
+	return KindError
+}
+
+func names(answers []Answer) string {
+	n := make([]string, len(answers))
+	for i, a := range answers {
+		n[i] = a.Resolver
+	}
+	return strings.Join(n, ", ")
+}
+
+// kinds lists failed answers, each as format of its resolver and kind.
+func kinds(answers []Answer, format string) string {
+	n := make([]string, len(answers))
+	for i, a := range answers {
+		n[i] = fmt.Sprintf(format, a.Resolver, a.Kind)
+	}
+	return strings.Join(n, ", ")
+}
+
+// outlier finds, among three or more answers, one that shares no address
+// with any other while the others agree among themselves (a vantage whose
+// resolver sees something else), and returns it with the others' addresses.
+func outlier(answers []Answer) (Answer, []string, bool) {
+	if len(answers) < 3 {
+		return Answer{}, nil, false
+	}
+	for i, a := range answers {
+		rest := slices.Concat(answers[:i:i], answers[i+1:])
+		var others []string
+		for _, o := range rest {
+			for _, s := range o.Addrs {
+				if !slices.Contains(others, s) {
+					others = append(others, s)
+				}
+			}
+		}
+		if _, _, split := disjointPair(rest); split {
+			continue
+		}
+		if !slices.ContainsFunc(a.Addrs, func(s string) bool { return slices.Contains(others, s) }) {
+			slices.Sort(others)
+			return a, others, true
+		}
+	}
+	return Answer{}, nil, false
 }
 
 func disjointPair(answers []Answer) (Answer, Answer, bool) {
