@@ -32,12 +32,13 @@ const (
 
 func commands() map[string]command {
 	return map[string]command{
-		"check":    {"probe a URL once and say exactly what failed", runCheck},
-		"agent":    {"run a remote vantage agent that probes for a coordinator", runAgent},
-		"run":      {"run the monitor daemon on the config's watchlist", runRun},
-		"validate": {"check the config file without running anything", runValidate},
-		"version":  {"print the version", runVersion},
-		"help":     {"list the subcommands", runHelp},
+		"check":       {"probe a URL once and say exactly what failed", runCheck},
+		"agent":       {"run a remote vantage agent that probes for a coordinator", runAgent},
+		"run":         {"run the monitor daemon on the config's watchlist", runRun},
+		"validate":    {"check the config file without running anything", runValidate},
+		"notify-test": {"send a sample alert through a configured receiver", runNotifyTest},
+		"version":     {"print the version", runVersion},
+		"help":        {"list the subcommands", runHelp},
 	}
 }
 

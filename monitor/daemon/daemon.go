@@ -30,6 +30,9 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/monitor/vantage"
 	"github.com/vantage-monitor/vantage/monitor/web"
+	"github.com/vantage-monitor/vantage/notify"
+	"github.com/vantage-monitor/vantage/notify/outbox"
+	"github.com/vantage-monitor/vantage/notify/receiver"
 )
 
 // Prober runs one check of a compiled spec; *probe.Prober is the real one.
@@ -71,6 +74,13 @@ type Options struct {
 	// Remote builds the prober of a configured [[vantage]]; RemoteProber
 	// (an agent client) if nil. Tests use fakes.
 	Remote func(v *config.Vantage) (vantage.Prober, error)
+	// Notifier builds the notifier of a configured receiver;
+	// receiver.New (the real Slack and email clients) if nil.
+	Notifier func(r *config.Receiver) (notify.Notifier, error)
+	// Outbox tunes notification delivery (tests shorten the backoff and
+	// poll); Store, Logger, Now, Registerer, MaxAttempts and GroupMin are
+	// always the daemon's.
+	Outbox outbox.Options
 	// Handler builds the HTTP surface; web.Handler if nil.
 	Handler func(src web.Source, metrics http.Handler, logger *slog.Logger) http.Handler
 }
@@ -91,6 +101,8 @@ type Daemon struct {
 	monitors map[string]*mon
 
 	vs vantageState // the vantage runner and the vantage incidents
+
+	outbox *outbox.Outbox
 
 	buf      resultBuffer
 	storeErr atomic.Pointer[string] // last store write error, nil when the last write worked
@@ -177,6 +189,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	if opts.FlushRows <= 0 {
 		opts.FlushRows = DefaultFlushRows
 	}
+	if opts.Notifier == nil {
+		opts.Notifier = func(r *config.Receiver) (notify.Notifier, error) {
+			return receiver.New(r, receiver.Options{Logger: opts.Logger})
+		}
+	}
 	if opts.Handler == nil {
 		opts.Handler = func(src web.Source, metrics http.Handler, logger *slog.Logger) http.Handler {
 			return web.Handler(src, metrics, logger)
@@ -209,6 +226,16 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 		return nil, fmt.Errorf("starting daemon: %w", err)
 	}
 	d.store = st
+	ob := opts.Outbox
+	ob.Store, ob.Logger, ob.Now, ob.Registerer = st, d.log, d.clock.Now, opts.Registry
+	ob.MaxAttempts, ob.GroupMin = cfg.Notify.MaxAttempts, cfg.Notify.GroupMin
+	d.outbox = outbox.New(ob)
+	notifiers, err := d.notifiers(cfg)
+	if err != nil {
+		_ = st.Close()
+		return nil, fmt.Errorf("starting daemon: %w", err)
+	}
+	d.outbox.SetNotifiers(notifiers)
 	if err := d.restore(ctx); err != nil {
 		_ = st.Close()
 		return nil, fmt.Errorf("starting daemon: %w", err)
@@ -438,6 +465,17 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	vctx, stopVantages := context.WithCancel(context.WithoutCancel(ctx))
 	waitVantages := d.startVantages(vctx)
+	// Delivery outlives ctx by a moment so a send in flight can finish;
+	// the outbox bounds each attempt, and what is left stays in the store.
+	octx, stopOutbox := context.WithCancel(context.WithoutCancel(ctx))
+	outboxDone := make(chan struct{})
+	go func() {
+		defer close(outboxDone)
+		if err := d.outbox.Run(octx); err != nil && !errors.Is(err, context.Canceled) {
+			d.log.Error("notification delivery stopped", "err", err)
+		}
+	}()
+	go d.remindLoop(octx)
 	d.log.Info("vantage running", "listen", ln.Addr().String(), "monitors", len(d.monitorList()), "state", d.store.Path())
 	if d.opts.Ready != nil {
 		d.opts.Ready()
@@ -462,6 +500,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	cancel()
 	stopVantages()
 	waitVantages()
+	stopOutbox()
+	<-outboxDone
 	httpCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	if err := srv.Shutdown(httpCtx); err != nil {
 		errs = append(errs, fmt.Errorf("stopping HTTP server: %w", err))

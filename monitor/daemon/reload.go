@@ -65,6 +65,10 @@ func (d *Daemon) reloadLocked(ctx context.Context, newCfg *config.Config) error 
 		newFleet   *fleet
 		swapFleets = fleetChanged(old, newCfg, changes)
 	)
+	notifiers, err := d.notifiers(newCfg)
+	if err != nil {
+		return fmt.Errorf("reloading: %w", err)
+	}
 	if swapFleets {
 		f, err := d.newFleet(newCfg)
 		if err != nil {
@@ -125,6 +129,7 @@ func (d *Daemon) reloadLocked(ctx context.Context, newCfg *config.Config) error 
 	}
 	d.cfg = newCfg
 	d.mu.Unlock()
+	d.outbox.SetNotifiers(notifiers)
 
 	if swapFleets {
 		d.swapFleet(ctx, newFleet)
@@ -137,6 +142,7 @@ func (d *Daemon) reloadLocked(ctx context.Context, newCfg *config.Config) error 
 	for _, m := range removed {
 		d.retire(ctx, m)
 	}
+	d.kickOutbox()
 	d.log.Info("config reloaded", "file", newCfg.File, "changes", changes.String())
 	if d.opts.OnReload != nil {
 		d.opts.OnReload(newCfg)

@@ -107,6 +107,9 @@ func (d *Daemon) settle(ctx context.Context, m *mon, at time.Time, res *result.R
 		return
 	}
 	m.publish()
+	if len(t.Events) > 0 {
+		d.kickOutbox()
+	}
 	d.logTransition(m, &t, res)
 	if e := t.Find(incident.EventRecheck); e != nil {
 		if err := d.sched.RunAfter(m.name, e.RecheckAfter); err != nil {
@@ -204,6 +207,11 @@ func (d *Daemon) persistEvents(ctx context.Context, tx *store.Tx, machine *incid
 			inc := *e.Incident
 			inc.ID = id
 			if err := tx.SaveIncident(ctx, &inc); err != nil {
+				return err
+			}
+		}
+		if id != 0 {
+			if err := d.enqueue(ctx, tx, e, id); err != nil {
 				return err
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/monitor/web"
 )
 
@@ -64,4 +65,24 @@ func (d *Daemon) Health(context.Context) error {
 		errs = append(errs, fmt.Errorf("state store: last write failed: %s", *s))
 	}
 	return errors.Join(errs...)
+}
+
+var _ web.NotificationSource = (*Daemon)(nil)
+
+// Notifications lists what is in the outbox: pending, being sent, or
+// failed for good with the reason.
+func (d *Daemon) Notifications(ctx context.Context, state string) ([]web.NotificationView, error) {
+	items, err := d.store.Outbox(ctx, store.OutboxFilter{State: store.OutboxState(state)})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.NotificationView, 0, len(items))
+	for _, it := range items {
+		out = append(out, web.NotificationView{
+			Key: it.Key, Receiver: it.Receiver, IncidentID: it.IncidentID, Event: string(it.Event),
+			State: string(it.State), Attempts: it.Attempts, MaybeSent: it.MaybeSent,
+			NextAttemptAt: it.NextAttemptAt, LastError: it.LastError, CreatedAt: it.CreatedAt,
+		})
+	}
+	return out, nil
 }

@@ -425,6 +425,9 @@ func (d *Daemon) syncVantages(ctx context.Context) {
 			continue
 		}
 		d.logVantage(name, &t)
+		if len(t.Events) > 0 {
+			d.kickOutbox()
+		}
 		if !configured || m.Incident() == nil {
 			delete(d.vs.machines, name) // nothing open: nothing to remember
 		} else {

@@ -1,0 +1,168 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/vantage-monitor/vantage/monitor/config"
+	"github.com/vantage-monitor/vantage/monitor/incident"
+	"github.com/vantage-monitor/vantage/monitor/store"
+	"github.com/vantage-monitor/vantage/notify"
+	"github.com/vantage-monitor/vantage/notify/outbox"
+	"github.com/vantage-monitor/vantage/notify/plan"
+)
+
+// enqueue writes the notifications an incident event asks for into the
+// outbox, inside the transaction that records the event: an alert is
+// durable exactly when its incident is, so a crash can neither lose one
+// nor send one for an incident that was never stored.
+func (d *Daemon) enqueue(ctx context.Context, tx *store.Tx, e *incident.Event, id int64) error {
+	if e.Incident == nil || e.Kind == incident.EventRecheck {
+		return nil
+	}
+	cfg := d.config()
+	lookup := func(key string) (store.KeyStatus, error) { return tx.KeyStatus(ctx, key) }
+	dec, err := plan.Event(cfg, e, id, lookup)
+	if err != nil {
+		return fmt.Errorf("planning notifications of %s: %w", e.Key(), err)
+	}
+	for _, w := range dec.Withdraws {
+		n, err := tx.CancelQueued(ctx, w.Receiver, w.IncidentID)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			d.log.Info("withdrew alerts nobody saw: the incident ended first", "monitor", e.Monitor, "incident", id, "receiver", w.Receiver, "notifications", n)
+		}
+	}
+	if dec.Muted != "" {
+		d.log.Info("maintenance window", "monitor", e.Monitor, "incident", id, "event", e.Kind, "notifications", dec.Muted)
+	}
+	for i := range dec.Sends {
+		if _, err := enqueueSend(ctx, tx, &dec.Sends[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// enqueueSend writes one planned notification; existed says the outbox
+// already had (or delivered) it.
+func enqueueSend(ctx context.Context, tx *store.Tx, s *plan.Send) (existed bool, err error) {
+	payload, err := json.Marshal(&s.Msg)
+	if err != nil {
+		return false, fmt.Errorf("encoding notification %s: %w", s.Msg.Key, err)
+	}
+	return tx.Enqueue(ctx, store.OutboxEvent{
+		Key:        s.Msg.Key,
+		Receiver:   s.Msg.Receiver,
+		IncidentID: s.Msg.IncidentID,
+		Event:      store.EventKind(s.Msg.Event),
+		Payload:    payload,
+		NotBefore:  s.NotBefore,
+	})
+}
+
+// remindEvery is how often open incidents are checked for due reminders;
+// a reminder is at most this late.
+const remindEvery = 30 * time.Second
+
+// remind enqueues the reminders that are due for every open incident.
+// Keys are numbered by interval, so this is idempotent.
+func (d *Daemon) remind(ctx context.Context) {
+	cfg := d.config()
+	if len(cfg.Receivers) == 0 {
+		return
+	}
+	now := d.clock.Now()
+	var open []*incident.Incident
+	for _, m := range d.monitorList() {
+		m.mu.Lock()
+		if inc := m.machine.Incident(); inc != nil && inc.ID != 0 && !m.removed {
+			c := *inc
+			open = append(open, &c)
+		}
+		m.mu.Unlock()
+	}
+	open = append(open, d.openVantageIncidents()...)
+	sent := 0
+	for _, inc := range open {
+		err := d.write(ctx, func(tx *store.Tx) error {
+			lookup := func(key string) (store.KeyStatus, error) { return tx.KeyStatus(ctx, key) }
+			sends, err := plan.Reminders(cfg, inc, inc.ID, now, lookup)
+			if err != nil {
+				return err
+			}
+			for i := range sends {
+				existed, err := enqueueSend(ctx, tx, &sends[i])
+				if err != nil {
+					return err
+				}
+				if !existed {
+					sent++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			d.log.Error("enqueueing reminders", "monitor", inc.Monitor, "incident", inc.ID, "err", err)
+		}
+	}
+	if sent > 0 {
+		d.kickOutbox()
+	}
+}
+
+// openVantageIncidents copies the open vantage incidents.
+func (d *Daemon) openVantageIncidents() []*incident.Incident {
+	d.vs.mu.Lock()
+	defer d.vs.mu.Unlock()
+	var out []*incident.Incident
+	for _, m := range d.vs.machines {
+		if inc := m.Incident(); inc != nil && inc.ID != 0 {
+			c := *inc
+			out = append(out, &c)
+		}
+	}
+	return out
+}
+
+// notifiers builds a notifier for every configured receiver. A receiver
+// that cannot be built (an unreadable CA, say) is a config error: the
+// daemon refuses to start, and a reload keeps the old config.
+func (d *Daemon) notifiers(cfg *config.Config) (map[string]notify.Notifier, error) {
+	out := make(map[string]notify.Notifier, len(cfg.Receivers))
+	for i := range cfg.Receivers {
+		r := &cfg.Receivers[i]
+		n, err := d.opts.Notifier(r)
+		if err != nil {
+			return nil, fmt.Errorf("setting up receiver %q: %w", r.Name, err)
+		}
+		out[r.Name] = n
+	}
+	return out, nil
+}
+
+func (d *Daemon) kickOutbox() {
+	if d.outbox != nil {
+		d.outbox.Kick()
+	}
+}
+
+func (d *Daemon) remindLoop(ctx context.Context) {
+	for {
+		t := d.clock.TimerAt(d.clock.Now().Add(remindEvery))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C():
+			d.remind(ctx)
+		}
+	}
+}
+
+// Outbox is the notification outbox (for notify-test and the API).
+func (d *Daemon) Outbox() *outbox.Outbox { return d.outbox }
