@@ -12,6 +12,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/vantage-monitor/vantage/cmd/vantage/internal/logging"
+	"github.com/vantage-monitor/vantage/cmd/vantage/internal/sdnotify"
 	"github.com/vantage-monitor/vantage/monitor/agent"
 )
 
@@ -134,8 +136,8 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if o.debug {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	if err := serveAgent(ctx, o.cfg, log); err != nil {
+	log, _ := logging.New(stderr, logging.Options{Level: level})
+	if err := serveAgent(ctx, o.cfg, log, sdnotify.FromEnv(os.Getenv)); err != nil {
 		fmt.Fprintf(stderr, "vantage agent: %v\n", err)
 		return exitFailed
 	}
@@ -143,7 +145,8 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 }
 
 // serveAgent runs the agent until ctx ends.
-func serveAgent(ctx context.Context, cfg agent.Config, log *slog.Logger) error {
+// notifier (nil outside systemd) hears READY=1 once the listener is bound.
+func serveAgent(ctx context.Context, cfg agent.Config, log *slog.Logger, notifier *sdnotify.Notifier) error {
 	keys, err := agent.ReadKeyFile(cfg.KeyFile)
 	if err != nil {
 		return err
@@ -187,6 +190,22 @@ func serveAgent(ctx context.Context, cfg agent.Config, log *slog.Logger) error {
 	}
 	log.Info("agent listening", "addr", ln.Addr().String(), "scheme", scheme, "keys", strings.Join(ids, ","),
 		"refuse_private", cfg.RefusePrivate, "max_concurrency", cfg.MaxConcurrency, "rate", cfg.Rate)
+	warnNotify := func(err error) {
+		if err != nil {
+			log.Warn("cannot notify systemd", "err", err)
+		}
+	}
+	warnNotify(notifier.Status("listening on " + ln.Addr().String()))
+	warnNotify(notifier.Ready())
+	if interval, ok, err := sdnotify.WatchdogInterval(os.Getenv); err != nil {
+		log.Warn("systemd watchdog not fed", "err", err)
+	} else if ok {
+		// The agent has no scheduler to watch: the pings prove the process
+		// still runs goroutines.
+		go notifier.RunWatchdog(ctx, interval, func() bool { return true }, warnNotify)
+	}
+	stopping := context.AfterFunc(ctx, func() { warnNotify(notifier.Stopping()) })
+	defer stopping()
 	err = srv.Serve(ctx, ln)
 	log.Info("agent stopped")
 	return err

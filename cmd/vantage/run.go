@@ -9,16 +9,23 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 
+	"github.com/vantage-monitor/vantage/cmd/vantage/internal/logging"
+	"github.com/vantage-monitor/vantage/cmd/vantage/internal/sdnotify"
 	"github.com/vantage-monitor/vantage/monitor/config"
 	"github.com/vantage-monitor/vantage/monitor/daemon"
+	"github.com/vantage-monitor/vantage/monitor/schedule"
 )
 
 type runOptions struct {
 	config    string
-	logFormat string // "" takes the config's log_format
-	logLevel  string // "" takes the config's log_level
+	logFormat string              // "" takes the config's log_format
+	logLevel  string              // "" takes the config's log_level
+	getenv    func(string) string // os.Getenv if nil; tests set NOTIFY_SOCKET and JOURNAL_STREAM
 }
 
 func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
@@ -88,23 +95,48 @@ func runDaemon(ctx context.Context, o runOptions, stderr io.Writer, hup <-chan o
 	if format == "" {
 		format = cfg.LogFormat
 	}
-	level := new(slog.LevelVar)
-	level.Set(cfg.SlogLevel())
+	initial := cfg.SlogLevel()
 	if o.logLevel != "" {
-		l, _ := parseLevel(o.logLevel)
-		level.Set(l)
+		initial, _ = parseLevel(o.logLevel)
 	}
-	hopts := &slog.HandlerOptions{Level: level}
-	var logger *slog.Logger
-	if format == "json" {
-		logger = slog.New(slog.NewJSONHandler(stderr, hopts))
-	} else {
-		logger = slog.New(slog.NewTextHandler(stderr, hopts))
+	getenv := o.getenv
+	if getenv == nil {
+		getenv = os.Getenv
 	}
+	logger, level := logging.New(stderr, logging.Options{Format: format, Level: initial, Getenv: getenv})
+	notifier := sdnotify.FromEnv(getenv)
+	warnNotify := func(err error) {
+		if err != nil {
+			logger.Warn("cannot notify systemd", "err", err)
+		}
+	}
+	var monitors atomic.Int64
+	monitors.Store(int64(len(cfg.Monitors)))
+	running := func() string { return fmt.Sprintf("running: %d monitors", monitors.Load()) }
 
-	d, err := daemon.New(ctx, cfg, daemon.Options{
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var bg sync.WaitGroup
+	var d *daemon.Daemon
+	d, err = daemon.New(ctx, cfg, daemon.Options{
 		Logger: logger,
+		Ready: func() {
+			warnNotify(notifier.Status(running()))
+			warnNotify(notifier.Ready())
+			interval, ok, err := sdnotify.WatchdogInterval(getenv)
+			if err != nil {
+				logger.Warn("systemd watchdog not fed", "err", err)
+			}
+			if !ok || !notifier.Enabled() {
+				return
+			}
+			// The scheduler passes at least once per tick; a LastTick that
+			// stops moving means it is wedged, and systemd should restart us.
+			healthy := sdnotify.Progressing(d.LastTick, time.Now, max(2*schedule.DefaultTick, interval))
+			bg.Go(func() { notifier.RunWatchdog(runCtx, interval, healthy, warnNotify) })
+		},
 		OnReload: func(c *config.Config) {
+			monitors.Store(int64(len(c.Monitors)))
 			if o.logLevel == "" {
 				level.Set(c.SlogLevel())
 			}
@@ -114,25 +146,30 @@ func runDaemon(ctx context.Context, o runOptions, stderr io.Writer, hup <-chan o
 		logger.Error("cannot start", "err", err)
 		return exitFailed
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	reloads := make(chan struct{})
-	go func() {
-		defer close(reloads)
+	stopping := context.AfterFunc(ctx, func() { warnNotify(notifier.Stopping()) })
+	defer stopping()
+	bg.Go(func() {
 		for {
 			select {
 			case <-runCtx.Done():
 				return
 			case <-hup:
 				logger.Info("SIGHUP: reloading config", "file", o.config)
+				warnNotify(notifier.Reloading())
 				// The error is logged line by line by ReloadFile.
-				_ = d.ReloadFile(runCtx, o.config)
+				if err := d.ReloadFile(runCtx, o.config); err != nil {
+					warnNotify(notifier.Status("reload failed, still running the previous config: " + err.Error()))
+				} else {
+					warnNotify(notifier.Status(running()))
+				}
+				// READY=1 ends the reload either way: systemd waits for it.
+				warnNotify(notifier.Ready())
 			}
 		}
-	}()
+	})
 	err = d.Run(runCtx)
 	cancel()
-	<-reloads
+	bg.Wait()
 	if err != nil {
 		logger.Error("daemon stopped with an error", "err", err)
 		return exitFailed
