@@ -251,6 +251,10 @@ type Receiver struct {
 	InsecurePlain bool     `toml:"insecure_plain" json:"insecure_plain,omitempty"`
 	// TLS is TLSStartTLS, TLSImplicit or TLSNone after defaulting.
 	TLS string `toml:"tls" json:"tls,omitempty"`
+	// CAFile verifies the SMTP server with a private CA's certificate.
+	CAFile string `toml:"ca_file" json:"ca_file,omitempty"`
+	// CAPEM is the content of CAFile.
+	CAPEM []byte `toml:"-" json:"-"`
 
 	// Secrets, read at load time.
 	Token      Secret `toml:"-" json:"token"`
@@ -262,7 +266,7 @@ type Receiver struct {
 var (
 	receiverCommonKeys = []string{"name", "type", "timeout"}
 	receiverSlackKeys  = []string{"channel", "token_file", "token_env", "webhook_url_file", "webhook_url_env", "api_url"}
-	receiverEmailKeys  = []string{"smtp", "from", "to", "username", "password_file", "password_env", "insecure_plain", "tls"}
+	receiverEmailKeys  = []string{"smtp", "from", "to", "username", "password_file", "password_env", "insecure_plain", "tls", "ca_file"}
 )
 
 // Route sends matching incidents to receivers. Routes are tried in order;

@@ -489,19 +489,7 @@ func (l *loader) checkVantage(cfg *Config, v *Vantage, t map[string]any, path, s
 	}
 	v.Key = l.secret(path, sec, "key_file", v.KeyFile, "key_env", v.KeyEnv, true)
 	if v.CAFile != "" {
-		p := v.CAFile
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(l.dir, p)
-		}
-		data, err := l.env.readFile(p)
-		switch {
-		case err != nil:
-			add("ca_file", "cannot read %s: %s", p, pathErrReason(err))
-		case !x509.NewCertPool().AppendCertsFromPEM(data):
-			add("ca_file", "%s holds no PEM certificate", p)
-		default:
-			v.CAPEM = data
-		}
+		v.CAPEM = l.caFile(v.CAFile, add)
 		if v.Insecure {
 			add("insecure", "turns off the verification ca_file is for; set one or the other")
 		}
@@ -642,8 +630,29 @@ func (l *loader) checkReceiver(cfg *Config, r *Receiver, t map[string]any, path,
 	}
 }
 
+// caFile reads a ca_file (relative to the config's directory) and checks
+// it holds a certificate.
+func (l *loader) caFile(p string, add func(key, format string, args ...any)) []byte {
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(l.dir, p)
+	}
+	data, err := l.env.readFile(p)
+	switch {
+	case err != nil:
+		add("ca_file", "cannot read %s: %s", p, pathErrReason(err))
+	case !x509.NewCertPool().AppendCertsFromPEM(data):
+		add("ca_file", "%s holds no PEM certificate", p)
+	default:
+		return data
+	}
+	return nil
+}
+
 func (l *loader) checkEmail(r *Receiver, t map[string]any, path, sec string) {
 	add := func(key, format string, args ...any) { l.add(joinPath(path, key), sec, key, format, args...) }
+	if r.CAFile != "" {
+		r.CAPEM = l.caFile(r.CAFile, add)
+	}
 	port := ""
 	if !written(t, "smtp") {
 		add("smtp", "missing (host:port, such as \"smtp.example.com:587\")")
