@@ -104,7 +104,16 @@ type Message struct {
 	Repeat bool `json:"repeat,omitempty"`
 	// Test marks a sample alert from `vantage notify-test`.
 	Test bool `json:"test,omitempty"`
+	// Persistent keeps a message retrying temporary failures beyond the
+	// attempt bound (at the longest backoff): the notice that this host
+	// lost its network cannot go out until the network is back, and must
+	// go out then, however long that took. Permanent failures still fail.
+	Persistent bool `json:"persistent,omitempty"`
 }
+
+// IsolationMonitor is the incident name of the notice that this host lost
+// its network (the daemon's isolation incident).
+const IsolationMonitor = "local/network"
 
 // Member is one incident of a grouped message.
 type Member struct {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vantage-monitor/vantage/monitor/config"
 	"github.com/vantage-monitor/vantage/notify"
+	"github.com/vantage-monitor/vantage/notify/render"
 )
 
 // recorder is a receiver that keeps what it was sent, and the refs.
@@ -162,5 +163,12 @@ end = %s
 	msgs, _ = rec.got()
 	if last := msgs[len(msgs)-1]; last.Event != notify.EventResolve || last.Monitor != "web" {
 		t.Fatalf("after recovery: %+v", last)
+	}
+}
+
+func TestRenderKnowsTheIsolationNotice(t *testing.T) {
+	// render cannot import the daemon (a cycle), so it repeats the name.
+	if render.IsolationName != IsolationIncident {
+		t.Fatalf("render.IsolationName = %q, daemon.IsolationIncident = %q", render.IsolationName, IsolationIncident)
 	}
 }

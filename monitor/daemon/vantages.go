@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/monitor/vantage"
 	"github.com/vantage-monitor/vantage/monitor/verdict"
+	"github.com/vantage-monitor/vantage/notify"
 )
 
 // IsolationIncident is the name of the one KindVantage incident raised while
@@ -29,7 +31,11 @@ import (
 // and no remote vantage answers), instead of one incident per vantage. The
 // '/' keeps it apart from every vantage name, which the config restricts to
 // letters, digits, '.', '_' and '-'.
-const IsolationIncident = "local/network"
+const IsolationIncident = notify.IsolationMonitor
+
+// ResolutionIsolated is how a vantage incident ends when the isolation
+// notice takes over from it.
+const ResolutionIsolated = "covered by the notice that this host lost its network"
 
 // vantageSeverity is the severity of vantage problem incidents and of the
 // isolation notice: our own trouble is worth a look, never a page at night.
@@ -146,14 +152,26 @@ func (d *Daemon) newFleet(cfg *config.Config) (*fleet, error) {
 	}
 	f := &fleet{cfg: cfg, evidence: make(map[string]bool)}
 	r, err := NewRunner(cfg, d.localProber(), d.opts.Remote, vantage.Options{
-		Clock:    d.clock,
-		OnChange: func(vantage.Change) { d.vantageChanged(f) },
+		Clock:     d.clock,
+		OnChange:  func(vantage.Change) { d.vantageChanged(f) },
+		OnSettled: func() { d.vantageChanged(f) },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("setting up vantages: %w", err)
 	}
 	f.runner = r
-	dg, err := diagnose.New(diagnose.Options{Resolvers: cfg.Resolvers, Probe: func(ctx context.Context, s probe.Spec) result.Result {
+	// Each remote vantage resolves through its own resolver (an agent's
+	// /v1/resolve), so the diagnosis can tell a region's DNS from ours.
+	var vrs []diagnose.VantageResolver
+	for _, name := range r.Names() {
+		p, _ := r.Prober(name)
+		if rs, ok := p.(interface {
+			Resolve(context.Context, string) ([]netip.Addr, error)
+		}); ok && name != vantage.LocalName {
+			vrs = append(vrs, diagnose.VantageResolver{Name: name, Lookup: rs.Resolve})
+		}
+	}
+	dg, err := diagnose.New(diagnose.Options{Resolvers: cfg.Resolvers, Vantages: vrs, Probe: func(ctx context.Context, s probe.Spec) result.Result {
 		res, _ := d.localProber().Probe(ctx, s)
 		return res
 	}})
@@ -233,7 +251,10 @@ func (d *Daemon) startVantages(ctx context.Context) (wait func()) {
 			// Changes a round causes are synced when the round ends, with
 			// the whole round's picture (isolation is only known once
 			// every vantage has answered or not).
-			if d.vs.inflight.Load() == 0 {
+			// Likewise canary checks: they run in parallel and report one by
+			// one, and a sync between the first and the last would open a
+			// vantage incident a moment before isolation is known.
+			if f := d.vs.fleet.Load(); d.vs.inflight.Load() == 0 && (f == nil || !f.runner.Checking()) {
 				d.syncVantages(ctx)
 			}
 		}
@@ -367,8 +388,17 @@ func (d *Daemon) syncVantages(ctx context.Context) {
 	for _, name := range names {
 		w, configured := wants[name]
 		m := d.vs.machines[name]
+		covered := false
 		if w.hold {
-			continue
+			// While the host is cut off, the isolation notice speaks for
+			// every vantage. A vantage incident opened on the way there
+			// (the picture arrives one check at a time) is closed as
+			// covered by it; an alert for it that nobody has seen yet is
+			// withdrawn by the planner, so the operator hears one thing.
+			if !d.vs.isolated || m == nil || m.Incident() == nil {
+				continue
+			}
+			covered = true
 		}
 		var (
 			t      incident.Transition
@@ -380,6 +410,8 @@ func (d *Daemon) syncVantages(ctx context.Context) {
 			before = &s
 		}
 		switch {
+		case covered:
+			t = m.Close(now, ResolutionIsolated)
 		case !configured:
 			if m == nil {
 				continue
@@ -424,7 +456,7 @@ func (d *Daemon) syncVantages(ctx context.Context) {
 			d.log.Error("persisting a vantage incident; retried at the next sync", "vantage", name, "err", err)
 			continue
 		}
-		d.logVantage(name, &t)
+		d.logVantage(name, m, &t)
 		if len(t.Events) > 0 {
 			d.kickOutbox()
 		}
@@ -436,7 +468,7 @@ func (d *Daemon) syncVantages(ctx context.Context) {
 	}
 }
 
-func (d *Daemon) logVantage(name string, t *incident.Transition) {
+func (d *Daemon) logVantage(name string, m *incident.Machine, t *incident.Transition) {
 	for i := range t.Events {
 		e := &t.Events[i]
 		if e.Incident == nil {
@@ -444,7 +476,12 @@ func (d *Daemon) logVantage(name string, t *incident.Transition) {
 		}
 		switch e.Kind {
 		case incident.EventOpened:
-			d.log.Warn("vantage problem", "vantage", name, "incident", e.Incident.ID, "detail", e.Incident.Detail)
+			// The event's copy predates the store's id; the machine has it.
+			id := e.Incident.ID
+			if inc := m.Incident(); id == 0 && inc != nil {
+				id = inc.ID
+			}
+			d.log.Warn("vantage problem", "vantage", name, "incident", id, "detail", e.Incident.Detail)
 		case incident.EventResolved:
 			d.log.Info("vantage problem resolved", "vantage", name, "incident", e.Incident.ID, "resolution", e.Incident.Resolution)
 		}

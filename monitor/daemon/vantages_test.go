@@ -19,6 +19,7 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/probe"
 	"github.com/vantage-monitor/vantage/monitor/result"
 	"github.com/vantage-monitor/vantage/monitor/vantage"
+	"github.com/vantage-monitor/vantage/notify"
 )
 
 // fakeAgent stands in for a remote vantage: it answers canary URLs and
@@ -410,5 +411,45 @@ func TestReloadRebuildsVantages(t *testing.T) {
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestIsolationTakesOverAVantageIncidentOpenedOnTheWay(t *testing.T) {
+	t.Setenv("VANTAGE_TEST_TOKEN", "xoxb-test")
+	tg := newTarget(t)
+	rec := &recorder{}
+	f := newVantageFixture(t, monitorTOML("site", tg.URL)+strings.Replace(receiverTOML, `group_wait = "0s"`, `group_wait = "10s"`, 1))
+	f.d.opts.Notifier = nil
+	f.d.outbox.SetNotifiers(map[string]notify.Notifier{"ops": rec})
+
+	// First fra1 stops answering while this host still looks fine: a
+	// vantage problem opens, its alert held for group_wait.
+	f.agents["fra1"].silent.Store(true)
+	f.round("site")
+	f.d.syncVantages(context.Background())
+	if got := names(f.openIncidents(incident.KindVantage)); !slices.Equal(got, []string{"fra1"}) {
+		t.Fatalf("vantage incidents %v, want [fra1]", got)
+	}
+	// Then the rest: this host is cut off.
+	f.canary.status.Store(http.StatusServiceUnavailable)
+	f.agents["iad1"].silent.Store(true)
+	f.clock.Advance(time.Minute)
+	f.d.vs.fleet.Load().runner.Tick(context.Background())
+	f.d.syncVantages(context.Background())
+	if got := names(f.openIncidents(incident.KindVantage)); !slices.Equal(got, []string{IsolationIncident}) {
+		t.Fatalf("vantage incidents %v, want only %s", got, IsolationIncident)
+	}
+	hist, err := f.d.store.RecentIncidents(context.Background(), "fra1", 10)
+	if err != nil || len(hist) != 1 || hist[0].Open() || hist[0].Resolution != ResolutionIsolated {
+		t.Fatalf("fra1's incident: %+v %v, want closed as covered by the isolation notice", hist, err)
+	}
+	// Nobody heard of fra1: its alert was withdrawn; the notice goes out.
+	f.clock.Advance(time.Minute)
+	if _, err := f.d.outbox.DeliverDue(context.Background(), "ops"); err != nil {
+		t.Fatal(err)
+	}
+	msgs, _ := rec.got()
+	if len(msgs) != 1 || msgs[0].Monitor != IsolationIncident || msgs[0].Event != notify.EventOpen {
+		t.Fatalf("delivered %+v, want only the isolation notice", msgs)
 	}
 }

@@ -516,13 +516,19 @@ func (m *Machine) stamp(t *Transition, o *Observation) {
 
 // Remove resolves the open incident, if any, because the monitor has left
 // the config, and returns the Resolved event. The machine is spent after it.
-func (m *Machine) Remove(at time.Time) Transition {
+func (m *Machine) Remove(at time.Time) Transition { return m.Close(at, ResolutionRemoved) }
+
+// Close resolves the open incident, if any, saying how it ended, and
+// resets the machine to up: the incident is over for a reason other than
+// the target recovering (its monitor left the config, or a broader
+// incident now speaks for it).
+func (m *Machine) Close(at time.Time, how string) Transition {
 	if at.Before(m.lastAt) {
 		at = m.lastAt
 	}
 	t := Transition{At: at, From: m.state, To: StateUp}
 	if m.incident != nil {
-		m.resolve(at, ResolutionRemoved)
+		m.resolve(at, how)
 		t.add(Event{Kind: EventResolved})
 	}
 	m.state = StateUp

@@ -150,6 +150,10 @@ type Options struct {
 	// may report changes of their own). It must not block for long: rounds
 	// that cause a transition wait for it.
 	OnChange func(Change)
+	// OnSettled is called after every canary check ends, changed or not,
+	// outside the lock. A caller that waits for Checking to turn false
+	// before acting on the whole picture learns here when to look again.
+	OnSettled func()
 }
 
 // Runner runs rounds and tracks vantage health. It is safe for concurrent
@@ -163,6 +167,7 @@ type Runner struct {
 	vs            map[string]*vstate
 	isolated      bool
 	isolatedSince time.Time
+	flying        int // canary checks in progress
 
 	// notifyMu keeps OnChange calls in the order the changes happened
 	// without holding mu while the callback runs.
@@ -328,6 +333,7 @@ func (r *Runner) check(ctx context.Context, v *vstate) verdict.Canary {
 	if f == nil {
 		f = &flight{done: make(chan struct{})}
 		v.flight = f
+		r.flying++
 		go r.fly(context.WithoutCancel(ctx), v, f)
 	}
 	current := v.canary
@@ -355,9 +361,31 @@ func (r *Runner) fly(ctx context.Context, v *vstate, f *flight) {
 		v.canary, v.canaryAt = c, r.clock.Now()
 	}
 	f.res = v.canary
+	r.flying--
 	changes := r.settleLocked()
 	close(f.done)
 	r.unlockNotify(changes)
+	if r.opts.OnSettled != nil {
+		r.opts.OnSettled()
+	}
+}
+
+// Prober returns the prober of the vantage called name.
+func (r *Runner) Prober(name string) (Prober, bool) {
+	v := r.lookup(name)
+	if v == nil {
+		return nil, false
+	}
+	return v.prober, true
+}
+
+// Checking reports whether canary checks are in progress: while they are,
+// the health picture is partial (one vantage may show impaired a moment
+// before the others show the host is cut off).
+func (r *Runner) Checking() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.flying > 0
 }
 
 // runCanaries probes every canary URL from v in parallel. The canaries pass

@@ -685,7 +685,7 @@ func (o *Outbox) settle(ctx context.Context, receiver string, members []entry, g
 	err := o.opts.Store.Update(ctx, func(tx *store.Tx) error {
 		gaveUp = gaveUp[:0]
 		for _, m := range members {
-			if f := o.failures(m.item); f >= o.opts.MaxAttempts {
+			if f := o.failures(m.item); f >= o.opts.MaxAttempts && !m.msg.Persistent {
 				gaveUp = append(gaveUp, true)
 				if err := tx.MarkFailed(ctx, m.item.Key, fmt.Sprintf("gave up after %d attempts: %s", f, errText)); err != nil {
 					return err

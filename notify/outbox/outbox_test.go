@@ -425,6 +425,38 @@ func TestGivesUpAfterMaxAttempts(t *testing.T) {
 	}
 }
 
+// The notice that this host lost its network keeps trying past the bound:
+// it cannot go out until the network is back, and must go out then.
+func TestPersistentNoticeOutlastsMaxAttempts(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s := openStore(t, clk.Now)
+	o, _ := newOutbox(t, s, clk, Options{MaxAttempts: 2})
+	down := true
+	rec := &recorder{reply: func(int, *notify.Message) (string, error) {
+		if down {
+			return "", errors.New("dial tcp: network is unreachable")
+		}
+		return "", nil
+	}}
+	o.SetNotifiers(map[string]notify.Notifier{"slack": rec})
+	msg := open("iso", "slack", 1)
+	msg.Persistent = true
+	put(t, s, msg, time.Time{})
+	for range 6 {
+		deliver(t, o, "slack")
+		clk.Advance(time.Hour)
+	}
+	if it := item(t, s, "iso"); it.State != store.StatePending {
+		t.Fatalf("after 6 failed attempts with MaxAttempts 2: %+v, want still pending", it)
+	}
+	down = false
+	deliver(t, o, "slack")
+	if !delivered(t, s, "iso") || len(rec.got()) != 7 {
+		t.Errorf("network back: delivered=%v after %d attempts, want delivered on the 7th", delivered(t, s, "iso"), len(rec.got()))
+	}
+}
+
 // A Notify that takes forever is cut at AttemptTimeout,
 // and the retry says it may be a repeat: the receiver may have taken it.
 func TestAttemptTimeoutMarksPossibleRepeat(t *testing.T) {

@@ -118,7 +118,11 @@ func Event(cfg *config.Config, ev *incident.Event, id int64, lookup Lookup) (Dec
 			msg.Change = fmt.Sprintf("Opened during the maintenance window %s; still open when it ended at %s.",
 				windows(), mutedUntil.UTC().Format("2006-01-02 15:04 MST"))
 			d.Muted = "held until the maintenance window ends"
-		case msg.GroupKey != "" && cfg.Notify.GroupWait > 0:
+		case (msg.GroupKey != "" || inc.Kind == incident.KindVantage) && cfg.Notify.GroupWait > 0:
+			// A vantage problem waits too: when the host is losing its
+			// network, the vantages fail one check at a time, and the
+			// notice that the host is cut off replaces them; waiting lets
+			// their unseen alerts be withdrawn instead of sent.
 			notBefore = ev.At.Add(cfg.Notify.GroupWait)
 		}
 		for _, r := range cfg.ReceiversFor(mon, inc.Severity, inc.Class) {
@@ -288,6 +292,7 @@ func Message(cfg *config.Config, ev *incident.Event, id int64) notify.Message {
 			}
 		}
 	}
+	m.Persistent = inc.Kind == incident.KindVantage && inc.Monitor == notify.IsolationMonitor
 	switch ev.Kind {
 	case incident.EventOpened:
 		m.Event = notify.EventOpen

@@ -154,6 +154,10 @@ func TestVantageIncidentsRouteByTag(t *testing.T) {
 	if d.Sends[0].Msg.GroupKey != "" {
 		t.Errorf("a vantage incident got group key %q", d.Sends[0].Msg.GroupKey)
 	}
+	// Held for group_wait, so the isolation notice can take its place.
+	if !d.Sends[0].NotBefore.Equal(t0.Add(cfg.Notify.GroupWait)) {
+		t.Errorf("vantage alert not before %s, want %s", d.Sends[0].NotBefore, t0.Add(cfg.Notify.GroupWait))
+	}
 }
 
 func TestLaterEventsGoToWhoeverWasToldItOpened(t *testing.T) {

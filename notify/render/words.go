@@ -17,7 +17,7 @@ import (
 // It is repeated here because the daemon sits above notify and importing it
 // would be a cycle; TestIsolationName in the daemon's package would be the
 // place to pin the two together.
-const IsolationName = "local/network"
+const IsolationName = notify.IsolationMonitor
 
 // Duration formats how long an incident lasted, coarsely, the way people
 // say it: "45s", "4m 30s", "12m", "1h 5m", "2d 3h". Short outages keep

@@ -202,8 +202,10 @@ func (l *lab) runDaemon(t *testing.T, name string) ([]incident.Incident, []store
 	return incs, rows
 }
 
-// wantIncidents asserts that the store holds exactly one incident, a
-// vantage notice named notice, and none for the target.
+// wantIncidents asserts that the store holds exactly one open incident, a
+// vantage notice named notice, and none for the target. A vantage incident
+// opened while the host was on its way to being cut off may exist, but
+// only closed as covered by the isolation notice.
 func wantIncidents(t *testing.T, incs []incident.Incident, notice string) {
 	t.Helper()
 	var vantages, targets []string
@@ -215,6 +217,9 @@ func wantIncidents(t *testing.T, incs []incident.Incident, notice string) {
 		desc := fmt.Sprintf("%s %s #%d, %s, opened %s: %s", in.Kind, in.Monitor, in.ID, state, in.OpenedAt.Format(time.StampMilli), in.Detail)
 		switch in.Kind {
 		case incident.KindVantage:
+			if !in.Open() && in.Resolution == daemon.ResolutionIsolated && notice == daemon.IsolationIncident {
+				continue
+			}
 			vantages = append(vantages, desc)
 			if in.Monitor != notice {
 				t.Errorf("vantage incident for %q; want only %q", in.Monitor, notice)
