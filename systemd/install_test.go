@@ -1,0 +1,145 @@
+package systemd
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// wantFile checks that path exists with the given permission bits and
+// returns its content.
+func wantFile(t *testing.T, path string, perm os.FileMode) string {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatalf("not installed: %v", err)
+	}
+	if got := fi.Mode().Perm(); got != perm {
+		t.Errorf("%s: mode %v, want %v", path, got, perm)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func wantGone(t *testing.T, path string) {
+	t.Helper()
+	if _, err := os.Lstat(path); !os.IsNotExist(err) {
+		t.Errorf("%s: still there (%v)", path, err)
+	}
+}
+
+// wantVersion runs an installed binary and checks it reports testVersion.
+func wantVersion(t *testing.T, bin string) {
+	t.Helper()
+	out, err := exec.Command(bin, "version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s version: %v\n%s", bin, err, out)
+	}
+	if !strings.HasPrefix(string(out), "vantage "+testVersion+" ") {
+		t.Errorf("%s version = %q, want vantage %s (go...)", bin, out, testVersion)
+	}
+}
+
+// wantUnit checks an installed unit: the source unit with only ExecStart=
+// and Documentation= pointing at the installed paths.
+func wantUnit(t *testing.T, installed, name, bindir, docdir string) {
+	t.Helper()
+	got := wantFile(t, installed, 0o644)
+	src := readUnit(t, name)
+	want := strings.NewReplacer(
+		"ExecStart=/usr/local/bin/vantage ", "ExecStart="+bindir+"/vantage ",
+		"file:/usr/share/doc/vantage/", "file:"+docdir+"/",
+	).Replace(src)
+	if got != want {
+		t.Errorf("%s differs from %s with ExecStart in %s and docs in %s:\n%s", installed, name, bindir, docdir, got)
+	}
+	if !strings.Contains(got, "\nExecStart="+bindir+"/vantage ") {
+		t.Errorf("%s: ExecStart does not run %s/vantage", installed, bindir)
+	}
+}
+
+func TestMakeInstall(t *testing.T) {
+	needBinary(t)
+	example, err := os.ReadFile(filepath.Join(repoRoot, "systemd", "vantage.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		prefix  []string // PREFIX= argument, none for the default
+		bindir  string
+		unitdir string
+		docdir  string
+	}{
+		{"prefix /usr", []string{"PREFIX=/usr"}, "/usr/bin", "/lib/systemd/system", "/usr/share/doc/vantage"},
+		{"default prefix", nil, "/usr/local/bin", "/usr/local/lib/systemd/system", "/usr/local/share/doc/vantage"},
+		{"prefix /opt/vantage", []string{"PREFIX=/opt/vantage"}, "/opt/vantage/bin", "/opt/vantage/lib/systemd/system", "/opt/vantage/share/doc/vantage"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dest := t.TempDir()
+			install := func() {
+				t.Helper()
+				if out, err := runMake("install", append([]string{"DESTDIR=" + dest}, tc.prefix...)...); err != nil {
+					t.Fatalf("make install: %v\n%s", err, out)
+				}
+			}
+			install()
+
+			bin := filepath.Join(dest, tc.bindir, "vantage")
+			wantFile(t, bin, 0o755)
+			wantVersion(t, bin)
+			for _, u := range units {
+				wantUnit(t, filepath.Join(dest, tc.unitdir, u), u, tc.bindir, tc.docdir)
+			}
+			for _, doc := range []string{"config.example.toml", "README.md"} {
+				wantFile(t, filepath.Join(dest, tc.docdir, doc), 0o644)
+			}
+			conf := filepath.Join(dest, "etc/vantage/vantage.toml")
+			if got := wantFile(t, conf, 0o644); got != string(example) {
+				t.Error("/etc/vantage/vantage.toml is not the starter systemd/vantage.toml")
+			}
+			// The service must start right after install: the starter
+			// config validates with the installed binary and no secrets.
+			if out, err := exec.Command(filepath.Join(dest, tc.bindir, "vantage"), "validate", "-config", conf).CombinedOutput(); err != nil {
+				t.Errorf("the installed config does not validate: %v\n%s", err, out)
+			}
+
+			// A local edit survives a second install.
+			edited := string(example) + "\n# local edit\n"
+			if err := os.WriteFile(conf, []byte(edited), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			install()
+			if got := wantFile(t, conf, 0o644); got != edited {
+				t.Error("a second make install overwrote the edited /etc/vantage/vantage.toml")
+			}
+
+			// uninstall keeps the config and the state.
+			state := filepath.Join(dest, "var/lib/vantage/vantage.db")
+			if err := os.MkdirAll(filepath.Dir(state), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(state, []byte("store"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := runMake("uninstall", append([]string{"DESTDIR=" + dest}, tc.prefix...)...); err != nil {
+				t.Fatalf("make uninstall: %v\n%s", err, out)
+			}
+			wantGone(t, bin)
+			for _, u := range units {
+				wantGone(t, filepath.Join(dest, tc.unitdir, u))
+			}
+			wantGone(t, filepath.Join(dest, tc.docdir))
+			if got := wantFile(t, conf, 0o644); got != edited {
+				t.Error("make uninstall removed or changed /etc/vantage/vantage.toml")
+			}
+			wantFile(t, state, 0o600)
+		})
+	}
+}
