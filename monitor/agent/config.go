@@ -35,9 +35,14 @@ type Config struct {
 }
 
 // LoadConfig reads an agent config file. Unknown keys are errors naming
-// the key and its line; relative file paths are taken relative to the
-// config file's directory.
+// the key and its line. A relative file path is looked up in
+// $CREDENTIALS_DIRECTORY when systemd sets it (LoadCredential=), as the
+// daemon's config does, and next to the config file otherwise.
 func LoadConfig(path string) (Config, error) {
+	return loadConfig(path, os.Getenv("CREDENTIALS_DIRECTORY"))
+}
+
+func loadConfig(path, credentials string) (Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("reading agent config: %w", err)
@@ -47,6 +52,9 @@ func LoadConfig(path string) (Config, error) {
 		return Config{}, fmt.Errorf("agent config %s: %w", path, err)
 	}
 	dir := filepath.Dir(path)
+	if credentials != "" {
+		dir = credentials
+	}
 	for _, p := range []*string{&c.KeyFile, &c.TLSCert, &c.TLSKey} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)

@@ -321,3 +321,23 @@ func TestTruncateKeepsUTF8(t *testing.T) {
 		t.Errorf("truncate short = %q", got)
 	}
 }
+
+func TestLoadConfigFindsCredentials(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "agent.toml")
+	if err := os.WriteFile(file, []byte("listen = \"127.0.0.1:9208\"\nkey_file = \"agent.key\"\ntls_cert = \"/etc/ssl/a.crt\"\ntls_key = \"a.pem\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ creds, want string }{
+		{"", filepath.Join(dir, "agent.key")},
+		{"/run/credentials/vantage-agent.service", "/run/credentials/vantage-agent.service/agent.key"},
+	} {
+		c, err := loadConfig(file, tc.creds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.KeyFile != tc.want || c.TLSCert != "/etc/ssl/a.crt" {
+			t.Errorf("credentials %q: key_file %q, tls_cert %q; want %q and the absolute path untouched", tc.creds, c.KeyFile, c.TLSCert, tc.want)
+		}
+	}
+}
