@@ -37,6 +37,7 @@ func commands() map[string]command {
 		"run":         {"run the monitor daemon on the config's watchlist", runRun},
 		"validate":    {"check the config file without running anything", runValidate},
 		"notify-test": {"send a sample alert through a configured receiver", runNotifyTest},
+		"demo":        {"run a self-contained demo on loopback: no config, no network", runDemo},
 		"version":     {"print the version", runVersion},
 		"help":        {"list the subcommands", runHelp},
 	}

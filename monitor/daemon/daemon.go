@@ -74,6 +74,10 @@ type Options struct {
 	// Remote builds the prober of a configured [[vantage]]; RemoteProber
 	// (an agent client) if nil. Tests use fakes.
 	Remote func(v *config.Vantage) (vantage.Prober, error)
+	// Resolver is the host's resolver for the follow-up diagnosis;
+	// net.DefaultResolver if nil. (The probe's own resolver is the
+	// Prober's.)
+	Resolver *net.Resolver
 	// Notifier builds the notifier of a configured receiver;
 	// receiver.New (the real Slack and email clients) if nil.
 	Notifier func(r *config.Receiver) (notify.Notifier, error)

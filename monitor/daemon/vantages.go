@@ -171,7 +171,7 @@ func (d *Daemon) newFleet(cfg *config.Config) (*fleet, error) {
 			vrs = append(vrs, diagnose.VantageResolver{Name: name, Lookup: rs.Resolve})
 		}
 	}
-	dg, err := diagnose.New(diagnose.Options{Resolvers: cfg.Resolvers, Vantages: vrs, Probe: func(ctx context.Context, s probe.Spec) result.Result {
+	dg, err := diagnose.New(diagnose.Options{System: d.opts.Resolver, Resolvers: cfg.Resolvers, Vantages: vrs, Probe: func(ctx context.Context, s probe.Spec) result.Result {
 		res, _ := d.localProber().Probe(ctx, s)
 		return res
 	}})
