@@ -236,11 +236,8 @@ func repeatFor(cfg *config.Config, mon *config.Monitor, inc *incident.Incident, 
 }
 
 func roundDuration(d time.Duration) time.Duration {
-	switch {
-	case d >= time.Hour:
+	if d >= time.Hour {
 		return d.Round(time.Minute)
-	case d >= time.Minute:
-		return d.Round(time.Second)
 	}
 	return d.Round(time.Second)
 }
