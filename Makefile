@@ -57,7 +57,8 @@ DEB        := $(DISTDIR)/vantage_$(DEB_VERSION)_$(DEB_ARCH).deb
 DEBROOT    := $(DISTDIR)/debroot
 
 # CGO off: a static binary with Go's own DNS resolver, so the .deb depends
-# on no libc and the units' RestrictAddressFamilies= (no AF_NETLINK) holds.
+# on no libc and the daemon unit's RestrictAddressFamilies= (no AF_NETLINK)
+# holds; the agent's allows netlink only to list its own addresses.
 GOBUILD    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)"
 
 .PHONY: all build install uninstall deb test clean

@@ -200,6 +200,8 @@ func TestUnitSettings(t *testing.T) {
 		{
 			unit:      "vantage-agent.service",
 			execStart: "/usr/local/bin/vantage agent -config /etc/vantage/agent.toml",
+			// refuse_private lists the host's addresses over netlink.
+			extra: map[string]string{"RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6 AF_NETLINK"},
 			// The agent exits on SIGHUP and keeps no state.
 			absent: []string{"ExecReload", "StateDirectory"},
 			creds:  []string{"agent.key:"},

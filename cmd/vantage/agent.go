@@ -34,7 +34,7 @@ func parseAgentFlags(args []string, stderr io.Writer) (agentOptions, error) {
 	fs.StringVar(&flags.KeyFile, "key-file", "", "file with the shared key(s), one per line, hex or base64 (several lines: key rotation)")
 	fs.StringVar(&flags.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
 	fs.StringVar(&flags.TLSKey, "tls-key", "", "private key of -tls-cert (PEM)")
-	fs.BoolVar(&flags.RefusePrivate, "refuse-private", false, "refuse private, loopback, link-local and other non-public destinations")
+	fs.BoolVar(&flags.RefusePrivate, "refuse-private", false, "refuse private, loopback, link-local and other non-public destinations, and this host's own addresses")
 	fs.IntVar(&flags.MaxConcurrency, "max-concurrency", agent.DefaultMaxConcurrency, "probes running at once; more get 503")
 	fs.Float64Var(&flags.Rate, "rate", agent.DefaultRate, "probes per second; more get 429")
 	fs.IntVar(&flags.Burst, "burst", 0, "probes allowed in a burst above -rate (default: max(-max-concurrency, -rate))")

@@ -288,9 +288,9 @@ func scopeWords(r *result.Result) string {
 
 // vantageWords is one vantage's line: what it saw, or why it is no vote.
 func vantageWords(l *result.VantageLine) string {
-	s := fmt.Sprintf("%-12s %s", l.Name, l.Status)
+	s := fmt.Sprintf("%-12s %s", l.Name, l.Status.Words())
 	switch {
-	case l.Result != nil && l.Status != result.VantageUnreachable:
+	case l.Result != nil && l.Status != result.VantageUnreachable && l.Status != result.VantageRefused:
 		s += "  " + l.Result.Headline()
 		if l.Error != "" {
 			s += " (" + l.Error + ")"

@@ -156,7 +156,9 @@ func (c *Client) init() {
 
 // Probe asks the agent to probe spec and returns its result. A failure to
 // get a result is an *Error whose Kind says why; the target's own failures
-// are in the result, with a nil error.
+// are in the result, with a nil error, and so is a destination the agent
+// refused by its policy (Result.Refusal, which agents older than the field
+// never set).
 func (c *Client) Probe(ctx context.Context, spec probe.Spec) (result.Result, error) {
 	c.once.Do(c.init)
 	if c.initErr != nil {
@@ -180,6 +182,11 @@ func (c *Client) Probe(ctx context.Context, spec probe.Spec) (result.Result, err
 	}
 	if !r.Class.Valid() {
 		return result.Result{}, &Error{Kind: KindProtocol, Status: status, Msg: fmt.Sprintf("the result has unknown class %q", r.Class)}
+	}
+	if r.Refusal != nil && r.OK {
+		// A refusal is the agent declining to look; with an OK beside it
+		// the answer contradicts itself, and neither half can be a vote.
+		return result.Result{}, &Error{Kind: KindProtocol, Status: status, Msg: "the result is both OK and refused"}
 	}
 	r.Normalize()
 	return r, nil

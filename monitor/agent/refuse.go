@@ -5,6 +5,9 @@ import (
 	"net"
 	"net/netip"
 	"syscall"
+
+	"github.com/vantage-monitor/vantage/monitor/probe"
+	"github.com/vantage-monitor/vantage/monitor/result"
 )
 
 // Prefixes that RefusePrivate names beyond what netip.Addr classifies.
@@ -60,24 +63,80 @@ func privateReason(addr netip.Addr) string {
 	return ""
 }
 
+// PolicyRefusePrivate names the setting behind the agent's refusals, in
+// result.Refusal.Policy.
+const PolicyRefusePrivate = "refuse_private"
+
 // RefusePrivate is a probe.Prober DialControl that refuses every
 // destination that is not a public unicast address: loopback, private
 // (RFC 1918, ULA fc00::/7), link-local, unspecified, multicast, CGNAT
 // 100.64/10, reserved ranges, and IPv4-mapped or NAT64 forms of these.
 // It runs on the resolved address of every connection the probe opens,
 // redirects included, so neither DNS rebinding nor a redirect to an
-// internal name gets past it.
+// internal name gets past it. A refusal is a *probe.RefusedError, so the
+// result says it was refused rather than unreachable.
 func RefusePrivate(network, address string, _ syscall.RawConn) error {
+	return (&refuser{private: privateReason}).check(address)
+}
+
+// refuser is the agent's refuse_private policy at dial time: the
+// destination must be a public address and none of the agent host's own,
+// so that a redirect to the host's public address cannot reach services
+// that listen on it for the host alone.
+type refuser struct {
+	// private says why an address is not public ("" when it is); tests
+	// relax it, since on loopback everything is private.
+	private func(netip.Addr) string
+	// ownAddrs lists the host's interface addresses at the moment of the
+	// dial, since they change (DHCP, a VPN coming up); nil means none are
+	// checked.
+	ownAddrs func() ([]net.Addr, error)
+}
+
+func newRefuser() *refuser {
+	return &refuser{private: privateReason, ownAddrs: net.InterfaceAddrs}
+}
+
+func (p *refuser) control(_, address string, _ syscall.RawConn) error {
+	return p.check(address)
+}
+
+func (p *refuser) check(address string) error {
+	refuse := func(dest, reason string) error {
+		return &probe.RefusedError{Refusal: result.Refusal{Policy: PolicyRefusePrivate, Destination: dest, Reason: reason}}
+	}
 	host, _, err := net.SplitHostPort(address)
 	if err != nil {
-		return fmt.Errorf("destination %q refused: not an address this agent can check", address)
+		return refuse(address, "not an address this agent can check")
 	}
 	addr, err := netip.ParseAddr(host)
 	if err != nil {
-		return fmt.Errorf("destination %q refused: not an IP address", host)
+		return refuse(host, "not an IP address")
 	}
-	if r := privateReason(addr); r != "" {
-		return fmt.Errorf("destination %s refused: %s addresses are not allowed on this agent", host, r)
+	if r := p.private(addr); r != "" {
+		return refuse(host, r+" addresses are not allowed on this agent")
+	}
+	if p.ownAddrs == nil {
+		return nil
+	}
+	own, err := p.ownAddrs()
+	if err != nil {
+		// Without the list the destination may be this host: refuse, as
+		// for any destination the policy cannot clear.
+		return refuse(host, fmt.Sprintf("listing this host's addresses to compare with: %v", err))
+	}
+	addr = addr.WithZone("").Unmap()
+	for _, a := range own {
+		var ip net.IP
+		switch a := a.(type) {
+		case *net.IPNet:
+			ip = a.IP
+		case *net.IPAddr:
+			ip = a.IP
+		}
+		if o, ok := netip.AddrFromSlice(ip); ok && o.Unmap() == addr {
+			return refuse(host, "it is an address of this agent's own host")
+		}
 	}
 	return nil
 }

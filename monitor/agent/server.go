@@ -46,7 +46,9 @@ type Options struct {
 	// Keys are the accepted shared keys (current and next, for rotation).
 	// At least one is required, each at least MinKeyBytes long.
 	Keys [][]byte
-	// RefusePrivate refuses non-public destinations; see RefusePrivate.
+	// RefusePrivate refuses non-public destinations (see RefusePrivate)
+	// and the host's own interface addresses, and says so in the answer's
+	// "refusal" field.
 	RefusePrivate bool
 	// MaxTimeout, MaxBody and MaxRedirects clamp a spec's fields: a larger
 	// value is lowered to the cap (and logged), not refused, so a
@@ -91,6 +93,8 @@ type Server struct {
 	handler http.Handler
 	// probed counts probes started, for tests and the benchmark.
 	probed func()
+	// refuser is the refuse_private policy, nil without it.
+	refuser *refuser
 }
 
 // NewServer checks opts and returns a Server.
@@ -149,7 +153,8 @@ func NewServer(opts Options) (*Server, error) {
 		log:    opts.Logger,
 	}
 	if opts.RefusePrivate {
-		s.prober.DialControl = RefusePrivate
+		s.refuser = newRefuser()
+		s.prober.DialControl = s.refuser.control
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+ProbePath, s.handleProbe)
@@ -327,7 +332,7 @@ func (s *Server) handleProbe(w http.ResponseWriter, r *http.Request) {
 	if u, err := url.Parse(spec.URL); err == nil {
 		host = u.Host // never the path or query: they may carry tokens
 	}
-	log.Info("agent probe", "host", host, "class", res.Class, "status", res.Status,
+	log.Info("agent probe", "host", host, "class", res.Class, "status", res.Status, "refused", res.Refusal != nil,
 		"probe_ms", res.Phases.TotalMs, "ms", time.Since(start).Milliseconds(), "clamped", clamped, "key", KeyID(key))
 	log.Debug("agent probe spec", "url", spec.URL, "method", spec.Method)
 	signed(w, key, nonce, out)

@@ -72,6 +72,10 @@ func (x *exchange) netFail(err error) {
 			// Includes a DialControl refusal: the destination is not
 			// reachable from here, by policy.
 			x.fail(result.ClassNetworkUnreachable, "", "connecting to %s: %v", a, err)
+			var ref *RefusedError
+			if errors.As(err, &ref) {
+				x.r.Refusal = &ref.Refusal
+			}
 		}
 	case phaseSending:
 		x.fail(result.ClassConnectionReset, result.DetailResetBeforeResponse, "sending the request to %s: %v", a, err)

@@ -56,7 +56,9 @@ func (x *exchange) connect(host, port string) (net.Conn, bool) {
 		if err == nil {
 			return c, true
 		}
-		if firstErr == nil {
+		// A refusal stands for the probe only when every address was
+		// refused: a failure of an address that was tried is a vote.
+		if firstErr == nil || (isRefusal(firstErr) && !isRefusal(err)) {
 			firstErr = err
 		}
 		if x.ctx.Err() != nil {
@@ -65,6 +67,11 @@ func (x *exchange) connect(host, port string) (net.Conn, bool) {
 	}
 	x.netFail(firstErr)
 	return nil, false
+}
+
+func isRefusal(err error) bool {
+	var ref *RefusedError
+	return errors.As(err, &ref)
 }
 
 // addresses returns the IPs to dial: a pin for host:port, the literal, or

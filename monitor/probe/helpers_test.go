@@ -182,7 +182,8 @@ func (p *testPKI) leaf(t *testing.T, names []string, nb, na time.Time, selfSigne
 
 // dnsServer answers on 127.0.0.1 by the first label of the name:
 // "nx" NXDOMAIN, "fail" SERVFAIL, "empty" NOERROR without answers,
-// "hang" never, anything else 127.0.0.1 for A and nothing for AAAA.
+// "hang" never, "two" 127.0.0.2 and 127.0.0.1 for A, anything else
+// 127.0.0.1 for A; nothing for AAAA.
 func dnsServer(t *testing.T) *net.Resolver {
 	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -215,6 +216,16 @@ func dnsServer(t *testing.T) *net.Resolver {
 				m.RCode = dnsmessage.RCodeServerFailure
 			case "empty":
 				m.RCode = dnsmessage.RCodeSuccess
+			case "two":
+				m.RCode = dnsmessage.RCodeSuccess
+				if q.Type == dnsmessage.TypeA {
+					for _, a := range [][4]byte{{127, 0, 0, 2}, {127, 0, 0, 1}} {
+						m.Answers = append(m.Answers, dnsmessage.Resource{
+							Header: dnsmessage.ResourceHeader{Name: q.Name, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET, TTL: 5},
+							Body:   &dnsmessage.AResource{A: a},
+						})
+					}
+				}
 			default:
 				m.RCode = dnsmessage.RCodeSuccess
 				if q.Type == dnsmessage.TypeA {

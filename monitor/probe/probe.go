@@ -49,7 +49,8 @@ type Prober struct {
 	// redirects, after the socket is created and before it connects. A
 	// remote agent uses it to refuse private or loopback destinations.
 	// An error it returns that is not a recognised errno ends the probe as
-	// network_unreachable with the hook's message in Error.
+	// network_unreachable with the hook's message in Error; a *RefusedError
+	// also sets Result.Refusal.
 	DialControl func(network, address string, c syscall.RawConn) error
 	// RootCAs verifies server certificates; nil means the system roots.
 	RootCAs *x509.CertPool
@@ -68,6 +69,17 @@ type Prober struct {
 	// is tested apart from the fingerprints.
 	identify func(status int, h http.Header, body []byte) gateway.Identification
 }
+
+// RefusedError is what a DialControl hook returns to refuse a destination
+// by policy. The probe carries it as Result.Refusal, so that whoever reads
+// the result, a coordinator across the wire included, tells "this vantage
+// will not look" from "this vantage cannot get there" without reading the
+// error text.
+type RefusedError struct {
+	Refusal result.Refusal
+}
+
+func (e *RefusedError) Error() string { return e.Refusal.String() }
 
 // Plan is a Spec checked and prepared once (defaults applied, URL parsed,
 // regexp compiled, pins parsed) so that repeated probes of the same monitor

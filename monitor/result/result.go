@@ -156,12 +156,37 @@ type Result struct {
 	BodyBytes  int64     `json:"body_bytes"`
 	Truncated  bool      `json:"body_truncated"`
 	RetryAfter string    `json:"retry_after,omitempty"`
+	// Refusal is set when the vantage declined to reach the destination by
+	// its own policy (an agent's refuse_private). Class then stays
+	// network_unreachable, which is what older coordinators make of it,
+	// but the result says nothing about the target and is never a vote.
+	Refusal *Refusal `json:"refusal,omitempty"`
 
 	// Scope and Vantages are set when a round probed from several vantage
 	// points: Scope says who sees the target down ("everyone", "partial",
 	// "just_me", "unknown"; empty when it is up), Vantages what each saw.
 	Scope    Scope         `json:"scope"`
 	Vantages []VantageLine `json:"vantages,omitempty"`
+}
+
+// Refusal says which destination a vantage refused to dial, and why.
+type Refusal struct {
+	// Policy names the setting that refused, e.g. "refuse_private".
+	Policy string `json:"policy"`
+	// Destination is the address as dialled (after DNS and redirects).
+	Destination string `json:"destination"`
+	// Reason says, for a person, what is wrong with the destination.
+	Reason string `json:"reason"`
+}
+
+// String is the refusal in one line, e.g. "destination 10.0.0.5 refused:
+// private addresses are not allowed on this agent (refuse_private)".
+func (r *Refusal) String() string {
+	s := fmt.Sprintf("destination %s refused: %s", r.Destination, r.Reason)
+	if r.Policy != "" {
+		s += " (" + r.Policy + ")"
+	}
+	return s
 }
 
 // Scope says for whom a target is down.
@@ -185,7 +210,16 @@ const (
 	VantageDown        VantageStatus = "down"        // healthy, saw the target down
 	VantageImpaired    VantageStatus = "impaired"    // its canaries fail: not a vote
 	VantageUnreachable VantageStatus = "unreachable" // did not answer, or auth failed: not a vote
+	VantageRefused     VantageStatus = "refused"     // declined the destination by its policy: not a vote
 )
+
+// Words is the status for people reading a vantage line.
+func (s VantageStatus) Words() string {
+	if s == VantageRefused {
+		return "refused by policy"
+	}
+	return string(s)
+}
 
 // VantageLine is what one vantage saw in a round.
 type VantageLine struct {
@@ -193,7 +227,7 @@ type VantageLine struct {
 	Status VantageStatus `json:"status"`
 	// Result is what the vantage's probe returned; nil when unreachable.
 	Result *Result `json:"result,omitempty"`
-	// Error says why a vantage is impaired or unreachable.
+	// Error says why a vantage is impaired, unreachable or refused.
 	Error string `json:"error,omitempty"`
 }
 

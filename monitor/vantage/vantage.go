@@ -297,7 +297,9 @@ func (r *Runner) line(ctx, rctx context.Context, name string, spec probe.Spec) r
 		return verdict.Classify(name, nil, err, verdict.Canary{})
 	}
 	r.setReach(v, nil)
-	return verdict.Classify(name, &res, nil, r.canaryFor(ctx, v, !res.OK))
+	// A refusal is the vantage's policy, not a failure its canaries could
+	// explain: it triggers no check.
+	return verdict.Classify(name, &res, nil, r.canaryFor(ctx, v, !res.OK && res.Refusal == nil))
 }
 
 func (r *Runner) lookup(name string) *vstate {
@@ -391,7 +393,11 @@ func (r *Runner) Checking() bool {
 // runCanaries probes every canary URL from v in parallel. The canaries pass
 // when any URL answers OK: one unlucky canary must not make a vantage
 // impaired, and a vantage that reaches none of them cannot be trusted. When
-// the vantage answers for none of them, it is unreachable (reachErr).
+// the vantage answers for none of them, it is unreachable (reachErr). A
+// canary the vantage refuses by its policy (a private canary URL and an
+// agent with refuse_private) says nothing about its network; when it
+// refuses them all, its canaries are unchecked and its answers are taken at
+// face value, as without canaries.
 func (r *Runner) runCanaries(ctx context.Context, v *vstate) (c verdict.Canary, reachErr error) {
 	urls := r.opts.Canary.URLs
 	type out struct {
@@ -407,7 +413,7 @@ func (r *Runner) runCanaries(ctx context.Context, v *vstate) (c verdict.Canary, 
 		})
 	}
 	wg.Wait()
-	var fails []string
+	var fails, refused []string
 	var errs []error
 	for i, o := range outs {
 		switch {
@@ -415,9 +421,14 @@ func (r *Runner) runCanaries(ctx context.Context, v *vstate) (c verdict.Canary, 
 			errs = append(errs, o.err)
 		case o.res.OK:
 			return verdict.Canary{State: verdict.CanaryOK}, nil
+		case o.res.Refusal != nil:
+			refused = append(refused, urls[i])
 		default:
 			fails = append(fails, fmt.Sprintf("%s: %s", urls[i], o.res.Headline()))
 		}
+	}
+	if len(fails) == 0 && len(refused) > 0 {
+		return verdict.Canary{State: verdict.CanaryUnchecked}, nil
 	}
 	if len(fails) == 0 {
 		return verdict.Canary{}, fmt.Errorf("checking canaries from %s: %w", v.name, errors.Join(errs...))

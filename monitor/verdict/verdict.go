@@ -52,7 +52,9 @@ type Canary struct {
 
 // Classify makes the line of one vantage in a round from what its prober
 // returned (res, err) and its canary health. Any error means the vantage did
-// not answer (or refused us): unreachable. A vantage whose canaries fail is
+// not answer (or refused us): unreachable. A result with a Refusal is a
+// vantage that declined the destination by its policy: refused, whatever
+// its canaries say, since it did not look. A vantage whose canaries fail is
 // impaired whatever it saw, since neither its failures nor its successes can
 // be trusted to describe the target. Otherwise the line is up or down as the
 // probe says.
@@ -71,6 +73,9 @@ func Classify(name string, res *result.Result, err error, c Canary) result.Vanta
 	r := *res
 	line.Result = &r
 	switch {
+	case res.Refusal != nil:
+		line.Status = result.VantageRefused
+		line.Error = res.Refusal.String()
 	case c.State == CanaryFailed:
 		line.Status = result.VantageImpaired
 		line.Error = "canaries fail"
@@ -94,6 +99,7 @@ type Verdict struct {
 	Up          []string
 	Impaired    []string
 	Unreachable []string
+	Refused     []string
 	// Representative names the vantage whose result stands for the round;
 	// empty when no vantage returned a result.
 	Representative string
@@ -121,7 +127,11 @@ func (v *Verdict) Regions() []string {
 //   - empty: healthy vantages see it up and no vantage reports a failure
 //     that could be ours;
 //   - unknown: none of the above, i.e. no healthy vantage answered and no
-//     impaired one reported a failure (all unreachable, say). Never everyone.
+//     impaired one reported a failure (all unreachable or refused, say).
+//     Never everyone.
+//
+// A refused line is never a vote: the others decide, as if the refusing
+// vantage were not in the round.
 //
 // With only the local vantage, everyone therefore still needs its canaries
 // to pass: a local failure with failing canaries is an impaired line, so
@@ -140,6 +150,8 @@ func Decide(lines []result.VantageLine) Verdict {
 			if l.Result != nil && !l.Result.OK {
 				impairedDown = append(impairedDown, l.Name)
 			}
+		case result.VantageRefused:
+			v.Refused = append(v.Refused, l.Name)
 		default:
 			// An unknown status is treated like a vantage that did not
 			// answer: it must never count as a vote.
@@ -225,6 +237,7 @@ func scopeMarker(v *Verdict, rep string) string {
 	add("up from", v.Up)
 	add("impaired:", v.Impaired)
 	add("unreachable:", v.Unreachable)
+	add("refused by policy:", v.Refused)
 	scope := string(v.Scope)
 	if scope == "" {
 		scope = "up"
@@ -259,6 +272,10 @@ func cloneResult(r result.Result) result.Result {
 		t := *r.TLS
 		t.DNSNames = slices.Clone(t.DNSNames)
 		r.TLS = &t
+	}
+	if r.Refusal != nil {
+		ref := *r.Refusal
+		r.Refusal = &ref
 	}
 	// A remote agent has no business sending a verdict of its own; the
 	// lines are the coordinator's.

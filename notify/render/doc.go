@@ -465,6 +465,14 @@ func vantageLine(v result.VantageLine, mainErr string) string {
 	switch {
 	case v.Status == result.VantageUp && r != nil && r.Status > 0:
 		return l + fmt.Sprintf("up (%d)", r.Status)
+	case v.Status == result.VantageRefused:
+		// The vantage did not look: its result is the refusal, not a
+		// failure of the target, so only the refusal is shown.
+		l += v.Status.Words() + ", not counted"
+		if v.Error != "" {
+			l += ": " + clipRunes(oneLine(v.Error), 160)
+		}
+		return l
 	case v.Status == result.VantageImpaired, v.Status == result.VantageUnreachable:
 		l += string(v.Status) + ", not counted"
 	default:

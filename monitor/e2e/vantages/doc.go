@@ -7,7 +7,8 @@
 // isolation, the store's incidents) gives the verdicts the issue promises:
 // "partial" when only some vantages are cut off, "just_me" with one vantage
 // notice and no target incident when the coordinator itself is, a dead agent
-// that is no vote, and an agent that refuses wrong keys and replays without
+// that is no vote, an agent with refuse_private that is refused by policy
+// and no vote, and an agent that refuses wrong keys and replays without
 // probing.
 //
 // The package has no non-test code; this file exists to say why it exists.

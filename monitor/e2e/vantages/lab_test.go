@@ -272,10 +272,10 @@ func (p *proc) stop(t *testing.T) {
 	}
 }
 
-func (l *lab) startAgent(name string) {
+func (l *lab) startAgent(name string, flags ...string) {
 	l.t.Helper()
 	addr := agentIPs[name] + ":" + agentPort
-	p := l.start(name, "agent-"+name, "agent", "-listen", addr, "-key-file", l.keyFile)
+	p := l.start(name, "agent-"+name, append([]string{"agent", "-listen", addr, "-key-file", l.keyFile}, flags...)...)
 	l.agents[name] = p
 	c := l.client("coord")
 	deadline := time.Now().Add(10 * time.Second)

@@ -159,6 +159,32 @@ func TestVantages(t *testing.T) {
 		r = l.check(cfg)
 		wantRound(t, r, result.ScopeEveryone, map[string]result.VantageStatus{local: down, "a1": down, "a2": unreachable})
 	})
+
+	t.Run("agent refusing private addresses is not a vote", func(t *testing.T) {
+		l.t = t
+		// The lab's addresses are private: with refuse_private, a2 refuses
+		// the target and the canary alike, and the others decide.
+		l.agents["a2"].stop(t)
+		l.startAgent("a2", "-refuse-private")
+		refused := result.VantageRefused
+		before := l.web.hits.Load()
+		r := l.check(cfg)
+		wantRound(t, r, result.ScopeNone, map[string]result.VantageStatus{local: up, "a1": up, "a2": refused})
+		if !r.OK {
+			t.Errorf("a target up from every vantage that looked is reported down: %s", r.Headline())
+		}
+		if n := l.web.hits.Load() - before; n != 2 {
+			t.Errorf("the target got %d requests from 3 vantages, one refusing; want 2", n)
+		}
+		l.web.status.Store(http.StatusServiceUnavailable)
+		defer l.web.status.Store(http.StatusOK)
+		r = l.check(cfg)
+		wantRound(t, r, result.ScopeEveryone, map[string]result.VantageStatus{local: down, "a1": down, "a2": refused})
+		defer l.cut("a1", targetIP)()
+		l.web.status.Store(http.StatusOK)
+		r = l.check(cfg)
+		wantRound(t, r, result.ScopePartial, map[string]result.VantageStatus{local: up, "a1": down, "a2": refused})
+	})
 }
 
 // runDaemon runs `vantage run` in coord until it has raised a vantage
