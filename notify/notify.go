@@ -99,8 +99,9 @@ type Message struct {
 	InGroup bool `json:"in_group,omitempty"`
 
 	// Repeat marks a message that may already have been delivered once:
-	// the daemon stopped in the middle of sending it. Receivers say so
-	// visibly ("possible repeat").
+	// the daemon stopped in the middle of sending it, or an earlier
+	// attempt failed in a way that leaves open whether the receiver took
+	// it (AmbiguousError). Receivers say so visibly ("possible repeat").
 	Repeat bool `json:"repeat,omitempty"`
 	// Test marks a sample alert from `vantage notify-test`.
 	Test bool `json:"test,omitempty"`
@@ -150,8 +151,9 @@ func (m *Message) Duration() time.Duration {
 //
 // Notify must honour ctx's deadline. Its error says whether to retry:
 // wrap with Permanent for failures a retry cannot fix, with RetryAfter
-// when the receiver said when to come back; anything else is retried with
-// backoff.
+// when the receiver said when to come back, with Ambiguous when the
+// message may have reached the receiver all the same; anything else is
+// retried with backoff.
 type Notifier interface {
 	Notify(ctx context.Context, msg *Message, ref string) (newRef string, err error)
 }
@@ -218,4 +220,36 @@ func IsRetryAfter(err error) (*RetryAfterError, bool) {
 	var r *RetryAfterError
 	ok := errors.As(err, &r)
 	return r, ok
+}
+
+// AmbiguousError is a failure after which the receiver may have the
+// message all the same: the request was written in full and the answer
+// never came (the SMTP connection dropped or timed out after the final
+// "." of DATA, a Slack request that got no response). It is retried like
+// any temporary failure, and the outbox remembers for good that the
+// message may already have been delivered, so the copy that goes out
+// later says "possible repeat". An error the receiver answered (an SMTP
+// 4xx after DATA, an HTTP 500 with a body) is not ambiguous.
+type AmbiguousError struct {
+	Err error
+}
+
+func (e *AmbiguousError) Error() string {
+	return "may have been delivered: " + e.Err.Error()
+}
+
+func (e *AmbiguousError) Unwrap() error { return e.Err }
+
+// Ambiguous wraps err as an AmbiguousError; nil stays nil.
+func Ambiguous(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &AmbiguousError{Err: err}
+}
+
+// IsAmbiguous reports whether err is (or wraps) an AmbiguousError.
+func IsAmbiguous(err error) bool {
+	var a *AmbiguousError
+	return errors.As(err, &a)
 }

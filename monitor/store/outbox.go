@@ -198,6 +198,17 @@ func (t *Tx) MarkRetry(ctx context.Context, key string, nextAt time.Time, errTex
 		toNanos(nextAt), errText, toNanos(t.s.now()))
 }
 
+// MarkMaybeSent records that an attempt at the event may have reached the
+// receiver although it failed (no answer after the whole request was
+// written). The flag is never cleared: MarkRetry, MarkFailed and later
+// attempts leave it, and MarkDelivered carries it into the delivered
+// table, so whichever copy goes out next is marked a possible repeat.
+func (t *Tx) MarkMaybeSent(ctx context.Context, key string) error {
+	return t.move(ctx, "mark notification "+key+" as possibly delivered", key,
+		[]OutboxState{StateSending, StatePending, StateFailed},
+		`maybe_sent = 1, updated_at = ?`, toNanos(t.s.now()))
+}
+
 // MarkFailed gives up on an event for good, with the reason. It stays in the
 // outbox in state failed for the API and metrics, and no longer holds back
 // later events of its incident.

@@ -319,3 +319,51 @@ func TestKeyStatusAndCancel(t *testing.T) {
 		}
 	}
 }
+
+// TestMarkMaybeSentIsSticky: the flag survives every later transition and
+// is kept in the delivered table.
+func TestMarkMaybeSentIsSticky(t *testing.T) {
+	clk := newClock()
+	s, _ := openTest(t, clk, Options{})
+	ctx := context.Background()
+	enqueue(t, s, OutboxEvent{Key: "k", Receiver: "slack", IncidentID: 1, Event: EventOpen})
+	update(t, s, func(tx *Tx) error {
+		if err := tx.MarkSending(ctx, "k"); err != nil {
+			return err
+		}
+		if err := tx.MarkMaybeSent(ctx, "k"); err != nil {
+			return err
+		}
+		return tx.MarkRetry(ctx, "k", clk.Now(), "no answer")
+	})
+	update(t, s, func(tx *Tx) error {
+		if err := tx.MarkSending(ctx, "k"); err != nil {
+			return err
+		}
+		return tx.MarkRetry(ctx, "k", clk.Now(), "HTTP 500")
+	})
+	if it, err := s.OutboxItem(ctx, "k"); err != nil || !it.MaybeSent || it.LastError != "HTTP 500" {
+		t.Fatalf("after a plain retry: %+v, %v", it, err)
+	}
+	update(t, s, func(tx *Tx) error { return tx.MarkFailed(ctx, "k", "gave up") })
+	update(t, s, func(tx *Tx) error { return tx.Requeue(ctx, "k") })
+	if it, _ := s.OutboxItem(ctx, "k"); !it.MaybeSent {
+		t.Fatal("flag lost by MarkFailed and Requeue")
+	}
+	update(t, s, func(tx *Tx) error {
+		if err := tx.MarkSending(ctx, "k"); err != nil {
+			return err
+		}
+		return tx.MarkDelivered(ctx, "k")
+	})
+	var maybe bool
+	if err := s.r.QueryRowContext(ctx, `SELECT maybe_sent FROM delivered WHERE key = 'k'`).Scan(&maybe); err != nil || !maybe {
+		t.Errorf("delivered row maybe_sent = %v (%v), want kept", maybe, err)
+	}
+	update(t, s, func(tx *Tx) error {
+		if err := tx.MarkMaybeSent(ctx, "gone"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("MarkMaybeSent of an unknown key: %v", err)
+		}
+		return nil
+	})
+}

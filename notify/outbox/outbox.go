@@ -34,9 +34,10 @@ import (
 const GroupRefPrefix = "group:"
 
 // ambiguousPrefix starts the recorded error of an attempt that timed out:
-// the receiver may have taken the message before the deadline, so the next
-// attempt is flagged Repeat. It lives in the stored error text so that the
-// flag survives a restart without a column of its own.
+// the receiver may have taken the message before the deadline. The flag
+// itself is the store's maybe_sent (MarkMaybeSent), which no later attempt
+// clears; stores written by earlier versions only have this prefix, so it
+// is still read as the flag too.
 const ambiguousPrefix = "timed out, may have been delivered: "
 
 // ErrNoNotifier is returned by DeliverDue for a receiver that has no
@@ -617,6 +618,16 @@ func (o *Outbox) settle(ctx context.Context, receiver string, members []entry, g
 		return res, nil
 	}
 
+	// A send that may have reached the receiver is remembered as such in
+	// the same transaction that settles it, whatever else the error says.
+	ambiguous := notify.IsAmbiguous(sendErr) || errors.Is(sendErr, context.DeadlineExceeded)
+	markAmbiguous := func(tx *store.Tx, m entry) error {
+		if !ambiguous {
+			return nil
+		}
+		return tx.MarkMaybeSent(ctx, m.item.Key)
+	}
+
 	if p, ok := notify.IsPermanent(sendErr); ok {
 		reason := p.Reason
 		if reason == "" {
@@ -624,6 +635,9 @@ func (o *Outbox) settle(ctx context.Context, receiver string, members []entry, g
 		}
 		err := o.opts.Store.Update(ctx, func(tx *store.Tx) error {
 			for _, m := range members {
+				if err := markAmbiguous(tx, m); err != nil {
+					return err
+				}
 				if err := tx.MarkFailed(ctx, m.item.Key, reason); err != nil {
 					return err
 				}
@@ -649,6 +663,9 @@ func (o *Outbox) settle(ctx context.Context, receiver string, members []entry, g
 		next := now.Add(after)
 		err := o.opts.Store.Update(ctx, func(tx *store.Tx) error {
 			for _, m := range members {
+				if err := markAmbiguous(tx, m); err != nil {
+					return err
+				}
 				if err := tx.MarkRetry(ctx, m.item.Key, next, sendErr.Error()); err != nil {
 					return err
 				}
@@ -685,6 +702,9 @@ func (o *Outbox) settle(ctx context.Context, receiver string, members []entry, g
 	err := o.opts.Store.Update(ctx, func(tx *store.Tx) error {
 		gaveUp = gaveUp[:0]
 		for _, m := range members {
+			if err := markAmbiguous(tx, m); err != nil {
+				return err
+			}
 			if f := o.failures(m.item); f >= o.opts.MaxAttempts && !m.msg.Persistent {
 				gaveUp = append(gaveUp, true)
 				if err := tx.MarkFailed(ctx, m.item.Key, fmt.Sprintf("gave up after %d attempts: %s", f, errText)); err != nil {
@@ -716,7 +736,9 @@ func (o *Outbox) settle(ctx context.Context, receiver string, members []entry, g
 }
 
 // maybeRepeat reports whether an earlier attempt of it may have reached the
-// receiver: the daemon died during it, or it timed out.
+// receiver: the daemon died during it, or it ended ambiguously (see
+// notify.AmbiguousError); the prefix is how stores of earlier versions
+// recorded a timeout.
 func maybeRepeat(it store.OutboxItem) bool {
 	return it.MaybeSent || strings.HasPrefix(it.LastError, ambiguousPrefix)
 }

@@ -809,3 +809,65 @@ vantage_outbox_items{receiver="slack",state="sending"} 0
 		t.Errorf("shared failed counter = %v, want 3", v)
 	}
 }
+
+// TestAmbiguousFlagIsSticky: once an attempt may have reached the
+// receiver, a later attempt that plainly failed (the receiver answered
+// 500) must not make the copy that finally goes out look like a first.
+func TestAmbiguousFlagIsSticky(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s := openStore(t, clk.Now)
+	o, _ := newOutbox(t, s, clk, Options{})
+	rec := &recorder{reply: func(n int, msg *notify.Message) (string, error) {
+		switch n {
+		case 1:
+			return "", notify.Ambiguous(errors.New("request written, no answer"))
+		case 2:
+			return "", errors.New("HTTP 500")
+		}
+		return "C1/1", nil
+	}}
+	o.SetNotifiers(map[string]notify.Notifier{"slack": rec})
+	put(t, s, open("a", "slack", 1), time.Time{})
+	for i := 1; i <= 2; i++ {
+		deliver(t, o, "slack")
+		if it := item(t, s, "a"); !it.MaybeSent || it.State != store.StatePending {
+			t.Fatalf("after attempt %d: maybe_sent %v, state %s, last error %q", i, it.MaybeSent, it.State, it.LastError)
+		}
+		clk.Advance(time.Hour)
+	}
+	if it := item(t, s, "a"); it.LastError != "HTTP 500" {
+		t.Errorf("last error = %q, want the plain failure's", it.LastError)
+	}
+	deliver(t, o, "slack")
+	calls := rec.got()
+	if len(calls) != 3 || calls[0].msg.Repeat || !calls[1].msg.Repeat || !calls[2].msg.Repeat {
+		t.Fatalf("calls %d; want the 2nd and 3rd marked repeat", len(calls))
+	}
+	if !delivered(t, s, "a") {
+		t.Error("not delivered")
+	}
+}
+
+// TestAmbiguousThenPermanentKeepsFlag: a notification that may have gone
+// out and then failed for good still says so in the outbox.
+func TestAmbiguousThenPermanentKeepsFlag(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s := openStore(t, clk.Now)
+	o, _ := newOutbox(t, s, clk, Options{})
+	rec := &recorder{reply: func(n int, msg *notify.Message) (string, error) {
+		if n == 1 {
+			return "", notify.Ambiguous(errors.New("connection lost after DATA"))
+		}
+		return "", notify.Permanent("smtp 554", errors.New("554 rejected"))
+	}}
+	o.SetNotifiers(map[string]notify.Notifier{"mail": rec})
+	put(t, s, open("a", "mail", 1), time.Time{})
+	deliver(t, o, "mail")
+	clk.Advance(time.Hour)
+	deliver(t, o, "mail")
+	if it := item(t, s, "a"); it.State != store.StateFailed || !it.MaybeSent {
+		t.Errorf("after ambiguous then permanent: state %s, maybe_sent %v", it.State, it.MaybeSent)
+	}
+}

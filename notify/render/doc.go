@@ -76,7 +76,7 @@ func build(m *notify.Message) *doc {
 		d.Notes = append(d.Notes, "TEST ALERT: a sample sent by `vantage notify-test` to check this receiver. Nothing is down.")
 	}
 	if m.Repeat {
-		d.Notes = append(d.Notes, "Possible repeat: the daemon stopped while sending this, so it may have arrived once already.")
+		d.Notes = append(d.Notes, "Possible repeat: an earlier attempt to send this may have arrived (the daemon stopped during it, or the receiver took it without answering), so you may see it twice.")
 	}
 	switch {
 	case len(m.Group) > 0:

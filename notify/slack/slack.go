@@ -14,9 +14,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	slackgo "github.com/slack-go/slack"
@@ -298,9 +300,27 @@ func (n *Notifier) fail(op string, err error, c *capture) error {
 		return notify.RetryAfter(max(after, minRetryAfter), err)
 	case permanent:
 		return notify.Permanent(reason, err)
+	case c.ambiguous(err):
+		return notify.Ambiguous(err)
 	default:
 		return err
 	}
+}
+
+// ambiguous says whether Slack may have acted on a request that failed:
+// it was written in full and no complete answer came back (no response, a
+// timeout, or a 200 whose body was cut off or garbled). An answer Slack
+// did give (ok:false, a 5xx, a 429) is not ambiguous: Slack said what it
+// did.
+func (c *capture) ambiguous(err error) bool {
+	if !c.wrote.Load() || slackCode(err) != "" {
+		return false
+	}
+	var sc slackgo.StatusCodeError
+	if errors.As(err, &sc) {
+		return false
+	}
+	return c.status == 0 || c.status == http.StatusOK
 }
 
 func (n *Notifier) classify(err error, c *capture) (after time.Duration, hasAfter, permanent bool, reason string) {
@@ -395,12 +415,23 @@ type capture struct {
 	status     int
 	retryAfter string
 	body       string
+	// wrote is set once the whole request has gone out (from the
+	// transport's goroutine, hence atomic): from then on Slack may act on
+	// it whether or not we hear back.
+	wrote atomic.Bool
 }
 
 type captureKey struct{}
 
 func withCapture(ctx context.Context) (context.Context, *capture) {
 	c := &capture{}
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(i httptrace.WroteRequestInfo) {
+			if i.Err == nil {
+				c.wrote.Store(true)
+			}
+		},
+	})
 	return context.WithValue(ctx, captureKey{}, c), c
 }
 
