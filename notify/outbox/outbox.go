@@ -371,6 +371,12 @@ func (o *Outbox) pass(stop, ctx context.Context, receiver string) (passResult, e
 		o.log.Warn("cannot look for notifications to group", "receiver", receiver, "error", err)
 		groups = nil
 	}
+	memberOf := map[string]string{} // item key -> the group it goes out in
+	for k, g := range groups {
+		for _, m := range g {
+			memberOf[m.item.Key] = k
+		}
+	}
 	done := map[string]bool{}
 	for _, e := range entries {
 		if stop.Err() != nil {
@@ -380,9 +386,11 @@ func (o *Outbox) pass(stop, ctx context.Context, receiver string) (passResult, e
 			continue
 		}
 		members, grouped := []entry{e}, false
-		if g, ok := groups[e.msg.GroupKey]; ok && e.item.Event == store.EventOpen && e.msg.GroupKey != "" {
-			members, grouped = g, true
-			delete(groups, e.msg.GroupKey)
+		if k, ok := memberOf[e.item.Key]; ok {
+			if g, ok := groups[k]; ok {
+				members, grouped = g, true
+				delete(groups, k)
+			}
 		}
 		for _, m := range members {
 			done[m.item.Key] = true
@@ -483,11 +491,30 @@ func (o *Outbox) planGroups(ctx context.Context, receiver string, entries []entr
 		}
 	}
 	for k, g := range groups {
-		if len(g) < o.opts.GroupMin {
+		slices.SortFunc(g, func(a, b entry) int { return int(a.item.Seq - b.item.Seq) })
+		// A group stands for different monitors failing together: a
+		// monitor that flapped has several incidents with the same cause,
+		// and those are one monitor's story, told one by one. Its earliest
+		// incident may join the group; the others go out on their own.
+		type subject struct {
+			kind    string
+			monitor string
+		}
+		seenMon := map[subject]bool{}
+		kept := g[:0]
+		for _, e := range g {
+			sj := subject{string(e.msg.Kind), e.msg.Monitor}
+			if seenMon[sj] {
+				continue
+			}
+			seenMon[sj] = true
+			kept = append(kept, e)
+		}
+		if len(kept) < o.opts.GroupMin {
 			delete(groups, k)
 			continue
 		}
-		slices.SortFunc(g, func(a, b entry) int { return int(a.item.Seq - b.item.Seq) })
+		groups[k] = kept
 	}
 	return groups, nil
 }

@@ -871,3 +871,66 @@ func TestAmbiguousThenPermanentKeepsFlag(t *testing.T) {
 		t.Errorf("after ambiguous then permanent: state %s, maybe_sent %v", it.State, it.MaybeSent)
 	}
 }
+
+// TestOneFlappingMonitorIsNotAGroup: three incidents of one monitor with
+// the same cause are not "3 monitors are down" naming it three times.
+func TestOneFlappingMonitorIsNotAGroup(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s := openStore(t, clk.Now)
+	o, _ := newOutbox(t, s, clk, Options{})
+	rec := &recorder{}
+	o.SetNotifiers(map[string]notify.Notifier{"slack": rec})
+	for i := int64(1); i <= 3; i++ {
+		m := open(fmt.Sprintf("%d-open", i), "slack", i)
+		m.Monitor, m.GroupKey = "flappy", "gateway 10.0.0.5:443 (nginx)"
+		put(t, s, m, time.Time{})
+	}
+	if n := deliver(t, o, "slack"); n != 3 {
+		t.Fatalf("sent %d, want 3", n)
+	}
+	calls := rec.got()
+	if len(calls) != 3 {
+		t.Fatalf("calls = %d, want 3 single messages", len(calls))
+	}
+	for _, c := range calls {
+		if len(c.msg.Group) != 0 {
+			t.Errorf("one monitor's incidents grouped: %+v", c.msg.Group)
+		}
+	}
+}
+
+// TestGroupTakesEachMonitorOnce: with a flapping monitor among others of
+// the same cause, the group lists each monitor once, and the flapping
+// monitor's other incident goes out on its own.
+func TestGroupTakesEachMonitorOnce(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s := openStore(t, clk.Now)
+	o, _ := newOutbox(t, s, clk, Options{})
+	rec := &recorder{}
+	o.SetNotifiers(map[string]notify.Notifier{"slack": rec})
+	for i, mon := range []string{"flappy", "flappy", "b", "c"} {
+		id := int64(i + 1)
+		m := open(fmt.Sprintf("%d-open", id), "slack", id)
+		m.Monitor, m.GroupKey = mon, "dns servfail"
+		put(t, s, m, time.Time{})
+	}
+	if n := deliver(t, o, "slack"); n != 4 {
+		t.Fatalf("sent %d, want 4", n)
+	}
+	calls := rec.got()
+	if len(calls) != 2 {
+		t.Fatalf("calls = %d, want a group and a single", len(calls))
+	}
+	var names []string
+	for _, m := range calls[0].msg.Group {
+		names = append(names, m.Monitor)
+	}
+	if !slices.Equal(names, []string{"flappy", "b", "c"}) {
+		t.Errorf("group members %v, want [flappy b c]", names)
+	}
+	if calls[1].msg.Key != "2-open" || len(calls[1].msg.Group) != 0 {
+		t.Errorf("second call = %s with %d members, want 2-open alone", calls[1].msg.Key, len(calls[1].msg.Group))
+	}
+}
