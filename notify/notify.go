@@ -97,6 +97,13 @@ type Message struct {
 	// the outbox from the stored ref): a resolve then replies in that
 	// message's thread instead of rewriting the whole group's message.
 	InGroup bool `json:"in_group,omitempty"`
+	// GroupUpdate is, on the resolve of a member of a grouped message
+	// (InGroup), that grouped message as it now reads: its members with
+	// the ones resolved so far marked, and EventResolve once all are. Set
+	// by the outbox at send time; a receiver that can edit what it sent
+	// (Slack's chat.update) rewrites the group's message with it. nil
+	// when the outbox knows nothing of the group.
+	GroupUpdate *Message `json:"group_update,omitempty"`
 
 	// Repeat marks a message that may already have been delivered once:
 	// the daemon stopped in the middle of sending it, or an earlier
@@ -126,6 +133,9 @@ type Member struct {
 	Status     int          `json:"status,omitempty"`
 	Gateway    string       `json:"gateway,omitempty"`
 	Scope      result.Scope `json:"scope,omitempty"`
+	// ResolvedAt is when this member resolved (in a GroupUpdate); zero
+	// while it is still down.
+	ResolvedAt time.Time `json:"resolved_at,omitzero"`
 }
 
 // Duration is how long the incident lasted (or has lasted, at At).

@@ -398,6 +398,41 @@ func (t *Tx) MessageRef(ctx context.Context, receiver string, incidentID int64) 
 	return messageRef(ctx, t.tx, t.s.path, receiver, incidentID)
 }
 
+// SetMessageGroup remembers what the receiver's grouped message at ref
+// says (opaque JSON), so that a member's later event can rewrite it.
+func (t *Tx) SetMessageGroup(ctx context.Context, receiver, ref string, message json.RawMessage) error {
+	op := fmt.Sprintf("set grouped message %s for %s", ref, receiver)
+	if receiver == "" || ref == "" {
+		return fmt.Errorf("%s: %w: empty receiver or ref", op, ErrInvalid)
+	}
+	if !json.Valid(message) {
+		return fmt.Errorf("%s: %w: message is not valid JSON", op, ErrInvalid)
+	}
+	if _, err := t.tx.ExecContext(ctx, `INSERT INTO message_groups (receiver, ref, message, updated_at)
+		VALUES (?, ?, ?, ?) ON CONFLICT (receiver, ref)
+		DO UPDATE SET message = excluded.message, updated_at = excluded.updated_at`,
+		receiver, ref, string(message), toNanos(t.s.now())); err != nil {
+		return t.wrap(op, err)
+	}
+	t.durable = true
+	return nil
+}
+
+// MessageGroup returns what SetMessageGroup stored for the receiver's
+// grouped message at ref, if anything.
+func (s *Store) MessageGroup(ctx context.Context, receiver, ref string) (json.RawMessage, bool, error) {
+	var msg string
+	err := s.r.QueryRowContext(ctx, `SELECT message FROM message_groups WHERE receiver = ? AND ref = ?`,
+		receiver, ref).Scan(&msg)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, classify(s.path, fmt.Sprintf("read grouped message %s for %s", ref, receiver), err)
+	}
+	return json.RawMessage(msg), true, nil
+}
+
 // KeyStatus is where one notification key stands.
 type KeyStatus int
 

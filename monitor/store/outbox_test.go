@@ -367,3 +367,35 @@ func TestMarkMaybeSentIsSticky(t *testing.T) {
 		return nil
 	})
 }
+
+func TestMessageGroupKeptAndPruned(t *testing.T) {
+	clk := newClock()
+	s, _ := openTest(t, clk, Options{KeepDelivered: time.Hour})
+	ctx := context.Background()
+	update(t, s, func(tx *Tx) error {
+		if err := tx.SetMessageGroup(ctx, "slack", "C1/1", json.RawMessage(`{"v":1}`)); err != nil {
+			return err
+		}
+		if err := tx.SetMessageGroup(ctx, "slack", "C1/1", json.RawMessage(`{"v":2}`)); err != nil {
+			return err
+		}
+		if err := tx.SetMessageGroup(ctx, "slack", "C1/2", json.RawMessage(`not json`)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("invalid JSON: %v", err)
+		}
+		return nil
+	})
+	got, ok, err := s.MessageGroup(ctx, "slack", "C1/1")
+	if err != nil || !ok || string(got) != `{"v":2}` {
+		t.Fatalf("MessageGroup = %s %v %v", got, ok, err)
+	}
+	if _, ok, _ := s.MessageGroup(ctx, "mail", "C1/1"); ok {
+		t.Error("another receiver's group found")
+	}
+	clk.Advance(2 * time.Hour)
+	if _, err := s.Prune(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := s.MessageGroup(ctx, "slack", "C1/1"); ok {
+		t.Error("a group untouched past KeepDelivered was not pruned")
+	}
+}

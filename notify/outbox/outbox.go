@@ -573,6 +573,15 @@ func (o *Outbox) attempt(ctx context.Context, n notify.Notifier, receiver string
 		}
 		msg.Cause = msg.GroupKey
 	}
+	if msg.InGroup && msg.Event == notify.EventResolve && ref != "" {
+		g, err := o.groupUpdate(ctx, receiver, ref, &msg)
+		if err != nil {
+			// The resolve still goes out, in the group's thread; only the
+			// group's message is not rewritten.
+			o.log.Warn("cannot read the grouped message to update it", "receiver", receiver, "key", msg.Key, "error", err)
+		}
+		msg.GroupUpdate = g
+	}
 
 	sctx, cancel := context.WithTimeout(ctx, o.opts.AttemptTimeout)
 	start := time.Now()
@@ -584,7 +593,79 @@ func (o *Outbox) attempt(ctx context.Context, n notify.Notifier, receiver string
 	if grouped || inGroup {
 		prefix = GroupRefPrefix
 	}
-	return o.settle(context.WithoutCancel(ctx), receiver, members, grouped, sendErr, prefix, newRef)
+	res, err = o.settle(context.WithoutCancel(ctx), receiver, members, grouped, sendErr, prefix, newRef)
+	if err == nil && res.sent > 0 {
+		switch {
+		case grouped && newRef != "":
+			g := msg
+			g.Repeat = false // said once, on the post; not on every rewrite
+			o.saveGroup(context.WithoutCancel(ctx), receiver, newRef, &g)
+		case msg.GroupUpdate != nil:
+			o.saveGroup(context.WithoutCancel(ctx), receiver, ref, msg.GroupUpdate)
+		}
+	}
+	return res, err
+}
+
+// groupUpdate is the grouped message at ref as it reads once msg, the
+// resolve of one of its members, is delivered: that member marked
+// resolved, and the whole message a resolve once every member is. nil when
+// the group is not known (a group sent before this was kept, or pruned).
+func (o *Outbox) groupUpdate(ctx context.Context, receiver, ref string, msg *notify.Message) (*notify.Message, error) {
+	raw, ok, err := o.opts.Store.MessageGroup(ctx, receiver, ref)
+	if err != nil || !ok {
+		return nil, err
+	}
+	var g notify.Message
+	if err := json.Unmarshal(raw, &g); err != nil {
+		return nil, fmt.Errorf("decode grouped message %s: %w", ref, err)
+	}
+	at := msg.ResolvedAt
+	if at.IsZero() {
+		at = msg.At
+	}
+	if at.IsZero() {
+		at = o.opts.Now()
+	}
+	found, all := false, true
+	var last time.Time
+	for i := range g.Group {
+		m := &g.Group[i]
+		if m.IncidentID == msg.IncidentID && msg.IncidentID != 0 {
+			found = true
+			if m.ResolvedAt.IsZero() {
+				m.ResolvedAt = at
+			}
+		}
+		if m.ResolvedAt.IsZero() {
+			all = false
+		} else if m.ResolvedAt.After(last) {
+			last = m.ResolvedAt
+		}
+	}
+	if !found {
+		return nil, nil
+	}
+	if all {
+		g.Event, g.ResolvedAt = notify.EventResolve, last
+	}
+	g.Receiver, g.Repeat, g.InGroup, g.GroupUpdate = receiver, false, false, nil
+	return &g, nil
+}
+
+// saveGroup keeps what the grouped message at ref now says. Failing to is
+// logged, not fatal: the next member's resolve then only replies in the
+// group's thread, as it did before groups were kept.
+func (o *Outbox) saveGroup(ctx context.Context, receiver, ref string, g *notify.Message) {
+	raw, err := json.Marshal(g)
+	if err == nil {
+		err = o.opts.Store.Update(ctx, func(tx *store.Tx) error {
+			return tx.SetMessageGroup(ctx, receiver, ref, raw)
+		})
+	}
+	if err != nil {
+		o.log.Warn("cannot keep the grouped message for later updates", "receiver", receiver, "ref", ref, "error", err)
+	}
 }
 
 // ref returns the stored ref of the incident's message for receiver, and

@@ -934,3 +934,60 @@ func TestGroupTakesEachMonitorOnce(t *testing.T) {
 		t.Errorf("second call = %s with %d members, want 2-open alone", calls[1].msg.Key, len(calls[1].msg.Group))
 	}
 }
+
+// TestGroupUpdateOnMemberResolve: each member's resolve carries the
+// group's message as it now reads, kept in the store across a restart.
+func TestGroupUpdateOnMemberResolve(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s := openStore(t, clk.Now)
+	o, _ := newOutbox(t, s, clk, Options{})
+	rec := &recorder{reply: func(n int, msg *notify.Message) (string, error) {
+		if n == 1 {
+			return "C1/1", nil
+		}
+		return "", nil
+	}}
+	o.SetNotifiers(map[string]notify.Notifier{"slack": rec})
+	for i := int64(1); i <= 3; i++ {
+		m := open(fmt.Sprintf("%d-open", i), "slack", i)
+		m.GroupKey = "g"
+		put(t, s, m, time.Time{})
+	}
+	deliver(t, o, "slack")
+	resolvedAt := func(g *notify.Message) (out []bool) {
+		for _, m := range g.Group {
+			out = append(out, !m.ResolvedAt.IsZero())
+		}
+		return out
+	}
+	for i, want := range [][]bool{{false, true, false}, {true, true, false}, {true, true, true}} {
+		id := []int64{2, 1, 3}[i]
+		if i == 1 {
+			// A restart between members: the group is read from the store.
+			o, _ = newOutbox(t, s, clk, Options{})
+			o.SetNotifiers(map[string]notify.Notifier{"slack": rec})
+		}
+		clk.Advance(time.Minute)
+		r := resolve(fmt.Sprintf("%d-resolve", id), "slack", id)
+		r.ResolvedAt = clk.Now()
+		put(t, s, r, time.Time{})
+		deliver(t, o, "slack")
+		calls := rec.got()
+		last := calls[len(calls)-1].msg
+		if last.Key != r.Key || !last.InGroup || last.GroupUpdate == nil {
+			t.Fatalf("resolve %d: key %s in group %v update %v", id, last.Key, last.InGroup, last.GroupUpdate != nil)
+		}
+		g := last.GroupUpdate
+		if got := resolvedAt(g); !slices.Equal(got, want) {
+			t.Errorf("after resolving %d: members resolved %v, want %v", id, got, want)
+		}
+		wantEvent := notify.EventOpen
+		if i == 2 {
+			wantEvent = notify.EventResolve
+		}
+		if g.Event != wantEvent || len(g.Group) != 3 {
+			t.Errorf("after resolving %d: group event %s with %d members, want %s", id, g.Event, len(g.Group), wantEvent)
+		}
+	}
+}

@@ -289,12 +289,23 @@ func buildGroup(d *doc, m *notify.Message) {
 	d.Tone = toneDown
 	cause := groupCause(m)
 	d.Lead = fmt.Sprintf("%d monitors are down with one shared cause: %s.", len(m.Group), trimDot(cause))
+	switch r := groupResolved(m); {
+	case r == len(m.Group):
+		d.Tone = toneOK
+		d.Lead = fmt.Sprintf("All %d monitors that were down with one shared cause have recovered: %s.", len(m.Group), trimDot(cause))
+	case r > 0:
+		d.Lead = fmt.Sprintf("%d monitors went down with one shared cause: %s. %d of %d resolved; %d still down.",
+			len(m.Group), trimDot(cause), r, len(m.Group), len(m.Group)-r)
+	}
 	d.Facts = append(d.Facts, fact{Label: "Shared cause", Value: cause})
 	if m.Severity != "" {
 		d.Facts = append(d.Facts, fact{Label: "Severity", Value: string(m.Severity)})
 	}
 	if !m.OpenedAt.IsZero() {
 		d.Facts = append(d.Facts, fact{Label: "Since", Value: stamp(m.OpenedAt)})
+	}
+	if m.Event == notify.EventResolve && !m.ResolvedAt.IsZero() {
+		d.Facts = append(d.Facts, fact{Label: "Resolved at", Value: stamp(m.ResolvedAt)})
 	}
 	lines := make([]string, 0, len(m.Group))
 	for _, g := range m.Group {
@@ -309,6 +320,9 @@ func buildGroup(d *doc, m *notify.Message) {
 			l += ", down for everyone"
 		case result.ScopePartial:
 			l += ", down from some places"
+		}
+		if !g.ResolvedAt.IsZero() {
+			l += "; resolved at " + stamp(g.ResolvedAt)
 		}
 		lines = append(lines, l)
 	}
@@ -331,7 +345,21 @@ func buildGroup(d *doc, m *notify.Message) {
 			d.Parts = append(d.Parts, p)
 		}
 	}
+	if groupResolved(m) == len(m.Group) {
+		return // nothing left to fix
+	}
 	addFixes(d, m)
+}
+
+// groupResolved counts the members of a grouped message that resolved.
+func groupResolved(m *notify.Message) int {
+	n := 0
+	for _, g := range m.Group {
+		if !g.ResolvedAt.IsZero() {
+			n++
+		}
+	}
+	return n
 }
 
 func groupCause(m *notify.Message) string {

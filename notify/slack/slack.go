@@ -208,9 +208,25 @@ func (n *Notifier) reply(ctx context.Context, msg *notify.Message, channel, ts s
 // resolve rewrites the incident's message into its resolved version, then
 // says so in the thread. The rewrite is idempotent, so when the reply
 // fails the retry redoing the rewrite does no harm. A grouped message
-// stands for other incidents too: it is left alone and only the thread
-// hears of this one.
+// stands for other incidents too: it is rewritten to what the outbox says
+// the group now is (GroupUpdate: "2 of 3 resolved", resolved once all
+// are), and the thread hears of this one.
 func (n *Notifier) resolve(ctx context.Context, msg *notify.Message, channel, ts string) (string, error) {
+	if msg.InGroup && msg.GroupUpdate != nil {
+		uctx, c := withCapture(ctx)
+		_, _, _, err := n.api.UpdateMessageContext(uctx, channel, ts,
+			slackgo.MsgOptionBlocks(render.SlackBlocks(msg.GroupUpdate)...),
+			slackgo.MsgOptionText(render.Title(msg.GroupUpdate), true),
+		)
+		if err != nil {
+			if code := slackCode(err); !lostMessage[code] {
+				return "", n.fail(fmt.Sprintf("update grouped message %s/%s for %s", channel, ts, msg.Event), err, c)
+			}
+			// The group's message is gone or frozen: its thread still
+			// carries the news.
+			n.log.Warn("slack: cannot update the grouped message", "ref", channel+"/"+ts, "error", slackCode(err), "key", msg.Key)
+		}
+	}
 	if !msg.InGroup {
 		uctx, c := withCapture(ctx)
 		_, _, _, err := n.api.UpdateMessageContext(uctx, channel, ts,
