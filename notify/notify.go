@@ -110,6 +110,12 @@ type Message struct {
 	// attempt failed in a way that leaves open whether the receiver took
 	// it (AmbiguousError). Receivers say so visibly ("possible repeat").
 	Repeat bool `json:"repeat,omitempty"`
+	// Late marks a resolve that stands for the whole incident: it opened
+	// and resolved while its DOWN was still queued behind a receiver that
+	// was unavailable (rate limited, failing, a backlog), so the DOWN was
+	// withdrawn and this one message says when it was down and why it
+	// comes late.
+	Late bool `json:"late,omitempty"`
 	// Test marks a sample alert from `vantage notify-test`.
 	Test bool `json:"test,omitempty"`
 	// Persistent keeps a message retrying temporary failures beyond the

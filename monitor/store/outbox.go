@@ -440,13 +440,19 @@ type KeyStatus int
 const (
 	// KeyUnknown: never enqueued (or delivered so long ago it was pruned).
 	KeyUnknown KeyStatus = iota
-	// KeyQueued: pending and never attempted: nobody has seen it yet.
+	// KeyQueued: pending and never attempted: nobody has seen it yet,
+	// and it is held back until a later time (a group wait, a
+	// maintenance window).
 	KeyQueued
 	// KeyAttempted: in the outbox after at least one attempt (pending
 	// again, sending, or failed): it may have been seen.
 	KeyAttempted
 	// KeyDelivered: delivered.
 	KeyDelivered
+	// KeyOverdue: pending and never attempted although it was due before
+	// now: nobody has seen it, because its receiver has not taken it in
+	// time (rate limited, failing, a backlog, no notifier).
+	KeyOverdue
 )
 
 // KeyStatus reports where a notification key stands, so that the planner
@@ -457,11 +463,16 @@ func (t *Tx) KeyStatus(ctx context.Context, key string) (KeyStatus, error) {
 		state    string
 		attempts int
 		maybe    bool
+		next     int64
 	)
-	err := t.tx.QueryRowContext(ctx, `SELECT state, attempts, maybe_sent FROM outbox WHERE key = ?`, key).Scan(&state, &attempts, &maybe)
+	err := t.tx.QueryRowContext(ctx, `SELECT state, attempts, maybe_sent, next_attempt_at FROM outbox WHERE key = ?`,
+		key).Scan(&state, &attempts, &maybe, &next)
 	switch {
 	case err == nil:
 		if OutboxState(state) == StatePending && attempts == 0 && !maybe {
+			if next < toNanos(t.s.now()) {
+				return KeyOverdue, nil
+			}
 			return KeyQueued, nil
 		}
 		return KeyAttempted, nil
@@ -481,8 +492,8 @@ func (t *Tx) KeyStatus(ctx context.Context, key string) (KeyStatus, error) {
 
 // CancelQueued withdraws every notification of an incident for a receiver
 // that nobody has seen (pending, never attempted): the alerts held back by
-// a maintenance window or a group wait, when the incident resolved before
-// they went out. Anything that may have gone out stays. It returns how
+// a maintenance window or a group wait, or queued behind an unavailable
+// receiver, when the incident resolved before they went out. Anything that may have gone out stays. It returns how
 // many it withdrew.
 func (t *Tx) CancelQueued(ctx context.Context, receiver string, incidentID int64) (int, error) {
 	op := fmt.Sprintf("withdraw unsent notifications of incident %d for %s", incidentID, receiver)

@@ -399,3 +399,42 @@ func TestMessageGroupKeptAndPruned(t *testing.T) {
 		t.Error("a group untouched past KeepDelivered was not pruned")
 	}
 }
+
+// TestKeyOverdue tells a DOWN held back on purpose (not due yet) from one
+// that was due and never taken by its receiver.
+func TestKeyOverdue(t *testing.T) {
+	clk := newClock()
+	s, _ := openTest(t, clk, Options{})
+	ctx := context.Background()
+	enqueue(t, s, OutboxEvent{Key: "due", Receiver: "slack", IncidentID: 1, Event: EventOpen})
+	enqueue(t, s, OutboxEvent{Key: "held", Receiver: "slack", IncidentID: 2, Event: EventOpen, NotBefore: clk.Now().Add(time.Hour)})
+	status := func(key string) KeyStatus {
+		t.Helper()
+		var st KeyStatus
+		update(t, s, func(tx *Tx) error {
+			var err error
+			st, err = tx.KeyStatus(ctx, key)
+			return err
+		})
+		return st
+	}
+	if got := status("due"); got != KeyQueued {
+		t.Errorf("just enqueued: %d, want KeyQueued", got)
+	}
+	clk.Advance(time.Minute)
+	if got := status("due"); got != KeyOverdue {
+		t.Errorf("due a minute ago and never attempted: %d, want KeyOverdue", got)
+	}
+	if got := status("held"); got != KeyQueued {
+		t.Errorf("held for an hour: %d, want KeyQueued", got)
+	}
+	n := 0
+	update(t, s, func(tx *Tx) error {
+		var err error
+		n, err = tx.CancelQueued(ctx, "slack", 1)
+		return err
+	})
+	if n != 1 || status("due") != KeyUnknown {
+		t.Errorf("overdue item not withdrawn: %d", n)
+	}
+}

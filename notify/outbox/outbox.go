@@ -72,6 +72,10 @@ type Options struct {
 	GroupMin int
 	// Batch is how many due events one pass takes. Default 100.
 	Batch int
+	// MaxRetryAfter caps a receiver's Retry-After: asked to wait longer,
+	// the outbox tries again after MaxRetryAfter and marks the receiver
+	// degraded until it delivers again. Default 10m.
+	MaxRetryAfter time.Duration
 	// Jitter returns a random duration in [0, max]; tests pass a seeded
 	// one. Default: math/rand/v2. It may be called from several goroutines.
 	Jitter func(max time.Duration) time.Duration
@@ -111,6 +115,9 @@ func (o *Options) defaults() {
 	if o.Batch <= 0 {
 		o.Batch = 100
 	}
+	if o.MaxRetryAfter <= 0 {
+		o.MaxRetryAfter = 10 * time.Minute
+	}
 	if o.Jitter == nil {
 		o.Jitter = func(max time.Duration) time.Duration {
 			if max <= 0 {
@@ -140,6 +147,18 @@ type Outbox struct {
 	// notification then gives up a little earlier, never later).
 	rlMu        sync.Mutex
 	rateLimited map[string]int
+
+	// degraded holds the receivers that asked to be left alone for longer
+	// than MaxRetryAfter, until they deliver again. In memory: after a
+	// restart a receiver that is still busy says so again at its next 429.
+	dgMu     sync.Mutex
+	degraded map[string]Degradation
+}
+
+// Degradation says why and since when a receiver is degraded.
+type Degradation struct {
+	Since  time.Time
+	Reason string
 }
 
 type worker struct {
@@ -159,6 +178,7 @@ func New(opts Options) *Outbox {
 		passMu:      map[string]*sync.Mutex{},
 		reload:      make(chan struct{}, 1),
 		rateLimited: map[string]int{},
+		degraded:    map[string]Degradation{},
 	}
 	o.m = newMetrics(o, opts.Registerer)
 	return o
@@ -717,6 +737,7 @@ func (o *Outbox) settle(ctx context.Context, receiver string, members []entry, g
 			// and comes back after a restart as a possible repeat.
 			return res, fmt.Errorf("record delivery: %w", err)
 		}
+		o.clearDegraded(receiver)
 		for _, m := range members {
 			o.forget(m.item.Key)
 			outcome(m, "delivered")
@@ -767,6 +788,14 @@ func (o *Outbox) settle(ctx context.Context, receiver string, members []entry, g
 		after := ra.After
 		if after <= 0 {
 			after = o.opts.BaseBackoff
+		}
+		if after > o.opts.MaxRetryAfter {
+			// Honouring a day-long Retry-After would hold every alert of
+			// this receiver for a day: try again at the cap, and say the
+			// receiver is degraded until it takes a message again.
+			o.setDegraded(receiver, now, fmt.Sprintf("asked to retry after %s, more than max_retry_after %s",
+				after, o.opts.MaxRetryAfter))
+			after = o.opts.MaxRetryAfter
 		}
 		next := now.Add(after)
 		err := o.opts.Store.Update(ctx, func(tx *store.Tx) error {
@@ -849,6 +878,40 @@ func (o *Outbox) settle(ctx context.Context, receiver string, members []entry, g
 // recorded a timeout.
 func maybeRepeat(it store.OutboxItem) bool {
 	return it.MaybeSent || strings.HasPrefix(it.LastError, ambiguousPrefix)
+}
+
+func (o *Outbox) setDegraded(receiver string, now time.Time, reason string) {
+	o.dgMu.Lock()
+	defer o.dgMu.Unlock()
+	d, ok := o.degraded[receiver]
+	if !ok {
+		d.Since = now
+		o.log.Warn("receiver degraded", "receiver", receiver, "reason", reason)
+	}
+	d.Reason = reason
+	o.degraded[receiver] = d
+	o.m.degraded.WithLabelValues(receiver).Set(1)
+}
+
+func (o *Outbox) clearDegraded(receiver string) {
+	o.dgMu.Lock()
+	defer o.dgMu.Unlock()
+	if _, ok := o.degraded[receiver]; ok {
+		delete(o.degraded, receiver)
+		o.log.Info("receiver delivers again", "receiver", receiver)
+	}
+	o.m.degraded.WithLabelValues(receiver).Set(0)
+}
+
+// Degraded returns the receivers that are degraded now (for the API).
+func (o *Outbox) Degraded() map[string]Degradation {
+	o.dgMu.Lock()
+	defer o.dgMu.Unlock()
+	out := make(map[string]Degradation, len(o.degraded))
+	for r, d := range o.degraded {
+		out[r] = d
+	}
+	return out
 }
 
 // failures is how many attempts of it, including the current one, count

@@ -991,3 +991,47 @@ func TestGroupUpdateOnMemberResolve(t *testing.T) {
 		}
 	}
 }
+
+// TestRetryAfterIsCapped: a receiver asking for a day is tried again at
+// max_retry_after and shown degraded until it delivers.
+func TestRetryAfterIsCapped(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s := openStore(t, clk.Now)
+	o, reg := newOutbox(t, s, clk, Options{MaxRetryAfter: 10 * time.Minute})
+	rec := &recorder{reply: func(n int, msg *notify.Message) (string, error) {
+		if n == 1 {
+			return "", notify.RetryAfter(86400*time.Second, errors.New("HTTP 429"))
+		}
+		return "", nil
+	}}
+	o.SetNotifiers(map[string]notify.Notifier{"slack": rec, "mail": &recorder{}})
+	put(t, s, open("a", "slack", 1), time.Time{})
+	start := clk.Now()
+	deliver(t, o, "slack")
+	if it := item(t, s, "a"); !it.NextAttemptAt.Equal(start.Add(10 * time.Minute)) {
+		t.Fatalf("next attempt at %v, want the 10m cap after %v", it.NextAttemptAt, start)
+	}
+	if d, ok := o.Degraded()["slack"]; !ok || !d.Since.Equal(start) || !strings.Contains(d.Reason, "max_retry_after") {
+		t.Errorf("degraded = %+v (%v)", d, ok)
+	}
+	if _, ok := o.Degraded()["mail"]; ok {
+		t.Error("mail degraded too")
+	}
+	if v := testutil.ToFloat64(o.m.degraded.WithLabelValues("slack")); v != 1 {
+		t.Errorf("vantage_receiver_degraded{slack} = %v", v)
+	}
+	if n, err := testutil.GatherAndCount(reg, "vantage_receiver_degraded"); err != nil || n != 1 {
+		t.Errorf("gathered %d degraded series (%v)", n, err)
+	}
+	clk.Advance(10 * time.Minute)
+	if n := deliver(t, o, "slack"); n != 1 {
+		t.Fatalf("sent %d at the cap, want 1", n)
+	}
+	if _, ok := o.Degraded()["slack"]; ok {
+		t.Error("still degraded after a delivery")
+	}
+	if v := testutil.ToFloat64(o.m.degraded.WithLabelValues("slack")); v != 0 {
+		t.Errorf("vantage_receiver_degraded{slack} = %v after delivery", v)
+	}
+}

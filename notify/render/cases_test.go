@@ -242,6 +242,14 @@ func groupCase() *notify.Message {
 	return m
 }
 
+// lateCase is the one message for an outage whose DOWN was still queued
+// behind an unavailable receiver when it resolved.
+func lateCase() *notify.Message {
+	m := resolveCase()
+	m.Key, m.Receiver, m.Late = "resolve/shop/42|ops-slack", "ops-slack", true
+	return m
+}
+
 // groupPartlyResolvedCase is the group's message rewritten after two of
 // its members recovered.
 func groupPartlyResolvedCase() *notify.Message {
@@ -307,6 +315,7 @@ func goldenCases() map[string]*notify.Message {
 	cs["group"] = groupCase()
 	cs["group-partly-resolved"] = groupPartlyResolvedCase()
 	cs["group-resolved"] = groupResolvedCase()
+	cs["late"] = lateCase()
 	cs["vantage-impaired"] = vantageImpairedCase()
 	cs["local-network"] = localNetworkCase()
 	cs["repeat"] = repeatCase()

@@ -83,6 +83,12 @@ func build(m *notify.Message) *doc {
 		buildGroup(d, m)
 	case m.Kind == incident.KindVantage:
 		buildVantage(d, m)
+	case m.Late && m.Event == notify.EventResolve:
+		buildResolve(d, m)
+		// Resolved, but nobody was told in time: that is news to act on
+		// (the receiver), not an all-clear.
+		d.Tone = toneWarn
+		d.Lead = lateSentence(m) + "."
 	case m.Event == notify.EventResolve:
 		buildResolve(d, m)
 	default:
@@ -349,6 +355,25 @@ func buildGroup(d *doc, m *notify.Message) {
 		return // nothing left to fix
 	}
 	addFixes(d, m)
+}
+
+// lateSentence says what a Late resolve stands for: "shop was down from A
+// to B; not alerted in time because ops-slack was unavailable".
+func lateSentence(m *notify.Message) string {
+	end := m.ResolvedAt
+	if end.IsZero() {
+		end = m.At
+	}
+	from := "an unknown time"
+	if !m.OpenedAt.IsZero() {
+		from = stamp(m.OpenedAt)
+	}
+	recv := clipRunes(oneLine(m.Receiver), maxName)
+	if recv == "" {
+		recv = "this receiver"
+	}
+	return fmt.Sprintf("%s was down from %s to %s; not alerted in time because %s was unavailable",
+		name(m), from, stamp(end), recv)
 }
 
 // groupResolved counts the members of a grouped message that resolved.

@@ -40,6 +40,8 @@ func Title(m *notify.Message) string {
 		}
 	case m.Kind == incident.KindVantage:
 		b.WriteString(vantageTitle(m))
+	case m.Late && m.Event == notify.EventResolve:
+		b.WriteString("[LATE] " + lateSentence(m))
 	case m.Event == notify.EventResolve:
 		b.WriteString("[RESOLVED")
 		if r := m.Resolution; r != "" && r != "recovered" {
