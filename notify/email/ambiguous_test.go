@@ -37,6 +37,26 @@ func TestDropAfterDataIsAmbiguous(t *testing.T) {
 	}
 }
 
+// A server that takes the mail and then says nothing until the step
+// timeout is as ambiguous as one that hangs up.
+func TestSilenceAfterDataIsAmbiguous(t *testing.T) {
+	pki := newPKI(t)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	be := &backend{user: testUser, pass: testPass, dataHook: func(int) error {
+		<-release
+		return nil
+	}}
+	srv := startServer(t, pki, serveStartTLS, false, be)
+	r := receiver(srv.addr, config.TLSStartTLS)
+	r.Timeout = 300 * time.Millisecond
+	n := newNotifier(t, r, pki)
+	_, err := n.Notify(ctxTimeout(t, 10*time.Second), openMsg("inc-23/open"), "")
+	if err == nil || !notify.IsAmbiguous(err) {
+		t.Fatalf("no reply to the final dot within the step timeout: err %v, ambiguous %v", err, notify.IsAmbiguous(err))
+	}
+}
+
 func TestReplyAfterDataIsNotAmbiguous(t *testing.T) {
 	pki := newPKI(t)
 	be := &backend{user: testUser, pass: testPass, dataHook: func(int) error {

@@ -198,6 +198,15 @@ func (o *Outbox) SetNotifiers(n map[string]notify.Notifier) {
 	o.mu.Lock()
 	o.notifiers = m
 	o.mu.Unlock()
+	// Every receiver has its degraded series from the start, so that an
+	// alert rule on it sees 0 rather than nothing.
+	o.dgMu.Lock()
+	for name := range m {
+		if _, ok := o.degraded[name]; !ok {
+			o.m.degraded.WithLabelValues(name).Set(0)
+		}
+	}
+	o.dgMu.Unlock()
 	select {
 	case o.reload <- struct{}{}:
 	default:

@@ -1021,8 +1021,11 @@ func TestRetryAfterIsCapped(t *testing.T) {
 	if v := testutil.ToFloat64(o.m.degraded.WithLabelValues("slack")); v != 1 {
 		t.Errorf("vantage_receiver_degraded{slack} = %v", v)
 	}
-	if n, err := testutil.GatherAndCount(reg, "vantage_receiver_degraded"); err != nil || n != 1 {
-		t.Errorf("gathered %d degraded series (%v)", n, err)
+	if n, err := testutil.GatherAndCount(reg, "vantage_receiver_degraded"); err != nil || n != 2 {
+		t.Errorf("gathered %d degraded series (%v), want one per receiver", n, err)
+	}
+	if v := testutil.ToFloat64(o.m.degraded.WithLabelValues("mail")); v != 0 {
+		t.Errorf("vantage_receiver_degraded{mail} = %v", v)
 	}
 	clk.Advance(10 * time.Minute)
 	if n := deliver(t, o, "slack"); n != 1 {
