@@ -181,3 +181,47 @@ func TestAmbiguityOfSlackErrors(t *testing.T) {
 		t.Errorf("connection refused: err %v, ambiguous %v", err, notify.IsAmbiguous(err))
 	}
 }
+
+// TestDayLongRetryAfterIsCapped: Slack's 429 with Retry-After: 86400 holds
+// the receiver for max_retry_after (10m by default), not a day, and shows
+// it degraded until a message goes through.
+func TestDayLongRetryAfterIsCapped(t *testing.T) {
+	f := newFakeSlack(t, testToken)
+	var limited atomic.Bool
+	limited.Store(true)
+	f.setOverride(func(w http.ResponseWriter, c apiCall) bool {
+		if !limited.Load() {
+			return false
+		}
+		w.Header().Set("Retry-After", "86400")
+		w.WriteHeader(http.StatusTooManyRequests)
+		return true
+	})
+	ob, s, clk := outboxFor(t, mustNew(t, botReceiver(f.URL())))
+	msg := message(notify.EventOpen, "shop")
+	msg.Key = "shop/open|ops"
+	enqueue(t, s, msg)
+	ctx := context.Background()
+	start := clk.Now()
+	if _, err := ob.DeliverDue(ctx, "ops"); err != nil {
+		t.Fatal(err)
+	}
+	it, err := s.OutboxItem(ctx, msg.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := start.Add(10 * time.Minute); !it.NextAttemptAt.Equal(want) {
+		t.Errorf("next attempt at %v, want %v (the cap)", it.NextAttemptAt, want)
+	}
+	if _, ok := ob.Degraded()["ops"]; !ok {
+		t.Error("receiver not degraded after a day-long Retry-After")
+	}
+	limited.Store(false)
+	clk.Advance(10 * time.Minute)
+	if sent, err := ob.DeliverDue(ctx, "ops"); err != nil || sent != 1 {
+		t.Fatalf("at the cap: sent %d, %v", sent, err)
+	}
+	if _, ok := ob.Degraded()["ops"]; ok {
+		t.Error("still degraded after delivering")
+	}
+}
