@@ -97,11 +97,25 @@ type Message struct {
 	// the outbox from the stored ref): a resolve then replies in that
 	// message's thread instead of rewriting the whole group's message.
 	InGroup bool `json:"in_group,omitempty"`
+	// GroupUpdate is, on the resolve of a member of a grouped message
+	// (InGroup), that grouped message as it now reads: its members with
+	// the ones resolved so far marked, and EventResolve once all are. Set
+	// by the outbox at send time; a receiver that can edit what it sent
+	// (Slack's chat.update) rewrites the group's message with it. nil
+	// when the outbox knows nothing of the group.
+	GroupUpdate *Message `json:"group_update,omitempty"`
 
 	// Repeat marks a message that may already have been delivered once:
-	// the daemon stopped in the middle of sending it. Receivers say so
-	// visibly ("possible repeat").
+	// the daemon stopped in the middle of sending it, or an earlier
+	// attempt failed in a way that leaves open whether the receiver took
+	// it (AmbiguousError). Receivers say so visibly ("possible repeat").
 	Repeat bool `json:"repeat,omitempty"`
+	// Late marks a resolve that stands for the whole incident: it opened
+	// and resolved while its DOWN was still queued behind a receiver that
+	// was unavailable (rate limited, failing, a backlog), so the DOWN was
+	// withdrawn and this one message says when it was down and why it
+	// comes late.
+	Late bool `json:"late,omitempty"`
 	// Test marks a sample alert from `vantage notify-test`.
 	Test bool `json:"test,omitempty"`
 	// Persistent keeps a message retrying temporary failures beyond the
@@ -125,6 +139,9 @@ type Member struct {
 	Status     int          `json:"status,omitempty"`
 	Gateway    string       `json:"gateway,omitempty"`
 	Scope      result.Scope `json:"scope,omitempty"`
+	// ResolvedAt is when this member resolved (in a GroupUpdate); zero
+	// while it is still down.
+	ResolvedAt time.Time `json:"resolved_at,omitzero"`
 }
 
 // Duration is how long the incident lasted (or has lasted, at At).
@@ -150,8 +167,9 @@ func (m *Message) Duration() time.Duration {
 //
 // Notify must honour ctx's deadline. Its error says whether to retry:
 // wrap with Permanent for failures a retry cannot fix, with RetryAfter
-// when the receiver said when to come back; anything else is retried with
-// backoff.
+// when the receiver said when to come back, with Ambiguous when the
+// message may have reached the receiver all the same; anything else is
+// retried with backoff.
 type Notifier interface {
 	Notify(ctx context.Context, msg *Message, ref string) (newRef string, err error)
 }
@@ -218,4 +236,36 @@ func IsRetryAfter(err error) (*RetryAfterError, bool) {
 	var r *RetryAfterError
 	ok := errors.As(err, &r)
 	return r, ok
+}
+
+// AmbiguousError is a failure after which the receiver may have the
+// message all the same: the request was written in full and the answer
+// never came (the SMTP connection dropped or timed out after the final
+// "." of DATA, a Slack request that got no response). It is retried like
+// any temporary failure, and the outbox remembers for good that the
+// message may already have been delivered, so the copy that goes out
+// later says "possible repeat". An error the receiver answered (an SMTP
+// 4xx after DATA, an HTTP 500 with a body) is not ambiguous.
+type AmbiguousError struct {
+	Err error
+}
+
+func (e *AmbiguousError) Error() string {
+	return "may have been delivered: " + e.Err.Error()
+}
+
+func (e *AmbiguousError) Unwrap() error { return e.Err }
+
+// Ambiguous wraps err as an AmbiguousError; nil stays nil.
+func Ambiguous(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &AmbiguousError{Err: err}
+}
+
+// IsAmbiguous reports whether err is (or wraps) an AmbiguousError.
+func IsAmbiguous(err error) bool {
+	var a *AmbiguousError
+	return errors.As(err, &a)
 }

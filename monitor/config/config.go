@@ -203,13 +203,18 @@ type Notify struct {
 	// MaxAttempts bounds the attempts at one notification before it is
 	// marked failed (a rate limit's Retry-After is not an attempt).
 	MaxAttempts int `toml:"max_attempts" json:"max_attempts"`
+	// MaxRetryAfter caps how long a receiver's Retry-After is honoured: a
+	// receiver that asks for longer is tried again after this and shown
+	// degraded, so one answer cannot hold its alerts back for a day.
+	MaxRetryAfter time.Duration `toml:"max_retry_after" json:"max_retry_after"`
 }
 
 // Defaults of [notify].
 const (
-	DefaultGroupWait   = 10 * time.Second
-	DefaultGroupMin    = 3
-	DefaultMaxAttempts = 10
+	DefaultGroupWait     = 10 * time.Second
+	DefaultGroupMin      = 3
+	DefaultMaxAttempts   = 10
+	DefaultMaxRetryAfter = 10 * time.Minute
 )
 
 // Receiver types.

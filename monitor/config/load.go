@@ -95,7 +95,7 @@ func (l *loader) load(raw map[string]any) *Config {
 		MaxConcurrency: DefaultMaxConcurrency,
 		Defaults:       builtinDefaults(),
 		Canary:         Canary{Every: DefaultCanaryEvery, Timeout: DefaultCanaryTimeout},
-		Notify:         Notify{GroupWait: DefaultGroupWait, GroupMin: DefaultGroupMin, MaxAttempts: DefaultMaxAttempts},
+		Notify:         Notify{GroupWait: DefaultGroupWait, GroupMin: DefaultGroupMin, MaxAttempts: DefaultMaxAttempts, MaxRetryAfter: DefaultMaxRetryAfter},
 	}
 	l.table(raw, "", "", cfg, tableSpec{skip: []string{"defaults", "monitor", "vantage", "canary", "notify", "receiver", "route", "maintenance"}})
 	l.checkTop(cfg, raw)
@@ -457,6 +457,9 @@ func (l *loader) checkNotify(n *Notify) {
 	}
 	if n.MaxAttempts < 1 || n.MaxAttempts > 100 {
 		l.add("notify.max_attempts", "notify", "max_attempts", "must be between 1 and 100 (%d given)", n.MaxAttempts)
+	}
+	if n.MaxRetryAfter < time.Second || n.MaxRetryAfter > 24*time.Hour {
+		l.add("notify.max_retry_after", "notify", "max_retry_after", "must be between 1s and 24h (%s given)", fmtDuration(n.MaxRetryAfter))
 	}
 }
 

@@ -233,6 +233,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	ob := opts.Outbox
 	ob.Store, ob.Logger, ob.Now, ob.Registerer = st, d.log, d.clock.Now, opts.Registry
 	ob.MaxAttempts, ob.GroupMin = cfg.Notify.MaxAttempts, cfg.Notify.GroupMin
+	ob.MaxRetryAfter = cfg.Notify.MaxRetryAfter
 	d.outbox = outbox.New(ob)
 	notifiers, err := d.notifiers(cfg)
 	if err != nil {

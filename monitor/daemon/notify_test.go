@@ -172,3 +172,39 @@ func TestRenderKnowsTheIsolationNotice(t *testing.T) {
 		t.Fatalf("render.IsolationName = %q, daemon.IsolationIncident = %q", render.IsolationName, IsolationIncident)
 	}
 }
+
+// TestOutageBehindABacklogIsReportedLate: the receiver did not take the
+// DOWN before the incident resolved (nothing was delivered in between),
+// and no window or group wait held it. The outage must not vanish: the
+// receiver gets one message saying when it was down and why it is late.
+func TestOutageBehindABacklogIsReportedLate(t *testing.T) {
+	t.Setenv("VANTAGE_TEST_TOKEN", "xoxb-test")
+	tg := newTarget(t)
+	rec := &recorder{}
+	f := newFixture(t, monitorTOML("web", tg.URL)+receiverTOML, withRecorder(rec))
+
+	tg.status.Store(http.StatusBadGateway)
+	f.round("web")
+	f.round("web") // the incident opens; its DOWN waits behind the receiver
+	f.clock.Advance(time.Minute)
+	tg.status.Store(http.StatusOK)
+	f.round("web")
+	f.round("web") // recovered before the DOWN went out
+	if n := f.deliver(); n != 1 {
+		t.Fatalf("delivered %d, want exactly one late message", n)
+	}
+	msgs, _ := rec.got()
+	m := msgs[0]
+	if m.Event != notify.EventResolve || !m.Late || m.Monitor != "web" {
+		t.Fatalf("late message: event %s late %v monitor %s", m.Event, m.Late, m.Monitor)
+	}
+	title := render.Title(&m)
+	for _, want := range []string{"web was down from ", "not alerted in time because ops was unavailable"} {
+		if !strings.Contains(title, want) {
+			t.Errorf("title %q does not say %q", title, want)
+		}
+	}
+	if f.deliver() != 0 {
+		t.Fatal("more than one message for the outage")
+	}
+}

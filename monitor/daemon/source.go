@@ -8,6 +8,7 @@ import (
 
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/monitor/web"
+	"github.com/vantage-monitor/vantage/notify/outbox"
 )
 
 // wedgedAfter is how long without a scheduler pass makes the daemon
@@ -85,4 +86,25 @@ func (d *Daemon) Notifications(ctx context.Context, state string) ([]web.Notific
 		})
 	}
 	return out, nil
+}
+
+var _ web.ReceiverSource = (*Daemon)(nil)
+
+// Receivers says, per configured receiver, whether the outbox holds it
+// degraded (it asked to wait longer than max_retry_after).
+func (d *Daemon) Receivers(context.Context) []web.ReceiverView {
+	cfg := d.config()
+	var deg map[string]outbox.Degradation
+	if d.outbox != nil {
+		deg = d.outbox.Degraded()
+	}
+	out := make([]web.ReceiverView, 0, len(cfg.Receivers))
+	for i := range cfg.Receivers {
+		v := web.ReceiverView{Name: cfg.Receivers[i].Name}
+		if g, ok := deg[v.Name]; ok {
+			v.Degraded, v.DegradedSince, v.DegradedReason = true, g.Since.UTC(), g.Reason
+		}
+		out = append(out, v)
+	}
+	return out
 }

@@ -198,6 +198,17 @@ func (t *Tx) MarkRetry(ctx context.Context, key string, nextAt time.Time, errTex
 		toNanos(nextAt), errText, toNanos(t.s.now()))
 }
 
+// MarkMaybeSent records that an attempt at the event may have reached the
+// receiver although it failed (no answer after the whole request was
+// written). The flag is never cleared: MarkRetry, MarkFailed and later
+// attempts leave it, and MarkDelivered carries it into the delivered
+// table, so whichever copy goes out next is marked a possible repeat.
+func (t *Tx) MarkMaybeSent(ctx context.Context, key string) error {
+	return t.move(ctx, "mark notification "+key+" as possibly delivered", key,
+		[]OutboxState{StateSending, StatePending, StateFailed},
+		`maybe_sent = 1, updated_at = ?`, toNanos(t.s.now()))
+}
+
 // MarkFailed gives up on an event for good, with the reason. It stays in the
 // outbox in state failed for the API and metrics, and no longer holds back
 // later events of its incident.
@@ -387,6 +398,41 @@ func (t *Tx) MessageRef(ctx context.Context, receiver string, incidentID int64) 
 	return messageRef(ctx, t.tx, t.s.path, receiver, incidentID)
 }
 
+// SetMessageGroup remembers what the receiver's grouped message at ref
+// says (opaque JSON), so that a member's later event can rewrite it.
+func (t *Tx) SetMessageGroup(ctx context.Context, receiver, ref string, message json.RawMessage) error {
+	op := fmt.Sprintf("set grouped message %s for %s", ref, receiver)
+	if receiver == "" || ref == "" {
+		return fmt.Errorf("%s: %w: empty receiver or ref", op, ErrInvalid)
+	}
+	if !json.Valid(message) {
+		return fmt.Errorf("%s: %w: message is not valid JSON", op, ErrInvalid)
+	}
+	if _, err := t.tx.ExecContext(ctx, `INSERT INTO message_groups (receiver, ref, message, updated_at)
+		VALUES (?, ?, ?, ?) ON CONFLICT (receiver, ref)
+		DO UPDATE SET message = excluded.message, updated_at = excluded.updated_at`,
+		receiver, ref, string(message), toNanos(t.s.now())); err != nil {
+		return t.wrap(op, err)
+	}
+	t.durable = true
+	return nil
+}
+
+// MessageGroup returns what SetMessageGroup stored for the receiver's
+// grouped message at ref, if anything.
+func (s *Store) MessageGroup(ctx context.Context, receiver, ref string) (json.RawMessage, bool, error) {
+	var msg string
+	err := s.r.QueryRowContext(ctx, `SELECT message FROM message_groups WHERE receiver = ? AND ref = ?`,
+		receiver, ref).Scan(&msg)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, classify(s.path, fmt.Sprintf("read grouped message %s for %s", ref, receiver), err)
+	}
+	return json.RawMessage(msg), true, nil
+}
+
 // KeyStatus is where one notification key stands.
 type KeyStatus int
 
@@ -394,13 +440,19 @@ type KeyStatus int
 const (
 	// KeyUnknown: never enqueued (or delivered so long ago it was pruned).
 	KeyUnknown KeyStatus = iota
-	// KeyQueued: pending and never attempted: nobody has seen it yet.
+	// KeyQueued: pending and never attempted: nobody has seen it yet,
+	// and it is held back until a later time (a group wait, a
+	// maintenance window).
 	KeyQueued
 	// KeyAttempted: in the outbox after at least one attempt (pending
 	// again, sending, or failed): it may have been seen.
 	KeyAttempted
 	// KeyDelivered: delivered.
 	KeyDelivered
+	// KeyOverdue: pending and never attempted although it was due before
+	// now: nobody has seen it, because its receiver has not taken it in
+	// time (rate limited, failing, a backlog, no notifier).
+	KeyOverdue
 )
 
 // KeyStatus reports where a notification key stands, so that the planner
@@ -411,11 +463,16 @@ func (t *Tx) KeyStatus(ctx context.Context, key string) (KeyStatus, error) {
 		state    string
 		attempts int
 		maybe    bool
+		next     int64
 	)
-	err := t.tx.QueryRowContext(ctx, `SELECT state, attempts, maybe_sent FROM outbox WHERE key = ?`, key).Scan(&state, &attempts, &maybe)
+	err := t.tx.QueryRowContext(ctx, `SELECT state, attempts, maybe_sent, next_attempt_at FROM outbox WHERE key = ?`,
+		key).Scan(&state, &attempts, &maybe, &next)
 	switch {
 	case err == nil:
 		if OutboxState(state) == StatePending && attempts == 0 && !maybe {
+			if next < toNanos(t.s.now()) {
+				return KeyOverdue, nil
+			}
 			return KeyQueued, nil
 		}
 		return KeyAttempted, nil
@@ -435,8 +492,8 @@ func (t *Tx) KeyStatus(ctx context.Context, key string) (KeyStatus, error) {
 
 // CancelQueued withdraws every notification of an incident for a receiver
 // that nobody has seen (pending, never attempted): the alerts held back by
-// a maintenance window or a group wait, when the incident resolved before
-// they went out. Anything that may have gone out stays. It returns how
+// a maintenance window or a group wait, or queued behind an unavailable
+// receiver, when the incident resolved before they went out. Anything that may have gone out stays. It returns how
 // many it withdrew.
 func (t *Tx) CancelQueued(ctx context.Context, receiver string, incidentID int64) (int, error) {
 	op := fmt.Sprintf("withdraw unsent notifications of incident %d for %s", incidentID, receiver)

@@ -319,3 +319,122 @@ func TestKeyStatusAndCancel(t *testing.T) {
 		}
 	}
 }
+
+// TestMarkMaybeSentIsSticky: the flag survives every later transition and
+// is kept in the delivered table.
+func TestMarkMaybeSentIsSticky(t *testing.T) {
+	clk := newClock()
+	s, _ := openTest(t, clk, Options{})
+	ctx := context.Background()
+	enqueue(t, s, OutboxEvent{Key: "k", Receiver: "slack", IncidentID: 1, Event: EventOpen})
+	update(t, s, func(tx *Tx) error {
+		if err := tx.MarkSending(ctx, "k"); err != nil {
+			return err
+		}
+		if err := tx.MarkMaybeSent(ctx, "k"); err != nil {
+			return err
+		}
+		return tx.MarkRetry(ctx, "k", clk.Now(), "no answer")
+	})
+	update(t, s, func(tx *Tx) error {
+		if err := tx.MarkSending(ctx, "k"); err != nil {
+			return err
+		}
+		return tx.MarkRetry(ctx, "k", clk.Now(), "HTTP 500")
+	})
+	if it, err := s.OutboxItem(ctx, "k"); err != nil || !it.MaybeSent || it.LastError != "HTTP 500" {
+		t.Fatalf("after a plain retry: %+v, %v", it, err)
+	}
+	update(t, s, func(tx *Tx) error { return tx.MarkFailed(ctx, "k", "gave up") })
+	update(t, s, func(tx *Tx) error { return tx.Requeue(ctx, "k") })
+	if it, _ := s.OutboxItem(ctx, "k"); !it.MaybeSent {
+		t.Fatal("flag lost by MarkFailed and Requeue")
+	}
+	update(t, s, func(tx *Tx) error {
+		if err := tx.MarkSending(ctx, "k"); err != nil {
+			return err
+		}
+		return tx.MarkDelivered(ctx, "k")
+	})
+	var maybe bool
+	if err := s.r.QueryRowContext(ctx, `SELECT maybe_sent FROM delivered WHERE key = 'k'`).Scan(&maybe); err != nil || !maybe {
+		t.Errorf("delivered row maybe_sent = %v (%v), want kept", maybe, err)
+	}
+	update(t, s, func(tx *Tx) error {
+		if err := tx.MarkMaybeSent(ctx, "gone"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("MarkMaybeSent of an unknown key: %v", err)
+		}
+		return nil
+	})
+}
+
+func TestMessageGroupKeptAndPruned(t *testing.T) {
+	clk := newClock()
+	s, _ := openTest(t, clk, Options{KeepDelivered: time.Hour})
+	ctx := context.Background()
+	update(t, s, func(tx *Tx) error {
+		if err := tx.SetMessageGroup(ctx, "slack", "C1/1", json.RawMessage(`{"v":1}`)); err != nil {
+			return err
+		}
+		if err := tx.SetMessageGroup(ctx, "slack", "C1/1", json.RawMessage(`{"v":2}`)); err != nil {
+			return err
+		}
+		if err := tx.SetMessageGroup(ctx, "slack", "C1/2", json.RawMessage(`not json`)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("invalid JSON: %v", err)
+		}
+		return nil
+	})
+	got, ok, err := s.MessageGroup(ctx, "slack", "C1/1")
+	if err != nil || !ok || string(got) != `{"v":2}` {
+		t.Fatalf("MessageGroup = %s %v %v", got, ok, err)
+	}
+	if _, ok, _ := s.MessageGroup(ctx, "mail", "C1/1"); ok {
+		t.Error("another receiver's group found")
+	}
+	clk.Advance(2 * time.Hour)
+	if _, err := s.Prune(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := s.MessageGroup(ctx, "slack", "C1/1"); ok {
+		t.Error("a group untouched past KeepDelivered was not pruned")
+	}
+}
+
+// TestKeyOverdue tells a DOWN held back on purpose (not due yet) from one
+// that was due and never taken by its receiver.
+func TestKeyOverdue(t *testing.T) {
+	clk := newClock()
+	s, _ := openTest(t, clk, Options{})
+	ctx := context.Background()
+	enqueue(t, s, OutboxEvent{Key: "due", Receiver: "slack", IncidentID: 1, Event: EventOpen})
+	enqueue(t, s, OutboxEvent{Key: "held", Receiver: "slack", IncidentID: 2, Event: EventOpen, NotBefore: clk.Now().Add(time.Hour)})
+	status := func(key string) KeyStatus {
+		t.Helper()
+		var st KeyStatus
+		update(t, s, func(tx *Tx) error {
+			var err error
+			st, err = tx.KeyStatus(ctx, key)
+			return err
+		})
+		return st
+	}
+	if got := status("due"); got != KeyQueued {
+		t.Errorf("just enqueued: %d, want KeyQueued", got)
+	}
+	clk.Advance(time.Minute)
+	if got := status("due"); got != KeyOverdue {
+		t.Errorf("due a minute ago and never attempted: %d, want KeyOverdue", got)
+	}
+	if got := status("held"); got != KeyQueued {
+		t.Errorf("held for an hour: %d, want KeyQueued", got)
+	}
+	n := 0
+	update(t, s, func(tx *Tx) error {
+		var err error
+		n, err = tx.CancelQueued(ctx, "slack", 1)
+		return err
+	})
+	if n != 1 || status("due") != KeyUnknown {
+		t.Errorf("overdue item not withdrawn: %d", n)
+	}
+}

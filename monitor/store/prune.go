@@ -10,7 +10,7 @@ import (
 type Pruned struct {
 	Results   int64 // results beyond KeepResults or older than MaxResultAge
 	Delivered int64 // delivered keys older than KeepDelivered
-	Refs      int64 // message refs of incidents resolved before KeepDelivered
+	Refs      int64 // message refs of incidents resolved before KeepDelivered, and grouped messages untouched as long
 }
 
 // Prune applies the retention bounds. It deletes in transactions of at most
@@ -52,6 +52,17 @@ func (s *Store) Prune(ctx context.Context) (Pruned, error) {
 			SELECT m.receiver, m.incident_id FROM message_refs m JOIN incidents i ON i.id = m.incident_id
 			WHERE i.resolved_at < ? LIMIT ?)`,
 		toNanos(now.Add(-s.opts.KeepDelivered)), batch)
+	if err != nil {
+		return p, err
+	}
+	// A grouped message untouched for as long as delivered keys are kept
+	// is not rewritten any more; a member resolving later still gets its
+	// reply, only the group's message stays as it was.
+	n, err = s.deleteInBatches(ctx, "prune grouped messages",
+		`DELETE FROM message_groups WHERE (receiver, ref) IN (
+			SELECT receiver, ref FROM message_groups WHERE updated_at < ? LIMIT ?)`,
+		toNanos(now.Add(-s.opts.KeepDelivered)), batch)
+	p.Refs += n
 	return p, err
 }
 

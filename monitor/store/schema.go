@@ -111,6 +111,18 @@ CREATE TABLE message_refs (
 ALTER TABLE incidents ADD COLUMN regions TEXT NOT NULL DEFAULT '[]';  -- []string as JSON
 ALTER TABLE incidents ADD COLUMN first_failure_at INTEGER;            -- Unix ns, NULL when unknown
 `,
+	// 3: a grouped message remembers what it said, so that it can be
+	// rewritten as its members resolve.
+	`
+CREATE TABLE message_groups (
+	receiver   TEXT    NOT NULL,
+	ref        TEXT    NOT NULL,  -- the receiver's ref of the grouped message
+	message    TEXT    NOT NULL,  -- the message as it now reads, JSON owned by the outbox
+	updated_at INTEGER NOT NULL,
+	PRIMARY KEY (receiver, ref)
+) WITHOUT ROWID;
+CREATE INDEX message_groups_by_updated ON message_groups (updated_at);
+`,
 }
 
 // SchemaVersion is the schema version this build writes.

@@ -191,7 +191,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	if err := s.w.PingContext(ctx); err != nil {
-		return fail(classify(path, "open", err))
+		// A schema larger than the first page is read here already, so a
+		// damaged file can fail at the ping: give it the same advice.
+		return fail(s.openErr("open", err))
 	}
 	if err := s.quickCheck(ctx); err != nil {
 		return fail(err)

@@ -18,9 +18,10 @@
 //     or 404 {"error": "..."}. Names may hold any character; escape them in
 //     the path (url.PathEscape).
 //   - GET /api/v1/notifications: {"notifications": [NotificationView...],
-//     "generated_at": t}: what is still in the outbox, waiting, being sent,
-//     or failed for good with its last error. Optional filter: state=failed
-//     (or pending, sending).
+//     "receivers": [ReceiverView...], "generated_at": t}: what is still in
+//     the outbox, waiting, being sent, or failed for good with its last
+//     error, and which receivers are degraded (asked to wait longer than
+//     max_retry_after). Optional filter: state=failed (or pending, sending).
 //   - GET /: the status page, worst monitors first. It takes the same
 //     filters as the API.
 //

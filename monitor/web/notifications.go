@@ -27,8 +27,25 @@ type NotificationSource interface {
 	Notifications(ctx context.Context, state string) ([]NotificationView, error)
 }
 
+// ReceiverView is how one receiver is doing, for /api/v1/notifications.
+type ReceiverView struct {
+	Name string `json:"name"`
+	// Degraded: the receiver asked to wait longer than max_retry_after;
+	// it is retried at that cap until it delivers again.
+	Degraded       bool      `json:"degraded"`
+	DegradedSince  time.Time `json:"degraded_since,omitzero"`
+	DegradedReason string    `json:"degraded_reason,omitempty"`
+}
+
+// ReceiverSource is what a NotificationSource also implements when it
+// knows how its receivers are doing.
+type ReceiverSource interface {
+	Receivers(ctx context.Context) []ReceiverView
+}
+
 type notificationsResponse struct {
 	Notifications []NotificationView `json:"notifications"`
+	Receivers     []ReceiverView     `json:"receivers,omitempty"`
 	GeneratedAt   time.Time          `json:"generated_at"`
 }
 
@@ -54,5 +71,9 @@ func (s *server) apiNotifications(w http.ResponseWriter, r *http.Request) {
 	if list == nil {
 		list = []NotificationView{}
 	}
-	s.writeJSON(w, r, notificationsResponse{Notifications: list, GeneratedAt: s.now().UTC()})
+	resp := notificationsResponse{Notifications: list, GeneratedAt: s.now().UTC()}
+	if rs, ok := s.src.(ReceiverSource); ok {
+		resp.Receivers = rs.Receivers(r.Context())
+	}
+	s.writeJSON(w, r, resp)
 }

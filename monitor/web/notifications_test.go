@@ -55,3 +55,31 @@ func TestNotificationsAPI(t *testing.T) {
 		t.Errorf("no outbox: status %d, want 404", rec.Code)
 	}
 }
+
+type receiverSource struct {
+	outboxSource
+	receivers []ReceiverView
+}
+
+func (r *receiverSource) Receivers(context.Context) []ReceiverView { return r.receivers }
+
+func TestNotificationsAPIShowsDegradedReceivers(t *testing.T) {
+	src := &receiverSource{receivers: []ReceiverView{
+		{Name: "slack", Degraded: true, DegradedReason: "asked to retry after 24h0m0s, more than max_retry_after 10m0s"},
+		{Name: "mail"},
+	}}
+	rec := serve(newTestHandler(src, nil, nil), http.MethodGet, "/api/v1/notifications")
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	var got struct {
+		Receivers []map[string]any `json:"receivers"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Receivers) != 2 || got.Receivers[0]["name"] != "slack" || got.Receivers[0]["degraded"] != true ||
+		got.Receivers[1]["degraded"] != false {
+		t.Errorf("receivers = %v", got.Receivers)
+	}
+}

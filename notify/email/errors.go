@@ -23,9 +23,10 @@ const maxReason = 200
 
 // classify turns a failed send into what the outbox needs: a
 // notify.Permanent for a 5xx reply or a setup the server will keep
-// refusing (no STARTTLS, no usable AUTH, an untrusted certificate), a plain
-// error for 4xx replies, network errors and timeouts. The password never
-// appears in the result.
+// refusing (no STARTTLS, no usable AUTH, an untrusted certificate), a
+// notify.Ambiguous for a session lost between the end of DATA and its
+// reply, a plain error for 4xx replies and other network errors and
+// timeouts. The password never appears in the result.
 func (n *Notifier) classify(ctx context.Context, msg *notify.Message, err error) error {
 	what := fmt.Sprintf("email %q: sending %s via %s:%d", n.name, msg.Event, n.host, n.port)
 	switch cause := ctxDone(ctx); {
@@ -43,7 +44,20 @@ func (n *Notifier) classify(ctx context.Context, msg *notify.Message, err error)
 	if reason, ok := permanentReason(err); ok {
 		return notify.Permanent(n.redact(reason), wrapped)
 	}
+	if afterData(err) {
+		return notify.Ambiguous(wrapped)
+	}
 	return wrapped
+}
+
+// afterData says whether err ended the session after the mail's final "."
+// with no reply to it: the connection dropped or timed out while waiting
+// for the server's verdict on DATA. The server may have queued the mail
+// (servers commit it before they answer), so a resend may be a duplicate.
+// A reply (451, 554) means the server answered and did not take it.
+func afterData(err error) bool {
+	var se *gomail.SendError
+	return errors.As(err, &se) && se.Reason == gomail.ErrSMTPDataClose && se.ErrorCode() == 0
 }
 
 // ctxDone returns ctx's error, or DeadlineExceeded once its deadline has

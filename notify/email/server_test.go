@@ -101,6 +101,9 @@ type backend struct {
 	mailHook func(n int) error
 	rcptHook func(n int, to string) error
 	dataHook func(n int) error
+	// dropAfterData, if it returns true, makes the server take the mail
+	// and then drop the connection instead of answering the final ".".
+	dropAfterData func(n int) bool
 	// stall, if non-nil, blocks Data until it is closed; stalledAt is
 	// when Data began to block.
 	stall     chan struct{}
@@ -231,6 +234,10 @@ func (s *session) Data(r io.Reader) error {
 	s.b.mu.Lock()
 	s.b.msgs = append(s.b.msgs, s.cur)
 	s.b.mu.Unlock()
+	if s.b.dropAfterData != nil && s.b.dropAfterData(n) {
+		_ = s.c.Conn().Close()
+		return errors.New("dropped after DATA")
+	}
 	return nil
 }
 

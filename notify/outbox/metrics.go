@@ -13,8 +13,9 @@ import (
 // metrics are the outbox's Prometheus series. With no Registerer they are
 // still kept (and cheap), just not exported.
 type metrics struct {
-	total   *prometheus.CounterVec
-	seconds *prometheus.HistogramVec
+	total    *prometheus.CounterVec
+	seconds  *prometheus.HistogramVec
+	degraded *prometheus.GaugeVec
 }
 
 func newMetrics(o *Outbox, reg prometheus.Registerer) *metrics {
@@ -28,12 +29,17 @@ func newMetrics(o *Outbox, reg prometheus.Registerer) *metrics {
 			Help:    "How long one notification attempt took.",
 			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"receiver"}),
+		degraded: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vantage_receiver_degraded",
+			Help: "1 while a receiver asks to wait longer than max_retry_after (it is retried at that cap), 0 once it delivers again.",
+		}, []string{"receiver"}),
 	}
 	if reg == nil {
 		return m
 	}
 	m.total = register(o, reg, m.total)
 	m.seconds = register(o, reg, m.seconds)
+	m.degraded = register(o, reg, m.degraded)
 	register(o, reg, prometheus.Collector(&itemsCollector{o: o}))
 	return m
 }

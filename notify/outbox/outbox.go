@@ -34,9 +34,10 @@ import (
 const GroupRefPrefix = "group:"
 
 // ambiguousPrefix starts the recorded error of an attempt that timed out:
-// the receiver may have taken the message before the deadline, so the next
-// attempt is flagged Repeat. It lives in the stored error text so that the
-// flag survives a restart without a column of its own.
+// the receiver may have taken the message before the deadline. The flag
+// itself is the store's maybe_sent (MarkMaybeSent), which no later attempt
+// clears; stores written by earlier versions only have this prefix, so it
+// is still read as the flag too.
 const ambiguousPrefix = "timed out, may have been delivered: "
 
 // ErrNoNotifier is returned by DeliverDue for a receiver that has no
@@ -71,6 +72,10 @@ type Options struct {
 	GroupMin int
 	// Batch is how many due events one pass takes. Default 100.
 	Batch int
+	// MaxRetryAfter caps a receiver's Retry-After: asked to wait longer,
+	// the outbox tries again after MaxRetryAfter and marks the receiver
+	// degraded until it delivers again. Default 10m.
+	MaxRetryAfter time.Duration
 	// Jitter returns a random duration in [0, max]; tests pass a seeded
 	// one. Default: math/rand/v2. It may be called from several goroutines.
 	Jitter func(max time.Duration) time.Duration
@@ -110,6 +115,9 @@ func (o *Options) defaults() {
 	if o.Batch <= 0 {
 		o.Batch = 100
 	}
+	if o.MaxRetryAfter <= 0 {
+		o.MaxRetryAfter = 10 * time.Minute
+	}
 	if o.Jitter == nil {
 		o.Jitter = func(max time.Duration) time.Duration {
 			if max <= 0 {
@@ -139,6 +147,18 @@ type Outbox struct {
 	// notification then gives up a little earlier, never later).
 	rlMu        sync.Mutex
 	rateLimited map[string]int
+
+	// degraded holds the receivers that asked to be left alone for longer
+	// than MaxRetryAfter, until they deliver again. In memory: after a
+	// restart a receiver that is still busy says so again at its next 429.
+	dgMu     sync.Mutex
+	degraded map[string]Degradation
+}
+
+// Degradation says why and since when a receiver is degraded.
+type Degradation struct {
+	Since  time.Time
+	Reason string
 }
 
 type worker struct {
@@ -158,6 +178,7 @@ func New(opts Options) *Outbox {
 		passMu:      map[string]*sync.Mutex{},
 		reload:      make(chan struct{}, 1),
 		rateLimited: map[string]int{},
+		degraded:    map[string]Degradation{},
 	}
 	o.m = newMetrics(o, opts.Registerer)
 	return o
@@ -177,6 +198,15 @@ func (o *Outbox) SetNotifiers(n map[string]notify.Notifier) {
 	o.mu.Lock()
 	o.notifiers = m
 	o.mu.Unlock()
+	// Every receiver has its degraded series from the start, so that an
+	// alert rule on it sees 0 rather than nothing.
+	o.dgMu.Lock()
+	for name := range m {
+		if _, ok := o.degraded[name]; !ok {
+			o.m.degraded.WithLabelValues(name).Set(0)
+		}
+	}
+	o.dgMu.Unlock()
 	select {
 	case o.reload <- struct{}{}:
 	default:
@@ -370,6 +400,12 @@ func (o *Outbox) pass(stop, ctx context.Context, receiver string) (passResult, e
 		o.log.Warn("cannot look for notifications to group", "receiver", receiver, "error", err)
 		groups = nil
 	}
+	memberOf := map[string]string{} // item key -> the group it goes out in
+	for k, g := range groups {
+		for _, m := range g {
+			memberOf[m.item.Key] = k
+		}
+	}
 	done := map[string]bool{}
 	for _, e := range entries {
 		if stop.Err() != nil {
@@ -379,9 +415,11 @@ func (o *Outbox) pass(stop, ctx context.Context, receiver string) (passResult, e
 			continue
 		}
 		members, grouped := []entry{e}, false
-		if g, ok := groups[e.msg.GroupKey]; ok && e.item.Event == store.EventOpen && e.msg.GroupKey != "" {
-			members, grouped = g, true
-			delete(groups, e.msg.GroupKey)
+		if k, ok := memberOf[e.item.Key]; ok {
+			if g, ok := groups[k]; ok {
+				members, grouped = g, true
+				delete(groups, k)
+			}
 		}
 		for _, m := range members {
 			done[m.item.Key] = true
@@ -482,11 +520,30 @@ func (o *Outbox) planGroups(ctx context.Context, receiver string, entries []entr
 		}
 	}
 	for k, g := range groups {
-		if len(g) < o.opts.GroupMin {
+		slices.SortFunc(g, func(a, b entry) int { return int(a.item.Seq - b.item.Seq) })
+		// A group stands for different monitors failing together: a
+		// monitor that flapped has several incidents with the same cause,
+		// and those are one monitor's story, told one by one. Its earliest
+		// incident may join the group; the others go out on their own.
+		type subject struct {
+			kind    string
+			monitor string
+		}
+		seenMon := map[subject]bool{}
+		kept := g[:0]
+		for _, e := range g {
+			sj := subject{string(e.msg.Kind), e.msg.Monitor}
+			if seenMon[sj] {
+				continue
+			}
+			seenMon[sj] = true
+			kept = append(kept, e)
+		}
+		if len(kept) < o.opts.GroupMin {
 			delete(groups, k)
 			continue
 		}
-		slices.SortFunc(g, func(a, b entry) int { return int(a.item.Seq - b.item.Seq) })
+		groups[k] = kept
 	}
 	return groups, nil
 }
@@ -545,6 +602,15 @@ func (o *Outbox) attempt(ctx context.Context, n notify.Notifier, receiver string
 		}
 		msg.Cause = msg.GroupKey
 	}
+	if msg.InGroup && msg.Event == notify.EventResolve && ref != "" {
+		g, err := o.groupUpdate(ctx, receiver, ref, &msg)
+		if err != nil {
+			// The resolve still goes out, in the group's thread; only the
+			// group's message is not rewritten.
+			o.log.Warn("cannot read the grouped message to update it", "receiver", receiver, "key", msg.Key, "error", err)
+		}
+		msg.GroupUpdate = g
+	}
 
 	sctx, cancel := context.WithTimeout(ctx, o.opts.AttemptTimeout)
 	start := time.Now()
@@ -556,7 +622,79 @@ func (o *Outbox) attempt(ctx context.Context, n notify.Notifier, receiver string
 	if grouped || inGroup {
 		prefix = GroupRefPrefix
 	}
-	return o.settle(context.WithoutCancel(ctx), receiver, members, grouped, sendErr, prefix, newRef)
+	res, err = o.settle(context.WithoutCancel(ctx), receiver, members, grouped, sendErr, prefix, newRef)
+	if err == nil && res.sent > 0 {
+		switch {
+		case grouped && newRef != "":
+			g := msg
+			g.Repeat = false // said once, on the post; not on every rewrite
+			o.saveGroup(context.WithoutCancel(ctx), receiver, newRef, &g)
+		case msg.GroupUpdate != nil:
+			o.saveGroup(context.WithoutCancel(ctx), receiver, ref, msg.GroupUpdate)
+		}
+	}
+	return res, err
+}
+
+// groupUpdate is the grouped message at ref as it reads once msg, the
+// resolve of one of its members, is delivered: that member marked
+// resolved, and the whole message a resolve once every member is. nil when
+// the group is not known (a group sent before this was kept, or pruned).
+func (o *Outbox) groupUpdate(ctx context.Context, receiver, ref string, msg *notify.Message) (*notify.Message, error) {
+	raw, ok, err := o.opts.Store.MessageGroup(ctx, receiver, ref)
+	if err != nil || !ok {
+		return nil, err
+	}
+	var g notify.Message
+	if err := json.Unmarshal(raw, &g); err != nil {
+		return nil, fmt.Errorf("decode grouped message %s: %w", ref, err)
+	}
+	at := msg.ResolvedAt
+	if at.IsZero() {
+		at = msg.At
+	}
+	if at.IsZero() {
+		at = o.opts.Now()
+	}
+	found, all := false, true
+	var last time.Time
+	for i := range g.Group {
+		m := &g.Group[i]
+		if m.IncidentID == msg.IncidentID && msg.IncidentID != 0 {
+			found = true
+			if m.ResolvedAt.IsZero() {
+				m.ResolvedAt = at
+			}
+		}
+		if m.ResolvedAt.IsZero() {
+			all = false
+		} else if m.ResolvedAt.After(last) {
+			last = m.ResolvedAt
+		}
+	}
+	if !found {
+		return nil, nil
+	}
+	if all {
+		g.Event, g.ResolvedAt = notify.EventResolve, last
+	}
+	g.Receiver, g.Repeat, g.InGroup, g.GroupUpdate = receiver, false, false, nil
+	return &g, nil
+}
+
+// saveGroup keeps what the grouped message at ref now says. Failing to is
+// logged, not fatal: the next member's resolve then only replies in the
+// group's thread, as it did before groups were kept.
+func (o *Outbox) saveGroup(ctx context.Context, receiver, ref string, g *notify.Message) {
+	raw, err := json.Marshal(g)
+	if err == nil {
+		err = o.opts.Store.Update(ctx, func(tx *store.Tx) error {
+			return tx.SetMessageGroup(ctx, receiver, ref, raw)
+		})
+	}
+	if err != nil {
+		o.log.Warn("cannot keep the grouped message for later updates", "receiver", receiver, "ref", ref, "error", err)
+	}
 }
 
 // ref returns the stored ref of the incident's message for receiver, and
@@ -608,6 +746,7 @@ func (o *Outbox) settle(ctx context.Context, receiver string, members []entry, g
 			// and comes back after a restart as a possible repeat.
 			return res, fmt.Errorf("record delivery: %w", err)
 		}
+		o.clearDegraded(receiver)
 		for _, m := range members {
 			o.forget(m.item.Key)
 			outcome(m, "delivered")
@@ -617,6 +756,16 @@ func (o *Outbox) settle(ctx context.Context, receiver string, members []entry, g
 		return res, nil
 	}
 
+	// A send that may have reached the receiver is remembered as such in
+	// the same transaction that settles it, whatever else the error says.
+	ambiguous := notify.IsAmbiguous(sendErr) || errors.Is(sendErr, context.DeadlineExceeded)
+	markAmbiguous := func(tx *store.Tx, m entry) error {
+		if !ambiguous {
+			return nil
+		}
+		return tx.MarkMaybeSent(ctx, m.item.Key)
+	}
+
 	if p, ok := notify.IsPermanent(sendErr); ok {
 		reason := p.Reason
 		if reason == "" {
@@ -624,6 +773,9 @@ func (o *Outbox) settle(ctx context.Context, receiver string, members []entry, g
 		}
 		err := o.opts.Store.Update(ctx, func(tx *store.Tx) error {
 			for _, m := range members {
+				if err := markAmbiguous(tx, m); err != nil {
+					return err
+				}
 				if err := tx.MarkFailed(ctx, m.item.Key, reason); err != nil {
 					return err
 				}
@@ -646,9 +798,20 @@ func (o *Outbox) settle(ctx context.Context, receiver string, members []entry, g
 		if after <= 0 {
 			after = o.opts.BaseBackoff
 		}
+		if after > o.opts.MaxRetryAfter {
+			// Honouring a day-long Retry-After would hold every alert of
+			// this receiver for a day: try again at the cap, and say the
+			// receiver is degraded until it takes a message again.
+			o.setDegraded(receiver, now, fmt.Sprintf("asked to retry after %s, more than max_retry_after %s",
+				after, o.opts.MaxRetryAfter))
+			after = o.opts.MaxRetryAfter
+		}
 		next := now.Add(after)
 		err := o.opts.Store.Update(ctx, func(tx *store.Tx) error {
 			for _, m := range members {
+				if err := markAmbiguous(tx, m); err != nil {
+					return err
+				}
 				if err := tx.MarkRetry(ctx, m.item.Key, next, sendErr.Error()); err != nil {
 					return err
 				}
@@ -685,6 +848,9 @@ func (o *Outbox) settle(ctx context.Context, receiver string, members []entry, g
 	err := o.opts.Store.Update(ctx, func(tx *store.Tx) error {
 		gaveUp = gaveUp[:0]
 		for _, m := range members {
+			if err := markAmbiguous(tx, m); err != nil {
+				return err
+			}
 			if f := o.failures(m.item); f >= o.opts.MaxAttempts && !m.msg.Persistent {
 				gaveUp = append(gaveUp, true)
 				if err := tx.MarkFailed(ctx, m.item.Key, fmt.Sprintf("gave up after %d attempts: %s", f, errText)); err != nil {
@@ -716,9 +882,45 @@ func (o *Outbox) settle(ctx context.Context, receiver string, members []entry, g
 }
 
 // maybeRepeat reports whether an earlier attempt of it may have reached the
-// receiver: the daemon died during it, or it timed out.
+// receiver: the daemon died during it, or it ended ambiguously (see
+// notify.AmbiguousError); the prefix is how stores of earlier versions
+// recorded a timeout.
 func maybeRepeat(it store.OutboxItem) bool {
 	return it.MaybeSent || strings.HasPrefix(it.LastError, ambiguousPrefix)
+}
+
+func (o *Outbox) setDegraded(receiver string, now time.Time, reason string) {
+	o.dgMu.Lock()
+	defer o.dgMu.Unlock()
+	d, ok := o.degraded[receiver]
+	if !ok {
+		d.Since = now
+		o.log.Warn("receiver degraded", "receiver", receiver, "reason", reason)
+	}
+	d.Reason = reason
+	o.degraded[receiver] = d
+	o.m.degraded.WithLabelValues(receiver).Set(1)
+}
+
+func (o *Outbox) clearDegraded(receiver string) {
+	o.dgMu.Lock()
+	defer o.dgMu.Unlock()
+	if _, ok := o.degraded[receiver]; ok {
+		delete(o.degraded, receiver)
+		o.log.Info("receiver delivers again", "receiver", receiver)
+	}
+	o.m.degraded.WithLabelValues(receiver).Set(0)
+}
+
+// Degraded returns the receivers that are degraded now (for the API).
+func (o *Outbox) Degraded() map[string]Degradation {
+	o.dgMu.Lock()
+	defer o.dgMu.Unlock()
+	out := make(map[string]Degradation, len(o.degraded))
+	for r, d := range o.degraded {
+		out[r] = d
+	}
+	return out
 }
 
 // failures is how many attempts of it, including the current one, count

@@ -809,3 +809,232 @@ vantage_outbox_items{receiver="slack",state="sending"} 0
 		t.Errorf("shared failed counter = %v, want 3", v)
 	}
 }
+
+// TestAmbiguousFlagIsSticky: once an attempt may have reached the
+// receiver, a later attempt that plainly failed (the receiver answered
+// 500) must not make the copy that finally goes out look like a first.
+func TestAmbiguousFlagIsSticky(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s := openStore(t, clk.Now)
+	o, _ := newOutbox(t, s, clk, Options{})
+	rec := &recorder{reply: func(n int, msg *notify.Message) (string, error) {
+		switch n {
+		case 1:
+			return "", notify.Ambiguous(errors.New("request written, no answer"))
+		case 2:
+			return "", errors.New("HTTP 500")
+		}
+		return "C1/1", nil
+	}}
+	o.SetNotifiers(map[string]notify.Notifier{"slack": rec})
+	put(t, s, open("a", "slack", 1), time.Time{})
+	for i := 1; i <= 2; i++ {
+		deliver(t, o, "slack")
+		if it := item(t, s, "a"); !it.MaybeSent || it.State != store.StatePending {
+			t.Fatalf("after attempt %d: maybe_sent %v, state %s, last error %q", i, it.MaybeSent, it.State, it.LastError)
+		}
+		clk.Advance(time.Hour)
+	}
+	if it := item(t, s, "a"); it.LastError != "HTTP 500" {
+		t.Errorf("last error = %q, want the plain failure's", it.LastError)
+	}
+	deliver(t, o, "slack")
+	calls := rec.got()
+	if len(calls) != 3 || calls[0].msg.Repeat || !calls[1].msg.Repeat || !calls[2].msg.Repeat {
+		t.Fatalf("calls %d; want the 2nd and 3rd marked repeat", len(calls))
+	}
+	if !delivered(t, s, "a") {
+		t.Error("not delivered")
+	}
+}
+
+// TestAmbiguousThenPermanentKeepsFlag: a notification that may have gone
+// out and then failed for good still says so in the outbox.
+func TestAmbiguousThenPermanentKeepsFlag(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s := openStore(t, clk.Now)
+	o, _ := newOutbox(t, s, clk, Options{})
+	rec := &recorder{reply: func(n int, msg *notify.Message) (string, error) {
+		if n == 1 {
+			return "", notify.Ambiguous(errors.New("connection lost after DATA"))
+		}
+		return "", notify.Permanent("smtp 554", errors.New("554 rejected"))
+	}}
+	o.SetNotifiers(map[string]notify.Notifier{"mail": rec})
+	put(t, s, open("a", "mail", 1), time.Time{})
+	deliver(t, o, "mail")
+	clk.Advance(time.Hour)
+	deliver(t, o, "mail")
+	if it := item(t, s, "a"); it.State != store.StateFailed || !it.MaybeSent {
+		t.Errorf("after ambiguous then permanent: state %s, maybe_sent %v", it.State, it.MaybeSent)
+	}
+}
+
+// TestOneFlappingMonitorIsNotAGroup: three incidents of one monitor with
+// the same cause are not "3 monitors are down" naming it three times.
+func TestOneFlappingMonitorIsNotAGroup(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s := openStore(t, clk.Now)
+	o, _ := newOutbox(t, s, clk, Options{})
+	rec := &recorder{}
+	o.SetNotifiers(map[string]notify.Notifier{"slack": rec})
+	for i := int64(1); i <= 3; i++ {
+		m := open(fmt.Sprintf("%d-open", i), "slack", i)
+		m.Monitor, m.GroupKey = "flappy", "gateway 10.0.0.5:443 (nginx)"
+		put(t, s, m, time.Time{})
+	}
+	if n := deliver(t, o, "slack"); n != 3 {
+		t.Fatalf("sent %d, want 3", n)
+	}
+	calls := rec.got()
+	if len(calls) != 3 {
+		t.Fatalf("calls = %d, want 3 single messages", len(calls))
+	}
+	for _, c := range calls {
+		if len(c.msg.Group) != 0 {
+			t.Errorf("one monitor's incidents grouped: %+v", c.msg.Group)
+		}
+	}
+}
+
+// TestGroupTakesEachMonitorOnce: with a flapping monitor among others of
+// the same cause, the group lists each monitor once, and the flapping
+// monitor's other incident goes out on its own.
+func TestGroupTakesEachMonitorOnce(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s := openStore(t, clk.Now)
+	o, _ := newOutbox(t, s, clk, Options{})
+	rec := &recorder{}
+	o.SetNotifiers(map[string]notify.Notifier{"slack": rec})
+	for i, mon := range []string{"flappy", "flappy", "b", "c"} {
+		id := int64(i + 1)
+		m := open(fmt.Sprintf("%d-open", id), "slack", id)
+		m.Monitor, m.GroupKey = mon, "dns servfail"
+		put(t, s, m, time.Time{})
+	}
+	if n := deliver(t, o, "slack"); n != 4 {
+		t.Fatalf("sent %d, want 4", n)
+	}
+	calls := rec.got()
+	if len(calls) != 2 {
+		t.Fatalf("calls = %d, want a group and a single", len(calls))
+	}
+	var names []string
+	for _, m := range calls[0].msg.Group {
+		names = append(names, m.Monitor)
+	}
+	if !slices.Equal(names, []string{"flappy", "b", "c"}) {
+		t.Errorf("group members %v, want [flappy b c]", names)
+	}
+	if calls[1].msg.Key != "2-open" || len(calls[1].msg.Group) != 0 {
+		t.Errorf("second call = %s with %d members, want 2-open alone", calls[1].msg.Key, len(calls[1].msg.Group))
+	}
+}
+
+// TestGroupUpdateOnMemberResolve: each member's resolve carries the
+// group's message as it now reads, kept in the store across a restart.
+func TestGroupUpdateOnMemberResolve(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s := openStore(t, clk.Now)
+	o, _ := newOutbox(t, s, clk, Options{})
+	rec := &recorder{reply: func(n int, msg *notify.Message) (string, error) {
+		if n == 1 {
+			return "C1/1", nil
+		}
+		return "", nil
+	}}
+	o.SetNotifiers(map[string]notify.Notifier{"slack": rec})
+	for i := int64(1); i <= 3; i++ {
+		m := open(fmt.Sprintf("%d-open", i), "slack", i)
+		m.GroupKey = "g"
+		put(t, s, m, time.Time{})
+	}
+	deliver(t, o, "slack")
+	resolvedAt := func(g *notify.Message) (out []bool) {
+		for _, m := range g.Group {
+			out = append(out, !m.ResolvedAt.IsZero())
+		}
+		return out
+	}
+	for i, want := range [][]bool{{false, true, false}, {true, true, false}, {true, true, true}} {
+		id := []int64{2, 1, 3}[i]
+		if i == 1 {
+			// A restart between members: the group is read from the store.
+			o, _ = newOutbox(t, s, clk, Options{})
+			o.SetNotifiers(map[string]notify.Notifier{"slack": rec})
+		}
+		clk.Advance(time.Minute)
+		r := resolve(fmt.Sprintf("%d-resolve", id), "slack", id)
+		r.ResolvedAt = clk.Now()
+		put(t, s, r, time.Time{})
+		deliver(t, o, "slack")
+		calls := rec.got()
+		last := calls[len(calls)-1].msg
+		if last.Key != r.Key || !last.InGroup || last.GroupUpdate == nil {
+			t.Fatalf("resolve %d: key %s in group %v update %v", id, last.Key, last.InGroup, last.GroupUpdate != nil)
+		}
+		g := last.GroupUpdate
+		if got := resolvedAt(g); !slices.Equal(got, want) {
+			t.Errorf("after resolving %d: members resolved %v, want %v", id, got, want)
+		}
+		wantEvent := notify.EventOpen
+		if i == 2 {
+			wantEvent = notify.EventResolve
+		}
+		if g.Event != wantEvent || len(g.Group) != 3 {
+			t.Errorf("after resolving %d: group event %s with %d members, want %s", id, g.Event, len(g.Group), wantEvent)
+		}
+	}
+}
+
+// TestRetryAfterIsCapped: a receiver asking for a day is tried again at
+// max_retry_after and shown degraded until it delivers.
+func TestRetryAfterIsCapped(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s := openStore(t, clk.Now)
+	o, reg := newOutbox(t, s, clk, Options{MaxRetryAfter: 10 * time.Minute})
+	rec := &recorder{reply: func(n int, msg *notify.Message) (string, error) {
+		if n == 1 {
+			return "", notify.RetryAfter(86400*time.Second, errors.New("HTTP 429"))
+		}
+		return "", nil
+	}}
+	o.SetNotifiers(map[string]notify.Notifier{"slack": rec, "mail": &recorder{}})
+	put(t, s, open("a", "slack", 1), time.Time{})
+	start := clk.Now()
+	deliver(t, o, "slack")
+	if it := item(t, s, "a"); !it.NextAttemptAt.Equal(start.Add(10 * time.Minute)) {
+		t.Fatalf("next attempt at %v, want the 10m cap after %v", it.NextAttemptAt, start)
+	}
+	if d, ok := o.Degraded()["slack"]; !ok || !d.Since.Equal(start) || !strings.Contains(d.Reason, "max_retry_after") {
+		t.Errorf("degraded = %+v (%v)", d, ok)
+	}
+	if _, ok := o.Degraded()["mail"]; ok {
+		t.Error("mail degraded too")
+	}
+	if v := testutil.ToFloat64(o.m.degraded.WithLabelValues("slack")); v != 1 {
+		t.Errorf("vantage_receiver_degraded{slack} = %v", v)
+	}
+	if n, err := testutil.GatherAndCount(reg, "vantage_receiver_degraded"); err != nil || n != 2 {
+		t.Errorf("gathered %d degraded series (%v), want one per receiver", n, err)
+	}
+	if v := testutil.ToFloat64(o.m.degraded.WithLabelValues("mail")); v != 0 {
+		t.Errorf("vantage_receiver_degraded{mail} = %v", v)
+	}
+	clk.Advance(10 * time.Minute)
+	if n := deliver(t, o, "slack"); n != 1 {
+		t.Fatalf("sent %d at the cap, want 1", n)
+	}
+	if _, ok := o.Degraded()["slack"]; ok {
+		t.Error("still degraded after a delivery")
+	}
+	if v := testutil.ToFloat64(o.m.degraded.WithLabelValues("slack")); v != 0 {
+		t.Errorf("vantage_receiver_degraded{slack} = %v after delivery", v)
+	}
+}

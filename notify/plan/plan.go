@@ -2,7 +2,8 @@
 // which receivers (by the routes, and for an incident's later events by who
 // was told it opened), when (at once, after a group wait, or when a
 // maintenance window ends), and which held-back alerts to withdraw because
-// nobody saw them and the incident is over. It only decides; the daemon
+// nobody saw them and the incident is over (replaced by one late message
+// when they were held back by an unavailable receiver, not by choice). It only decides; the daemon
 // writes its decisions to the outbox in the transaction that records the
 // incident, and the outbox delivers them.
 package plan
@@ -143,10 +144,31 @@ func Event(cfg *config.Config, ev *incident.Event, id int64, lookup Lookup) (Dec
 			if st == store.KeyUnknown {
 				continue // never told it opened: nothing to update or close
 			}
+			if ev.Kind == incident.EventResolved && st == store.KeyOverdue && inc.Kind != incident.KindTarget {
+				// A vantage's own trouble that is over is not a page: its
+				// unseen alert is withdrawn as before (notably when the
+				// notice that this host lost its network replaced it).
+				st = store.KeyQueued
+			}
 			if ev.Kind == incident.EventResolved && st == store.KeyQueued {
 				// Nobody has seen the DOWN yet (a window or a group wait
 				// held it): withdraw it, and there is no UP to send.
 				d.Withdraws = append(d.Withdraws, Withdraw{Receiver: r, IncidentID: id})
+				continue
+			}
+			if ev.Kind == incident.EventResolved && st == store.KeyOverdue {
+				// The DOWN was due but still queued behind a receiver that
+				// did not take it in time: the outage happened and must
+				// not vanish. Its DOWN and UP become one late message.
+				d.Withdraws = append(d.Withdraws, Withdraw{Receiver: r, IncidentID: id})
+				m := Message(cfg, ev, id)
+				m.Receiver, m.Key, m.Late = r, Key(ev.Key(), r), true
+				s := Send{Msg: m}
+				if muted {
+					s.NotBefore = mutedUntil
+					d.Muted = "held until the maintenance window ends"
+				}
+				d.Sends = append(d.Sends, s)
 				continue
 			}
 			if muted && ev.Kind != incident.EventResolved {

@@ -341,3 +341,45 @@ func TestGroupWaitDelaysOnlyGroupableOpens(t *testing.T) {
 		t.Errorf("an open with no shared cause was delayed: %+v", d.Sends)
 	}
 }
+
+// TestOverdueDownBecomesOneLateMessage: a DOWN that was due but still
+// queued behind its receiver when the incident resolved is replaced by
+// one late message, not withdrawn in silence.
+func TestOverdueDownBecomesOneLateMessage(t *testing.T) {
+	cfg := loadTest(t)
+	inc := target("shop", incident.SeverityWarning, result.ClassBadGateway, t0)
+	resolved := *inc
+	resolved.ResolvedAt = t0.Add(5 * time.Minute)
+	ev := incident.Event{Kind: incident.EventResolved, Monitor: "shop", At: resolved.ResolvedAt, Incident: &resolved}
+	k := keys{openKey(inc, "slack"): store.KeyOverdue, openKey(inc, "mail"): store.KeyDelivered}
+	d, err := Event(cfg, &ev, 7, k.lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(d.Withdraws, []Withdraw{{Receiver: "slack", IncidentID: 7}}) {
+		t.Errorf("withdraws = %+v, want slack's queued DOWN", d.Withdraws)
+	}
+	if got := receiversOf(d); !slices.Equal(got, []string{"slack", "mail"}) {
+		t.Fatalf("sends go to %v, want slack (late) and mail (resolve)", got)
+	}
+	for _, s := range d.Sends {
+		late := s.Msg.Receiver == "slack"
+		if s.Msg.Event != notify.EventResolve || s.Msg.Late != late || s.Msg.Key != Key(ev.Key(), s.Msg.Receiver) {
+			t.Errorf("%s: event %s late %v key %s", s.Msg.Receiver, s.Msg.Event, s.Msg.Late, s.Msg.Key)
+		}
+	}
+
+	// A vantage's own trouble is withdrawn as before.
+	v := *inc
+	v.Kind, v.Monitor = incident.KindVantage, "fra1"
+	vres := v
+	vres.ResolvedAt = resolved.ResolvedAt
+	vev := incident.Event{Kind: incident.EventResolved, Monitor: "fra1", At: vres.ResolvedAt, Incident: &vres}
+	d, err = Event(cfg, &vev, 8, keys{openKey(&v, "slack"): store.KeyOverdue}.lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Sends) != 0 || len(d.Withdraws) != 1 {
+		t.Errorf("vantage incident: sends %+v withdraws %+v", d.Sends, d.Withdraws)
+	}
+}

@@ -242,6 +242,34 @@ func groupCase() *notify.Message {
 	return m
 }
 
+// lateCase is the one message for an outage whose DOWN was still queued
+// behind an unavailable receiver when it resolved.
+func lateCase() *notify.Message {
+	m := resolveCase()
+	m.Key, m.Receiver, m.Late = "resolve/shop/42|ops-slack", "ops-slack", true
+	return m
+}
+
+// groupPartlyResolvedCase is the group's message rewritten after two of
+// its members recovered.
+func groupPartlyResolvedCase() *notify.Message {
+	m := groupCase()
+	m.Group[1].ResolvedAt = opened.Add(20 * time.Minute)
+	m.Group[3].ResolvedAt = opened.Add(25 * time.Minute)
+	return m
+}
+
+// groupResolvedCase is the group's message once every member recovered.
+func groupResolvedCase() *notify.Message {
+	m := groupCase()
+	for i := range m.Group {
+		m.Group[i].ResolvedAt = opened.Add(time.Duration(20+i) * time.Minute)
+	}
+	m.Event = notify.EventResolve
+	m.ResolvedAt = opened.Add(26 * time.Minute)
+	return m
+}
+
 func vantageImpairedCase() *notify.Message {
 	why := "vantage fra1 is impaired: canary https://canary-a.example.test/ failed: connect timeout; canary https://canary-b.example.test/ failed: connect timeout"
 	detail := why + "; monitors it could not vote in: shop, api, billing"
@@ -285,6 +313,9 @@ func goldenCases() map[string]*notify.Message {
 	cs["reminder"] = reminderCase()
 	cs["update"] = updateCase()
 	cs["group"] = groupCase()
+	cs["group-partly-resolved"] = groupPartlyResolvedCase()
+	cs["group-resolved"] = groupResolvedCase()
+	cs["late"] = lateCase()
 	cs["vantage-impaired"] = vantageImpairedCase()
 	cs["local-network"] = localNetworkCase()
 	cs["repeat"] = repeatCase()

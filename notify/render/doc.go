@@ -76,13 +76,19 @@ func build(m *notify.Message) *doc {
 		d.Notes = append(d.Notes, "TEST ALERT: a sample sent by `vantage notify-test` to check this receiver. Nothing is down.")
 	}
 	if m.Repeat {
-		d.Notes = append(d.Notes, "Possible repeat: the daemon stopped while sending this, so it may have arrived once already.")
+		d.Notes = append(d.Notes, "Possible repeat: an earlier attempt to send this may have arrived (the daemon stopped during it, or the receiver took it without answering), so you may see it twice.")
 	}
 	switch {
 	case len(m.Group) > 0:
 		buildGroup(d, m)
 	case m.Kind == incident.KindVantage:
 		buildVantage(d, m)
+	case m.Late && m.Event == notify.EventResolve:
+		buildResolve(d, m)
+		// Resolved, but nobody was told in time: that is news to act on
+		// (the receiver), not an all-clear.
+		d.Tone = toneWarn
+		d.Lead = lateSentence(m) + "."
 	case m.Event == notify.EventResolve:
 		buildResolve(d, m)
 	default:
@@ -289,12 +295,23 @@ func buildGroup(d *doc, m *notify.Message) {
 	d.Tone = toneDown
 	cause := groupCause(m)
 	d.Lead = fmt.Sprintf("%d monitors are down with one shared cause: %s.", len(m.Group), trimDot(cause))
+	switch r := groupResolved(m); {
+	case r == len(m.Group):
+		d.Tone = toneOK
+		d.Lead = fmt.Sprintf("All %d monitors that were down with one shared cause have recovered: %s.", len(m.Group), trimDot(cause))
+	case r > 0:
+		d.Lead = fmt.Sprintf("%d monitors went down with one shared cause: %s. %d of %d resolved; %d still down.",
+			len(m.Group), trimDot(cause), r, len(m.Group), len(m.Group)-r)
+	}
 	d.Facts = append(d.Facts, fact{Label: "Shared cause", Value: cause})
 	if m.Severity != "" {
 		d.Facts = append(d.Facts, fact{Label: "Severity", Value: string(m.Severity)})
 	}
 	if !m.OpenedAt.IsZero() {
 		d.Facts = append(d.Facts, fact{Label: "Since", Value: stamp(m.OpenedAt)})
+	}
+	if m.Event == notify.EventResolve && !m.ResolvedAt.IsZero() {
+		d.Facts = append(d.Facts, fact{Label: "Resolved at", Value: stamp(m.ResolvedAt)})
 	}
 	lines := make([]string, 0, len(m.Group))
 	for _, g := range m.Group {
@@ -309,6 +326,9 @@ func buildGroup(d *doc, m *notify.Message) {
 			l += ", down for everyone"
 		case result.ScopePartial:
 			l += ", down from some places"
+		}
+		if !g.ResolvedAt.IsZero() {
+			l += "; resolved at " + stamp(g.ResolvedAt)
 		}
 		lines = append(lines, l)
 	}
@@ -331,7 +351,40 @@ func buildGroup(d *doc, m *notify.Message) {
 			d.Parts = append(d.Parts, p)
 		}
 	}
+	if groupResolved(m) == len(m.Group) {
+		return // nothing left to fix
+	}
 	addFixes(d, m)
+}
+
+// lateSentence says what a Late resolve stands for: "shop was down from A
+// to B; not alerted in time because ops-slack was unavailable".
+func lateSentence(m *notify.Message) string {
+	end := m.ResolvedAt
+	if end.IsZero() {
+		end = m.At
+	}
+	from := "an unknown time"
+	if !m.OpenedAt.IsZero() {
+		from = stamp(m.OpenedAt)
+	}
+	recv := clipRunes(oneLine(m.Receiver), maxName)
+	if recv == "" {
+		recv = "this receiver"
+	}
+	return fmt.Sprintf("%s was down from %s to %s; not alerted in time because %s was unavailable",
+		name(m), from, stamp(end), recv)
+}
+
+// groupResolved counts the members of a grouped message that resolved.
+func groupResolved(m *notify.Message) int {
+	n := 0
+	for _, g := range m.Group {
+		if !g.ResolvedAt.IsZero() {
+			n++
+		}
+	}
+	return n
 }
 
 func groupCause(m *notify.Message) string {

@@ -30,9 +30,18 @@ func Title(m *notify.Message) string {
 	n := name(m)
 	switch {
 	case len(m.Group) > 0:
-		fmt.Fprintf(&b, "[GROUP %d monitors] %s", len(m.Group), groupCause(m))
+		switch r := groupResolved(m); {
+		case r == len(m.Group):
+			fmt.Fprintf(&b, "[RESOLVED GROUP %d monitors] %s", len(m.Group), groupCause(m))
+		case r > 0:
+			fmt.Fprintf(&b, "[GROUP %d monitors, %d of %d resolved] %s", len(m.Group), r, len(m.Group), groupCause(m))
+		default:
+			fmt.Fprintf(&b, "[GROUP %d monitors] %s", len(m.Group), groupCause(m))
+		}
 	case m.Kind == incident.KindVantage:
 		b.WriteString(vantageTitle(m))
+	case m.Late && m.Event == notify.EventResolve:
+		b.WriteString("[LATE] " + lateSentence(m))
 	case m.Event == notify.EventResolve:
 		b.WriteString("[RESOLVED")
 		if r := m.Resolution; r != "" && r != "recovered" {

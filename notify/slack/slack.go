@@ -14,9 +14,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	slackgo "github.com/slack-go/slack"
@@ -206,9 +208,25 @@ func (n *Notifier) reply(ctx context.Context, msg *notify.Message, channel, ts s
 // resolve rewrites the incident's message into its resolved version, then
 // says so in the thread. The rewrite is idempotent, so when the reply
 // fails the retry redoing the rewrite does no harm. A grouped message
-// stands for other incidents too: it is left alone and only the thread
-// hears of this one.
+// stands for other incidents too: it is rewritten to what the outbox says
+// the group now is (GroupUpdate: "2 of 3 resolved", resolved once all
+// are), and the thread hears of this one.
 func (n *Notifier) resolve(ctx context.Context, msg *notify.Message, channel, ts string) (string, error) {
+	if msg.InGroup && msg.GroupUpdate != nil {
+		uctx, c := withCapture(ctx)
+		_, _, _, err := n.api.UpdateMessageContext(uctx, channel, ts,
+			slackgo.MsgOptionBlocks(render.SlackBlocks(msg.GroupUpdate)...),
+			slackgo.MsgOptionText(render.Title(msg.GroupUpdate), true),
+		)
+		if err != nil {
+			if code := slackCode(err); !lostMessage[code] {
+				return "", n.fail(fmt.Sprintf("update grouped message %s/%s for %s", channel, ts, msg.Event), err, c)
+			}
+			// The group's message is gone or frozen: its thread still
+			// carries the news.
+			n.log.Warn("slack: cannot update the grouped message", "ref", channel+"/"+ts, "error", slackCode(err), "key", msg.Key)
+		}
+	}
 	if !msg.InGroup {
 		uctx, c := withCapture(ctx)
 		_, _, _, err := n.api.UpdateMessageContext(uctx, channel, ts,
@@ -298,9 +316,27 @@ func (n *Notifier) fail(op string, err error, c *capture) error {
 		return notify.RetryAfter(max(after, minRetryAfter), err)
 	case permanent:
 		return notify.Permanent(reason, err)
+	case c.ambiguous(err):
+		return notify.Ambiguous(err)
 	default:
 		return err
 	}
+}
+
+// ambiguous says whether Slack may have acted on a request that failed:
+// it was written in full and no complete answer came back (no response, a
+// timeout, or a 200 whose body was cut off or garbled). An answer Slack
+// did give (ok:false, a 5xx, a 429) is not ambiguous: Slack said what it
+// did.
+func (c *capture) ambiguous(err error) bool {
+	if !c.wrote.Load() || slackCode(err) != "" {
+		return false
+	}
+	var sc slackgo.StatusCodeError
+	if errors.As(err, &sc) {
+		return false
+	}
+	return c.status == 0 || c.status == http.StatusOK
 }
 
 func (n *Notifier) classify(err error, c *capture) (after time.Duration, hasAfter, permanent bool, reason string) {
@@ -395,12 +431,23 @@ type capture struct {
 	status     int
 	retryAfter string
 	body       string
+	// wrote is set once the whole request has gone out (from the
+	// transport's goroutine, hence atomic): from then on Slack may act on
+	// it whether or not we hear back.
+	wrote atomic.Bool
 }
 
 type captureKey struct{}
 
 func withCapture(ctx context.Context) (context.Context, *capture) {
 	c := &capture{}
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(i httptrace.WroteRequestInfo) {
+			if i.Err == nil {
+				c.wrote.Store(true)
+			}
+		},
+	})
 	return context.WithValue(ctx, captureKey{}, c), c
 }
 
