@@ -1143,3 +1143,95 @@ func chaosStory(as []chaosAttempt) string {
 	}
 	return strings.Join(parts, " -> ")
 }
+
+// TestChaosCheck pins the rules the chaos test judges by, on made-up
+// ledgers: what counts as lost, as an unmarked double, and as unexpected.
+func TestChaosCheck(t *testing.T) {
+	at := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+	resolved := incident.Incident{ID: 1, Monitor: "chaos-a", Kind: incident.KindTarget, OpenedAt: at, ResolvedAt: at.Add(time.Minute)}
+	d := func(rx, call, event string, repeat bool, ts string) chaosDelivery {
+		return chaosDelivery{receiver: rx, call: call, incident: 1, event: event, repeat: repeat, ts: ts,
+			id: fmt.Sprintf("%s #1 %s", rx, event)}
+	}
+	complete := []chaosDelivery{
+		d(chaosSlackName, "post", "open", false, "1.1"),
+		d(chaosSlackName, "update", "resolve", false, "1.1"),
+		d(chaosSlackName, "reply", "resolve", false, "1.1"),
+		d(chaosMailName, "mail", "open", false, ""),
+		d(chaosMailName, "mail", "resolve", false, ""),
+	}
+	allModes := map[string]map[string]int{
+		chaosSlackName: {chaosOK: 1, chaos429: 1, chaos500: 1, chaosHang: 1, chaosOKHang: 1},
+		chaosMailName:  {chaosOK: 1, chaos451: 1, chaosDrop: 1, chaosStall: 1},
+	}
+	with := func(extra ...chaosDelivery) []chaosDelivery { return append(slices.Clone(complete), extra...) }
+	without := func(i int) []chaosDelivery { return slices.Delete(slices.Clone(complete), i, i+1) }
+
+	for _, tc := range []struct {
+		name  string
+		incs  []incident.Incident
+		ds    []chaosDelivery
+		modes map[string]map[string]int
+		want  string // "" means no failure
+	}{
+		{"every event once", []incident.Incident{resolved}, complete, allModes, ""},
+		{"a marked second mail", []incident.Incident{resolved}, with(d(chaosMailName, "mail", "open", true, "")), allModes, ""},
+		{"an unmarked second mail", []incident.Incident{resolved}, with(d(chaosMailName, "mail", "open", false, "")), allModes, "UNMARKED DOUBLE: chaos-mail got copy 2 of the open of incident #1"},
+		{"an unmarked second post", []incident.Incident{resolved}, with(d(chaosSlackName, "post", "open", false, "1.2")), allModes, "UNMARKED DOUBLE: chaos-slack got copy 2 of the open"},
+		{"an unmarked second reply", []incident.Incident{resolved}, with(d(chaosSlackName, "reply", "resolve", false, "1.1")), allModes, "UNMARKED DOUBLE: chaos-slack got copy 2 of the resolve"},
+		{"chat.update twice rewrites one message", []incident.Incident{resolved}, with(d(chaosSlackName, "update", "resolve", false, "1.1")), allModes, ""},
+		{"no resolve mail", []incident.Incident{resolved}, without(4), allModes, "LOST: chaos-mail never got the resolve of incident #1"},
+		{"no thread reply", []incident.Incident{resolved}, without(2), allModes, "LOST: chaos-slack never got the resolve of incident #1"},
+		{"no open post", []incident.Incident{resolved}, without(0), allModes, "LOST: chaos-slack never got the open"},
+		{"an update of another message", []incident.Incident{resolved}, with(d(chaosSlackName, "update", "resolve", false, "9.9")), allModes, "that message is not one of the incident's"},
+		{"an update event", []incident.Incident{resolved}, with(d(chaosSlackName, "reply", "update", false, "1.1")), allModes, "only opens and resolves were expected"},
+		{"an unknown incident", []incident.Incident{resolved}, with(chaosDelivery{receiver: chaosMailName, call: "mail", incident: 7, event: "open"}), allModes, "incident #7, which is not in the store"},
+		{"an incident left open", []incident.Incident{resolved, {ID: 2, Monitor: "chaos-b", OpenedAt: at}}, complete, allModes, "incident #2 of chaos-b is still open"},
+		{"no incidents", nil, nil, allModes, "no incident was opened"},
+		{"a mode never used", []incident.Incident{resolved}, complete, map[string]map[string]int{chaosSlackName: allModes[chaosSlackName]}, "chaos-mail: mode drop-after-DATA was never exercised"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newChaosLedger(&atomic.Int32{})
+			l.deliveries, l.modesUsed = tc.ds, tc.modes
+			r := chaosCheck(tc.incs, l)
+			got := strings.Join(r.failures, "\n")
+			switch {
+			case tc.want == "" && got != "":
+				t.Errorf("failures, want none:\n%s", got)
+			case tc.want != "" && !strings.Contains(got, tc.want):
+				t.Errorf("failures do not say %q:\n%s", tc.want, got)
+			}
+		})
+	}
+}
+
+// TestChaosReadsTheRenderedFooter checks that the fakes find the incident,
+// event and key in what the renderer really writes, in Slack blocks and in
+// a mail's quoted-printable text part.
+func TestChaosReadsTheRenderedFooter(t *testing.T) {
+	id, ev, key, ok := parseFooter("vantage · incident #12 · event resolve · at 2026-12-02 08:00:00 UTC · key target:chaos-a@2026-12-02T08:00:00Z/resolved|chaos-mail")
+	if !ok || id != 12 || ev != "resolve" || key != "target:chaos-a@2026-12-02T08:00:00Z/resolved|chaos-mail" {
+		t.Errorf("parseFooter = %d %q %q %v", id, ev, key, ok)
+	}
+	if _, _, _, ok := parseFooter("vantage · event open"); ok {
+		t.Error("a footer without an incident was read")
+	}
+	raw := "Subject: =?UTF-8?q?[RESOLVED]_chaos-a_(possible_repeat)?=\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" +
+		"vantage =C2=B7 incident #3 =C2=B7 event open =C2=B7 key k|chaos-mail\r\n" +
+		"--b\r\nContent-Type: text/html\r\n\r\n<p>x</p>\r\n--b--\r\n"
+	subject, text, err := readMail([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !markedRepeat(subject) {
+		t.Errorf("subject %q not read as a possible repeat", subject)
+	}
+	if id, ev, key, ok := parseFooter(text); !ok || id != 3 || ev != "open" || key != "k|chaos-mail" {
+		t.Errorf("footer of the mail: %d %q %q %v in %q", id, ev, key, ok, text)
+	}
+	if got := blockText(`[{"type":"context","elements":[{"type":"mrkdwn","text":"vantage · incident #4"}]}]`); got != "vantage · incident #4" {
+		t.Errorf("blockText = %q", got)
+	}
+}
