@@ -10,6 +10,12 @@ package main
 // A fake receiver counts a message as delivered as soon as it has read it,
 // whether or not the daemon ever hears the answer: that is what a real
 // Slack or mail server does, and what makes an ambiguous send a double.
+//
+// Reading a failure: "UNMARKED DOUBLE ... requests: [d3 mail drop-after-DATA*]
+// -> [d5 mail ok*]" means daemon 3 sent the mail, the server took it (*)
+// and dropped the connection before its 250, and daemon 5 sent it again
+// without saying "possible repeat". The seed is logged, and
+// VANTAGE_CHAOS_SEED replays the random choices (not the timing).
 
 import (
 	"context"
@@ -803,7 +809,7 @@ timeout = %q
 				time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
 				inflightKills++
 				fmt.Fprintf(logs, "===== chaos: kill during %s =====\n", what)
-			case <-time.After(4 * time.Second):
+			case <-time.After(3 * time.Second):
 			}
 		}
 		p.kill9(t, logs)
