@@ -6,12 +6,14 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/vantage-monitor/vantage/monitor/config/tomlguard"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/probe"
 )
@@ -429,8 +431,14 @@ func (c *Config) SlogLevel() slog.Level {
 // that cannot be read gives a plain error; a file with problems gives a
 // *ValidationError listing all of them.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	// Read through a limit: a config larger than tomlguard.MaxSize is
+	// refused without reading it whole.
+	data, err := tomlguard.ReadFile(path)
 	if err != nil {
+		var le *tomlguard.Error
+		if errors.As(err, &le) {
+			return nil, limitError(path, le)
+		}
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
 	return Parse(path, data)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/vantage-monitor/vantage/monitor/config/tomlguard"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/probe"
 	"github.com/vantage-monitor/vantage/monitor/result"
@@ -38,6 +39,15 @@ type loader struct {
 }
 
 func parse(name string, data []byte, e env) (*Config, error) {
+	// Bound the document before BurntSushi/toml sees it: its memory grows
+	// with the square of the nesting depth (see tomlguard).
+	if err := tomlguard.Check(data); err != nil {
+		var le *tomlguard.Error
+		if errors.As(err, &le) {
+			return nil, limitError(name, le)
+		}
+		return nil, err
+	}
 	var raw map[string]any
 	if _, err := toml.Decode(string(data), &raw); err != nil {
 		fe := FieldError{File: name, Msg: err.Error()}
@@ -54,6 +64,12 @@ func parse(name string, data []byte, e env) (*Config, error) {
 		return nil, &ValidationError{Errors: l.errs}
 	}
 	return cfg, nil
+}
+
+// limitError reports a document tomlguard refused, in the file:line form
+// of every other config error.
+func limitError(name string, le *tomlguard.Error) error {
+	return &ValidationError{Errors: []FieldError{{File: name, Line: le.Line, Msg: le.Msg}}}
 }
 
 func builtinDefaults() Monitor {
