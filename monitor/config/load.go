@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 
@@ -347,6 +348,8 @@ func (l *loader) checkMonitor(cfg *Config, m *Monitor, t map[string]any, path, s
 			add("name", "%q must not be empty or start or end with spaces", m.Name)
 		case strings.ContainsFunc(m.Name, func(r rune) bool { return r < ' ' || r == 0x7f }):
 			add("name", "%q contains control characters", m.Name)
+		case strings.ContainsFunc(m.Name, isBidiControl):
+			add("name", "%s", bidiMsg(m.Name))
 		}
 	}
 	spec := m.Spec()
@@ -410,8 +413,24 @@ func (l *loader) checkMonitor(cfg *Config, m *Monitor, t map[string]any, path, s
 	for i, tag := range m.Tags {
 		if strings.TrimSpace(tag) == "" {
 			l.add(indexPath(joinPath(path, "tags"), i), sec, "tags", "element %d is empty", i+1)
+		} else if strings.ContainsFunc(tag, isBidiControl) {
+			l.add(indexPath(joinPath(path, "tags"), i), sec, "tags", "element %d: %s", i+1, bidiMsg(tag))
 		}
 	}
+}
+
+// isBidiControl reports the embedding, override and isolate controls
+// (U+202A–U+202E, U+2066–U+2069): in a name they make the page, Slack and
+// the logs display text in another order than it is written, so "ok-db"
+// can show as a different monitor ("Trojan Source", CVE-2021-42574).
+func isBidiControl(r rune) bool {
+	return r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069
+}
+
+func bidiMsg(s string) string {
+	i := strings.IndexFunc(s, isBidiControl)
+	r, _ := utf8.DecodeRuneInString(s[i:])
+	return fmt.Sprintf("%q contains the bidirectional control character U+%04X, which makes it display in another order than it is written", s, r)
 }
 
 func (l *loader) checkVantageRefs(cfg *Config, names []string, path, sec string) {
@@ -731,6 +750,9 @@ func (l *loader) checkEmail(r *Receiver, t map[string]any, path, sec string) {
 
 func (l *loader) checkRoute(cfg *Config, r *Route, t map[string]any, path, sec string) {
 	add := func(key, format string, args ...any) { l.add(joinPath(path, key), sec, key, format, args...) }
+	if strings.ContainsFunc(r.Name, isBidiControl) { // route names are free text
+		add("name", "%s", bidiMsg(r.Name))
+	}
 	if len(r.Receivers) == 0 {
 		add("receivers", "missing: list at least one receiver")
 	}
