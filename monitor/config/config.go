@@ -61,6 +61,8 @@ type Config struct {
 	// asks, besides each vantage's own resolver.
 	Resolvers []string `toml:"resolvers" json:"resolvers"`
 
+	Web Web `toml:"web" json:"web"`
+
 	Defaults    Monitor       `toml:"defaults" json:"defaults"`
 	Monitors    []Monitor     `toml:"monitor" json:"monitors"`
 	Vantages    []Vantage     `toml:"vantage" json:"vantages"`
@@ -69,6 +71,22 @@ type Config struct {
 	Receivers   []Receiver    `toml:"receiver" json:"receivers"`
 	Routes      []Route       `toml:"route" json:"routes"`
 	Maintenance []Maintenance `toml:"maintenance" json:"maintenance"`
+}
+
+// Web is the [web] table: who may reach the HTTP surface on listen.
+type Web struct {
+	// Hostnames are the names (or addresses) besides loopback and the
+	// listen address that requests may carry in their Host header; any
+	// other Host is refused, so a browser tricked by DNS rebinding into
+	// sending the page's requests here gets nothing. Lower-cased at load.
+	Hostnames []string `toml:"hostnames" json:"hostnames,omitempty"`
+	// ConfigFile is a Prometheus web configuration file (TLS, basic auth),
+	// as github.com/prometheus/exporter-toolkit reads it; relative to the
+	// config file's directory. Empty serves plain HTTP to everyone.
+	ConfigFile string `toml:"config_file" json:"config_file,omitempty"`
+	// Auth is true when ConfigFile asks for credentials: basic_auth_users,
+	// or client certificates verified against client_ca_file.
+	Auth bool `toml:"-" json:"auth"`
 }
 
 // Monitor is one [[monitor]] with the [defaults] and built-in defaults

@@ -114,8 +114,12 @@ func (l *loader) load(raw map[string]any) *Config {
 		Canary:         Canary{Every: DefaultCanaryEvery, Timeout: DefaultCanaryTimeout},
 		Notify:         Notify{GroupWait: DefaultGroupWait, GroupMin: DefaultGroupMin, MaxAttempts: DefaultMaxAttempts},
 	}
-	l.table(raw, "", "", cfg, tableSpec{skip: []string{"defaults", "monitor", "vantage", "canary", "notify", "receiver", "route", "maintenance"}})
+	l.table(raw, "", "", cfg, tableSpec{skip: []string{"defaults", "monitor", "vantage", "canary", "notify", "receiver", "route", "maintenance", "web"}})
 	l.checkTop(cfg, raw)
+	if t, ok := l.subTable(raw, "web"); ok {
+		l.table(t, "web", "web", &cfg.Web, tableSpec{})
+		l.checkWeb(&cfg.Web)
+	}
 
 	if t, ok := l.subTable(raw, "canary"); ok {
 		l.table(t, "canary", "canary", &cfg.Canary, tableSpec{})
