@@ -11,6 +11,7 @@
 package tomlguard
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -51,12 +52,39 @@ func ReadFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	data, err := readLimited(f)
 	if err != nil {
 		return nil, err
 	}
 	if err := Check(data); err != nil {
 		return nil, err
+	}
+	return data, nil
+}
+
+// readLimited reads at most MaxSize+1 bytes. Sized from the file, the
+// buffer is allocated once (io.ReadAll would grow it step by step to
+// several times the limit); a FIFO or a device reports no size, and its
+// buffer grows from the minimum.
+func readLimited(f *os.File) ([]byte, error) {
+	n := bytes.MinRead
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		n = int(min(fi.Size(), MaxSize)) + 1
+	}
+	data := make([]byte, 0, n)
+	r := io.LimitReader(f, MaxSize+1)
+	for len(data) <= MaxSize {
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)]
+		}
+		m, err := r.Read(data[len(data):cap(data)])
+		data = data[:len(data)+m]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	return data, nil
 }

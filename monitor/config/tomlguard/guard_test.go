@@ -123,8 +123,8 @@ func TestReadFileStopsAtTheLimit(t *testing.T) {
 	if !IsLimit(err) {
 		t.Fatalf("ReadFile of 1 GiB = %v, want the size limit", err)
 	}
-	// io.ReadAll grows its buffer by doubling: about 2×MaxSize in all.
-	if got := after.TotalAlloc - before.TotalAlloc; got > 4*MaxSize {
+	// One buffer of the limit's size.
+	if got := after.TotalAlloc - before.TotalAlloc; got > MaxSize+1<<20 {
 		t.Fatalf("ReadFile allocated %d MiB for a refused 1 GiB file", got>>20)
 	}
 	if _, err := ReadFile(filepath.Join(t.TempDir(), "missing.toml")); !errors.Is(err, os.ErrNotExist) {
@@ -137,7 +137,7 @@ func TestReadFileStopsAtTheLimit(t *testing.T) {
 func TestCheckIsCheap(t *testing.T) {
 	bomb := []byte("a = " + nested("{a = ", "}", 4000) + "\n")
 	allocs := testing.AllocsPerRun(10, func() { _ = Check(bomb) })
-	if allocs > 3 { // the stack, the error and its text
+	if allocs > 10 { // the stack, the error and its text; the parser makes millions
 		t.Fatalf("Check of a 24 KB bomb made %.0f allocations", allocs)
 	}
 	var before, after runtime.MemStats
