@@ -25,6 +25,13 @@ const (
 	// arrays around a value, whether written as [a.b] headers, a.b dotted
 	// keys, inline tables or arrays.
 	MaxDepth = 32
+	// MaxLevels bounds the levels opened in all, each table, dotted key or
+	// array counting its depth. The parser's cost per byte grows with the
+	// depth even below MaxDepth (4 MB of tables 32 deep take it 1.4 GB,
+	// where 16 MB of flat ones take 1.2 GB), so deep nesting is allowed
+	// only in small amounts. A watchlist of 100,000 monitors opens about
+	// 500,000.
+	MaxLevels = 4 << 20
 )
 
 // Error is a document over a limit. Line is where the limit was crossed,
@@ -116,10 +123,11 @@ type frame struct {
 }
 
 type scanner struct {
-	data  []byte
-	i     int
-	line  int
-	depth int
+	data   []byte
+	i      int
+	line   int
+	depth  int
+	levels int // the sum of depth at every deeper
 	// header is the depth of the last [table] header; keys the depth of
 	// the top-level key being read or assigned.
 	header, keys int
@@ -133,6 +141,10 @@ func (s *scanner) deeper(n int) error {
 	s.depth += n
 	if s.depth > MaxDepth {
 		return &Error{Line: s.line, Msg: fmt.Sprintf("nested deeper than %d levels (tables, dotted keys, inline tables and arrays together); refused before parsing", MaxDepth)}
+	}
+	s.levels += s.depth
+	if s.levels > MaxLevels {
+		return &Error{Line: s.line, Msg: fmt.Sprintf("nests too much in all: the tables, dotted keys and arrays opened so far add up to more than %d levels; refused before parsing", MaxLevels)}
 	}
 	return nil
 }

@@ -152,3 +152,25 @@ func TestCheckIsCheap(t *testing.T) {
 		t.Fatalf("10 Checks of the bomb allocated %d bytes", got)
 	}
 }
+
+// TestCheckLevels: many tables just under the depth limit are refused once
+// they add up, while a large flat watchlist is not.
+func TestCheckLevels(t *testing.T) {
+	one := "k = " + nested("{a = ", "}", MaxDepth) + "\n"
+	bomb := strings.Repeat(one, 2<<20/len(one)) // 2 MB: 700 MB in the parser
+	err := Check([]byte(bomb))
+	var e *Error
+	if !errors.As(err, &e) || !strings.Contains(e.Msg, "nests too much in all") {
+		t.Fatalf("Check of 2 MB of tables %d deep = %v, want the levels limit", MaxDepth, err)
+	}
+	if want := MaxLevels/(MaxDepth*(MaxDepth+1)/2) + 1; e.Line != want {
+		t.Errorf("refused at line %d, want %d", e.Line, want)
+	}
+	var b strings.Builder
+	for i := 0; b.Len() < MaxSize-300; i++ {
+		fmt.Fprintf(&b, "[[monitor]]\nname = \"m%d\"\nurl = \"https://m%d.example.com/\"\nheaders = { Accept = \"*/*\" }\ntags = [\"t%d\"]\n\n", i, i, i%7)
+	}
+	if err := Check([]byte(b.String())); err != nil {
+		t.Fatalf("Check of a %d-byte watchlist: %v", b.Len(), err)
+	}
+}
