@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/vantage-monitor/vantage/monitor/config/tomlguard"
 )
 
 // Config is what `vantage agent` reads from its TOML file; the flags of the
@@ -43,7 +45,10 @@ func LoadConfig(path string) (Config, error) {
 }
 
 func loadConfig(path, credentials string) (Config, error) {
-	b, err := os.ReadFile(path)
+	b, err := tomlguard.ReadFile(path)
+	if tomlguard.IsLimit(err) {
+		return Config{}, fmt.Errorf("agent config %s: %w", path, err)
+	}
 	if err != nil {
 		return Config{}, fmt.Errorf("reading agent config: %w", err)
 	}
@@ -65,6 +70,10 @@ func loadConfig(path, credentials string) (Config, error) {
 
 // ParseConfig decodes the TOML of an agent config.
 func ParseConfig(data []byte) (Config, error) {
+	// BurntSushi/toml's memory grows with the square of the nesting depth.
+	if err := tomlguard.Check(data); err != nil {
+		return Config{}, err
+	}
 	var c Config
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&c)
 	if err != nil {

@@ -296,6 +296,7 @@ burst = 5
 		{"type", "rate = \"fast\"\n", "rate"},
 		{"negative", "max_concurrency = -1\n", "max_concurrency"},
 		{"half tls", "tls_cert = \"a\"\n", "tls_cert and tls_key"},
+		{"nesting bomb", "listen = \"x\"\nrate = " + strings.Repeat("{a = ", 2000) + "1" + strings.Repeat("}", 2000) + "\n", "line 2: nested deeper than 32 levels"},
 	}
 	for _, tt := range tests {
 		_, err := ParseConfig([]byte(tt.text))
@@ -309,6 +310,17 @@ burst = 5
 	c, err = LoadConfig(p)
 	if err != nil || c.KeyFile != filepath.Join(dir, "agent.key") {
 		t.Errorf("LoadConfig: key_file %q, err %v; want it next to the config", c.KeyFile, err)
+	}
+	// A file over 16 MiB is refused without being read whole.
+	huge := filepath.Join(dir, "huge.toml")
+	if err := os.WriteFile(huge, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(huge, 1<<30); err != nil { // sparse: costs no disk
+		t.Fatal(err)
+	}
+	if _, err := LoadConfig(huge); err == nil || !strings.Contains(err.Error(), huge+": file is larger than 16 MiB") {
+		t.Errorf("LoadConfig of 1 GiB: err %v, want the size limit", err)
 	}
 }
 

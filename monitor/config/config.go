@@ -6,12 +6,14 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/vantage-monitor/vantage/monitor/config/tomlguard"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/probe"
 )
@@ -59,6 +61,8 @@ type Config struct {
 	// asks, besides each vantage's own resolver.
 	Resolvers []string `toml:"resolvers" json:"resolvers"`
 
+	Web Web `toml:"web" json:"web"`
+
 	Defaults    Monitor       `toml:"defaults" json:"defaults"`
 	Monitors    []Monitor     `toml:"monitor" json:"monitors"`
 	Vantages    []Vantage     `toml:"vantage" json:"vantages"`
@@ -67,6 +71,22 @@ type Config struct {
 	Receivers   []Receiver    `toml:"receiver" json:"receivers"`
 	Routes      []Route       `toml:"route" json:"routes"`
 	Maintenance []Maintenance `toml:"maintenance" json:"maintenance"`
+}
+
+// Web is the [web] table: who may reach the HTTP surface on listen.
+type Web struct {
+	// Hostnames are the names (or addresses) besides loopback and the
+	// listen address that requests may carry in their Host header; any
+	// other Host is refused, so a browser tricked by DNS rebinding into
+	// sending the page's requests here gets nothing. Lower-cased at load.
+	Hostnames []string `toml:"hostnames" json:"hostnames,omitempty"`
+	// ConfigFile is a Prometheus web configuration file (TLS, basic auth),
+	// as github.com/prometheus/exporter-toolkit reads it; relative to the
+	// config file's directory. Empty serves plain HTTP to everyone.
+	ConfigFile string `toml:"config_file" json:"config_file,omitempty"`
+	// Auth is true when ConfigFile asks for credentials: basic_auth_users,
+	// or client certificates verified against client_ca_file.
+	Auth bool `toml:"-" json:"auth"`
 }
 
 // Monitor is one [[monitor]] with the [defaults] and built-in defaults
@@ -434,8 +454,14 @@ func (c *Config) SlogLevel() slog.Level {
 // that cannot be read gives a plain error; a file with problems gives a
 // *ValidationError listing all of them.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	// Read through a limit: a config larger than tomlguard.MaxSize is
+	// refused without reading it whole.
+	data, err := tomlguard.ReadFile(path)
 	if err != nil {
+		var le *tomlguard.Error
+		if errors.As(err, &le) {
+			return nil, limitError(path, le)
+		}
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
 	return Parse(path, data)

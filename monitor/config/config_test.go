@@ -225,7 +225,7 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 	for _, typ := range []reflect.Type{
 		reflect.TypeFor[Config](), reflect.TypeFor[Monitor](), reflect.TypeFor[Vantage](),
 		reflect.TypeFor[Canary](), reflect.TypeFor[Receiver](), reflect.TypeFor[Route](),
-		reflect.TypeFor[Maintenance](), reflect.TypeFor[Notify](),
+		reflect.TypeFor[Maintenance](), reflect.TypeFor[Notify](), reflect.TypeFor[Web](),
 	} {
 		_, names := tomlFields(typ)
 		for _, n := range names {

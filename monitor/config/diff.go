@@ -78,6 +78,10 @@ func Diff(old, new *Config) Changes {
 	if old.StateDir != new.StateDir {
 		c.NeedRestart = append(c.NeedRestart, "state_dir")
 	}
+	// The file's content is re-read on every request; which file, only at start.
+	if old.Web.ConfigFile != new.Web.ConfigFile {
+		c.NeedRestart = append(c.NeedRestart, "web.config_file")
+	}
 	slices.Sort(c.Added)
 	slices.Sort(c.Removed)
 	slices.Sort(c.Changed)

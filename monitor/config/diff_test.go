@@ -114,3 +114,15 @@ url = "https://m.example.com/"
 		t.Errorf("key change: %+v", d)
 	}
 }
+
+// TestDiffWebConfigFile: which web config file is served is fixed at
+// start, so changing it says "needs restart"; hostnames apply on reload.
+func TestDiffWebConfigFile(t *testing.T) {
+	old := &Config{Web: Web{ConfigFile: "/etc/vantage/web.yml"}}
+	if c := Diff(old, &Config{Web: Web{ConfigFile: "/etc/vantage/web.yml", Hostnames: []string{"a.example"}}}); len(c.NeedRestart) != 0 {
+		t.Errorf("new hostnames: needs restart %v, want nothing", c.NeedRestart)
+	}
+	if c := Diff(old, &Config{}); !reflect.DeepEqual(c.NeedRestart, []string{"web.config_file"}) {
+		t.Errorf("config_file removed: needs restart %v, want [web.config_file]", c.NeedRestart)
+	}
+}

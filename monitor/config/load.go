@@ -16,9 +16,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/vantage-monitor/vantage/monitor/config/tomlguard"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/probe"
 	"github.com/vantage-monitor/vantage/monitor/result"
@@ -38,6 +40,15 @@ type loader struct {
 }
 
 func parse(name string, data []byte, e env) (*Config, error) {
+	// Bound the document before BurntSushi/toml sees it: its memory grows
+	// with the square of the nesting depth (see tomlguard).
+	if err := tomlguard.Check(data); err != nil {
+		var le *tomlguard.Error
+		if errors.As(err, &le) {
+			return nil, limitError(name, le)
+		}
+		return nil, err
+	}
 	var raw map[string]any
 	if _, err := toml.Decode(string(data), &raw); err != nil {
 		fe := FieldError{File: name, Msg: err.Error()}
@@ -54,6 +65,12 @@ func parse(name string, data []byte, e env) (*Config, error) {
 		return nil, &ValidationError{Errors: l.errs}
 	}
 	return cfg, nil
+}
+
+// limitError reports a document tomlguard refused, in the file:line form
+// of every other config error.
+func limitError(name string, le *tomlguard.Error) error {
+	return &ValidationError{Errors: []FieldError{{File: name, Line: le.Line, Msg: le.Msg}}}
 }
 
 func builtinDefaults() Monitor {
@@ -97,8 +114,12 @@ func (l *loader) load(raw map[string]any) *Config {
 		Canary:         Canary{Every: DefaultCanaryEvery, Timeout: DefaultCanaryTimeout},
 		Notify:         Notify{GroupWait: DefaultGroupWait, GroupMin: DefaultGroupMin, MaxAttempts: DefaultMaxAttempts, MaxRetryAfter: DefaultMaxRetryAfter},
 	}
-	l.table(raw, "", "", cfg, tableSpec{skip: []string{"defaults", "monitor", "vantage", "canary", "notify", "receiver", "route", "maintenance"}})
+	l.table(raw, "", "", cfg, tableSpec{skip: []string{"defaults", "monitor", "vantage", "canary", "notify", "receiver", "route", "maintenance", "web"}})
 	l.checkTop(cfg, raw)
+	if t, ok := l.subTable(raw, "web"); ok {
+		l.table(t, "web", "web", &cfg.Web, tableSpec{})
+		l.checkWeb(&cfg.Web)
+	}
 
 	if t, ok := l.subTable(raw, "canary"); ok {
 		l.table(t, "canary", "canary", &cfg.Canary, tableSpec{})
@@ -331,6 +352,8 @@ func (l *loader) checkMonitor(cfg *Config, m *Monitor, t map[string]any, path, s
 			add("name", "%q must not be empty or start or end with spaces", m.Name)
 		case strings.ContainsFunc(m.Name, func(r rune) bool { return r < ' ' || r == 0x7f }):
 			add("name", "%q contains control characters", m.Name)
+		case strings.ContainsFunc(m.Name, isBidiControl):
+			add("name", "%s", bidiMsg(m.Name))
 		}
 	}
 	spec := m.Spec()
@@ -394,8 +417,24 @@ func (l *loader) checkMonitor(cfg *Config, m *Monitor, t map[string]any, path, s
 	for i, tag := range m.Tags {
 		if strings.TrimSpace(tag) == "" {
 			l.add(indexPath(joinPath(path, "tags"), i), sec, "tags", "element %d is empty", i+1)
+		} else if strings.ContainsFunc(tag, isBidiControl) {
+			l.add(indexPath(joinPath(path, "tags"), i), sec, "tags", "element %d: %s", i+1, bidiMsg(tag))
 		}
 	}
+}
+
+// isBidiControl reports the embedding, override and isolate controls
+// (U+202A–U+202E, U+2066–U+2069): in a name they make the page, Slack and
+// the logs display text in another order than it is written, so "ok-db"
+// can show as a different monitor ("Trojan Source", CVE-2021-42574).
+func isBidiControl(r rune) bool {
+	return r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069
+}
+
+func bidiMsg(s string) string {
+	i := strings.IndexFunc(s, isBidiControl)
+	r, _ := utf8.DecodeRuneInString(s[i:])
+	return fmt.Sprintf("%q contains the bidirectional control character U+%04X, which makes it display in another order than it is written", s, r)
 }
 
 func (l *loader) checkVantageRefs(cfg *Config, names []string, path, sec string) {
@@ -718,6 +757,9 @@ func (l *loader) checkEmail(r *Receiver, t map[string]any, path, sec string) {
 
 func (l *loader) checkRoute(cfg *Config, r *Route, t map[string]any, path, sec string) {
 	add := func(key, format string, args ...any) { l.add(joinPath(path, key), sec, key, format, args...) }
+	if strings.ContainsFunc(r.Name, isBidiControl) { // route names are free text
+		add("name", "%s", bidiMsg(r.Name))
+	}
 	if len(r.Receivers) == 0 {
 		add("receivers", "missing: list at least one receiver")
 	}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	toolkit "github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/vantage-monitor/vantage/monitor/config"
 	"github.com/vantage-monitor/vantage/monitor/incident"
@@ -425,6 +426,35 @@ func (d *Daemon) entries(cfg *config.Config) []schedule.Entry {
 	return es
 }
 
+// allowedHosts is what web.AllowHosts accepts besides loopback: the listen
+// address, when it is one address, and the [web] hostnames of the config
+// running now.
+func (d *Daemon) allowedHosts(listen string) func() []string {
+	host, _, _ := net.SplitHostPort(listen)
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = ""
+	}
+	return func() []string {
+		hs := d.config().Web.Hostnames
+		if host == "" {
+			return hs
+		}
+		return append([]string{host}, hs...)
+	}
+}
+
+// warnExposed warns when the HTTP surface is open to other hosts and asks
+// for no credentials: the status page and the API show every monitored URL
+// and its errors.
+func warnExposed(log *slog.Logger, listen string, w config.Web) {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil || web.IsLoopback(host) || w.Auth {
+		return
+	}
+	log.Warn("the HTTP surface is reachable from other hosts and asks for no credentials; set basic_auth_users in a [web] config_file, or listen on 127.0.0.1",
+		"listen", listen, "config_file", w.ConfigFile)
+}
+
 // Run binds the listener, starts the scheduler and serves HTTP until ctx is
 // done, then shuts down: scheduling stops, checks in flight end within
 // their timeout, buffered results are written and the store is closed.
@@ -445,12 +475,18 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.addr.Store(a)
 	}
 	srv := &http.Server{
-		Handler:           d.opts.Handler(d, d.metrics.handler(), d.log),
+		Handler:           web.AllowHosts(d.opts.Handler(d, d.metrics.handler(), d.log), d.allowedHosts(listen)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
 	}
+	webCfg := d.config().Web
+	warnExposed(d.log, listen, webCfg)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	// TLS and basic auth, when [web] config_file asks, are the
+	// exporter-toolkit's: the same file format and behaviour as Prometheus.
+	go func() {
+		serveErr <- toolkit.Serve(ln, srv, &toolkit.FlagConfig{WebConfigFile: &webCfg.ConfigFile}, d.log)
+	}()
 
 	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
 	flushDone := make(chan struct{})

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -130,5 +131,50 @@ func TestMonitorRemovedWhileDownIsRetiredAtStart(t *testing.T) {
 	}
 	if _, ok, err := f.d.store.State(ctx, "gone"); err != nil || ok {
 		t.Fatalf("gone's state still stored (ok=%v, err=%v)", ok, err)
+	}
+}
+
+// TestReloadRefusesHostileConfig: on SIGHUP, a nesting bomb or a file over
+// 16 MiB is refused before parsing (it once took the daemon from 23 MB to
+// 1.6 GB), the error names file and line, and the old config keeps running.
+func TestReloadRefusesHostileConfig(t *testing.T) {
+	tg := newTarget(t)
+	f := newFixture(t, monitorTOML("keep", tg.URL), nil)
+	ctx := context.Background()
+	const depth = 2000
+	bombBody := monitorTOML("keep", tg.URL) + monitorTOML("new", tg.URL) +
+		"headers = " + strings.Repeat("{a = ", depth) + "\"x\"" + strings.Repeat("}", depth) + "\n"
+	for name, body := range map[string]string{
+		"bomb":     bombBody,
+		"oversize": monitorTOML("new", tg.URL) + strings.Repeat("#"+strings.Repeat("x", 1023)+"\n", 16<<10),
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := writeConfig(t, f.dir, body)
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			err := f.d.ReloadFile(ctx, path)
+			runtime.ReadMemStats(&after)
+			if err == nil {
+				t.Fatal("ReloadFile of a hostile config returned nil")
+			}
+			// Reading the 16 MiB file is the only big allocation.
+			if got := after.TotalAlloc - before.TotalAlloc; got > 20<<20 {
+				t.Errorf("refusing it allocated %d MiB", got>>20)
+			}
+			want := path + ": file is larger than 16 MiB"
+			if name == "bomb" {
+				want = path + ":21: nested deeper than 32 levels"
+			}
+			if logs := f.logs.String(); !strings.Contains(logs, want) {
+				t.Errorf("reload log lacks %q:\n%s", want, logs)
+			}
+			if names := f.d.sched.Names(); !slices.Equal(names, []string{"keep"}) {
+				t.Fatalf("after a refused reload the schedule is %v", names)
+			}
+		})
+	}
+	if v := counterValue(t, f.d.reg, "vantage_config_reloads_total", map[string]string{"result": "failure"}); v != 2 {
+		t.Errorf("reloads_total{failure} = %v, want 2", v)
 	}
 }

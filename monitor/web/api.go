@@ -18,6 +18,12 @@ import (
 type listResponse struct {
 	Monitors    []MonitorView `json:"monitors"`
 	GeneratedAt time.Time     `json:"generated_at"`
+	// Total counts the monitors the filters select, on every page.
+	Total int `json:"total"`
+	Page  int `json:"page"`
+	Limit int `json:"limit"`
+	// Next is the URL of the next page, absent on the last one.
+	Next string `json:"next,omitempty"`
 }
 
 // oneResponse is the body of GET /api/v1/monitors/{name}.
@@ -31,6 +37,7 @@ type oneResponse struct {
 type filter struct {
 	states []incident.State
 	tags   []string
+	prefix string // of the name
 }
 
 var knownStates = []incident.State{incident.StateUp, incident.StateFailing, incident.StateDown, incident.StateRecovering}
@@ -47,6 +54,7 @@ func parseFilter(q url.Values) (filter, error) {
 		f.states = append(f.states, st)
 	}
 	f.tags = splitValues(q["tag"])
+	f.prefix = q.Get("prefix")
 	return f, nil
 }
 
@@ -62,9 +70,12 @@ func splitValues(vs []string) []string {
 	return out
 }
 
-func (f filter) empty() bool { return len(f.states) == 0 && len(f.tags) == 0 }
+func (f filter) empty() bool { return len(f.states) == 0 && len(f.tags) == 0 && f.prefix == "" }
 
 func (f filter) match(m *MonitorView) bool {
+	if !strings.HasPrefix(m.Name, f.prefix) {
+		return false
+	}
 	if len(f.states) > 0 && !slices.Contains(f.states, m.State) {
 		return false
 	}
@@ -80,17 +91,31 @@ func (s *server) apiList(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	pg, err := parsePaging(r.URL.Query())
+	if err != nil {
+		jsonError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	all, ok := s.monitors(w, r, jsonError)
 	if !ok {
 		return
 	}
-	out := make([]MonitorView, 0, len(all))
+	// Only the page is copied and encoded; the rest is only counted.
+	var sel []int
 	for i := range all {
 		if f.match(&all[i]) {
-			out = append(out, apiView(all[i]))
+			sel = append(sel, i)
 		}
 	}
-	s.writeJSON(w, r, listResponse{Monitors: out, GeneratedAt: s.now().UTC()})
+	lo, hi := pg.window(len(sel))
+	resp := listResponse{Monitors: make([]MonitorView, 0, hi-lo), GeneratedAt: s.now().UTC(), Total: len(sel), Page: pg.page, Limit: pg.limit}
+	for _, i := range sel[lo:hi] {
+		resp.Monitors = append(resp.Monitors, apiView(all[i]))
+	}
+	if hi < len(sel) {
+		resp.Next = r.URL.Path + pg.link(r.URL.Query(), pg.page+1)
+	}
+	s.writeJSON(w, r, resp)
 }
 
 func (s *server) apiOne(w http.ResponseWriter, r *http.Request) {

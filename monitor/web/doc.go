@@ -12,8 +12,11 @@
 //     there is none).
 //   - GET /api/v1/monitors: {"monitors": [MonitorView...], "generated_at": t}.
 //     Optional filters: state=down (repeatable or comma-separated: up,
-//     failing, down, recovering) and tag=prod (repeatable; a monitor matches
-//     when it has any of the tags).
+//     failing, down, recovering), tag=prod (repeatable; a monitor matches
+//     when it has any of the tags) and prefix=shop- (of the name). Paged:
+//     limit=N rows (default 500, at most 5000) of page=N (from 1); the body
+//     also says "total" (monitors selected), "page", "limit", and "next",
+//     the URL of the next page, absent on the last one.
 //   - GET /api/v1/monitors/{name}: {"monitor": MonitorView, "generated_at": t},
 //     or 404 {"error": "..."}. Names may hold any character; escape them in
 //     the path (url.PathEscape).
@@ -23,7 +26,11 @@
 //     error, and which receivers are degraded (asked to wait longer than
 //     max_retry_after). Optional filter: state=failed (or pending, sending).
 //   - GET /: the status page, worst monitors first. It takes the same
-//     filters as the API.
+//     filters and paging as the API, with Previous and Next links.
+//
+// AllowHosts, which the daemon puts in front, answers 421 to a request whose
+// Host header names neither loopback, the listen address nor a configured
+// [web] hostname (DNS rebinding).
 //
 // Every endpoint answers GET and HEAD only (405 otherwise). API errors are
 // JSON objects {"error": "..."}.

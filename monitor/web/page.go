@@ -37,6 +37,12 @@ type pageData struct {
 	FilterText  string
 	GeneratedAt string
 	Rows        []pageRow
+	// Paged is true when the selection fills more than one page; From and
+	// To number the rows shown (from 1), the hrefs are "" at either end.
+	Paged              bool
+	Page, Pages        int
+	From, To           int
+	PrevHref, NextHref string
 }
 
 // pageRow is one monitor, with every value already formatted as text.
@@ -74,11 +80,16 @@ func (s *server) statusPage(w http.ResponseWriter, r *http.Request) {
 		textError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	pg, err := parsePaging(r.URL.Query())
+	if err != nil {
+		textError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	all, ok := s.monitors(w, r, textError)
 	if !ok {
 		return
 	}
-	data := buildPage(all, f, s.now())
+	data := buildPage(all, f, pg, r.URL.Query(), s.now())
 	var buf bytes.Buffer
 	if err := s.page.Execute(&buf, data); err != nil {
 		s.log.Error("http: rendering status page failed", "err", err)
@@ -94,9 +105,10 @@ func (s *server) statusPage(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-// buildPage counts every monitor, keeps those the filter selects, and sorts
-// the worst first: down, failing, recovering, unknown, up; by name within.
-func buildPage(all []MonitorView, f filter, now time.Time) pageData {
+// buildPage counts every monitor, keeps those the filter selects, sorts
+// the worst first (down, failing, recovering, unknown, up; by name within)
+// and renders the rows of one page of them.
+func buildPage(all []MonitorView, f filter, pg paging, q url.Values, now time.Time) pageData {
 	d := pageData{Total: len(all), GeneratedAt: now.UTC().Format(time.RFC3339)}
 	sel := make([]*MonitorView, 0, len(all))
 	for i := range all {
@@ -136,10 +148,22 @@ func buildPage(all []MonitorView, f filter, now time.Time) pageData {
 		if len(f.tags) > 0 {
 			parts = append(parts, "tag "+strings.Join(f.tags, " or "))
 		}
+		if f.prefix != "" {
+			parts = append(parts, "name starting with "+f.prefix)
+		}
 		d.FilterText = strings.Join(parts, ", ")
 	}
-	d.Rows = make([]pageRow, len(sel))
-	for i, m := range sel {
+	lo, hi := pg.window(len(sel))
+	d.Page, d.Pages, d.From, d.To = pg.page, pg.pages(len(sel)), lo+1, hi
+	d.Paged = d.Pages > 1 || pg.page > 1
+	if pg.page > 1 {
+		d.PrevHref = pg.link(q, min(pg.page-1, d.Pages))
+	}
+	if hi < len(sel) {
+		d.NextHref = pg.link(q, pg.page+1)
+	}
+	d.Rows = make([]pageRow, hi-lo)
+	for i, m := range sel[lo:hi] {
 		d.Rows[i] = buildRow(m, now)
 	}
 	return d

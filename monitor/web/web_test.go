@@ -247,7 +247,8 @@ func TestAPIList(t *testing.T) {
 		t.Errorf("Monitors called %d times, want 1", src.monitorCalls())
 	}
 	body := decodeMap(t, rec)
-	if got := sortedKeys(body); !slices.Equal(got, []string{"generated_at", "monitors"}) {
+	// One page holds them all: no "next".
+	if got := sortedKeys(body); !slices.Equal(got, []string{"generated_at", "limit", "monitors", "page", "total"}) {
 		t.Fatalf("top-level keys %v", got)
 	}
 	if body["generated_at"] != "2026-11-21T12:00:00Z" {
