@@ -120,7 +120,7 @@ func (x *exchange) run() {
 			if loop {
 				detail, what = result.DetailRedirectLoop, "a loop (a URL came back)"
 			}
-			x.fail(result.ClassTooManyRedirects, detail, "following redirects from %s: gave up after %d redirects, %s; next was %s", s.URL, x.r.Redirects, what, next.Redacted())
+			x.fail(result.ClassTooManyRedirects, detail, "following redirects from %s: gave up after %d redirects, %s; next was %s", x.pl.u.Redacted(), x.r.Redirects, what, next.Redacted())
 			return
 		}
 		x.r.Redirects++
