@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/vantage-monitor/vantage/monitor/incident"
+	"github.com/vantage-monitor/vantage/monitor/redact"
 )
 
 //go:embed status.html
@@ -78,7 +79,9 @@ func (s *server) statusPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	data := buildPage(all, f, s.now())
+	// Redacted before the page clips long errors, so no part of a secret
+	// survives the cut.
+	data := buildPage(redact.Copy(all, s.redact), f, s.now())
 	var buf bytes.Buffer
 	if err := s.page.Execute(&buf, data); err != nil {
 		s.log.Error("http: rendering status page failed", "err", err)
