@@ -96,13 +96,19 @@ func New(secrets []Secret) *Redactor {
 // String returns s with every URL in it redacted by the URL rule and every
 // form of every secret replaced by Marker.
 func (r *Redactor) String(s string) string {
-	if strings.Contains(s, "://") {
-		s = urlInText.ReplaceAllStringFunc(s, URL)
-	}
+	s = URLs(s)
 	if r == nil || r.r == nil {
 		return s
 	}
 	return r.r.Replace(s)
+}
+
+// URLs applies the URL rule (see URL) to every URL in the free text s.
+func URLs(s string) string {
+	if !strings.Contains(s, "://") {
+		return s
+	}
+	return urlInText.ReplaceAllStringFunc(s, URL)
 }
 
 // urlInText finds URLs in free text: a scheme, "://", and everything up to
