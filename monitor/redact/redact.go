@@ -15,7 +15,7 @@ import (
 )
 
 // Marker replaces a secret found in free text.
-const Marker = "<redacted>"
+const Marker = "<secret>"
 
 // Ellipsis replaces the value of a secret-looking query key in a URL.
 const Ellipsis = "…"

@@ -198,7 +198,7 @@ func TestHandler(t *testing.T) {
 			t.Errorf("log line leaks %q: %s", leak, out)
 		}
 	}
-	for _, keep := range []string{"msg=\"failed with <redacted>\"", "g.n=3", "g.nested.v=<redacted>", "preset=\"with <redacted>\""} {
+	for _, keep := range []string{"msg=\"failed with <secret>\"", "g.n=3", "g.nested.v=<secret>", "preset=\"with <secret>\""} {
 		if !strings.Contains(out, keep) {
 			t.Errorf("log line lacks %q: %s", keep, out)
 		}

@@ -61,7 +61,7 @@ func TestEveryFieldRedacted(t *testing.T) {
 				t.Errorf("%s shows %q:\n%s", p, leak, body)
 			}
 		}
-		if !strings.Contains(body, "&lt;redacted&gt;") && !strings.Contains(body, `\u003credacted\u003e`) {
+		if !strings.Contains(body, "&lt;secret&gt;") && !strings.Contains(body, `\u003csecret\u003e`) {
 			t.Errorf("%s shows no marker:\n%s", p, body)
 		}
 	}
