@@ -163,7 +163,7 @@ func runDaemon(ctx context.Context, o runOptions, stderr io.Writer, hup <-chan o
 				warnNotify(notifier.Reloading())
 				// The error is logged line by line by ReloadFile.
 				if err := d.ReloadFile(runCtx, o.config); err != nil {
-					warnNotify(notifier.Status("reload failed, still running the previous config: " + err.Error()))
+					warnNotify(notifier.Status(secrets.String("reload failed, still running the previous config: " + err.Error())))
 				} else {
 					warnNotify(notifier.Status(running()))
 				}
