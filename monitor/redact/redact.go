@@ -8,7 +8,6 @@ package redact
 import (
 	"encoding/base64"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -103,17 +102,64 @@ func (r *Redactor) String(s string) string {
 	return r.r.Replace(s)
 }
 
-// URLs applies the URL rule (see URL) to every URL in the free text s.
+// URLs applies the URL rule (see URL) to every URL in the free text s: a
+// scheme, "://", and everything up to a space, a quote, a backquote or an
+// angle bracket.
 func URLs(s string) string {
-	if !strings.Contains(s, "://") {
+	i := strings.Index(s, "://")
+	if i < 0 {
 		return s
 	}
-	return urlInText.ReplaceAllStringFunc(s, URL)
+	var b strings.Builder
+	last := 0 // s[:last] is settled
+	for i >= 0 {
+		start := i
+		for start > last && isSchemeByte(s[start-1]) {
+			start--
+		}
+		for start < i && !isLetter(s[start]) { // a scheme starts with a letter
+			start++
+		}
+		end := i + 3
+		for end < len(s) && !endsURL(s[end]) {
+			end++
+		}
+		if start < i {
+			if u := URL(s[start:end]); u != s[start:end] {
+				if b.Len() == 0 {
+					b.Grow(len(s))
+				}
+				b.WriteString(s[last:start])
+				b.WriteString(u)
+				last = end
+			}
+		}
+		next := strings.Index(s[end:], "://")
+		if next < 0 {
+			break
+		}
+		i = end + next
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }
 
-// urlInText finds URLs in free text: a scheme, "://", and everything up to
-// a space, a quote or an angle bracket.
-var urlInText = regexp.MustCompile("[A-Za-z][A-Za-z0-9+.-]*://[^\\s\"'<>`]+")
+func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+
+func isSchemeByte(c byte) bool {
+	return isLetter(c) || '0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'
+}
+
+func endsURL(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\r', '\f', '\v', '"', '\'', '`', '<', '>':
+		return true
+	}
+	return false
+}
 
 // URL applies the URL rule to s, a URL as it is shown: the password of its
 // user info becomes "xxxxx" (as net/url's Redacted writes it) and the value

@@ -204,3 +204,34 @@ func TestHandler(t *testing.T) {
 		}
 	}
 }
+
+func TestURLsInText(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"https://a/?token=1", "https://a/?token=…"},
+		{"a https://a/?key=1 and http://u:p@b/ then ftp+x://c/?sig=2.", "a https://a/?key=… and http://u:xxxxx@b/ then ftp+x://c/?sig=…"},
+		{"no scheme ://a/?token=1", "no scheme ://a/?token=1"},
+		{"(https://a/?code=é1)", "(https://a/?code=…"},
+		{"'https://a/?auth=x'`https://b/?pwd=y`", "'https://a/?auth=…'`https://b/?pwd=…`"},
+		{"plain", "plain"},
+		{"https://ok.example/path", "https://ok.example/path"},
+	}
+	for _, c := range cases {
+		if got := URLs(c.in); got != c.want {
+			t.Errorf("URLs(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// TestCopySharesWhatItKeeps: a value without secrets comes back as it is,
+// with no copy made.
+func TestCopySharesWhatItKeeps(t *testing.T) {
+	r := New([]Secret{{Value: "s3cret-value"}})
+	in := &inner{Text: "nothing here", List: []string{"a"}}
+	if got := Copy(in, r.String); got != in {
+		t.Error("Copy made a copy of a value without secrets")
+	}
+	o := outer{Name: "s3cret-value", In: in}
+	if got := Copy(o, r.String); got.In != in || got.Name != Marker {
+		t.Errorf("Copy: unchanged parts not shared or the secret kept: %+v", got)
+	}
+}
