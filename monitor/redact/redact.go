@@ -23,9 +23,10 @@ const Ellipsis = "…"
 // net/url's URL.Redacted writes, so a redacted URL stays a valid URL.
 const urlPassword = "xxxxx"
 
-// MinLen is the shortest secret looked for in free text: a shorter one
-// would blank out every occurrence of a common word or letter. Its encoded
-// forms are looked for whatever their length.
+// MinLen is the shortest secret looked for in free text as it is (and
+// URL-encoded or base64'd alone): a shorter one would blank out every
+// occurrence of a common word or letter. The forms that carry it with its
+// user (AUTH PLAIN, HTTP Basic) are looked for whatever its length.
 const MinLen = 4
 
 // Secret is one credential to hide. User, when set, is the account Value
@@ -42,8 +43,7 @@ type Redactor struct {
 	r *strings.Replacer
 }
 
-// New builds a Redactor for secrets. Secrets shorter than MinLen are left
-// out (see MinLen).
+// New builds a Redactor for secrets (see MinLen for the short ones).
 func New(secrets []Secret) *Redactor {
 	var forms []string
 	add := func(s string) {
@@ -56,20 +56,24 @@ func New(secrets []Secret) *Redactor {
 		add(base64.RawStdEncoding.EncodeToString([]byte(s)))
 	}
 	for _, s := range secrets {
-		v := s.Value
-		if len(v) < MinLen {
+		v, u := s.Value, s.User
+		if v == "" {
 			continue
 		}
-		add(v)
-		add(url.QueryEscape(v))
-		add(url.PathEscape(v))
-		b64(v) // SMTP AUTH LOGIN's password line
-		if u := s.User; u != "" {
-			b64(u)                            // SMTP AUTH LOGIN's user line
-			b64("\x00" + u + "\x00" + v)      // SMTP AUTH PLAIN
-			b64(u + "\x00" + u + "\x00" + v)  // SMTP AUTH PLAIN with an authzid
-			b64(u + ":" + v)                  // HTTP Basic
-			add(url.QueryEscape(u + ":" + v)) // user info, encoded
+		if len(v) >= MinLen {
+			add(v)
+			add(url.QueryEscape(v))
+			add(url.PathEscape(v))
+			b64(v) // SMTP AUTH LOGIN's password line
+			if len(u) >= MinLen {
+				b64(u) // SMTP AUTH LOGIN's user line
+			}
+		}
+		if u != "" {
+			// Long whatever the password's length, and they hold it.
+			b64("\x00" + u + "\x00" + v)     // SMTP AUTH PLAIN
+			b64(u + "\x00" + u + "\x00" + v) // SMTP AUTH PLAIN with an authzid
+			b64(u + ":" + v)                 // HTTP Basic
 		}
 	}
 	if len(forms) == 0 {

@@ -55,9 +55,12 @@ func TestEveryEncoding(t *testing.T) {
 }
 
 func TestShortSecretsAndNil(t *testing.T) {
-	r := New([]Secret{{Value: "abc"}})
-	if got := r.String("abc abc"); got != "abc abc" {
+	r := New([]Secret{{Value: "abc"}, {Value: "pw", User: "bob"}})
+	if got := r.String("abc abc pw"); got != "abc abc pw" {
 		t.Errorf("a secret shorter than MinLen is looked for: %q", got)
+	}
+	if got := r.String("535 " + b64("\x00bob\x00pw")); got != "535 "+Marker {
+		t.Errorf("the AUTH PLAIN blob of a short password is not hidden: %q", got)
 	}
 	var nilR *Redactor
 	if got := nilR.String("plain text"); got != "plain text" {
