@@ -15,6 +15,7 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/daemon"
 	"github.com/vantage-monitor/vantage/monitor/diagnose"
 	"github.com/vantage-monitor/vantage/monitor/probe"
+	"github.com/vantage-monitor/vantage/monitor/redact"
 	"github.com/vantage-monitor/vantage/monitor/result"
 	"github.com/vantage-monitor/vantage/monitor/vantage"
 )
@@ -127,21 +128,27 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	}
 	var r result.Result
+	secrets := specSecrets(o.spec)
 	if o.config != "" {
 		cfg, err := config.Load(o.config)
 		if err != nil {
 			printConfigError(stderr, "vantage check", err)
 			return exitUsage
 		}
+		secrets = append(secrets, cfg.Secrets()...)
 		r, err = checkFromVantages(ctx, cfg, nil, o.spec)
 		if err != nil {
-			fmt.Fprintf(stderr, "vantage check: %v\n", err)
+			fmt.Fprintf(stderr, "vantage check: %v\n", redact.New(secrets).String(err.Error()))
 			return exitUsage
 		}
 	} else {
 		var p probe.Prober
 		r = p.Run(ctx, o.spec)
 	}
+	// The output goes to terminals, tickets and chat: URLs follow the URL
+	// rule, and the credentials given (the URL's, --header values, the
+	// config's) are hidden in every encoding.
+	r = redact.Copy(r, redact.New(secrets).String)
 	if o.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -299,4 +306,16 @@ func vantageWords(l *result.VantageLine) string {
 		s += "  " + l.Error
 	}
 	return s
+}
+
+// specSecrets lists the credentials of an ad-hoc check: the URL's password
+// and secret-looking query values, and the values of credential headers.
+func specSecrets(s probe.Spec) []redact.Secret {
+	out := redact.URLSecrets(s.URL)
+	for name, v := range s.Headers {
+		if redact.SecretHeader(name) {
+			out = append(out, redact.HeaderSecrets(v)...)
+		}
+	}
+	return out
 }

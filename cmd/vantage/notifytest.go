@@ -12,6 +12,7 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/config"
 	"github.com/vantage-monitor/vantage/monitor/fixes"
 	"github.com/vantage-monitor/vantage/monitor/incident"
+	"github.com/vantage-monitor/vantage/monitor/redact"
 	"github.com/vantage-monitor/vantage/monitor/result"
 	"github.com/vantage-monitor/vantage/notify"
 	"github.com/vantage-monitor/vantage/notify/receiver"
@@ -59,10 +60,11 @@ func runNotifyTest(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintf(stderr, "vantage notify-test: %s has no receiver %q (it has: %v)\n", *path, pos[0], names)
 		return exitFailed
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	n, err := receiver.New(r, receiver.Options{Logger: logger})
+	secrets := redact.New(cfg.Secrets())
+	logger := slog.New(redact.NewHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}), secrets.String))
+	n, err := receiver.New(r, receiver.Options{Logger: logger, Redact: secrets.String})
 	if err != nil {
-		fmt.Fprintf(stderr, "vantage notify-test: %v\n", err)
+		fmt.Fprintf(stderr, "vantage notify-test: %v\n", secrets.String(err.Error()))
 		return exitFailed
 	}
 	open, resolve := sampleAlert(r.Name, time.Now())

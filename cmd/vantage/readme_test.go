@@ -25,7 +25,8 @@ func TestREADMEWatchlistValidates(t *testing.T) {
 		}
 		// The secrets the README's blocks name, as the operator would have
 		// them (next to the file when run by hand).
-		for name, v := range map[string]string{"slack-token": "xoxb-readme", "smtp-pass": "pw", "fra1.key": "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"} {
+		for name, v := range map[string]string{"slack-token": "xoxb-readme", "smtp-pass": "pw", "fra1.key": "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+			"admin-password": "readme-pass", "api-token": "Bearer readme-token"} {
 			if err := os.WriteFile(filepath.Join(dir, name), []byte(v+"\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}

@@ -18,6 +18,7 @@ import (
 	"github.com/vantage-monitor/vantage/cmd/vantage/internal/sdnotify"
 	"github.com/vantage-monitor/vantage/monitor/config"
 	"github.com/vantage-monitor/vantage/monitor/daemon"
+	"github.com/vantage-monitor/vantage/monitor/redact"
 	"github.com/vantage-monitor/vantage/monitor/schedule"
 )
 
@@ -103,7 +104,10 @@ func runDaemon(ctx context.Context, o runOptions, stderr io.Writer, hup <-chan o
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	logger, level := logging.New(stderr, logging.Options{Format: format, Level: initial, Getenv: getenv})
+	// One Redactor per loaded config: the daemon swaps in the next one on
+	// every reload, and the logger reads whichever is in force.
+	secrets := redact.NewCurrent(redact.New(cfg.Secrets()))
+	logger, level := logging.New(stderr, logging.Options{Format: format, Level: initial, Getenv: getenv, Redact: secrets.String})
 	notifier := sdnotify.FromEnv(getenv)
 	warnNotify := func(err error) {
 		if err != nil {
@@ -120,6 +124,7 @@ func runDaemon(ctx context.Context, o runOptions, stderr io.Writer, hup <-chan o
 	var d *daemon.Daemon
 	d, err = daemon.New(ctx, cfg, daemon.Options{
 		Logger: logger,
+		Redact: secrets,
 		Ready: func() {
 			warnNotify(notifier.Status(running()))
 			warnNotify(notifier.Ready())
@@ -158,7 +163,7 @@ func runDaemon(ctx context.Context, o runOptions, stderr io.Writer, hup <-chan o
 				warnNotify(notifier.Reloading())
 				// The error is logged line by line by ReloadFile.
 				if err := d.ReloadFile(runCtx, o.config); err != nil {
-					warnNotify(notifier.Status("reload failed, still running the previous config: " + err.Error()))
+					warnNotify(notifier.Status(secrets.String("reload failed, still running the previous config: " + err.Error())))
 				} else {
 					warnNotify(notifier.Status(running()))
 				}

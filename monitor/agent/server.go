@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/vantage-monitor/vantage/monitor/probe"
+	"github.com/vantage-monitor/vantage/monitor/redact"
 	"github.com/vantage-monitor/vantage/monitor/result"
 )
 
@@ -334,7 +335,7 @@ func (s *Server) handleProbe(w http.ResponseWriter, r *http.Request) {
 	}
 	log.Info("agent probe", "host", host, "class", res.Class, "status", res.Status, "refused", res.Refusal != nil,
 		"probe_ms", res.Phases.TotalMs, "ms", time.Since(start).Milliseconds(), "clamped", clamped, "key", KeyID(key))
-	log.Debug("agent probe spec", "url", spec.URL, "method", spec.Method)
+	log.Debug("agent probe spec", "url", redact.URL(spec.URL), "method", spec.Method)
 	signed(w, key, nonce, out)
 }
 

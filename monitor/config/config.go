@@ -109,6 +109,12 @@ type Monitor struct {
 	MaxBody         int64             `toml:"max_body,size" json:"max_body"`
 	IPVersion       int               `toml:"ip_version" json:"ip_version"`
 	Resolve         []string          `toml:"resolve" json:"resolve,omitempty"`
+	// BasicAuth and HeaderFiles are credentials read from files at load;
+	// HeaderFiles maps a header name to the file holding its value, read
+	// into HeaderSecrets (by canonical header name).
+	BasicAuth     BasicAuth         `toml:"basic_auth" json:"basic_auth,omitzero"`
+	HeaderFiles   map[string]string `toml:"header_files" json:"header_files,omitempty"`
+	HeaderSecrets map[string]Secret `toml:"-" json:"-"`
 
 	Tags          []string      `toml:"tags" json:"tags,omitempty"`
 	Description   string        `toml:"description" json:"description,omitempty"`
@@ -160,6 +166,7 @@ func (m *Monitor) Spec() probe.Spec {
 			s.Headers[k] = v
 		}
 	}
+	m.addCredentials(&s)
 	return s
 }
 

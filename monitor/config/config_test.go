@@ -179,9 +179,11 @@ func TestExampleConfig(t *testing.T) {
 	hermeticEnv(t)
 	creds := t.TempDir()
 	for name, content := range map[string]string{
-		"slack-token": "xoxb-example\n",
-		"smtp-pass":   "hunter2\n",
-		"fra1.key":    "0123456789abcdef\n",
+		"slack-token":     "xoxb-example\n",
+		"smtp-pass":       "hunter2\n",
+		"fra1.key":        "0123456789abcdef\n",
+		"api-token":       "Bearer api-token-value\n",
+		"status-password": "status-pass\n",
 	} {
 		if err := os.WriteFile(filepath.Join(creds, name), []byte(content), 0o600); err != nil {
 			t.Fatal(err)

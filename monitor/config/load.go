@@ -356,6 +356,9 @@ func (l *loader) checkMonitor(cfg *Config, m *Monitor, t map[string]any, path, s
 			add("name", "%s", bidiMsg(m.Name))
 		}
 	}
+	if !isDefaults {
+		l.checkCredentials(m, t, path, sec)
+	}
 	spec := m.Spec()
 	if isDefaults {
 		spec.URL = "http://defaults.invalid/" // only the defaultable keys are checked

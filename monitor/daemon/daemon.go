@@ -26,6 +26,7 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/config"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/probe"
+	"github.com/vantage-monitor/vantage/monitor/redact"
 	"github.com/vantage-monitor/vantage/monitor/result"
 	"github.com/vantage-monitor/vantage/monitor/schedule"
 	"github.com/vantage-monitor/vantage/monitor/store"
@@ -88,6 +89,11 @@ type Options struct {
 	Outbox outbox.Options
 	// Handler builds the HTTP surface; web.Handler if nil.
 	Handler func(src web.Source, metrics http.Handler, logger *slog.Logger) http.Handler
+	// Redact receives the Redactor of every config the daemon loads (New,
+	// each reload); the caller's logger may redact through it too. A fresh
+	// one if nil. The daemon's log lines, store error texts, page and API,
+	// and receivers all go through it.
+	Redact *redact.Current
 }
 
 // Daemon is a running `vantage run`.
@@ -179,6 +185,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Redact == nil {
+		opts.Redact = redact.NewCurrent(nil)
+	}
+	opts.Redact.Set(redact.New(cfg.Secrets()))
+	opts.Logger = slog.New(redact.NewHandler(opts.Logger.Handler(), opts.Redact.String))
 	if opts.Clock == nil {
 		opts.Clock = schedule.RealClock{}
 	}
@@ -196,12 +207,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	}
 	if opts.Notifier == nil {
 		opts.Notifier = func(r *config.Receiver) (notify.Notifier, error) {
-			return receiver.New(r, receiver.Options{Logger: opts.Logger})
+			return receiver.New(r, receiver.Options{Logger: opts.Logger, Redact: opts.Redact.String})
 		}
 	}
 	if opts.Handler == nil {
 		opts.Handler = func(src web.Source, metrics http.Handler, logger *slog.Logger) http.Handler {
-			return web.Handler(src, metrics, logger)
+			return web.Handler(src, metrics, logger, web.WithRedact(opts.Redact.String))
 		}
 	}
 	d := &Daemon{
@@ -226,6 +237,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 		KeepResults:  cfg.Retention,
 		MaxResultAge: cfg.RetentionAge,
 		Logger:       d.log,
+		Redact:       opts.Redact.String,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("starting daemon: %w", err)

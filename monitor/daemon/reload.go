@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/vantage-monitor/vantage/monitor/config"
 	"github.com/vantage-monitor/vantage/monitor/incident"
+	"github.com/vantage-monitor/vantage/monitor/redact"
 	"github.com/vantage-monitor/vantage/monitor/store"
 )
 
@@ -65,6 +67,9 @@ func (d *Daemon) reloadLocked(ctx context.Context, newCfg *config.Config) error 
 		newFleet   *fleet
 		swapFleets = fleetChanged(old, newCfg, changes)
 	)
+	// The old config's secrets stay hidden too: a send already under way
+	// still uses them, and the next reload lets them go.
+	d.opts.Redact.Set(redact.New(slices.Concat(old.Secrets(), newCfg.Secrets())))
 	notifiers, err := d.notifiers(newCfg)
 	if err != nil {
 		return fmt.Errorf("reloading: %w", err)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -120,7 +121,7 @@ func (x *exchange) run() {
 			if loop {
 				detail, what = result.DetailRedirectLoop, "a loop (a URL came back)"
 			}
-			x.fail(result.ClassTooManyRedirects, detail, "following redirects from %s: gave up after %d redirects, %s; next was %s", s.URL, x.r.Redirects, what, next.Redacted())
+			x.fail(result.ClassTooManyRedirects, detail, "following redirects from %s: gave up after %d redirects, %s; next was %s", x.pl.u.Redacted(), x.r.Redirects, what, next.Redacted())
 			return
 		}
 		x.r.Redirects++
@@ -183,6 +184,13 @@ func (x *exchange) baseHeader() http.Header {
 	h := make(http.Header, len(s.Headers)+2)
 	for k, v := range s.Headers {
 		h.Set(k, v)
+	}
+	if u := x.pl.u.User; u != nil && h.Get("Authorization") == "" {
+		// What curl and net/http's Client do with user:password@ (writing
+		// the request by hand skips it); a redirect to another origin
+		// drops it like any Authorization.
+		p, _ := u.Password()
+		h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(u.Username()+":"+p)))
 	}
 	if _, ok := h["User-Agent"]; !ok {
 		h["User-Agent"] = []string{userAgent}

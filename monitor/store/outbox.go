@@ -193,6 +193,7 @@ func (t *Tx) MarkDelivered(ctx context.Context, key string) error {
 // MarkRetry puts an event back to pending for another attempt at nextAt,
 // recording why the last attempt failed.
 func (t *Tx) MarkRetry(ctx context.Context, key string, nextAt time.Time, errText string) error {
+	errText = t.s.opts.Redact(errText)
 	return t.move(ctx, "mark notification "+key+" for retry", key, []OutboxState{StateSending, StatePending},
 		`state = 'pending', next_attempt_at = ?, last_error = ?, updated_at = ?`,
 		toNanos(nextAt), errText, toNanos(t.s.now()))
@@ -213,6 +214,7 @@ func (t *Tx) MarkMaybeSent(ctx context.Context, key string) error {
 // outbox in state failed for the API and metrics, and no longer holds back
 // later events of its incident.
 func (t *Tx) MarkFailed(ctx context.Context, key, reason string) error {
+	reason = t.s.opts.Redact(reason)
 	return t.move(ctx, "mark notification "+key+" failed", key, []OutboxState{StateSending, StatePending},
 		`state = 'failed', last_error = ?, updated_at = ?`, reason, toNanos(t.s.now()))
 }

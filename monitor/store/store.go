@@ -71,6 +71,10 @@ type Options struct {
 	ReadConns int
 	// Logger receives background pruning errors. Default: discarded.
 	Logger *slog.Logger
+	// Redact is applied to every error text stored with a notification
+	// (MarkRetry, MarkFailed): a server may echo a credential, and the
+	// text is shown by the unauthenticated API. Default: stored as given.
+	Redact func(string) string
 }
 
 func (o *Options) defaults() {
@@ -100,6 +104,9 @@ func (o *Options) defaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Redact == nil {
+		o.Redact = func(s string) string { return s }
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vantage-monitor/vantage/monitor/incident"
+	"github.com/vantage-monitor/vantage/monitor/redact"
 	"github.com/vantage-monitor/vantage/monitor/result"
 )
 
@@ -147,17 +148,18 @@ func (s *server) monitors(w http.ResponseWriter, r *http.Request, fail errorWrit
 	ms, err := s.src.Monitors(r.Context())
 	if err != nil {
 		s.log.Error("http: listing monitors failed", "path", r.URL.Path, "err", err)
-		fail(w, http.StatusInternalServerError, "cannot list monitors: "+err.Error())
+		fail(w, http.StatusInternalServerError, s.redact("cannot list monitors: "+err.Error()))
 		return nil, false
 	}
 	return ms, true
 }
 
 // writeJSON encodes into memory first, so an encoding failure (a NaN duration,
-// say) becomes a clean 500 instead of a truncated body.
+// say) becomes a clean 500 instead of a truncated body. Every string in v
+// is redacted on the way out, last_error and evidence included.
 func (s *server) writeJSON(w http.ResponseWriter, r *http.Request, v any) {
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+	if err := json.NewEncoder(&buf).Encode(redact.Copy(v, s.redact)); err != nil {
 		s.log.Error("http: encoding JSON failed", "path", r.URL.Path, "err", err)
 		jsonError(w, http.StatusInternalServerError, "cannot encode response: "+err.Error())
 		return
@@ -203,15 +205,6 @@ func apiResult(r *result.Result) *result.Result {
 	return &c
 }
 
-// redactURL hides the password of a URL with user info. Anything that does
-// not parse is returned as it is: it is only ever displayed.
-func redactURL(s string) string {
-	if !strings.Contains(s, "@") {
-		return s
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	return u.Redacted()
-}
+// redactURL hides the password of a URL with user info and the values of
+// its secret-looking query keys (the one URL rule, in monitor/redact).
+func redactURL(s string) string { return redact.URL(s) }

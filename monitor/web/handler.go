@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/vantage-monitor/vantage/monitor/redact"
 )
 
 // Option changes how Handler behaves; the defaults suit the daemon.
@@ -20,6 +22,17 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
+// WithRedact sets the function every value the page and the API show goes
+// through (the daemon's Redactor for the config in force). Without it, only
+// the URL rule of monitor/redact applies.
+func WithRedact(f func(string) string) Option {
+	return func(s *server) {
+		if f != nil {
+			s.redact = f
+		}
+	}
+}
+
 // server holds what every request needs; it is immutable after Handler.
 type server struct {
 	src     Source
@@ -27,6 +40,7 @@ type server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	page    *template.Template
+	redact  func(string) string
 }
 
 // Handler returns the daemon's HTTP surface (see the package doc for the
@@ -42,6 +56,7 @@ func Handler(src Source, metrics http.Handler, logger *slog.Logger, opts ...Opti
 		log:     logger,
 		now:     time.Now,
 		page:    statusTemplate,
+		redact:  (*redact.Redactor)(nil).String,
 	}
 	for _, o := range opts {
 		o(s)
@@ -80,7 +95,7 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 	if err := s.src.Health(r.Context()); err != nil {
 		// Not logged: probes hit this every few seconds, and the daemon logs
 		// the underlying problem where it happens.
-		textError(w, http.StatusServiceUnavailable, "unhealthy: "+err.Error())
+		textError(w, http.StatusServiceUnavailable, s.redact("unhealthy: "+err.Error()))
 		return
 	}
 	setCommonHeaders(w, "text/plain; charset=utf-8")

@@ -65,7 +65,7 @@ func (s *server) apiNotifications(w http.ResponseWriter, r *http.Request) {
 	list, err := ns.Notifications(r.Context(), state)
 	if err != nil {
 		s.log.Error("listing notifications for the API", "err", err)
-		jsonError(w, http.StatusServiceUnavailable, "listing notifications: "+err.Error())
+		jsonError(w, http.StatusServiceUnavailable, s.redact("listing notifications: "+err.Error()))
 		return
 	}
 	if list == nil {

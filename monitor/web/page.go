@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/vantage-monitor/vantage/monitor/incident"
+	"github.com/vantage-monitor/vantage/monitor/redact"
 )
 
 //go:embed status.html
@@ -89,7 +90,9 @@ func (s *server) statusPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	data := buildPage(all, f, pg, r.URL.Query(), s.now())
+	// Redacted before the page clips long errors, so no part of a secret
+	// survives the cut.
+	data := buildPage(redact.Copy(all, s.redact), f, pg, r.URL.Query(), s.now())
 	var buf bytes.Buffer
 	if err := s.page.Execute(&buf, data); err != nil {
 		s.log.Error("http: rendering status page failed", "err", err)

@@ -22,6 +22,7 @@ import (
 	gomail "github.com/wneessen/go-mail"
 
 	"github.com/vantage-monitor/vantage/monitor/config"
+	"github.com/vantage-monitor/vantage/monitor/redact"
 	"github.com/vantage-monitor/vantage/notify"
 	"github.com/vantage-monitor/vantage/notify/render"
 )
@@ -40,6 +41,10 @@ type Options struct {
 	Hostname string
 	// Now stamps the Date header; nil means time.Now.
 	Now func() time.Time
+	// Redact hides the config's secrets in what the mail shows and in
+	// error texts (the daemon's Redactor); the receiver's own password is
+	// hidden in every encoding whether or not it is set.
+	Redact func(string) string
 }
 
 // Notifier sends one receiver's notifications by email. It holds no
@@ -61,6 +66,8 @@ type Notifier struct {
 	helo     string
 	log      *slog.Logger
 	now      func() time.Time
+	own      *redact.Redactor    // the password, raw and as AUTH PLAIN and LOGIN send it
+	extra    func(string) string // Options.Redact, or nil
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
@@ -83,6 +90,8 @@ func New(r *config.Receiver, opts Options) (*Notifier, error) {
 		rootCAs:  opts.RootCAs,
 		log:      opts.Logger,
 		now:      opts.Now,
+		own:      redact.New([]redact.Secret{{Value: r.Password.Reveal(), User: r.Username}}),
+		extra:    opts.Redact,
 	}
 	fail := func(format string, args ...any) (*Notifier, error) {
 		return nil, fmt.Errorf("email receiver %q: %s", r.Name, fmt.Sprintf(format, args...))
@@ -207,13 +216,14 @@ func MessageID(key, domain string) string {
 
 // build renders msg as a mail and returns it with its Message-ID.
 func (n *Notifier) build(msg *notify.Message, ref string) (*gomail.Msg, string) {
+	id := MessageID(msg.Key, n.domain)
+	msg = redact.Copy(msg, n.redact) // what the mail shows
 	m := gomail.NewMsg()
 	// Addresses were parsed in New; the go-mail parser accepts what
 	// net/mail produced.
 	_ = m.From(n.from)
 	_ = m.To(n.to...)
 	m.Subject(oneLine(render.Title(msg)))
-	id := MessageID(msg.Key, n.domain)
 	m.SetMessageIDWithValue(strings.Trim(id, "<>"))
 	m.SetDateWithValue(n.now())
 	m.SetUserAgent("vantage")

@@ -39,10 +39,10 @@ func (n *Notifier) classify(ctx context.Context, msg *notify.Message, err error)
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		what += fmt.Sprintf(" (no reply within the %s step timeout)", n.timeout)
 	}
-	wrapped := &redactedError{err: fmt.Errorf("%s: %w", what, err), secret: n.password}
+	wrapped := &redactedError{err: fmt.Errorf("%s: %w", what, err), redact: n.redact}
 
-	if reason, ok := permanentReason(err); ok {
-		return notify.Permanent(n.redact(reason), wrapped)
+	if reason, ok := permanentReason(err, n.redact); ok {
+		return notify.Permanent(reason, wrapped)
 	}
 	if afterData(err) {
 		return notify.Ambiguous(wrapped)
@@ -74,15 +74,16 @@ func ctxDone(ctx context.Context) error {
 }
 
 // permanentReason says whether err is a failure no retry can fix, and
-// why in a few words.
-func permanentReason(err error) (string, bool) {
+// why in a few words. The server's text is redacted before it is cut
+// short, so no part of a secret it echoed survives the cut.
+func permanentReason(err error, redact func(string) string) (string, bool) {
 	// MAIL, RCPT, DATA: go-mail's SendError carries the reply code (it
 	// does not unwrap to the textproto.Error, so read it from the error).
 	var se *gomail.SendError
 	if errors.As(err, &se) {
 		code := se.ErrorCode()
 		if code >= 500 && code <= 599 {
-			return "smtp " + replyText(se.Error(), code), true
+			return "smtp " + replyText(redact(se.Error()), code), true
 		}
 		switch se.Reason {
 		case gomail.ErrGetSender, gomail.ErrGetRcpts, gomail.ErrNoUnencoded:
@@ -94,7 +95,7 @@ func permanentReason(err error) (string, bool) {
 	var te *textproto.Error
 	if errors.As(err, &te) {
 		if te.Code >= 500 && te.Code <= 599 {
-			return "smtp " + truncate(oneLine(strconv.Itoa(te.Code)+" "+te.Msg)), true
+			return "smtp " + truncate(oneLine(redact(strconv.Itoa(te.Code)+" "+te.Msg))), true
 		}
 		return "", false
 	}
@@ -157,29 +158,26 @@ func truncate(s string) string {
 	return s[:cut] + "…"
 }
 
-// redact removes the password from s. A server may echo what it was sent,
-// and the error text ends up in logs and the API.
+// redact removes the password from s, raw and in the base64 forms AUTH
+// PLAIN and LOGIN send it in, and every other secret of the config. A
+// server may echo what it was sent (a 535 quoting the AUTH blob), and the
+// error text ends up in logs and the API.
 func (n *Notifier) redact(s string) string {
-	if n.password == "" {
-		return s
+	s = n.own.String(s)
+	if n.extra != nil {
+		s = n.extra(s)
 	}
-	return strings.ReplaceAll(s, n.password, "<secret>")
+	return s
 }
 
-// redactedError shows err's text without secret; Unwrap keeps the chain
+// redactedError shows err's text without secrets; Unwrap keeps the chain
 // for errors.Is/As (the wrapped errors' own texts are not redacted, so
 // print this error, not its parts).
 type redactedError struct {
 	err    error
-	secret string
+	redact func(string) string
 }
 
-func (e *redactedError) Error() string {
-	s := e.err.Error()
-	if e.secret == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, e.secret, "<secret>")
-}
+func (e *redactedError) Error() string { return e.redact(e.err.Error()) }
 
 func (e *redactedError) Unwrap() error { return e.err }

@@ -25,13 +25,15 @@ type Options struct {
 	HTTPClient *http.Client
 	// RootCAs verifies SMTP servers; nil is the system pool.
 	RootCAs *x509.CertPool
+	// Redact hides the config's secrets in what is sent and in errors.
+	Redact func(string) string
 }
 
 // New builds the notifier of r.
 func New(r *config.Receiver, opts Options) (notify.Notifier, error) {
 	switch r.Type {
 	case config.ReceiverSlack:
-		return slack.New(r, slack.Options{HTTPClient: opts.HTTPClient, Logger: opts.Logger, Now: opts.Now})
+		return slack.New(r, slack.Options{HTTPClient: opts.HTTPClient, Logger: opts.Logger, Now: opts.Now, Redact: opts.Redact})
 	case config.ReceiverEmail:
 		roots := opts.RootCAs
 		if len(r.CAPEM) > 0 {
@@ -40,7 +42,7 @@ func New(r *config.Receiver, opts Options) (notify.Notifier, error) {
 				return nil, fmt.Errorf("receiver %q: ca_file holds no PEM certificate", r.Name)
 			}
 		}
-		return email.New(r, email.Options{Logger: opts.Logger, RootCAs: roots, Now: opts.Now})
+		return email.New(r, email.Options{Logger: opts.Logger, RootCAs: roots, Now: opts.Now, Redact: opts.Redact})
 	}
 	return nil, fmt.Errorf("receiver %q: unknown type %q (want %q or %q)", r.Name, r.Type, config.ReceiverSlack, config.ReceiverEmail)
 }

@@ -71,6 +71,7 @@ type part struct {
 
 // build turns m into a doc.
 func build(m *notify.Message) *doc {
+	m = shown(m)
 	d := &doc{Title: Title(m)}
 	if m.Test {
 		d.Notes = append(d.Notes, "TEST ALERT: a sample sent by `vantage notify-test` to check this receiver. Nothing is down.")

@@ -23,6 +23,7 @@ import (
 // "[DOWN everyone] shop: 502 from nginx, upstream refused". It is a
 // single line with no control characters, safe as an email subject.
 func Title(m *notify.Message) string {
+	m = shown(m)
 	var b strings.Builder
 	if m.Test {
 		b.WriteString("[TEST] ")

@@ -155,6 +155,7 @@ func fitLines(head string, lines []string, tail string) string {
 // resolve): a line or two that says what happened since, so the thread
 // reads as the incident's log.
 func SlackReply(m *notify.Message) []slack.Block {
+	m = shown(m)
 	n := "*" + slackEscape(name(m)) + "*"
 	var text string
 	switch {

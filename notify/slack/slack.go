@@ -25,6 +25,7 @@ import (
 	"github.com/slack-go/slack/slackutilsx"
 
 	"github.com/vantage-monitor/vantage/monitor/config"
+	"github.com/vantage-monitor/vantage/monitor/redact"
 	"github.com/vantage-monitor/vantage/notify"
 	"github.com/vantage-monitor/vantage/notify/render"
 )
@@ -37,6 +38,10 @@ type Options struct {
 	Logger     *slog.Logger
 	// Now reads the clock (for a Retry-After given as an HTTP date).
 	Now func() time.Time
+	// Redact hides the config's secrets in what the message shows and in
+	// error texts (the daemon's Redactor); the receiver's own token or
+	// webhook URL is hidden in every encoding whether or not it is set.
+	Redact func(string) string
 }
 
 // Notifier delivers to one Slack receiver. It holds no per-incident state
@@ -52,6 +57,8 @@ type Notifier struct {
 	client  *http.Client
 	log     *slog.Logger
 	now     func() time.Time
+	own     *redact.Redactor    // the token or webhook URL, in every encoding
+	extra   func(string) string // Options.Redact, or nil
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
@@ -110,6 +117,8 @@ func New(r *config.Receiver, opts Options) (*Notifier, error) {
 		client:  client,
 		log:     opts.Logger,
 		now:     opts.Now,
+		own:     redact.New([]redact.Secret{{Value: token}, {Value: hook}}),
+		extra:   opts.Redact,
 	}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
@@ -146,6 +155,7 @@ func (n *Notifier) Notify(ctx context.Context, msg *notify.Message, ref string) 
 	default:
 		return "", notify.Permanent("unknown event", fmt.Errorf("slack receiver %q: unknown event %q", n.name, msg.Event))
 	}
+	msg = redact.Copy(msg, n.redact) // what the message shows
 	if n.api == nil {
 		return "", n.webhook(ctx, msg)
 	}
@@ -310,13 +320,18 @@ const minRetryAfter = time.Second
 // for the outbox.
 func (n *Notifier) fail(op string, err error, c *capture) error {
 	after, hasAfter, permanent, reason := n.classify(err, c)
+	// Judged on the error as Slack's client returned it: scrubbing may
+	// flatten it to text, and then an ok:false answer would look unanswered.
+	ambiguous := c.ambiguous(err)
 	err = fmt.Errorf("slack receiver %q: %s: %w", n.name, op, n.scrub(err))
 	switch {
 	case hasAfter:
 		return notify.RetryAfter(max(after, minRetryAfter), err)
 	case permanent:
-		return notify.Permanent(reason, err)
-	case c.ambiguous(err):
+		// Slack's error text becomes the logged and stored reason; a
+		// proxy or a fake may well quote the token in it.
+		return notify.Permanent(n.redact(reason), err)
+	case ambiguous:
 		return notify.Ambiguous(err)
 	default:
 		return err
@@ -400,18 +415,19 @@ func (n *Notifier) scrub(err error) error {
 			}
 		}
 	}
-	s := err.Error()
-	leak := false
-	for _, secret := range []string{n.hook, n.token} {
-		if secret != "" && strings.Contains(s, secret) {
-			s = strings.ReplaceAll(s, secret, "<secret>")
-			leak = true
-		}
-	}
-	if leak {
-		return errors.New(s)
+	if s := err.Error(); n.redact(s) != s {
+		return errors.New(n.redact(s))
 	}
 	return err
+}
+
+// redact hides the receiver's own secret and every other of the config.
+func (n *Notifier) redact(s string) string {
+	s = n.own.String(s)
+	if n.extra != nil {
+		s = n.extra(s)
+	}
+	return s
 }
 
 // redactURL keeps the scheme and host of a webhook URL (useful when the

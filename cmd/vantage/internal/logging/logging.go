@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/vantage-monitor/vantage/monitor/redact"
 )
 
 // Options configure New.
@@ -30,6 +32,10 @@ type Options struct {
 	// $JOURNAL_STREAM. If nil, w itself when it is an *os.File; a w of any
 	// other type is never treated as the journal.
 	Stream *os.File
+	// Redact, if set, is applied to every record (message, attributes,
+	// errors) before it is written: the config's Redactor, so that no
+	// secret reaches the journal in any encoding.
+	Redact func(string) string
 }
 
 // New returns a logger writing to w and the LevelVar that controls it, so a
@@ -46,13 +52,19 @@ func New(w io.Writer, opts Options) (*slog.Logger, *slog.LevelVar) {
 		stream, _ = w.(*os.File)
 	}
 	hopts := &slog.HandlerOptions{Level: level}
-	if !UnderJournal(getenv, stream) {
-		if opts.Format == "json" {
-			return slog.New(slog.NewJSONHandler(w, hopts)), level
-		}
-		return slog.New(slog.NewTextHandler(w, hopts)), level
+	var h slog.Handler
+	switch {
+	case UnderJournal(getenv, stream):
+		h = newJournalHandler(w, opts.Format, hopts)
+	case opts.Format == "json":
+		h = slog.NewJSONHandler(w, hopts)
+	default:
+		h = slog.NewTextHandler(w, hopts)
 	}
-	return slog.New(newJournalHandler(w, opts.Format, hopts)), level
+	if opts.Redact != nil {
+		h = redact.NewHandler(h, opts.Redact)
+	}
+	return slog.New(h), level
 }
 
 // UnderJournal reports whether f is the stream systemd connected to the
