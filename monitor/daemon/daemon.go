@@ -381,28 +381,40 @@ func (d *Daemon) restore(ctx context.Context) error {
 }
 
 // retireStored resolves the open incident of a monitor that is no longer
-// configured and forgets its state.
+// configured and forgets its state. It goes through the monitor's machine
+// and persistEvents exactly as a reload that removes the monitor does, so
+// whoever was told it opened gets its RESOLVED (updating the same message).
 func (d *Daemon) retireStored(ctx context.Context, name string, states map[string]store.Snapshot, stored *incident.Incident) error {
-	now := d.clock.Now()
-	err := d.write(ctx, func(tx *store.Tx) error {
-		inc := stored
-		if inc == nil {
-			if snap, ok := states[name]; ok {
-				if m, err := incident.Restore(snap.Data, incident.Settings{}); err == nil {
-					inc = m.Incident()
-				}
-			}
+	var machine *incident.Machine
+	if snap, ok := states[name]; ok {
+		if m, err := incident.Restore(snap.Data, incident.Settings{}); err == nil {
+			machine = m
+		} else {
+			d.log.Warn("snapshot of a monitor that left the config does not decode; resolving from its stored incident", "monitor", name, "err", err)
 		}
-		if inc != nil && inc.ID != 0 {
-			if err := tx.ResolveIncident(ctx, inc.ID, now, incident.ResolutionRemoved, nil); err != nil && !errors.Is(err, store.ErrIncidentResolved) && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-			d.log.Info("incident resolved", "monitor", name, "incident", inc.ID, "resolution", incident.ResolutionRemoved)
+	}
+	if machine == nil {
+		m, err := incident.New(name, incident.KindTarget, incident.Settings{})
+		if err != nil {
+			return fmt.Errorf("retiring monitor %s that left the config: %w", name, err)
+		}
+		machine = m
+	}
+	// The store's open incident is the one notifications refer to; an
+	// incident only the snapshot knows (ID 0) was never stored, nor alerted.
+	machine.Reconcile(stored)
+	t := machine.Remove(d.clock.Now())
+	err := d.write(ctx, func(tx *store.Tx) error {
+		if err := d.persistEvents(ctx, tx, machine, &t); err != nil && !errors.Is(err, store.ErrIncidentResolved) && !errors.Is(err, store.ErrNotFound) {
+			return err
 		}
 		return tx.DeleteState(ctx, name)
 	})
 	if err != nil {
 		return fmt.Errorf("retiring monitor %s that left the config: %w", name, err)
+	}
+	if e := t.Find(incident.EventResolved); e != nil && e.Incident.ID != 0 {
+		d.log.Info("incident resolved", "monitor", name, "incident", e.Incident.ID, "resolution", incident.ResolutionRemoved)
 	}
 	return nil
 }
