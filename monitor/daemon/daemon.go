@@ -96,6 +96,7 @@ type Daemon struct {
 	prober  Prober
 	opts    Options
 	store   *store.Store
+	lock    *stateLock // held from New until the store is closed
 	sched   *schedule.Scheduler
 	metrics *metrics
 	reg     *prometheus.Registry
@@ -220,6 +221,17 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
 		return nil, fmt.Errorf("starting daemon: creating state_dir: %w", err)
 	}
+	lock, err := lockStateDir(cfg.StateDir)
+	if err != nil {
+		return nil, fmt.Errorf("starting daemon: %w", err)
+	}
+	d.lock = lock
+	started := false
+	defer func() {
+		if !started {
+			lock.release()
+		}
+	}()
 	st, err := store.Open(ctx, filepath.Join(cfg.StateDir, store.FileName), store.Options{
 		Now:          d.clock.Now,
 		KeepResults:  cfg.Retention,
@@ -265,6 +277,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 		_ = st.Close()
 		return nil, fmt.Errorf("starting daemon: %w", err)
 	}
+	started = true
 	return d, nil
 }
 
@@ -449,7 +462,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		_ = d.store.Close()
+		_ = d.closeStore()
 		return fmt.Errorf("running daemon: binding listen address %s: %w", listen, err)
 	}
 	if a, ok := ln.Addr().(*net.TCPAddr); ok {
@@ -476,7 +489,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		stopFlush()
 		<-flushDone
 		_ = srv.Close()
-		_ = d.store.Close()
+		_ = d.closeStore()
 		return fmt.Errorf("running daemon: %w", err)
 	}
 	vctx, stopVantages := context.WithCancel(context.WithoutCancel(ctx))
@@ -528,7 +541,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.Flush(context.Background()); err != nil {
 		errs = append(errs, fmt.Errorf("flushing results: %w", err))
 	}
-	if err := d.store.Close(); err != nil {
+	if err := d.closeStore(); err != nil {
 		errs = append(errs, fmt.Errorf("closing store: %w", err))
 	}
 	d.log.Info("stopped")
@@ -552,7 +565,15 @@ func (d *Daemon) Close() error {
 	if d.running.Load() {
 		return nil
 	}
-	return d.store.Close()
+	return d.closeStore()
+}
+
+// closeStore closes the store, then lets the next daemon take the state
+// directory.
+func (d *Daemon) closeStore() error {
+	err := d.store.Close()
+	d.lock.release()
+	return err
 }
 
 func (d *Daemon) config() *config.Config {
