@@ -102,6 +102,11 @@ type Message struct {
 	// the daemon stopped in the middle of sending it. Receivers say so
 	// visibly ("possible repeat").
 	Repeat bool `json:"repeat,omitempty"`
+	// NotPersisted marks an alert sent straight from the daemon's memory
+	// because the state store could not be written: it is not in the
+	// outbox, so a restart before the store recovers forgets it (and may
+	// send it again). Receivers say so visibly ("not persisted").
+	NotPersisted bool `json:"not_persisted,omitempty"`
 	// Test marks a sample alert from `vantage notify-test`.
 	Test bool `json:"test,omitempty"`
 	// Persistent keeps a message retrying temporary failures beyond the

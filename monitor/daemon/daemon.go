@@ -111,6 +111,10 @@ type Daemon struct {
 
 	buf      resultBuffer
 	storeErr atomic.Pointer[string] // last store write error, nil when the last write worked
+	outage   storeOutage            // notices and log of a failing store (unpersisted.go)
+	// unsavedWaiting is set while some monitor has transitions the store
+	// could not take yet.
+	unsavedWaiting atomic.Bool
 
 	addr    atomic.Pointer[net.TCPAddr]
 	running atomic.Bool
@@ -133,6 +137,12 @@ type mon struct {
 	lastCheck time.Time
 	removed   bool
 	checks    map[result.Class]prometheus.Counter
+	// unsaved are the transitions the store could not take, oldest first;
+	// the machine is ahead of the store until they are written.
+	unsaved []incident.Transition
+	// broken says why the monitor is stopped: its stored state is
+	// unreadable. It is kept as it is for the operator; the others run.
+	broken string
 
 	// status mirrors the machine for metrics without taking mu.
 	status atomic.Pointer[monStatus]
@@ -243,7 +253,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	}
 	d.store = st
 	ob := opts.Outbox
-	ob.Store, ob.Logger, ob.Now, ob.Registerer = st, d.log, d.clock.Now, opts.Registry
+	ob.Store, ob.Logger, ob.Now, ob.Registerer = st, slog.New(quietHandler{d.log.Handler(), d}), d.clock.Now, opts.Registry
 	ob.MaxAttempts, ob.GroupMin = cfg.Notify.MaxAttempts, cfg.Notify.GroupMin
 	d.outbox = outbox.New(ob)
 	notifiers, err := d.notifiers(cfg)
@@ -329,7 +339,19 @@ func (d *Daemon) restore(ctx context.Context) error {
 		if snap, ok := states[mc.Name]; ok {
 			machine, err = incident.Restore(snap.Data, s)
 			if err != nil {
-				return fmt.Errorf("monitor %s: %w (the store at %s is kept as it is; move it away to start over)", mc.Name, err, d.store.Path())
+				// One bad row stops one monitor: the others must go on
+				// alerting. Its row is left as it is for the operator.
+				problem := fmt.Sprintf("stopped: its stored state does not decode: %v (the row in %s is kept as it is; remove the monitor from the config, or fix the row, and reload)", err, d.store.Path())
+				d.log.Error("monitor stopped: its stored state does not decode", "monitor", mc.Name, "err", err, "file", d.store.Path())
+				fresh, nerr := incident.New(mc.Name, incident.KindTarget, s)
+				if nerr != nil {
+					return fmt.Errorf("monitor %s: %w", mc.Name, nerr)
+				}
+				m := d.newMon(mc, fresh)
+				m.broken = problem
+				d.monitors[mc.Name] = m
+				delete(open, mc.Name)
+				continue
 			}
 			before = snap.Data
 		} else {
@@ -505,6 +527,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}()
 	go d.remindLoop(octx)
+	directDone := make(chan struct{})
+	go func() {
+		defer close(directDone)
+		d.outbox.RunDirect(octx)
+	}()
 	d.log.Info("vantage running", "listen", ln.Addr().String(), "monitors", len(d.monitorList()), "state", d.store.Path())
 	if d.opts.Ready != nil {
 		d.opts.Ready()
@@ -531,6 +558,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	waitVantages()
 	stopOutbox()
 	<-outboxDone
+	<-directDone
 	httpCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	if err := srv.Shutdown(httpCtx); err != nil {
 		errs = append(errs, fmt.Errorf("stopping HTTP server: %w", err))
@@ -621,16 +649,4 @@ func (d *Daemon) write(ctx context.Context, fn func(tx *store.Tx) error) error {
 	d.metrics.writeTime.Observe(time.Since(start).Seconds())
 	d.noteStore(err)
 	return err
-}
-
-func (d *Daemon) noteStore(err error) {
-	if err == nil {
-		if d.storeErr.Load() != nil {
-			d.storeErr.Store(nil)
-		}
-		return
-	}
-	d.metrics.storeErrs.Inc()
-	s := err.Error()
-	d.storeErr.Store(&s)
 }

@@ -18,7 +18,10 @@ import (
 // outbox, inside the transaction that records the event: an alert is
 // durable exactly when its incident is, so a crash can neither lose one
 // nor send one for an incident that was never stored.
-func (d *Daemon) enqueue(ctx context.Context, tx *store.Tx, e *incident.Event, id int64) error {
+//
+// With a replay (r not nil), what was already sent from memory while the
+// store failed is recorded as such instead of being queued to go out again.
+func (d *Daemon) enqueue(ctx context.Context, tx *store.Tx, e *incident.Event, id int64, r *replay) error {
 	if e.Incident == nil || e.Kind == incident.EventRecheck {
 		return nil
 	}
@@ -41,6 +44,12 @@ func (d *Daemon) enqueue(ctx context.Context, tx *store.Tx, e *incident.Event, i
 		d.log.Info("maintenance window", "monitor", e.Monitor, "incident", id, "event", e.Kind, "notifications", dec.Muted)
 	}
 	for i := range dec.Sends {
+		if r != nil {
+			if err := d.enqueueReplayed(ctx, tx, &dec.Sends[i], id, r); err != nil {
+				return err
+			}
+			continue
+		}
 		if _, err := enqueueSend(ctx, tx, &dec.Sends[i]); err != nil {
 			return err
 		}

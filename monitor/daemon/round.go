@@ -28,7 +28,7 @@ func (d *Daemon) round(ctx context.Context, name string, _ time.Time) {
 		return
 	}
 	m.mu.Lock()
-	plan, planErr, removed, mc := m.plan, m.planErr, m.removed, m.cfg
+	plan, planErr, removed, mc := m.plan, m.planErr, m.removed || m.broken != "", m.cfg
 	m.mu.Unlock()
 	if removed {
 		return
@@ -60,7 +60,7 @@ func (d *Daemon) settle(ctx context.Context, m *mon, at time.Time, res *result.R
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.removed {
+	if m.removed || m.broken != "" {
 		return
 	}
 	c := m.checks[res.Class]
@@ -74,7 +74,6 @@ func (d *Daemon) settle(ctx context.Context, m *mon, at time.Time, res *result.R
 		d.log.Debug("check", "monitor", m.name, "ok", res.OK, "class", res.Class, "status", res.Status, "total_ms", res.Phases.TotalMs)
 	}
 
-	before := m.machine.Snapshot()
 	obs.Result = *res
 	t, err := m.machine.Observe(obs)
 	if err != nil {
@@ -82,32 +81,47 @@ func (d *Daemon) settle(ctx context.Context, m *mon, at time.Time, res *result.R
 		return
 	}
 	row := store.ResultRow{Monitor: m.name, At: at, Result: *res}
-	if len(t.Events) == 0 && !t.Changed() {
+	if len(t.Events) == 0 && !t.Changed() && len(m.unsaved) == 0 {
 		d.buf.add(row)
 		return
 	}
-	err = d.write(ctx, func(tx *store.Tx) error {
-		if err := tx.RecordResult(ctx, &row); err != nil {
-			return err
+	if len(m.unsaved) > 0 {
+		// Earlier rounds wait in memory: they go to the store first, in
+		// order, with this one.
+		d.buf.add(row)
+		m.unsaved = append(m.unsaved, t)
+		err = d.persistUnsaved(ctx, m)
+		if err != nil {
+			m.unsaved = m.unsaved[:len(m.unsaved)-1]
 		}
-		if err := d.persistEvents(ctx, tx, m.machine, &t); err != nil {
-			return err
+	} else {
+		var prevID int64
+		if inc := m.machine.Incident(); inc != nil {
+			prevID = inc.ID
 		}
-		return saveState(ctx, tx, m)
-	})
+		err = d.write(ctx, func(tx *store.Tx) error {
+			if err := tx.RecordResult(ctx, &row); err != nil {
+				return err
+			}
+			if err := d.persistEvents(ctx, tx, m.machine, &t); err != nil {
+				return err
+			}
+			return saveState(ctx, tx, m)
+		})
+		if err != nil {
+			// The transaction was rolled back: an ID it gave is not real.
+			m.machine.SetIncidentID(prevID)
+			d.buf.add(row)
+		}
+	}
 	if err != nil {
-		// Put the machine back as it was so the next round makes the same
-		// transition again: nothing is lost, nothing is done twice.
-		if restored, rerr := incident.FromSnapshot(before, m.machine.Settings()); rerr == nil {
-			m.machine = restored
-		} else {
-			d.log.Error("restoring incident machine after a failed write", "monitor", m.name, "err", rerr)
-		}
-		d.log.Error("persisting a round; it will be retried next round", "monitor", m.name, "err", err)
-		return
+		// Fail open: the machine keeps its state (the page and the API
+		// show the truth) and the alerts go out from memory; the store
+		// gets all of it when it writes again.
+		d.keepInMemory(ctx, m, &t)
 	}
 	m.publish()
-	if len(t.Events) > 0 {
+	if err == nil && len(t.Events) > 0 {
 		d.kickOutbox()
 	}
 	d.logTransition(m, &t, res)
@@ -157,8 +171,14 @@ func (d *Daemon) logTransition(m *mon, t *incident.Transition, res *result.Resul
 // machine's owner locked, inside a transaction that also saves a target
 // machine's snapshot.
 func (d *Daemon) persistEvents(ctx context.Context, tx *store.Tx, machine *incident.Machine, t *incident.Transition) error {
+	return d.persistEventsWith(ctx, tx, machine, t, nil)
+}
+
+// persistEventsWith is persistEvents; with a replay it writes a transition
+// that was kept in memory while the store failed (see unpersisted.go).
+func (d *Daemon) persistEventsWith(ctx context.Context, tx *store.Tx, machine *incident.Machine, t *incident.Transition, r *replay) error {
 	var id int64
-	if inc := machine.Incident(); inc != nil {
+	if inc := machine.Incident(); inc != nil && r == nil {
 		id = inc.ID
 	}
 	for i := range t.Events {
@@ -168,6 +188,8 @@ func (d *Daemon) persistEvents(ctx context.Context, tx *store.Tx, machine *incid
 		}
 		if e.Incident.ID != 0 {
 			id = e.Incident.ID
+		} else if r != nil {
+			id = r.ids[e.Incident.Key()]
 		}
 		switch e.Kind {
 		case incident.EventOpened:
@@ -185,7 +207,11 @@ func (d *Daemon) persistEvents(ctx context.Context, tx *store.Tx, machine *incid
 				return err
 			}
 			id = inc.ID
-			machine.SetIncidentID(id)
+			if r == nil {
+				machine.SetIncidentID(id)
+			} else {
+				r.opened(machine, e.Incident.Key(), id)
+			}
 		case incident.EventChanged:
 			if id == 0 || e.Change == nil {
 				continue
@@ -211,7 +237,7 @@ func (d *Daemon) persistEvents(ctx context.Context, tx *store.Tx, machine *incid
 			}
 		}
 		if id != 0 {
-			if err := d.enqueue(ctx, tx, e, id); err != nil {
+			if err := d.enqueue(ctx, tx, e, id, r); err != nil {
 				return err
 			}
 		}
@@ -267,8 +293,10 @@ func (d *Daemon) flushLoop(ctx context.Context) {
 		case <-tk.C:
 		case <-d.buf.kick:
 		}
-		if err := d.Flush(ctx); err != nil {
-			d.log.Error("writing results", "err", err)
+		// A failing store is logged (once a minute) and counted by
+		// noteStore; the rows stay buffered for the next try.
+		if err := d.Flush(ctx); err == nil {
+			_ = d.PersistUnsaved(ctx)
 		}
 	}
 }

@@ -139,6 +139,8 @@ type Outbox struct {
 	// notification then gives up a little earlier, never later).
 	rlMu        sync.Mutex
 	rateLimited map[string]int
+
+	direct direct // alerts the store could not take (direct.go)
 }
 
 type worker struct {

@@ -78,6 +78,9 @@ func build(m *notify.Message) *doc {
 	if m.Repeat {
 		d.Notes = append(d.Notes, "Possible repeat: the daemon stopped while sending this, so it may have arrived once already.")
 	}
+	if m.NotPersisted {
+		d.Notes = append(d.Notes, "Not persisted: the state store could not be written, so this was sent from memory; a restart before the store recovers may forget it or send it again.")
+	}
 	switch {
 	case len(m.Group) > 0:
 		buildGroup(d, m)

@@ -1,0 +1,319 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/vantage-monitor/vantage/monitor/incident"
+	"github.com/vantage-monitor/vantage/monitor/store"
+	"github.com/vantage-monitor/vantage/notify"
+	"github.com/vantage-monitor/vantage/notify/outbox"
+	"github.com/vantage-monitor/vantage/notify/plan"
+)
+
+// A store that cannot write never silences alerting. When a round's write
+// fails the machine keeps its new state in memory (the page and the API
+// show the truth), the transition waits in mon.unsaved, and the alerts it
+// asks for are sent straight from memory (outbox.SendDirect), marked "not
+// persisted". Every receiver is told once that the store is unwritable and
+// once that it writes again. When it does, the waiting transitions are
+// written in order, in one transaction per monitor: incidents, snapshot, and
+// outbox rows, where what already went out from memory is recorded as
+// delivered (with its message ref) so that nothing is sent twice.
+
+// storeLogEvery bounds the log lines about a failing store.
+const storeLogEvery = time.Minute
+
+// storeOutage is the state of the store's writes, for the notices and the
+// rate-limited log.
+type storeOutage struct {
+	mu         sync.Mutex
+	down       bool
+	since      time.Time
+	ended      time.Time // when the last outage ended
+	notified   bool      // this outage's notice went out
+	lastLog    time.Time
+	suppressed int // failures not logged since lastLog
+}
+
+// noteStore records the outcome of a store write: the metric, the health,
+// the notices and the log line.
+func (d *Daemon) noteStore(err error) {
+	if err == nil {
+		if d.storeErr.Load() != nil {
+			d.storeErr.Store(nil)
+		}
+		d.storeWritable()
+		return
+	}
+	d.metrics.storeErrs.Inc()
+	s := err.Error()
+	d.storeErr.Store(&s)
+	d.storeUnwritable(err)
+}
+
+func (d *Daemon) storeDown() bool {
+	d.outage.mu.Lock()
+	defer d.outage.mu.Unlock()
+	return d.outage.down
+}
+
+func (d *Daemon) storeUnwritable(err error) {
+	o := &d.outage
+	now := d.clock.Now()
+	o.mu.Lock()
+	notice := false
+	if !o.down {
+		o.down, o.since = true, now
+		// A store that flaps gets one notice a minute at most.
+		notice = o.ended.IsZero() || now.Sub(o.ended) >= storeLogEvery
+		o.notified = notice
+	}
+	logNow := o.lastLog.IsZero() || now.Sub(o.lastLog) >= storeLogEvery
+	skipped := o.suppressed
+	if logNow {
+		o.lastLog, o.suppressed = now, 0
+	} else {
+		o.suppressed++
+	}
+	since := o.since
+	o.mu.Unlock()
+	if logNow {
+		d.log.Error("state store unwritable; alerts are sent from memory, marked not persisted",
+			"file", d.store.Path(), "err", err, "since", since, "failures_not_logged", skipped)
+	}
+	if notice {
+		d.noticeAll(since, "unwritable", incident.SeverityCritical,
+			fmt.Sprintf("state store unwritable: alerts are sent from memory and marked not persisted until it writes again (%s, %v)", d.store.Path(), err))
+	}
+}
+
+func (d *Daemon) storeWritable() {
+	o := &d.outage
+	o.mu.Lock()
+	if !o.down {
+		o.mu.Unlock()
+		return
+	}
+	now := d.clock.Now()
+	o.down, o.ended = false, now
+	since, notified, skipped := o.since, o.notified, o.suppressed
+	o.lastLog, o.suppressed = time.Time{}, 0
+	o.mu.Unlock()
+	d.log.Info("state store writable again", "file", d.store.Path(), "unwritable_for", now.Sub(since).Round(time.Millisecond), "failures_not_logged", skipped)
+	if notified {
+		d.noticeAll(since, "writable", incident.SeverityInfo,
+			fmt.Sprintf("state store writable again after %s: alerting is persisted again (%s)", now.Sub(since).Round(time.Second), d.store.Path()))
+	}
+}
+
+// noticeAll sends a notice about the store to every receiver, from memory:
+// the store is the one thing it cannot go through.
+func (d *Daemon) noticeAll(outage time.Time, what string, sev incident.Severity, text string) {
+	cfg := d.config()
+	now := d.clock.Now()
+	items := make([]outbox.DirectItem, 0, len(cfg.Receivers))
+	for i := range cfg.Receivers {
+		r := cfg.Receivers[i].Name
+		items = append(items, outbox.DirectItem{Msg: notify.Message{
+			Key:      fmt.Sprintf("store/%s/%s|%s", outage.UTC().Format(time.RFC3339Nano), what, r),
+			Event:    notify.EventNotice,
+			Receiver: r,
+			Monitor:  "state store",
+			Severity: sev,
+			At:       now,
+			Change:   text,
+		}})
+	}
+	d.outbox.SendDirect(items...)
+}
+
+// replay is what writing transitions kept in memory needs besides the
+// transaction: the IDs the store gives to incidents opened meanwhile, and
+// the direct items the outbox now holds.
+type replay struct {
+	ids    map[string]int64 // incident key -> store ID
+	set    bool             // the machine's open incident got its ID
+	handed []string         // direct keys now in the store
+}
+
+// opened records the ID of an incident opened by a replayed transition;
+// the machine's open incident takes it only if it is that incident (it may
+// have resolved since, and another opened).
+func (r *replay) opened(machine *incident.Machine, key string, id int64) {
+	r.ids[key] = id
+	if cur := machine.Incident(); cur != nil && cur.Key() == key && cur.ID == 0 {
+		machine.SetIncidentID(id)
+		r.set = true
+	}
+}
+
+// enqueueReplayed writes one planned notification of a replayed event. One
+// that went out from memory is recorded as delivered, with its message ref
+// for the incident's later events; one that failed for good as failed; one
+// still waiting is handed to the outbox.
+func (d *Daemon) enqueueReplayed(ctx context.Context, tx *store.Tx, s *plan.Send, id int64, r *replay) error {
+	out, direct := d.outbox.Direct(s.Msg.Key)
+	if direct && out.MaybeSent {
+		s.Msg.Repeat = true
+	}
+	existed, err := enqueueSend(ctx, tx, s)
+	if err != nil || !direct {
+		return err
+	}
+	r.handed = append(r.handed, s.Msg.Key)
+	if existed {
+		return nil // the store knew it already; it stays the authority
+	}
+	switch {
+	case out.Status == store.KeyDelivered:
+		if err := tx.MarkDelivered(ctx, s.Msg.Key); err != nil {
+			return err
+		}
+		if out.Ref != "" && id != 0 {
+			return tx.SetMessageRef(ctx, s.Msg.Receiver, id, out.Ref)
+		}
+	case out.Failed:
+		return tx.MarkFailed(ctx, s.Msg.Key, out.Reason)
+	}
+	return nil
+}
+
+// persistUnsaved writes m's transitions kept in memory, and its snapshot,
+// in one transaction. Call with m.mu held. Direct attempts are held for the
+// moment, so that none goes out between reading its outcome and the outbox
+// taking it over.
+func (d *Daemon) persistUnsaved(ctx context.Context, m *mon) error {
+	release := d.outbox.HoldDirect()
+	defer release()
+	r := &replay{ids: map[string]int64{}}
+	n := len(m.unsaved)
+	err := d.write(ctx, func(tx *store.Tx) error {
+		clear(r.ids)
+		r.handed = r.handed[:0]
+		if r.set {
+			m.machine.SetIncidentID(0) // an earlier try of this transaction was rolled back
+			r.set = false
+		}
+		for i := range m.unsaved {
+			if err := d.persistEventsWith(ctx, tx, m.machine, &m.unsaved[i], r); err != nil {
+				return err
+			}
+		}
+		return saveState(ctx, tx, m)
+	})
+	if err != nil {
+		if r.set {
+			m.machine.SetIncidentID(0)
+		}
+		return err
+	}
+	m.unsaved = nil
+	d.outbox.ForgetDirect(r.handed)
+	d.kickOutbox()
+	d.log.Info("state kept in memory written to the store", "monitor", m.name, "transitions", n, "sent_from_memory", len(r.handed))
+	return nil
+}
+
+// PersistUnsaved writes what every monitor kept in memory while the store
+// failed; the daemon calls it after each flush, so it happens soon after
+// the store writes again even for a monitor whose next round is far off.
+func (d *Daemon) PersistUnsaved(ctx context.Context) error {
+	if !d.unsavedWaiting.Swap(false) {
+		return nil // nothing waits: the common case, checked every flush
+	}
+	var firstErr error
+	defer func() {
+		if firstErr != nil {
+			d.unsavedWaiting.Store(true)
+		}
+	}()
+	for _, m := range d.monitorList() {
+		m.mu.Lock()
+		if len(m.unsaved) > 0 && !m.removed {
+			if err := d.persistUnsaved(ctx, m); err != nil && firstErr == nil {
+				firstErr = err
+			}
+		}
+		m.mu.Unlock()
+		if firstErr != nil {
+			break // the store still fails: try again later
+		}
+	}
+	return firstErr
+}
+
+// keepInMemory is what a round does when its write failed: the transition
+// waits in m.unsaved, and its alerts go out from memory. Call with m.mu
+// held.
+func (d *Daemon) keepInMemory(ctx context.Context, m *mon, t *incident.Transition) {
+	if len(t.Events) > 0 || t.Changed() {
+		m.unsaved = append(m.unsaved, *t)
+		d.unsavedWaiting.Store(true)
+	}
+	cfg := d.config()
+	lookup := func(key string) (store.KeyStatus, error) {
+		if st, ok := d.outbox.DirectStatus(key); ok {
+			return st, nil
+		}
+		// If the store cannot say, assume the receiver was told: an extra
+		// RESOLVED is better than a page that stays red.
+		st := store.KeyAttempted
+		_ = d.store.View(ctx, func(tx *store.Tx) error {
+			s, err := tx.KeyStatus(ctx, key)
+			if err == nil {
+				st = s
+			}
+			return err
+		})
+		return st, nil
+	}
+	for i := range t.Events {
+		e := &t.Events[i]
+		if e.Incident == nil || e.Kind == incident.EventRecheck {
+			continue
+		}
+		dec, err := plan.Event(cfg, e, e.Incident.ID, lookup)
+		if err != nil {
+			d.log.Error("planning notifications from memory", "monitor", m.name, "event", e.Key(), "err", err)
+			continue
+		}
+		for _, w := range dec.Withdraws {
+			d.outbox.WithdrawDirect(w.Receiver, e.Incident.Key())
+		}
+		items := make([]outbox.DirectItem, 0, len(dec.Sends))
+		for _, s := range dec.Sends {
+			items = append(items, outbox.DirectItem{Msg: s.Msg, IncidentKey: e.Incident.Key(), NotBefore: s.NotBefore})
+		}
+		d.outbox.SendDirect(items...)
+	}
+}
+
+// quietHandler drops the outbox's error lines while the store is known to
+// be unwritable (every pass fails on it, every few seconds): the daemon
+// already logs the outage once a minute, with the count.
+type quietHandler struct {
+	slog.Handler
+	d *Daemon
+}
+
+func (h quietHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError && h.d.storeDown() {
+		h.d.outage.mu.Lock()
+		h.d.outage.suppressed++
+		h.d.outage.mu.Unlock()
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h quietHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return quietHandler{h.Handler.WithAttrs(as), h.d}
+}
+
+func (h quietHandler) WithGroup(name string) slog.Handler {
+	return quietHandler{h.Handler.WithGroup(name), h.d}
+}

@@ -1,0 +1,132 @@
+package daemon
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/vantage-monitor/vantage/monitor/incident"
+	"github.com/vantage-monitor/vantage/notify"
+)
+
+func (f *fixture) deliverDirect() int {
+	f.t.Helper()
+	n, err := f.d.Outbox().DeliverDirect(context.Background(), "ops")
+	if err != nil {
+		f.t.Fatalf("delivering from memory: %v", err)
+	}
+	return n
+}
+
+// TestStoreThatCannotWriteNeverSilencesAlerting: with every store write
+// failing (as on a full disk) and the target down, the DOWN still reaches
+// the receiver, marked not persisted, after one notice that the store is
+// unwritable; the API shows the monitor down. When the store writes again
+// the state is written, the DOWN is not sent again, and the RESOLVED goes
+// out once, updating the same message.
+func TestStoreThatCannotWriteNeverSilencesAlerting(t *testing.T) {
+	t.Setenv("VANTAGE_TEST_TOKEN", "xoxb-test")
+	tg := newTarget(t)
+	rec := &recorder{}
+	f := newFixture(t, monitorTOML("web", tg.URL)+receiverTOML, withRecorder(rec))
+	ctx := context.Background()
+	st := f.d.store
+
+	st.SetWriteFault(syscall.ENOSPC)
+	tg.status.Store(http.StatusBadGateway)
+	f.round("web")
+	f.round("web") // confirmed: down, in memory only
+	for range 3 {
+		f.round("web") // still down, still unwritable
+		_ = f.d.Flush(ctx)
+	}
+	if s := f.state("web"); s != incident.StateDown {
+		t.Fatalf("state %s, want down although the store cannot write", s)
+	}
+	views, err := f.d.Monitors(ctx)
+	if err != nil || len(views) != 1 || views[0].State != incident.StateDown || views[0].OpenIncident == nil {
+		t.Fatalf("API shows %+v (%v), want web down with its incident", views, err)
+	}
+	if n := f.deliver(); n != 0 {
+		t.Fatalf("the outbox delivered %d while the store failed", n)
+	}
+	if n := f.deliverDirect(); n != 2 {
+		t.Fatalf("delivered %d from memory, want the store notice and the DOWN", n)
+	}
+	msgs, _ := rec.got()
+	notice, down := msgs[0], msgs[1]
+	if notice.Event != notify.EventNotice || !strings.Contains(notice.Change, "state store unwritable") ||
+		!strings.Contains(notice.Change, st.Path()) || !strings.Contains(notice.Change, "disk full") {
+		t.Errorf("first message %+v, want the notice naming the file and the error", notice)
+	}
+	if down.Event != notify.EventOpen || down.Monitor != "web" || !down.NotPersisted || down.Status != 502 {
+		t.Fatalf("second message %+v, want web's DOWN marked not persisted", down)
+	}
+	for range 3 {
+		f.round("web")
+	}
+	if n := f.deliverDirect(); n != 0 {
+		t.Fatalf("delivered %d more from memory while nothing changed, want 0 (one notice per outage)", n)
+	}
+	if n := strings.Count(f.logs.String(), "state store unwritable;"); n != 1 {
+		t.Errorf("the outage was logged %d times within a minute, want once:\n%s", n, f.logs.String())
+	}
+	if v := counterValue(t, f.d.reg, "vantage_store_errors_total", nil); v < 5 {
+		t.Errorf("vantage_store_errors_total = %v, want every failed write counted", v)
+	}
+	if incs := f.incidents("web"); len(incs) != 0 {
+		t.Fatalf("the store has incidents %+v while it could not write", incs)
+	}
+
+	// The store writes again: the next round writes what memory kept.
+	st.SetWriteFault(nil)
+	f.round("web")
+	incs := f.incidents("web")
+	if len(incs) != 1 || !incs[0].Open() || incs[0].Class != "bad_gateway" {
+		t.Fatalf("after the store recovered: incidents %+v, want one open bad_gateway", incs)
+	}
+	if got := f.d.lookup("web").machine.Incident(); got == nil || got.ID != incs[0].ID {
+		t.Fatalf("machine's incident %+v, want the stored ID %d", got, incs[0].ID)
+	}
+	if _, ok, err := st.State(ctx, "web"); err != nil || !ok {
+		t.Fatalf("web's snapshot not written (ok=%v, err=%v)", ok, err)
+	}
+	if _, ok, err := st.Delivered(ctx, down.Key); err != nil || !ok {
+		t.Fatalf("the DOWN sent from memory is not recorded as delivered (ok=%v, err=%v)", ok, err)
+	}
+	if n := f.deliver(); n != 0 {
+		t.Fatalf("the outbox delivered %d after the store recovered, want 0 (the DOWN went out already)", n)
+	}
+	if n := f.deliverDirect(); n != 1 {
+		t.Fatalf("delivered %d from memory after the store recovered, want the notice that it writes again", n)
+	}
+	msgs, _ = rec.got()
+	if back := msgs[len(msgs)-1]; back.Event != notify.EventNotice || !strings.Contains(back.Change, "state store writable again") {
+		t.Errorf("last message %+v, want the notice that the store writes again", back)
+	}
+
+	// The target recovers: one RESOLVED, through the outbox, on the same
+	// message, not marked.
+	tg.status.Store(http.StatusOK)
+	f.round("web")
+	f.round("web")
+	if n := f.deliver(); n != 1 {
+		t.Fatalf("delivered %d after recovery, want the RESOLVED", n)
+	}
+	msgs, refs := rec.got()
+	res := msgs[len(msgs)-1]
+	if res.Event != notify.EventResolve || res.IncidentID != incs[0].ID || res.NotPersisted {
+		t.Fatalf("resolve alert %+v", res)
+	}
+	if want := "C1/2.000"; refs[len(refs)-1] != want {
+		t.Errorf("the RESOLVED was given ref %q, want the DOWN's message %s", refs[len(refs)-1], want)
+	}
+	if f.deliver()+f.deliverDirect() != 0 {
+		t.Fatal("something was sent twice")
+	}
+	if n := len(msgs); n != 4 {
+		t.Errorf("%d messages in all, want 4 (notice, DOWN, notice, RESOLVED)", n)
+	}
+}
