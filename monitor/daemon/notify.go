@@ -115,7 +115,7 @@ func (d *Daemon) remind(ctx context.Context) {
 			}
 			return nil
 		})
-		if err != nil {
+		if err != nil && !d.storeDown() { // a failing store is logged once a minute by noteStore
 			d.log.Error("enqueueing reminders", "monitor", inc.Monitor, "incident", inc.ID, "err", err)
 		}
 	}

@@ -73,6 +73,20 @@ func TestStoreThatCannotWriteNeverSilencesAlerting(t *testing.T) {
 	if n := strings.Count(f.logs.String(), "state store unwritable;"); n != 1 {
 		t.Errorf("the outage was logged %d times within a minute, want once:\n%s", n, f.logs.String())
 	}
+	f.clock.Advance(storeLogEvery)
+	f.round("web")
+	var lines []string
+	for _, l := range strings.Split(f.logs.String(), "\n") {
+		if strings.Contains(l, "state store unwritable;") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 2 || strings.Contains(lines[1], "failures_not_logged=0") || !strings.Contains(lines[1], "failures_not_logged=") {
+		t.Errorf("a minute later the outage is not logged again with the count of failures not logged: %q", lines)
+	}
+	if n := f.deliverDirect(); n != 0 {
+		t.Fatalf("delivered %d more from memory a minute later, want 0 (one notice per outage)", n)
+	}
 	if v := counterValue(t, f.d.reg, "vantage_store_errors_total", nil); v < 5 {
 		t.Errorf("vantage_store_errors_total = %v, want every failed write counted", v)
 	}

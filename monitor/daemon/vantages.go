@@ -453,7 +453,9 @@ func (d *Daemon) syncVantages(ctx context.Context) {
 					d.vs.machines[name] = restored
 				}
 			}
-			d.log.Error("persisting a vantage incident; retried at the next sync", "vantage", name, "err", err)
+			if !d.storeDown() { // a failing store is logged once a minute by noteStore
+				d.log.Error("persisting a vantage incident; retried at the next sync", "vantage", name, "err", err)
+			}
 			continue
 		}
 		d.logVantage(name, m, &t)
