@@ -115,6 +115,7 @@ type Daemon struct {
 	// unsavedWaiting is set while some monitor has transitions the store
 	// could not take yet.
 	unsavedWaiting atomic.Bool
+	retiring       retiringMons // removed monitors the store has not retired yet
 
 	addr    atomic.Pointer[net.TCPAddr]
 	running atomic.Bool

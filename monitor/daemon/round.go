@@ -325,7 +325,7 @@ func (d *Daemon) Flush(ctx context.Context) error {
 	if limit := b.limit * maxBufferedRowsFactor; len(b.rows) > limit {
 		drop := len(b.rows) - limit
 		b.rows = append(b.rows[:0:0], b.rows[drop:]...)
-		d.log.Error("dropped results the store could not take", "rows", drop)
+		d.droppedResults(drop)
 	}
 	b.mu.Unlock()
 	return fmt.Errorf("writing %d results: %w", len(rows), err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,6 +38,22 @@ type storeOutage struct {
 	notified   bool      // this outage's notice went out
 	lastLog    time.Time
 	suppressed int // failures not logged since lastLog
+	dropped    int // results dropped during this outage
+}
+
+// droppedResults reports results the buffer could not keep: on its own line
+// while the store is healthy, in the once-a-minute line during an outage.
+func (d *Daemon) droppedResults(n int) {
+	o := &d.outage
+	o.mu.Lock()
+	down := o.down
+	if down {
+		o.dropped += n
+	}
+	o.mu.Unlock()
+	if !down {
+		d.log.Error("dropped results the store could not take", "rows", n)
+	}
 }
 
 // noteStore records the outcome of a store write: the metric, the health,
@@ -79,11 +96,11 @@ func (d *Daemon) storeUnwritable(err error) {
 	} else {
 		o.suppressed++
 	}
-	since := o.since
+	since, dropped := o.since, o.dropped
 	o.mu.Unlock()
 	if logNow {
 		d.log.Error("state store unwritable; alerts are sent from memory, marked not persisted",
-			"file", d.store.Path(), "err", err, "since", since, "failures_not_logged", skipped)
+			"file", d.store.Path(), "err", err, "since", since, "failures_not_logged", skipped, "results_dropped", dropped)
 	}
 	if notice {
 		d.noticeAll(since, "unwritable", incident.SeverityCritical,
@@ -100,10 +117,10 @@ func (d *Daemon) storeWritable() {
 	}
 	now := d.clock.Now()
 	o.down, o.ended = false, now
-	since, notified, skipped := o.since, o.notified, o.suppressed
-	o.lastLog, o.suppressed = time.Time{}, 0
+	since, notified, skipped, dropped := o.since, o.notified, o.suppressed, o.dropped
+	o.lastLog, o.suppressed, o.dropped = time.Time{}, 0, 0
 	o.mu.Unlock()
-	d.log.Info("state store writable again", "file", d.store.Path(), "unwritable_for", now.Sub(since).Round(time.Millisecond), "failures_not_logged", skipped)
+	d.log.Info("state store writable again", "file", d.store.Path(), "unwritable_for", now.Sub(since).Round(time.Millisecond), "failures_not_logged", skipped, "results_dropped", dropped)
 	if notified {
 		d.noticeAll(since, "writable", incident.SeverityInfo,
 			fmt.Sprintf("state store writable again after %s: alerting is persisted again (%s)", now.Sub(since).Round(time.Second), d.store.Path()))
@@ -203,6 +220,9 @@ func (d *Daemon) persistUnsaved(ctx context.Context, m *mon) error {
 				return err
 			}
 		}
+		if m.removed {
+			return tx.DeleteState(ctx, m.name)
+		}
 		return saveState(ctx, tx, m)
 	})
 	if err != nil {
@@ -231,19 +251,41 @@ func (d *Daemon) PersistUnsaved(ctx context.Context) error {
 			d.unsavedWaiting.Store(true)
 		}
 	}()
-	for _, m := range d.monitorList() {
+	for _, m := range append(d.retiring.take(), d.monitorList()...) {
 		m.mu.Lock()
-		if len(m.unsaved) > 0 && !m.removed {
-			if err := d.persistUnsaved(ctx, m); err != nil && firstErr == nil {
-				firstErr = err
-			}
+		if firstErr == nil && len(m.unsaved) > 0 {
+			firstErr = d.persistUnsaved(ctx, m)
+		}
+		if m.removed && len(m.unsaved) > 0 {
+			d.retiring.add(m) // still waiting
 		}
 		m.mu.Unlock()
-		if firstErr != nil {
-			break // the store still fails: try again later
-		}
 	}
 	return firstErr
+}
+
+// retiringMons are removed monitors whose removal the store has not taken
+// yet: they are no longer in Daemon.monitors, but their transitions still
+// wait to be written.
+type retiringMons struct {
+	mu   sync.Mutex
+	mons []*mon
+}
+
+func (r *retiringMons) add(m *mon) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !slices.Contains(r.mons, m) {
+		r.mons = append(r.mons, m)
+	}
+}
+
+func (r *retiringMons) take() []*mon {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l := r.mons
+	r.mons = nil
+	return l
 }
 
 // keepInMemory is what a round does when its write failed: the transition

@@ -144,3 +144,56 @@ func TestStoreThatCannotWriteNeverSilencesAlerting(t *testing.T) {
 		t.Errorf("%d messages in all, want 4 (notice, DOWN, notice, RESOLVED)", n)
 	}
 }
+
+// A monitor removed by a reload while the store cannot write still gets its
+// RESOLVED, from memory; the store records it when it writes again, and it
+// is not sent a second time.
+func TestRemovedWhileStoreFailsStillResolves(t *testing.T) {
+	t.Setenv("VANTAGE_TEST_TOKEN", "xoxb-test")
+	tg := newTarget(t)
+	tg.status.Store(http.StatusBadGateway)
+	rec := &recorder{}
+	f := newFixture(t, monitorTOML("keep", tg.URL)+monitorTOML("gone", tg.URL+"/gone")+receiverTOML, withRecorder(rec))
+	ctx := context.Background()
+	f.round("gone")
+	f.round("gone")
+	if n := f.deliver(); n != 1 {
+		t.Fatalf("delivered %d, want gone's DOWN", n)
+	}
+	id := f.incidents("gone")[0].ID
+
+	f.d.store.SetWriteFault(syscall.EROFS)
+	writeConfig(t, f.dir, monitorTOML("keep", tg.URL)+receiverTOML)
+	if err := f.d.ReloadFile(ctx, f.file); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.deliverDirect(); n != 2 {
+		t.Fatalf("delivered %d from memory, want the store notice and gone's RESOLVED", n)
+	}
+	msgs, refs := rec.got()
+	res := msgs[len(msgs)-1]
+	if res.Event != notify.EventResolve || res.Monitor != "gone" || !res.NotPersisted || res.IncidentID != id {
+		t.Fatalf("last message %+v, want gone's RESOLVED marked not persisted", res)
+	}
+	if refs[len(refs)-1] != "C1/1.000" {
+		t.Errorf("the RESOLVED from memory was given ref %q, want the DOWN's C1/1.000", refs[len(refs)-1])
+	}
+
+	f.d.store.SetWriteFault(nil)
+	if err := f.d.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.d.PersistUnsaved(ctx); err != nil {
+		t.Fatal(err)
+	}
+	inc, err := f.d.store.Incident(ctx, id)
+	if err != nil || inc.Open() || inc.Resolution != incident.ResolutionRemoved {
+		t.Fatalf("gone's incident after the store recovered: %+v, %v; want resolved as removed", inc, err)
+	}
+	if _, ok, err := f.d.store.State(ctx, "gone"); err != nil || ok {
+		t.Fatalf("gone's state still stored (ok=%v, err=%v)", ok, err)
+	}
+	if n := f.deliver(); n != 0 {
+		t.Fatalf("the outbox sent %d after the store recovered, want 0 (the RESOLVED went out)", n)
+	}
+}
