@@ -293,10 +293,21 @@ func (d *Daemon) flushLoop(ctx context.Context) {
 		case <-tk.C:
 		case <-d.buf.kick:
 		}
-		// A failing store is logged (once a minute) and counted by
-		// noteStore; the rows stay buffered for the next try.
-		if err := d.Flush(ctx); err == nil {
-			_ = d.PersistUnsaved(ctx)
+		d.storeTick(ctx)
+	}
+}
+
+// storeTick is the flush loop's work: write the buffered results; then,
+// if the store took them, what monitors kept in memory, else hand the
+// outbox's queued alerts to direct delivery. A failing store is logged
+// (once a minute) and counted by noteStore; the rows stay buffered.
+func (d *Daemon) storeTick(ctx context.Context) {
+	if err := d.Flush(ctx); err == nil {
+		_ = d.PersistUnsaved(ctx)
+	}
+	if d.storeDown() {
+		if _, err := d.outbox.AdoptDue(ctx); err != nil {
+			d.log.Warn("reading queued alerts to send them from memory", "err", err)
 		}
 	}
 }

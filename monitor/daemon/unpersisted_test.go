@@ -197,3 +197,49 @@ func TestRemovedWhileStoreFailsStillResolves(t *testing.T) {
 		t.Fatalf("the outbox sent %d after the store recovered, want 0 (the RESOLVED went out)", n)
 	}
 }
+
+// An alert queued in the outbox before the store failed is not held until
+// the store writes again: it goes out from memory, and the outbox records
+// it once the store is back instead of sending it again.
+func TestQueuedAlertGoesOutWhileStoreFails(t *testing.T) {
+	t.Setenv("VANTAGE_TEST_TOKEN", "xoxb-test")
+	tg := newTarget(t)
+	rec := &recorder{}
+	f := newFixture(t, monitorTOML("web", tg.URL)+receiverTOML, withRecorder(rec))
+	ctx := context.Background()
+	tg.status.Store(http.StatusBadGateway)
+	f.round("web")
+	f.round("web") // the DOWN is in the outbox, not sent yet
+	f.round("web") // a steady-state result, buffered
+	id := f.incidents("web")[0].ID
+
+	f.d.store.SetWriteFault(syscall.ENOSPC)
+	f.d.storeTick(ctx)
+	if n := f.deliverDirect(); n != 2 {
+		t.Fatalf("delivered %d from memory, want the store notice and the queued DOWN", n)
+	}
+	msgs, _ := rec.got()
+	down := msgs[1]
+	if down.Event != notify.EventOpen || down.IncidentID != id || !down.NotPersisted {
+		t.Fatalf("second message %+v, want the queued DOWN, marked not persisted", down)
+	}
+
+	f.d.store.SetWriteFault(nil)
+	f.d.storeTick(ctx)
+	if n := f.deliver(); n != 0 {
+		t.Fatalf("the outbox delivered %d after the store recovered, want 0 (the DOWN went out)", n)
+	}
+	if _, ok, err := f.d.store.Delivered(ctx, down.Key); err != nil || !ok {
+		t.Fatalf("the DOWN is not recorded as delivered (ok=%v, err=%v)", ok, err)
+	}
+	tg.status.Store(http.StatusOK)
+	f.round("web")
+	f.round("web")
+	if n := f.deliver(); n != 1 {
+		t.Fatalf("delivered %d after recovery, want the RESOLVED", n)
+	}
+	msgs, refs := rec.got()
+	if res := msgs[len(msgs)-1]; res.Event != notify.EventResolve || refs[len(refs)-1] != "C1/2.000" {
+		t.Fatalf("last message %+v with ref %q, want the RESOLVED on the DOWN's message C1/2.000", res, refs[len(refs)-1])
+	}
+}

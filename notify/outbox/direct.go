@@ -3,11 +3,13 @@ package outbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/notify"
 )
@@ -48,11 +50,16 @@ type DirectOutcome struct {
 }
 
 type directEntry struct {
-	item     DirectItem
-	seq      int64
-	due      time.Time
-	attempts int
-	out      DirectOutcome
+	item DirectItem
+	// adopted: the item is a row of the store's outbox that could not be
+	// marked sending. The row stays pending; the outbox's next pass records
+	// the outcome (settleAdopted) before it looks at the row again.
+	adopted   bool
+	attempts0 int // the row's attempts when adopted
+	seq       int64
+	due       time.Time
+	attempts  int
+	out       DirectOutcome
 }
 
 // direct is the in-memory queue. Its zero value is ready.
@@ -179,6 +186,131 @@ func (o *Outbox) ForgetDirect(keys []string) {
 	}
 }
 
+// tryLockReceiver is lockReceiver without waiting.
+func (o *Outbox) tryLockReceiver(receiver string) (func(), bool) {
+	o.mu.Lock()
+	l, ok := o.passMu[receiver]
+	if !ok {
+		l = &sync.Mutex{}
+		o.passMu[receiver] = l
+	}
+	o.mu.Unlock()
+	if !l.TryLock() {
+		return nil, false
+	}
+	return l.Unlock, true
+}
+
+// AdoptDue takes the outbox's due rows that the store cannot mark sending
+// (it cannot write) into direct delivery, so that an alert queued before the
+// store failed is not held until it writes again. It returns how many it
+// took.
+func (o *Outbox) AdoptDue(ctx context.Context) (int, error) {
+	if o.opts.Store == nil {
+		return 0, nil
+	}
+	n := 0
+	now := o.opts.Now()
+	for _, r := range o.receivers() {
+		items, err := o.opts.Store.Due(ctx, r, now, o.opts.Batch)
+		if err != nil {
+			return n, err
+		}
+		q := &o.direct
+		for _, it := range items {
+			msg, err := decode(it)
+			if err != nil {
+				continue // a bad payload fails when the outbox gets to it
+			}
+			msg.Repeat = msg.Repeat || maybeRepeat(it)
+			ik := ""
+			if it.IncidentID != 0 {
+				ik = (&incident.Incident{Kind: msg.Kind, Monitor: msg.Monitor, OpenedAt: msg.OpenedAt}).Key()
+			}
+			q.mu.Lock()
+			_, known := q.entries[it.Key]
+			q.mu.Unlock()
+			if known {
+				continue
+			}
+			o.SendDirect(DirectItem{Msg: *msg, IncidentKey: ik})
+			q.mu.Lock()
+			if e, ok := q.entries[it.Key]; ok {
+				e.adopted, e.attempts0 = true, it.Attempts
+				n++
+			}
+			q.mu.Unlock()
+		}
+	}
+	return n, nil
+}
+
+// settleAdopted runs at the start of an outbox pass, with the receiver's
+// pass lock held: it records in the store what direct delivery did with
+// adopted rows and returns the due items without the rows direct delivery
+// still holds. An error means the store could not record it; the pass
+// stops then, as it would at its first write.
+func (o *Outbox) settleAdopted(ctx context.Context, receiver string, items []store.OutboxItem) ([]store.OutboxItem, error) {
+	q := &o.direct
+	q.mu.Lock()
+	var done []*directEntry
+	held := map[string]bool{}
+	for k, e := range q.entries {
+		if !e.adopted || e.item.Msg.Receiver != receiver {
+			continue
+		}
+		if e.out.Status == store.KeyDelivered || e.out.Failed {
+			done = append(done, e)
+		}
+		held[k] = true
+	}
+	refs := map[*directEntry]string{}
+	for _, e := range done {
+		refs[e] = q.refs[refKey(receiver, e.item.IncidentKey)]
+	}
+	q.mu.Unlock()
+	if len(held) == 0 {
+		return items, nil
+	}
+	if len(done) > 0 {
+		err := o.opts.Store.Update(ctx, func(tx *store.Tx) error {
+			for _, e := range done {
+				key := e.item.Msg.Key
+				var err error
+				if e.out.Failed {
+					err = tx.MarkFailed(ctx, key, e.out.Reason)
+				} else {
+					err = tx.MarkDelivered(ctx, key)
+					if err == nil && refs[e] != "" && e.item.Msg.IncidentID != 0 {
+						err = tx.SetMessageRef(ctx, receiver, e.item.Msg.IncidentID, refs[e])
+					}
+				}
+				if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrWrongState) {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("record notifications sent from memory: %w", err)
+		}
+		q.mu.Lock()
+		for _, e := range done {
+			if cur, ok := q.entries[e.item.Msg.Key]; ok && cur == e {
+				delete(q.entries, e.item.Msg.Key)
+			}
+		}
+		q.mu.Unlock()
+	}
+	out := items[:0:0]
+	for _, it := range items {
+		if !held[it.Key] {
+			out = append(out, it)
+		}
+	}
+	return out, nil
+}
+
 // DirectPending counts the direct items not yet delivered or failed.
 func (o *Outbox) DirectPending() int {
 	q := &o.direct
@@ -297,6 +429,32 @@ func (o *Outbox) attemptDirect(ctx context.Context, n notify.Notifier, e *direct
 	msg := e.out.Msg
 	msg.Repeat = msg.Repeat || e.out.MaybeSent
 	receiver, ik := msg.Receiver, e.item.IncidentKey
+	if e.adopted {
+		q.mu.Unlock()
+		// The outbox's pass holds this lock for as long as it works on
+		// the receiver's rows: with it, the row cannot go out both ways.
+		// If a pass is running, it is the one to send: try again later
+		// rather than wait for it with delivery held.
+		unlock, ok := o.tryLockReceiver(receiver)
+		if !ok {
+			return false, time.Time{}
+		}
+		defer unlock()
+		it, err := o.opts.Store.OutboxItem(ctx, msg.Key)
+		q.mu.Lock()
+		if cur, ok := q.entries[msg.Key]; !ok || cur != e {
+			q.mu.Unlock()
+			return false, time.Time{}
+		}
+		if err != nil || it.State != store.StatePending || it.Attempts != e.attempts0 {
+			// The outbox took it up again (or it is gone): it is its own.
+			if cur, ok := q.entries[msg.Key]; ok && cur == e {
+				delete(q.entries, msg.Key)
+			}
+			q.mu.Unlock()
+			return false, time.Time{}
+		}
+	}
 	ref, haveRef := "", false
 	if ik != "" {
 		ref, haveRef = q.refs[refKey(receiver, ik)]

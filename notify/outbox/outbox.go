@@ -357,6 +357,9 @@ func (o *Outbox) pass(stop, ctx context.Context, receiver string) (passResult, e
 		return res, fmt.Errorf("%s: %w", op, err)
 	}
 	res.full = len(items) == o.opts.Batch
+	if items, err = o.settleAdopted(ctx, receiver, items); err != nil { // direct.go
+		return res, fmt.Errorf("%s: %w", op, err)
+	}
 	var entries []entry
 	for _, it := range items {
 		msg, err := decode(it)
