@@ -334,16 +334,21 @@ func (d *Daemon) keepInMemory(ctx context.Context, m *mon, t *incident.Transitio
 	}
 }
 
-// quietHandler drops the outbox's error lines while the store is known to
-// be unwritable (every pass fails on it, every few seconds): the daemon
-// already logs the outage once a minute, with the count.
+// quietHandler drops the outbox's "pass failed" lines while the store is
+// known to be unwritable (every pass fails on it, every few seconds): the
+// daemon already logs the outage once a minute, with the count. What a
+// receiver answered is still logged.
+// outboxPassFailed is the message of the outbox's line for a pass that
+// stopped on a store error (notify/outbox/outbox.go).
+const outboxPassFailed = "notification pass failed"
+
 type quietHandler struct {
 	slog.Handler
 	d *Daemon
 }
 
 func (h quietHandler) Handle(ctx context.Context, r slog.Record) error {
-	if r.Level >= slog.LevelError && h.d.storeDown() {
+	if r.Level >= slog.LevelError && r.Message == outboxPassFailed && h.d.storeDown() {
 		h.d.outage.mu.Lock()
 		h.d.outage.suppressed++
 		h.d.outage.mu.Unlock()

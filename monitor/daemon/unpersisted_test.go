@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"syscall"
@@ -241,5 +243,28 @@ func TestQueuedAlertGoesOutWhileStoreFails(t *testing.T) {
 	msgs, refs := rec.got()
 	if res := msgs[len(msgs)-1]; res.Event != notify.EventResolve || refs[len(refs)-1] != "C1/2.000" {
 		t.Fatalf("last message %+v with ref %q, want the RESOLVED on the DOWN's message C1/2.000", res, refs[len(refs)-1])
+	}
+}
+
+// The outbox's "pass failed" line, which a failing store would repeat every
+// poll for every receiver, is counted into the once-a-minute line instead.
+func TestOutboxPassErrorsAreQuietWhileTheStoreFails(t *testing.T) {
+	f := newFixture(t, "", nil)
+	var buf syncBuffer
+	log := slog.New(quietHandler{slog.NewTextHandler(&buf, nil), f.d}).With("component", "outbox")
+	log.Error(outboxPassFailed, "receiver", "ops")
+	f.d.noteStore(errors.New("disk full"))
+	log.Error(outboxPassFailed, "receiver", "ops")
+	log.Error("notification failed permanently", "receiver", "ops")
+	f.d.noteStore(nil)
+	log.Error(outboxPassFailed, "receiver", "ops")
+	if n := strings.Count(buf.String(), outboxPassFailed); n != 2 {
+		t.Errorf("%d pass-failed lines, want 2 (before and after the outage):\n%s", n, buf.String())
+	}
+	if !strings.Contains(buf.String(), "notification failed permanently") {
+		t.Errorf("a receiver's answer was dropped:\n%s", buf.String())
+	}
+	if !strings.Contains(f.logs.String(), "failures_not_logged=1") {
+		t.Errorf("the dropped line is not counted:\n%s", f.logs.String())
 	}
 }

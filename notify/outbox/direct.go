@@ -339,7 +339,7 @@ func (o *Outbox) RunDirect(ctx context.Context) {
 		var idle []string
 		for _, e := range q.entries {
 			r := e.item.Msg.Receiver
-			if !q.busy[r] && !slices.Contains(idle, r) && e.out.Status != store.KeyDelivered && !e.out.Failed {
+			if !q.busy[r] && !slices.Contains(idle, r) && e.out.Status != store.KeyDelivered && !e.out.Failed && o.notifier(r) != nil {
 				idle = append(idle, r)
 			}
 		}
