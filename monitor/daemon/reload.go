@@ -205,7 +205,7 @@ func (d *Daemon) retire(ctx context.Context, m *mon) {
 	if len(m.unsaved) > 0 {
 		// Its earlier rounds wait in memory: they go first, in order.
 		m.unsaved = append(m.unsaved, t)
-		if err = d.persistUnsaved(ctx, m); err != nil {
+		if err = d.tryPersistUnsaved(ctx, m); err != nil {
 			m.unsaved = m.unsaved[:len(m.unsaved)-1]
 		}
 	} else {

@@ -90,7 +90,7 @@ func (d *Daemon) settle(ctx context.Context, m *mon, at time.Time, res *result.R
 		// order, with this one.
 		d.buf.add(row)
 		m.unsaved = append(m.unsaved, t)
-		err = d.persistUnsaved(ctx, m)
+		err = d.tryPersistUnsaved(ctx, m)
 		if err != nil {
 			m.unsaved = m.unsaved[:len(m.unsaved)-1]
 		}

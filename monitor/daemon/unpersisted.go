@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -178,13 +179,12 @@ func (d *Daemon) enqueueReplayed(ctx context.Context, tx *store.Tx, s *plan.Send
 		s.Msg.Repeat = true
 	}
 	existed, err := enqueueSend(ctx, tx, s)
-	if err != nil || !direct {
+	if err != nil || !direct || existed {
+		// Already in the store: a row direct delivery adopted is recorded
+		// by the outbox's next pass (outbox.settleAdopted), not here.
 		return err
 	}
 	r.handed = append(r.handed, s.Msg.Key)
-	if existed {
-		return nil // the store knew it already; it stays the authority
-	}
 	switch {
 	case out.Status == store.KeyDelivered:
 		if err := tx.MarkDelivered(ctx, s.Msg.Key); err != nil {
@@ -199,13 +199,28 @@ func (d *Daemon) enqueueReplayed(ctx context.Context, tx *store.Tx, s *plan.Send
 	return nil
 }
 
-// persistUnsaved writes m's transitions kept in memory, and its snapshot,
-// in one transaction. Call with m.mu held. Direct attempts are held for the
-// moment, so that none goes out between reading its outcome and the outbox
-// taking it over.
-func (d *Daemon) persistUnsaved(ctx context.Context, m *mon) error {
-	release := d.outbox.HoldDirect()
+// errDirectBusy: an alert was being sent from memory, so what was kept in
+// memory is written later (by PersistUnsaved) rather than make a round wait
+// for a slow receiver.
+var errDirectBusy = errors.New("an alert is being sent from memory; the state is written at the next flush")
+
+// tryPersistUnsaved is persistUnsaved for a round or a removal, which hold
+// m.mu: it never waits for direct delivery (lock order: hold, then m.mu).
+func (d *Daemon) tryPersistUnsaved(ctx context.Context, m *mon) error {
+	release, ok := d.outbox.TryHoldDirect()
+	if !ok {
+		d.unsavedWaiting.Store(true)
+		return errDirectBusy
+	}
 	defer release()
+	return d.persistUnsaved(ctx, m)
+}
+
+// persistUnsaved writes m's transitions kept in memory, and its snapshot,
+// in one transaction. Call with direct delivery held (HoldDirect), so that
+// no attempt changes an outcome between reading it and the outbox taking it
+// over, and with m.mu held.
+func (d *Daemon) persistUnsaved(ctx context.Context, m *mon) error {
 	r := &replay{ids: map[string]int64{}}
 	n := len(m.unsaved)
 	err := d.write(ctx, func(tx *store.Tx) error {
@@ -251,6 +266,8 @@ func (d *Daemon) PersistUnsaved(ctx context.Context) error {
 			d.unsavedWaiting.Store(true)
 		}
 	}()
+	release := d.outbox.HoldDirect()
+	defer release()
 	for _, m := range append(d.retiring.take(), d.monitorList()...) {
 		m.mu.Lock()
 		if firstErr == nil && len(m.unsaved) > 0 {

@@ -155,6 +155,15 @@ func (o *Outbox) HoldDirect() (release func()) {
 	return o.direct.hold.Unlock
 }
 
+// TryHoldDirect is HoldDirect without waiting: ok is false while an
+// attempt is in flight.
+func (o *Outbox) TryHoldDirect() (release func(), ok bool) {
+	if !o.direct.hold.TryLock() {
+		return nil, false
+	}
+	return o.direct.hold.Unlock, true
+}
+
 // Direct reports a direct item's outcome, with the ref of its incident's
 // message on its receiver if one was returned from memory.
 func (o *Outbox) Direct(key string) (DirectOutcome, bool) {
