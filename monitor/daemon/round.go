@@ -124,6 +124,9 @@ func (d *Daemon) settle(ctx context.Context, m *mon, at time.Time, res *result.R
 	if err == nil && len(t.Events) > 0 {
 		d.kickOutbox()
 	}
+	if len(t.Events) == 0 && !t.Changed() {
+		return // a steady round that only carried earlier ones to the store
+	}
 	d.logTransition(m, &t, res)
 	if e := t.Find(incident.EventRecheck); e != nil {
 		if err := d.sched.RunAfter(m.name, e.RecheckAfter); err != nil {

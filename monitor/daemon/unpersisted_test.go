@@ -72,6 +72,9 @@ func TestStoreThatCannotWriteNeverSilencesAlerting(t *testing.T) {
 	if n := f.deliverDirect(); n != 0 {
 		t.Fatalf("delivered %d more from memory while nothing changed, want 0 (one notice per outage)", n)
 	}
+	if n := strings.Count(f.logs.String(), `msg="incident updated"`); n != 0 {
+		t.Errorf("steady rounds during the outage logged %d lines, want none:\n%s", n, f.logs.String())
+	}
 	if n := strings.Count(f.logs.String(), "state store unwritable;"); n != 1 {
 		t.Errorf("the outage was logged %d times within a minute, want once:\n%s", n, f.logs.String())
 	}
