@@ -315,9 +315,15 @@ func (d *Daemon) restore(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("restoring monitor states: %w", err)
 	}
-	openList, err := d.store.OpenIncidents(ctx)
+	openList, badRows, err := d.store.OpenIncidentsTolerant(ctx)
 	if err != nil {
 		return fmt.Errorf("restoring monitor states: %w", err)
+	}
+	// A monitor whose open incident does not decode cannot know whether it
+	// is down: it stops, like one whose snapshot does not decode.
+	badIncident := map[string]error{}
+	for _, b := range badRows {
+		badIncident[b.Monitor] = b
 	}
 	open := make(map[string]*incident.Incident, len(openList))
 	for i := range openList {
@@ -337,12 +343,16 @@ func (d *Daemon) restore(ctx context.Context) error {
 			machine *incident.Machine
 			before  []byte
 		)
-		if snap, ok := states[mc.Name]; ok {
-			machine, err = incident.Restore(snap.Data, s)
+		if snap, ok := states[mc.Name]; ok || badIncident[mc.Name] != nil {
+			if bad := badIncident[mc.Name]; bad != nil {
+				err = bad
+			} else {
+				machine, err = incident.Restore(snap.Data, s)
+			}
 			if err != nil {
 				// One bad row stops one monitor: the others must go on
 				// alerting. Its row is left as it is for the operator.
-				problem := fmt.Sprintf("stopped: its stored state does not decode: %v (the row in %s is kept as it is; remove the monitor from the config, or fix the row, and reload)", err, d.store.Path())
+				problem := fmt.Sprintf("stopped: its stored state does not decode: %v (the row in %s is kept as it is; fix or delete the row and restart, or remove the monitor from the config)", err, d.store.Path())
 				d.log.Error("monitor stopped: its stored state does not decode", "monitor", mc.Name, "err", err, "file", d.store.Path())
 				fresh, nerr := incident.New(mc.Name, incident.KindTarget, s)
 				if nerr != nil {

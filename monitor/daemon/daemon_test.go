@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -650,5 +651,52 @@ func TestClassChangeIsRecorded(t *testing.T) {
 	}
 	if !strings.Contains(f.logs.String(), `msg="incident updated" monitor=web from=down to=down class=gateway_timeout`) {
 		t.Errorf("class change not logged:\n%s", f.logs.String())
+	}
+}
+
+// An open incident row that does not decode stops its monitor only: the
+// start used to fail as a whole.
+func TestCorruptIncidentRowStopsOnlyThatMonitor(t *testing.T) {
+	tg := newTarget(t)
+	tg.status.Store(http.StatusBadGateway)
+	f := newFixture(t, monitorTOML("web", tg.URL)+monitorTOML("other", tg.URL+"/other"), nil)
+	ctx := context.Background()
+	f.round("web")
+	f.round("web")
+	id := f.incidents("web")[0].ID
+	path := f.d.store.Path()
+	if err := f.d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE incidents SET changes = 'not json' WHERE id = ?`, id); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	f.open(nil)
+	views, err := f.d.Monitors(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range views {
+		switch v.Name {
+		case "web":
+			if !strings.Contains(v.Problem, "does not decode") || !strings.Contains(v.Problem, fmt.Sprint(id)) {
+				t.Errorf("web's problem %q, want the bad incident row", v.Problem)
+			}
+		case "other":
+			if v.Problem != "" {
+				t.Errorf("other's problem %q, want none", v.Problem)
+			}
+		}
+	}
+	f.round("other")
+	f.round("other")
+	if s := f.state("other"); s != incident.StateDown {
+		t.Fatalf("other: %s, want down (it runs)", s)
 	}
 }

@@ -304,9 +304,17 @@ func (f *fleet) proven(h vantage.Health) bool {
 func (d *Daemon) restoreVantages(ctx context.Context) error {
 	d.vs.kick = make(chan struct{}, 1)
 	d.vs.machines = make(map[string]*incident.Machine)
-	open, err := d.store.OpenIncidents(ctx)
+	// A row that does not decode is reported by restore (a monitor's) or
+	// skipped here with a log line (a vantage's, which the next sync opens
+	// again if the vantage is still failing): it never stops the others.
+	open, bad, err := d.store.OpenIncidentsTolerant(ctx)
 	if err != nil {
 		return fmt.Errorf("restoring vantage incidents: %w", err)
+	}
+	for _, b := range bad {
+		if d.cfg.Monitor(b.Monitor) == nil {
+			d.log.Error("skipping an open incident that does not decode", "monitor", b.Monitor, "incident", b.ID, "err", b.Err, "file", d.store.Path())
+		}
 	}
 	for i := range open {
 		inc := &open[i]

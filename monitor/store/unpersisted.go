@@ -3,7 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"sync/atomic"
+
+	"github.com/vantage-monitor/vantage/monitor/incident"
 )
 
 // What the daemon needs while the store cannot write: a way to read the
@@ -46,3 +49,42 @@ func (s *Store) injectedFault() error {
 
 // faultPtr keeps the field's type next to its use.
 type faultPtr = atomic.Pointer[writeFault]
+
+// BadRow is a stored row that does not decode, reported instead of failing
+// the whole read so that one bad row stops only what it belongs to.
+type BadRow struct {
+	Table   string
+	ID      int64
+	Monitor string
+	Err     error
+}
+
+func (b BadRow) Error() string {
+	return fmt.Sprintf("%s row %d of %s does not decode: %v", b.Table, b.ID, b.Monitor, b.Err)
+}
+
+// OpenIncidentsTolerant is OpenIncidents, except that an incident row that
+// does not decode is returned in bad rather than failing the read.
+func (s *Store) OpenIncidentsTolerant(ctx context.Context) (good []incident.Incident, bad []BadRow, err error) {
+	const op = "list open incidents"
+	rows, err := s.r.QueryContext(ctx, `SELECT `+incidentCols+` FROM incidents WHERE resolved_at IS NULL ORDER BY opened_at, id`)
+	if err != nil {
+		return nil, nil, classify(s.path, op, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		inc, err := scanIncident(rows)
+		if err != nil {
+			if inc.Monitor == "" {
+				return nil, nil, classify(s.path, op, err) // not even its columns: the table is unreadable
+			}
+			bad = append(bad, BadRow{Table: "incidents", ID: inc.ID, Monitor: inc.Monitor, Err: err})
+			continue
+		}
+		good = append(good, inc)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, classify(s.path, op, err)
+	}
+	return good, bad, nil
+}
