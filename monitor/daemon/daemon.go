@@ -87,6 +87,10 @@ type Options struct {
 	Outbox outbox.Options
 	// Handler builds the HTTP surface; web.Handler if nil.
 	Handler func(src web.Source, metrics http.Handler, logger *slog.Logger) http.Handler
+
+	// storeOpened lets tests reach the store before restore writes to it
+	// (to inject a write fault).
+	storeOpened func(*store.Store)
 }
 
 // Daemon is a running `vantage run`.
@@ -180,9 +184,11 @@ func settingsOf(m *config.Monitor) incident.Settings {
 
 // New opens the store in cfg.StateDir and restores every monitor's machine,
 // reconciled with the store's open incidents, so that after a kill -9 no
-// incident is lost or opened twice. A store that cannot be trusted (corrupt,
-// read-only, disk full, a snapshot that does not decode) is an error: the
-// daemon never starts over from an empty state by itself.
+// incident is lost or opened twice. A store that cannot be opened (corrupt,
+// read-only) is an error: the daemon never starts over from an empty state
+// by itself. A store that opens but cannot write fails open (unpersisted.go),
+// and a row that does not decode stops only its monitor. A second daemon on
+// the same state_dir is refused (lock.go).
 func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error) {
 	if cfg == nil {
 		return nil, errors.New("starting daemon: no config")
@@ -253,6 +259,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 		return nil, fmt.Errorf("starting daemon: %w", err)
 	}
 	d.store = st
+	if opts.storeOpened != nil {
+		opts.storeOpened(st)
+	}
 	ob := opts.Outbox
 	ob.Store, ob.Logger, ob.Now, ob.Registerer = st, slog.New(quietHandler{d.log.Handler(), d}), d.clock.Now, opts.Registry
 	ob.MaxAttempts, ob.GroupMin = cfg.Notify.MaxAttempts, cfg.Notify.GroupMin
@@ -387,6 +396,12 @@ func (d *Daemon) restore(ctx context.Context) error {
 		}
 	}
 	if len(dirty) > 0 {
+		prevIDs := make([]int64, len(dirty))
+		for i, p := range dirty {
+			if inc := p.m.machine.Incident(); inc != nil {
+				prevIDs[i] = inc.ID
+			}
+		}
 		err := d.write(ctx, func(tx *store.Tx) error {
 			for _, p := range dirty {
 				if err := d.persistEvents(ctx, tx, p.m.machine, &p.t); err != nil {
@@ -399,7 +414,14 @@ func (d *Daemon) restore(ctx context.Context) error {
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("saving reconciled monitor states: %w", err)
+			// Fail open, as a round does: the machines hold the truth, the
+			// store gets it when it writes again, alerts go from memory.
+			for i, p := range dirty {
+				p.m.machine.SetIncidentID(prevIDs[i])
+				p.m.unsaved = append(p.m.unsaved, p.t)
+				d.unsavedWaiting.Store(true)
+				d.sendFromMemory(ctx, p.m, &p.t)
+			}
 		}
 		for _, p := range dirty {
 			p.m.publish()
@@ -457,7 +479,15 @@ func (d *Daemon) retireStored(ctx context.Context, name string, states map[strin
 		return tx.DeleteState(ctx, name)
 	})
 	if err != nil {
-		return fmt.Errorf("retiring monitor %s that left the config: %w", name, err)
+		// Its RESOLVED goes out from memory; the store retires it when it
+		// writes again (or the next start does).
+		m := &mon{name: name, machine: machine, removed: true, checks: map[result.Class]prometheus.Counter{}}
+		m.unsaved = []incident.Transition{t}
+		d.unsavedWaiting.Store(true)
+		d.sendFromMemory(ctx, m, &t)
+		d.retiring.add(m)
+		d.log.Error("retiring a monitor that left the config: the store did not take it; its RESOLVED goes out from memory", "monitor", name, "err", err)
+		return nil
 	}
 	if e := t.Find(incident.EventResolved); e != nil && e.Incident.ID != 0 {
 		d.log.Info("incident resolved", "monitor", name, "incident", e.Incident.ID, "resolution", incident.ResolutionRemoved)

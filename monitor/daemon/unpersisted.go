@@ -313,6 +313,12 @@ func (d *Daemon) keepInMemory(ctx context.Context, m *mon, t *incident.Transitio
 		m.unsaved = append(m.unsaved, *t)
 		d.unsavedWaiting.Store(true)
 	}
+	d.sendFromMemory(ctx, m, t)
+}
+
+// sendFromMemory plans the alerts of t as the outbox would and hands them
+// to direct delivery.
+func (d *Daemon) sendFromMemory(ctx context.Context, m *mon, t *incident.Transition) {
 	cfg := d.config()
 	lookup := func(key string) (store.KeyStatus, error) {
 		if st, ok := d.outbox.DirectStatus(key); ok {

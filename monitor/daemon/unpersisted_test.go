@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/vantage-monitor/vantage/monitor/incident"
+	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/notify"
 )
 
@@ -269,5 +270,109 @@ func TestOutboxPassErrorsAreQuietWhileTheStoreFails(t *testing.T) {
 	}
 	if !strings.Contains(f.logs.String(), "failures_not_logged=1") {
 		t.Errorf("the dropped line is not counted:\n%s", f.logs.String())
+	}
+}
+
+func withWriteFault(rec *recorder) func(*Options) {
+	return func(o *Options) {
+		withRecorder(rec)(o)
+		o.storeOpened = func(st *store.Store) { st.SetWriteFault(syscall.ENOSPC) }
+	}
+}
+
+// A start on a store that cannot write does not fail: the RESOLVED of a
+// monitor removed while the daemon was stopped goes out from memory, and the
+// store retires it when it writes again.
+func TestStartOnUnwritableStoreRetiresFromMemory(t *testing.T) {
+	t.Setenv("VANTAGE_TEST_TOKEN", "xoxb-test")
+	tg := newTarget(t)
+	tg.status.Store(http.StatusBadGateway)
+	rec := &recorder{}
+	f := newFixture(t, monitorTOML("keep", tg.URL)+monitorTOML("gone", tg.URL+"/gone")+receiverTOML, withRecorder(rec))
+	ctx := context.Background()
+	f.round("gone")
+	f.round("gone")
+	if n := f.deliver(); n != 1 {
+		t.Fatalf("delivered %d, want gone's DOWN", n)
+	}
+	id := f.incidents("gone")[0].ID
+	if err := f.d.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	writeConfig(t, f.dir, monitorTOML("keep", tg.URL)+receiverTOML)
+	f.open(withWriteFault(rec))
+	if n := f.deliverDirect(); n != 2 {
+		t.Fatalf("delivered %d from memory, want the store notice and gone's RESOLVED", n)
+	}
+	msgs, refs := rec.got()
+	if res := msgs[len(msgs)-1]; res.Event != notify.EventResolve || res.Monitor != "gone" || !res.NotPersisted || refs[len(refs)-1] != "C1/1.000" {
+		t.Fatalf("last message %+v with ref %q, want gone's RESOLVED on C1/1.000, not persisted", res, refs[len(refs)-1])
+	}
+	f.d.store.SetWriteFault(nil)
+	if err := f.d.PersistUnsaved(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if inc, err := f.d.store.Incident(ctx, id); err != nil || inc.Open() || inc.Resolution != incident.ResolutionRemoved {
+		t.Fatalf("gone's incident %+v, %v; want resolved as removed", inc, err)
+	}
+	if _, ok, _ := f.d.store.State(ctx, "gone"); ok {
+		t.Fatal("gone's state still stored")
+	}
+	if n := f.deliver(); n != 0 {
+		t.Fatalf("the outbox sent %d, want 0 (the RESOLVED went out)", n)
+	}
+}
+
+// A start whose reconciliation cannot be written does not fail either: an
+// incident only the snapshot knew is alerted from memory and stored later.
+func TestStartOnUnwritableStoreAlertsFromMemory(t *testing.T) {
+	t.Setenv("VANTAGE_TEST_TOKEN", "xoxb-test")
+	tg := newTarget(t)
+	tg.status.Store(http.StatusBadGateway)
+	rec := &recorder{}
+	f := newFixture(t, monitorTOML("web", tg.URL)+receiverTOML, withRecorder(rec))
+	ctx := context.Background()
+	// What a kill -9 between saving the snapshot and the incident leaves:
+	// a snapshot holding an incident the store never got.
+	f.d.store.SetWriteFault(syscall.ENOSPC)
+	f.round("web")
+	f.round("web")
+	m := f.d.lookup("web")
+	m.mu.Lock()
+	snap, err := m.machine.MarshalSnapshot()
+	m.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.d.store.SetWriteFault(nil)
+	if err := f.d.store.Update(ctx, func(tx *store.Tx) error { return tx.SaveState(ctx, "web", snap) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rec = &recorder{}
+
+	f.open(withWriteFault(rec))
+	if s := f.state("web"); s != incident.StateDown {
+		t.Fatalf("after the start: %s, want down", s)
+	}
+	if n := f.deliverDirect(); n != 2 {
+		t.Fatalf("delivered %d from memory, want the store notice and the DOWN", n)
+	}
+	msgs, _ := rec.got()
+	if down := msgs[1]; down.Event != notify.EventOpen || !down.NotPersisted {
+		t.Fatalf("second message %+v, want the DOWN, not persisted", down)
+	}
+	f.d.store.SetWriteFault(nil)
+	if err := f.d.PersistUnsaved(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if incs := f.incidents("web"); len(incs) != 1 || !incs[0].Open() {
+		t.Fatalf("incidents %+v, want one open", incs)
+	}
+	if n := f.deliver(); n != 0 {
+		t.Fatalf("the outbox sent %d, want 0 (the DOWN went out)", n)
 	}
 }
