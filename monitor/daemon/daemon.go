@@ -420,7 +420,7 @@ func (d *Daemon) restore(ctx context.Context) error {
 				p.m.machine.SetIncidentID(prevIDs[i])
 				p.m.unsaved = append(p.m.unsaved, p.t)
 				d.unsavedWaiting.Store(true)
-				d.sendFromMemory(ctx, p.m, &p.t)
+				d.sendFromMemory(ctx, p.m.name, &p.t)
 			}
 		}
 		for _, p := range dirty {
@@ -484,7 +484,7 @@ func (d *Daemon) retireStored(ctx context.Context, name string, states map[strin
 		m := &mon{name: name, machine: machine, removed: true, checks: map[result.Class]prometheus.Counter{}}
 		m.unsaved = []incident.Transition{t}
 		d.unsavedWaiting.Store(true)
-		d.sendFromMemory(ctx, m, &t)
+		d.sendFromMemory(ctx, name, &t)
 		d.retiring.add(m)
 		d.log.Error("retiring a monitor that left the config: the store did not take it; its RESOLVED goes out from memory", "monitor", name, "err", err)
 		return nil

@@ -278,6 +278,19 @@ func (d *Daemon) PersistUnsaved(ctx context.Context) error {
 		}
 		m.mu.Unlock()
 	}
+	d.vs.mu.Lock()
+	names := make([]string, 0, len(d.vs.unsaved))
+	for name := range d.vs.unsaved {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if firstErr != nil {
+			break
+		}
+		firstErr = d.persistVantageUnsaved(ctx, name, d.vs.unsaved[name])
+	}
+	d.vs.mu.Unlock()
 	return firstErr
 }
 
@@ -313,12 +326,89 @@ func (d *Daemon) keepInMemory(ctx context.Context, m *mon, t *incident.Transitio
 		m.unsaved = append(m.unsaved, *t)
 		d.unsavedWaiting.Store(true)
 	}
-	d.sendFromMemory(ctx, m, t)
+	d.sendFromMemory(ctx, m.name, t)
+}
+
+// vantageUnsaved are a vantage's transitions the store could not take, and
+// the machine they were made on (the daemon forgets a vantage's machine
+// once nothing is open, but a replay still needs it).
+type vantageUnsaved struct {
+	machine *incident.Machine
+	ts      []incident.Transition
+}
+
+// persistVantage writes a vantage transition; earlier ones kept in memory
+// go first, in order. Call with d.vs.mu held.
+func (d *Daemon) persistVantage(ctx context.Context, name string, m *incident.Machine, t *incident.Transition) error {
+	if u := d.vs.unsaved[name]; u != nil {
+		release, ok := d.outbox.TryHoldDirect()
+		if !ok {
+			return errDirectBusy
+		}
+		defer release()
+		u.machine = m
+		u.ts = append(u.ts, *t)
+		if err := d.persistVantageUnsaved(ctx, name, u); err != nil {
+			u.ts = u.ts[:len(u.ts)-1]
+			return err
+		}
+		return nil
+	}
+	var prevID int64
+	if inc := m.Incident(); inc != nil {
+		prevID = inc.ID
+	}
+	err := d.write(ctx, func(tx *store.Tx) error { return d.persistEvents(ctx, tx, m, t) })
+	if err != nil {
+		m.SetIncidentID(prevID) // rolled back: an ID it gave is not real
+	}
+	return err
+}
+
+// keepVantageInMemory is keepInMemory for a vantage. Call with d.vs.mu held.
+func (d *Daemon) keepVantageInMemory(ctx context.Context, name string, m *incident.Machine, t *incident.Transition) {
+	if d.vs.unsaved == nil {
+		d.vs.unsaved = map[string]*vantageUnsaved{}
+	}
+	u := d.vs.unsaved[name]
+	if u == nil {
+		u = &vantageUnsaved{}
+		d.vs.unsaved[name] = u
+	}
+	u.machine = m
+	u.ts = append(u.ts, *t)
+	d.unsavedWaiting.Store(true)
+	d.sendFromMemory(ctx, name, t)
+}
+
+// persistVantageUnsaved writes a vantage's transitions kept in memory. Call
+// with direct delivery held and d.vs.mu held.
+func (d *Daemon) persistVantageUnsaved(ctx context.Context, name string, u *vantageUnsaved) error {
+	r := &replay{ids: map[string]int64{}}
+	err := d.write(ctx, func(tx *store.Tx) error {
+		for i := range u.ts {
+			if err := d.persistEventsWith(ctx, tx, u.machine, &u.ts[i], r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		if r.set {
+			u.machine.SetIncidentID(0)
+		}
+		return err
+	}
+	delete(d.vs.unsaved, name)
+	d.outbox.ForgetDirect(r.handed)
+	d.kickOutbox()
+	d.log.Info("vantage incident kept in memory written to the store", "vantage", name, "transitions", len(u.ts), "sent_from_memory", len(r.handed))
+	return nil
 }
 
 // sendFromMemory plans the alerts of t as the outbox would and hands them
 // to direct delivery.
-func (d *Daemon) sendFromMemory(ctx context.Context, m *mon, t *incident.Transition) {
+func (d *Daemon) sendFromMemory(ctx context.Context, name string, t *incident.Transition) {
 	cfg := d.config()
 	lookup := func(key string) (store.KeyStatus, error) {
 		if st, ok := d.outbox.DirectStatus(key); ok {
@@ -343,7 +433,7 @@ func (d *Daemon) sendFromMemory(ctx context.Context, m *mon, t *incident.Transit
 		}
 		dec, err := plan.Event(cfg, e, e.Incident.ID, lookup)
 		if err != nil {
-			d.log.Error("planning notifications from memory", "monitor", m.name, "event", e.Key(), "err", err)
+			d.log.Error("planning notifications from memory", "monitor", name, "event", e.Key(), "err", err)
 			continue
 		}
 		for _, w := range dec.Withdraws {

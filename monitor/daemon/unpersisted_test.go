@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -374,5 +375,46 @@ func TestStartOnUnwritableStoreAlertsFromMemory(t *testing.T) {
 	}
 	if n := f.deliver(); n != 0 {
 		t.Fatalf("the outbox sent %d, want 0 (the DOWN went out)", n)
+	}
+}
+
+// A vantage incident is not rolled back when the store cannot write either:
+// it stays open in memory and is stored when the store writes again.
+func TestVantageIncidentKeptInMemoryWhileStoreFails(t *testing.T) {
+	shop := newTarget(t)
+	f := newVantageFixture(t, monitorTOML("shop", shop.URL))
+	ctx := context.Background()
+	f.d.store.SetWriteFault(syscall.ENOSPC)
+	f.canary.status.Store(http.StatusServiceUnavailable)
+	shop.status.Store(http.StatusBadGateway)
+	for range 3 {
+		f.round("shop")
+	}
+	f.d.syncVantages(ctx)
+	openLocal := func() *incident.Incident {
+		f.d.vs.mu.Lock()
+		defer f.d.vs.mu.Unlock()
+		if m := f.d.vs.machines["local"]; m != nil {
+			return m.Incident()
+		}
+		return nil
+	}
+	if inc := openLocal(); inc == nil || inc.ID != 0 {
+		t.Fatalf("local's incident in memory while the store fails: %+v, want open, not stored yet", inc)
+	}
+	if got := f.openIncidents(incident.KindVantage); len(got) != 0 {
+		t.Fatalf("stored vantage incidents %v while the store fails", names(got))
+	}
+
+	f.d.store.SetWriteFault(nil)
+	if err := f.d.PersistUnsaved(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stored := f.openIncidents(incident.KindVantage)
+	if !slices.Equal(names(stored), []string{"local"}) {
+		t.Fatalf("stored vantage incidents %v, want [local]", names(stored))
+	}
+	if inc := openLocal(); inc == nil || inc.ID != stored[0].ID {
+		t.Fatalf("local's incident in memory %+v, want the stored ID %d", inc, stored[0].ID)
 	}
 }
