@@ -97,14 +97,27 @@ func (d *Daemon) remind(ctx context.Context) {
 	}
 	open = append(open, d.openVantageIncidents()...)
 	sent := 0
+	// A reminder sent from memory while the store failed is recorded as
+	// sent when the store takes it (enqueueReplayed), never sent again;
+	// attempts from memory wait meanwhile so that none is cut in half.
+	release := d.outbox.HoldDirect()
+	defer release()
 	for _, inc := range open {
+		r := &replay{ids: map[string]int64{}}
 		err := d.write(ctx, func(tx *store.Tx) error {
+			r.handed = r.handed[:0]
 			lookup := func(key string) (store.KeyStatus, error) { return tx.KeyStatus(ctx, key) }
 			sends, err := plan.Reminders(cfg, inc, inc.ID, now, lookup)
 			if err != nil {
 				return err
 			}
 			for i := range sends {
+				if _, direct := d.outbox.Direct(sends[i].Msg.Key); direct {
+					if err := d.enqueueReplayed(ctx, tx, &sends[i], inc.ID, r); err != nil {
+						return err
+					}
+					continue
+				}
 				existed, err := enqueueSend(ctx, tx, &sends[i])
 				if err != nil {
 					return err
@@ -115,9 +128,24 @@ func (d *Daemon) remind(ctx context.Context) {
 			}
 			return nil
 		})
-		if err != nil && !d.storeDown() { // a failing store is logged once a minute by noteStore
+		if err == nil {
+			d.outbox.ForgetDirect(r.handed)
+			continue
+		}
+		if !d.storeDown() { // a failing store is logged once a minute by noteStore
 			d.log.Error("enqueueing reminders", "monitor", inc.Monitor, "incident", inc.ID, "err", err)
 		}
+		// The store cannot take them: they go out from memory.
+		sends, err := plan.Reminders(cfg, inc, inc.ID, now, d.memoryLookup(ctx))
+		if err != nil {
+			d.log.Error("planning reminders from memory", "monitor", inc.Monitor, "incident", inc.ID, "err", err)
+			continue
+		}
+		items := make([]outbox.DirectItem, 0, len(sends))
+		for _, s := range sends {
+			items = append(items, outbox.DirectItem{Msg: s.Msg, IncidentKey: inc.Key(), NotBefore: s.NotBefore})
+		}
+		d.outbox.SendDirect(items...)
 	}
 	if sent > 0 {
 		d.kickOutbox()

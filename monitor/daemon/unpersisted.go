@@ -329,6 +329,27 @@ func (d *Daemon) keepInMemory(ctx context.Context, m *mon, t *incident.Transitio
 	d.sendFromMemory(ctx, m.name, t)
 }
 
+// memoryLookup says where a notification key stands while the store cannot
+// write: direct delivery first, then what the store last recorded.
+func (d *Daemon) memoryLookup(ctx context.Context) plan.Lookup {
+	return func(key string) (store.KeyStatus, error) {
+		if st, ok := d.outbox.DirectStatus(key); ok {
+			return st, nil
+		}
+		// If the store cannot say, assume the receiver was told: an extra
+		// RESOLVED is better than a page that stays red.
+		st := store.KeyAttempted
+		_ = d.store.View(ctx, func(tx *store.Tx) error {
+			s, err := tx.KeyStatus(ctx, key)
+			if err == nil {
+				st = s
+			}
+			return err
+		})
+		return st, nil
+	}
+}
+
 // vantageUnsaved are a vantage's transitions the store could not take, and
 // the machine they were made on (the daemon forgets a vantage's machine
 // once nothing is open, but a replay still needs it).
@@ -410,22 +431,7 @@ func (d *Daemon) persistVantageUnsaved(ctx context.Context, name string, u *vant
 // to direct delivery.
 func (d *Daemon) sendFromMemory(ctx context.Context, name string, t *incident.Transition) {
 	cfg := d.config()
-	lookup := func(key string) (store.KeyStatus, error) {
-		if st, ok := d.outbox.DirectStatus(key); ok {
-			return st, nil
-		}
-		// If the store cannot say, assume the receiver was told: an extra
-		// RESOLVED is better than a page that stays red.
-		st := store.KeyAttempted
-		_ = d.store.View(ctx, func(tx *store.Tx) error {
-			s, err := tx.KeyStatus(ctx, key)
-			if err == nil {
-				st = s
-			}
-			return err
-		})
-		return st, nil
-	}
+	lookup := d.memoryLookup(ctx)
 	for i := range t.Events {
 		e := &t.Events[i]
 		if e.Incident == nil || e.Kind == incident.EventRecheck {

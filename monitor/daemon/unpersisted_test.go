@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/store"
@@ -416,5 +417,43 @@ func TestVantageIncidentKeptInMemoryWhileStoreFails(t *testing.T) {
 	}
 	if inc := openLocal(); inc == nil || inc.ID != stored[0].ID {
 		t.Fatalf("local's incident in memory %+v, want the stored ID %d", inc, stored[0].ID)
+	}
+}
+
+// A reminder due while the store cannot write goes out from memory, and is
+// recorded, not sent again, once the store writes again.
+func TestReminderGoesOutWhileStoreFails(t *testing.T) {
+	t.Setenv("VANTAGE_TEST_TOKEN", "xoxb-test")
+	tg := newTarget(t)
+	tg.status.Store(http.StatusBadGateway)
+	rec := &recorder{}
+	route := "\n[[route]]\nreceivers = [\"ops\"]\nrepeat = \"10m\"\n"
+	f := newFixture(t, monitorTOML("web", tg.URL)+receiverTOML+route, withRecorder(rec))
+	ctx := context.Background()
+	f.round("web")
+	f.round("web")
+	if n := f.deliver(); n != 1 {
+		t.Fatalf("delivered %d, want the DOWN", n)
+	}
+
+	f.d.store.SetWriteFault(syscall.ENOSPC)
+	f.clock.Advance(11 * time.Minute)
+	f.d.remind(ctx)
+	if n := f.deliverDirect(); n != 2 {
+		t.Fatalf("delivered %d from memory, want the store notice and the reminder", n)
+	}
+	msgs, refs := rec.got()
+	rem := msgs[len(msgs)-1]
+	if rem.Event != notify.EventReminder || !rem.NotPersisted || refs[len(refs)-1] != "C1/1.000" {
+		t.Fatalf("last message %+v with ref %q, want the reminder on the DOWN's message, not persisted", rem, refs[len(refs)-1])
+	}
+
+	f.d.store.SetWriteFault(nil)
+	f.d.remind(ctx)
+	if n := f.deliver(); n != 0 {
+		t.Fatalf("the outbox sent %d after the store recovered, want 0 (the reminder went out)", n)
+	}
+	if _, ok, err := f.d.store.Delivered(ctx, rem.Key); err != nil || !ok {
+		t.Fatalf("the reminder is not recorded as delivered (ok=%v, err=%v)", ok, err)
 	}
 }
