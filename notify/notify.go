@@ -116,6 +116,11 @@ type Message struct {
 	// withdrawn and this one message says when it was down and why it
 	// comes late.
 	Late bool `json:"late,omitempty"`
+	// NotPersisted marks an alert sent straight from the daemon's memory
+	// because the state store could not be written: it is not in the
+	// outbox, so a restart before the store recovers forgets it (and may
+	// send it again). Receivers say so visibly ("not persisted").
+	NotPersisted bool `json:"not_persisted,omitempty"`
 	// Test marks a sample alert from `vantage notify-test`.
 	Test bool `json:"test,omitempty"`
 	// Persistent keeps a message retrying temporary failures beyond the

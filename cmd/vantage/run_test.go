@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -401,4 +402,55 @@ func TestRunFailsFastOnBusyListener(t *testing.T) {
 	if code != exitFailed || !strings.Contains(stderr.String(), "binding listen address") {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
 	}
+}
+
+func TestRunRefusesASecondDaemonOnTheSameStateDir(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the real daemon twice")
+	}
+	target, status := switchTarget(t)
+	status.Store(http.StatusOK)
+	dir := t.TempDir()
+	stateDir := filepath.Join(dir, "state")
+	addr := freeAddr(t)
+	file := filepath.Join(dir, "vantage.toml")
+	cfg := fmt.Sprintf("state_dir = %q\nlisten = %q\n%s", stateDir, addr, daemonMonitor("web", target.URL))
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The second daemon gets its own listen address, so only the lock can
+	// stop it.
+	file2 := filepath.Join(dir, "second.toml")
+	addr2 := freeAddr(t)
+	cfg2 := fmt.Sprintf("state_dir = %q\nlisten = %q\n%s", stateDir, addr2, daemonMonitor("web", target.URL))
+	if err := os.WriteFile(file2, []byte(cfg2), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := startDaemon(t, file, addr)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, vantageBinary(t), "run", "-config", file2).CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != exitFailed {
+		t.Fatalf("second vantage run on the same state_dir: %v, want exit %d; output:\n%s", err, exitFailed, out)
+	}
+	lockPath := filepath.Join(stateDir, "vantage.lock")
+	pid := fmt.Sprintf("PID %d", a.cmd.Process.Pid)
+	if !strings.Contains(string(out), lockPath) || !strings.Contains(string(out), pid) {
+		t.Fatalf("the refusal does not name %s and %s:\n%s", lockPath, pid, out)
+	}
+
+	// Neither validate nor check -config take the lock.
+	if code, _, stderr := runCLI(t, "validate", "-config", file2); code != exitOK {
+		t.Errorf("validate while a daemon runs: exit %d\n%s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "check", "-config", file2, target.URL); code != exitOK {
+		t.Errorf("check -config while a daemon runs: exit %d\n%s", code, stderr)
+	}
+
+	// Once the first stops (or is killed), the lock is free again.
+	a.kill()
+	b := startDaemon(t, file2, addr2)
+	b.stop()
 }

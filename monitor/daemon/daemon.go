@@ -94,6 +94,10 @@ type Options struct {
 	// one if nil. The daemon's log lines, store error texts, page and API,
 	// and receivers all go through it.
 	Redact *redact.Current
+
+	// storeOpened lets tests reach the store before restore writes to it
+	// (to inject a write fault).
+	storeOpened func(*store.Store)
 }
 
 // Daemon is a running `vantage run`.
@@ -103,6 +107,7 @@ type Daemon struct {
 	prober  Prober
 	opts    Options
 	store   *store.Store
+	lock    *stateLock // held from New until the store is closed
 	sched   *schedule.Scheduler
 	metrics *metrics
 	reg     *prometheus.Registry
@@ -117,6 +122,11 @@ type Daemon struct {
 
 	buf      resultBuffer
 	storeErr atomic.Pointer[string] // last store write error, nil when the last write worked
+	outage   storeOutage            // notices and log of a failing store (unpersisted.go)
+	// unsavedWaiting is set while some monitor has transitions the store
+	// could not take yet.
+	unsavedWaiting atomic.Bool
+	retiring       retiringMons // removed monitors the store has not retired yet
 
 	addr    atomic.Pointer[net.TCPAddr]
 	running atomic.Bool
@@ -139,6 +149,12 @@ type mon struct {
 	lastCheck time.Time
 	removed   bool
 	checks    map[result.Class]prometheus.Counter
+	// unsaved are the transitions the store could not take, oldest first;
+	// the machine is ahead of the store until they are written.
+	unsaved []incident.Transition
+	// broken says why the monitor is stopped: its stored state is
+	// unreadable. It is kept as it is for the operator; the others run.
+	broken string
 
 	// status mirrors the machine for metrics without taking mu.
 	status atomic.Pointer[monStatus]
@@ -175,9 +191,11 @@ func settingsOf(m *config.Monitor) incident.Settings {
 
 // New opens the store in cfg.StateDir and restores every monitor's machine,
 // reconciled with the store's open incidents, so that after a kill -9 no
-// incident is lost or opened twice. A store that cannot be trusted (corrupt,
-// read-only, disk full, a snapshot that does not decode) is an error: the
-// daemon never starts over from an empty state by itself.
+// incident is lost or opened twice. A store that cannot be opened (corrupt,
+// read-only) is an error: the daemon never starts over from an empty state
+// by itself. A store that opens but cannot write fails open (unpersisted.go),
+// and a row that does not decode stops only its monitor. A second daemon on
+// the same state_dir is refused (lock.go).
 func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error) {
 	if cfg == nil {
 		return nil, errors.New("starting daemon: no config")
@@ -232,6 +250,17 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
 		return nil, fmt.Errorf("starting daemon: creating state_dir: %w", err)
 	}
+	lock, err := lockStateDir(cfg.StateDir)
+	if err != nil {
+		return nil, fmt.Errorf("starting daemon: %w", err)
+	}
+	d.lock = lock
+	started := false
+	defer func() {
+		if !started {
+			lock.release()
+		}
+	}()
 	st, err := store.Open(ctx, filepath.Join(cfg.StateDir, store.FileName), store.Options{
 		Now:          d.clock.Now,
 		KeepResults:  cfg.Retention,
@@ -243,8 +272,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 		return nil, fmt.Errorf("starting daemon: %w", err)
 	}
 	d.store = st
+	if opts.storeOpened != nil {
+		opts.storeOpened(st)
+	}
 	ob := opts.Outbox
-	ob.Store, ob.Logger, ob.Now, ob.Registerer = st, d.log, d.clock.Now, opts.Registry
+	ob.Store, ob.Logger, ob.Now, ob.Registerer = st, slog.New(quietHandler{d.log.Handler(), d}), d.clock.Now, opts.Registry
 	ob.MaxAttempts, ob.GroupMin = cfg.Notify.MaxAttempts, cfg.Notify.GroupMin
 	ob.MaxRetryAfter = cfg.Notify.MaxRetryAfter
 	d.outbox = outbox.New(ob)
@@ -279,6 +311,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 		_ = st.Close()
 		return nil, fmt.Errorf("starting daemon: %w", err)
 	}
+	started = true
 	return d, nil
 }
 
@@ -305,9 +338,15 @@ func (d *Daemon) restore(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("restoring monitor states: %w", err)
 	}
-	openList, err := d.store.OpenIncidents(ctx)
+	openList, badRows, err := d.store.OpenIncidentsTolerant(ctx)
 	if err != nil {
 		return fmt.Errorf("restoring monitor states: %w", err)
+	}
+	// A monitor whose open incident does not decode cannot know whether it
+	// is down: it stops, like one whose snapshot does not decode.
+	badIncident := map[string]error{}
+	for _, b := range badRows {
+		badIncident[b.Monitor] = b
 	}
 	open := make(map[string]*incident.Incident, len(openList))
 	for i := range openList {
@@ -327,10 +366,26 @@ func (d *Daemon) restore(ctx context.Context) error {
 			machine *incident.Machine
 			before  []byte
 		)
-		if snap, ok := states[mc.Name]; ok {
-			machine, err = incident.Restore(snap.Data, s)
+		if snap, ok := states[mc.Name]; ok || badIncident[mc.Name] != nil {
+			if bad := badIncident[mc.Name]; bad != nil {
+				err = bad
+			} else {
+				machine, err = incident.Restore(snap.Data, s)
+			}
 			if err != nil {
-				return fmt.Errorf("monitor %s: %w (the store at %s is kept as it is; move it away to start over)", mc.Name, err, d.store.Path())
+				// One bad row stops one monitor: the others must go on
+				// alerting. Its row is left as it is for the operator.
+				problem := fmt.Sprintf("stopped: its stored state does not decode: %v (the row in %s is kept as it is; fix or delete the row and restart, or remove the monitor from the config)", err, d.store.Path())
+				d.log.Error("monitor stopped: its stored state does not decode", "monitor", mc.Name, "err", err, "file", d.store.Path())
+				fresh, nerr := incident.New(mc.Name, incident.KindTarget, s)
+				if nerr != nil {
+					return fmt.Errorf("monitor %s: %w", mc.Name, nerr)
+				}
+				m := d.newMon(mc, fresh)
+				m.broken = problem
+				d.monitors[mc.Name] = m
+				delete(open, mc.Name)
+				continue
 			}
 			before = snap.Data
 		} else {
@@ -355,6 +410,12 @@ func (d *Daemon) restore(ctx context.Context) error {
 		}
 	}
 	if len(dirty) > 0 {
+		prevIDs := make([]int64, len(dirty))
+		for i, p := range dirty {
+			if inc := p.m.machine.Incident(); inc != nil {
+				prevIDs[i] = inc.ID
+			}
+		}
 		err := d.write(ctx, func(tx *store.Tx) error {
 			for _, p := range dirty {
 				if err := d.persistEvents(ctx, tx, p.m.machine, &p.t); err != nil {
@@ -367,7 +428,14 @@ func (d *Daemon) restore(ctx context.Context) error {
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("saving reconciled monitor states: %w", err)
+			// Fail open, as a round does: the machines hold the truth, the
+			// store gets it when it writes again, alerts go from memory.
+			for i, p := range dirty {
+				p.m.machine.SetIncidentID(prevIDs[i])
+				p.m.unsaved = append(p.m.unsaved, p.t)
+				d.unsavedWaiting.Store(true)
+				d.sendFromMemory(ctx, p.m.name, &p.t)
+			}
 		}
 		for _, p := range dirty {
 			p.m.publish()
@@ -395,28 +463,48 @@ func (d *Daemon) restore(ctx context.Context) error {
 }
 
 // retireStored resolves the open incident of a monitor that is no longer
-// configured and forgets its state.
+// configured and forgets its state. It goes through the monitor's machine
+// and persistEvents exactly as a reload that removes the monitor does, so
+// whoever was told it opened gets its RESOLVED (updating the same message).
 func (d *Daemon) retireStored(ctx context.Context, name string, states map[string]store.Snapshot, stored *incident.Incident) error {
-	now := d.clock.Now()
-	err := d.write(ctx, func(tx *store.Tx) error {
-		inc := stored
-		if inc == nil {
-			if snap, ok := states[name]; ok {
-				if m, err := incident.Restore(snap.Data, incident.Settings{}); err == nil {
-					inc = m.Incident()
-				}
-			}
+	var machine *incident.Machine
+	if snap, ok := states[name]; ok {
+		if m, err := incident.Restore(snap.Data, incident.Settings{}); err == nil {
+			machine = m
+		} else {
+			d.log.Warn("snapshot of a monitor that left the config does not decode; resolving from its stored incident", "monitor", name, "err", err)
 		}
-		if inc != nil && inc.ID != 0 {
-			if err := tx.ResolveIncident(ctx, inc.ID, now, incident.ResolutionRemoved, nil); err != nil && !errors.Is(err, store.ErrIncidentResolved) && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-			d.log.Info("incident resolved", "monitor", name, "incident", inc.ID, "resolution", incident.ResolutionRemoved)
+	}
+	if machine == nil {
+		m, err := incident.New(name, incident.KindTarget, incident.Settings{})
+		if err != nil {
+			return fmt.Errorf("retiring monitor %s that left the config: %w", name, err)
+		}
+		machine = m
+	}
+	// The store's open incident is the one notifications refer to; an
+	// incident only the snapshot knows (ID 0) was never stored, nor alerted.
+	machine.Reconcile(stored)
+	t := machine.Remove(d.clock.Now())
+	err := d.write(ctx, func(tx *store.Tx) error {
+		if err := d.persistEvents(ctx, tx, machine, &t); err != nil && !errors.Is(err, store.ErrIncidentResolved) && !errors.Is(err, store.ErrNotFound) {
+			return err
 		}
 		return tx.DeleteState(ctx, name)
 	})
 	if err != nil {
-		return fmt.Errorf("retiring monitor %s that left the config: %w", name, err)
+		// Its RESOLVED goes out from memory; the store retires it when it
+		// writes again (or the next start does).
+		m := &mon{name: name, machine: machine, removed: true, checks: map[result.Class]prometheus.Counter{}}
+		m.unsaved = []incident.Transition{t}
+		d.unsavedWaiting.Store(true)
+		d.sendFromMemory(ctx, name, &t)
+		d.retiring.add(m)
+		d.log.Error("retiring a monitor that left the config: the store did not take it; its RESOLVED goes out from memory", "monitor", name, "err", err)
+		return nil
+	}
+	if e := t.Find(incident.EventResolved); e != nil && e.Incident.ID != 0 {
+		d.log.Info("incident resolved", "monitor", name, "incident", e.Incident.ID, "resolution", incident.ResolutionRemoved)
 	}
 	return nil
 }
@@ -480,7 +568,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		_ = d.store.Close()
+		_ = d.closeStore()
 		return fmt.Errorf("running daemon: binding listen address %s: %w", listen, err)
 	}
 	if a, ok := ln.Addr().(*net.TCPAddr); ok {
@@ -513,7 +601,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		stopFlush()
 		<-flushDone
 		_ = srv.Close()
-		_ = d.store.Close()
+		_ = d.closeStore()
 		return fmt.Errorf("running daemon: %w", err)
 	}
 	vctx, stopVantages := context.WithCancel(context.WithoutCancel(ctx))
@@ -529,6 +617,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}()
 	go d.remindLoop(octx)
+	directDone := make(chan struct{})
+	go func() {
+		defer close(directDone)
+		d.outbox.RunDirect(octx)
+	}()
 	d.log.Info("vantage running", "listen", ln.Addr().String(), "monitors", len(d.monitorList()), "state", d.store.Path())
 	if d.opts.Ready != nil {
 		d.opts.Ready()
@@ -555,6 +648,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	waitVantages()
 	stopOutbox()
 	<-outboxDone
+	<-directDone
 	httpCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	if err := srv.Shutdown(httpCtx); err != nil {
 		errs = append(errs, fmt.Errorf("stopping HTTP server: %w", err))
@@ -565,7 +659,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.Flush(context.Background()); err != nil {
 		errs = append(errs, fmt.Errorf("flushing results: %w", err))
 	}
-	if err := d.store.Close(); err != nil {
+	if err := d.closeStore(); err != nil {
 		errs = append(errs, fmt.Errorf("closing store: %w", err))
 	}
 	d.log.Info("stopped")
@@ -589,7 +683,15 @@ func (d *Daemon) Close() error {
 	if d.running.Load() {
 		return nil
 	}
-	return d.store.Close()
+	return d.closeStore()
+}
+
+// closeStore closes the store, then lets the next daemon take the state
+// directory.
+func (d *Daemon) closeStore() error {
+	err := d.store.Close()
+	d.lock.release()
+	return err
 }
 
 func (d *Daemon) config() *config.Config {
@@ -637,16 +739,4 @@ func (d *Daemon) write(ctx context.Context, fn func(tx *store.Tx) error) error {
 	d.metrics.writeTime.Observe(time.Since(start).Seconds())
 	d.noteStore(err)
 	return err
-}
-
-func (d *Daemon) noteStore(err error) {
-	if err == nil {
-		if d.storeErr.Load() != nil {
-			d.storeErr.Store(nil)
-		}
-		return
-	}
-	d.metrics.storeErrs.Inc()
-	s := err.Error()
-	d.storeErr.Store(&s)
 }

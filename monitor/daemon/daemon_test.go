@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -233,7 +234,9 @@ func TestRoundOpensAndResolvesIncident(t *testing.T) {
 	}
 }
 
-func TestStoreFailureRestoresMachine(t *testing.T) {
+// A failed write no longer rolls the machine back (issue 10, point 4): the
+// machine keeps the truth in memory and the store gets it when it is back.
+func TestStoreFailureKeepsMachineInMemory(t *testing.T) {
 	tg := newTarget(t)
 	f := newFixture(t, monitorTOML("web", tg.URL), nil)
 	ctx := context.Background()
@@ -249,8 +252,8 @@ func TestStoreFailureRestoresMachine(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.round("web")
-	if s := f.state("web"); s != incident.StateFailing {
-		t.Fatalf("after a failed write: state %s, want failing (machine restored)", s)
+	if s := f.state("web"); s != incident.StateDown {
+		t.Fatalf("after a failed write: state %s, want down (kept in memory)", s)
 	}
 	if err := f.d.Health(ctx); err == nil {
 		t.Error("Health is nil after a failed store write")
@@ -264,7 +267,7 @@ func TestStoreFailureRestoresMachine(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.d.store = st
-	f.round("web") // the same transition again, now written
+	f.round("web") // what was kept in memory is written now
 	if s := f.state("web"); s != incident.StateDown {
 		t.Fatalf("after the store is back: state %s, want down", s)
 	}
@@ -311,9 +314,11 @@ func TestRestartKeepsIncident(t *testing.T) {
 	}
 }
 
-func TestRestoreRefusesCorruptSnapshot(t *testing.T) {
+// A snapshot that does not decode stops that monitor only (issue 10,
+// point 4): it used to fail the whole start.
+func TestCorruptSnapshotStopsOnlyThatMonitor(t *testing.T) {
 	tg := newTarget(t)
-	f := newFixture(t, monitorTOML("web", tg.URL), nil)
+	f := newFixture(t, monitorTOML("web", tg.URL)+monitorTOML("other", tg.URL+"/other"), nil)
 	ctx := context.Background()
 	err := f.d.store.Update(ctx, func(tx *store.Tx) error {
 		return tx.SaveState(ctx, "web", []byte(`{"version": 99, "monitor": "web"}`))
@@ -324,9 +329,47 @@ func TestRestoreRefusesCorruptSnapshot(t *testing.T) {
 	if err := f.d.Close(); err != nil {
 		t.Fatal(err)
 	}
-	_, err = New(ctx, loadConfig(t, f.file), Options{Clock: f.clock})
-	if err == nil || !strings.Contains(err.Error(), "snapshot version 99") {
-		t.Fatalf("New with an unreadable snapshot: %v, want a clear error", err)
+	f.open(nil)
+	if !strings.Contains(f.logs.String(), "monitor stopped: its stored state does not decode") || !strings.Contains(f.logs.String(), "snapshot version 99") {
+		t.Errorf("the bad row is not logged:\n%s", f.logs.String())
+	}
+	views, err := f.d.Monitors(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]string{}
+	for _, v := range views {
+		byName[v.Name] = v.Problem
+	}
+	if p := byName["web"]; !strings.Contains(p, "snapshot version 99") || !strings.Contains(p, "stopped") {
+		t.Errorf("API problem of web = %q, want the decoding error", p)
+	}
+	if p, ok := byName["other"]; !ok || p != "" {
+		t.Errorf("other: listed %v, problem %q; want listed without a problem", ok, p)
+	}
+	if err := f.d.Health(ctx); err == nil || !strings.Contains(err.Error(), "monitor web stopped") {
+		t.Errorf("Health = %v, want it to name the stopped monitor", err)
+	}
+
+	// web is not checked; other is, and alerts as usual.
+	tg.status.Store(http.StatusBadGateway)
+	hits := tg.hits.Load()
+	f.round("web")
+	if tg.hits.Load() != hits {
+		t.Error("the stopped monitor was checked")
+	}
+	f.round("other")
+	f.round("other")
+	if s := f.state("other"); s != incident.StateDown {
+		t.Fatalf("other: %s, want down", s)
+	}
+	if incs := f.incidents("other"); len(incs) != 1 || !incs[0].Open() {
+		t.Fatalf("other's incidents %+v, want one open", incs)
+	}
+	// The bad row is kept as it is, for the operator.
+	snap, ok, err := f.d.store.State(ctx, "web")
+	if err != nil || !ok || !strings.Contains(string(snap.Data), `"version": 99`) {
+		t.Fatalf("web's stored state %s (ok=%v, err=%v), want the bad row untouched", snap.Data, ok, err)
 	}
 }
 
@@ -608,5 +651,52 @@ func TestClassChangeIsRecorded(t *testing.T) {
 	}
 	if !strings.Contains(f.logs.String(), `msg="incident updated" monitor=web from=down to=down class=gateway_timeout`) {
 		t.Errorf("class change not logged:\n%s", f.logs.String())
+	}
+}
+
+// An open incident row that does not decode stops its monitor only: the
+// start used to fail as a whole.
+func TestCorruptIncidentRowStopsOnlyThatMonitor(t *testing.T) {
+	tg := newTarget(t)
+	tg.status.Store(http.StatusBadGateway)
+	f := newFixture(t, monitorTOML("web", tg.URL)+monitorTOML("other", tg.URL+"/other"), nil)
+	ctx := context.Background()
+	f.round("web")
+	f.round("web")
+	id := f.incidents("web")[0].ID
+	path := f.d.store.Path()
+	if err := f.d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE incidents SET changes = 'not json' WHERE id = ?`, id); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	f.open(nil)
+	views, err := f.d.Monitors(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range views {
+		switch v.Name {
+		case "web":
+			if !strings.Contains(v.Problem, "does not decode") || !strings.Contains(v.Problem, fmt.Sprint(id)) {
+				t.Errorf("web's problem %q, want the bad incident row", v.Problem)
+			}
+		case "other":
+			if v.Problem != "" {
+				t.Errorf("other's problem %q, want none", v.Problem)
+			}
+		}
+	}
+	f.round("other")
+	f.round("other")
+	if s := f.state("other"); s != incident.StateDown {
+		t.Fatalf("other: %s, want down (it runs)", s)
 	}
 }

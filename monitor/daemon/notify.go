@@ -18,7 +18,10 @@ import (
 // outbox, inside the transaction that records the event: an alert is
 // durable exactly when its incident is, so a crash can neither lose one
 // nor send one for an incident that was never stored.
-func (d *Daemon) enqueue(ctx context.Context, tx *store.Tx, e *incident.Event, id int64) error {
+//
+// With a replay (r not nil), what was already sent from memory while the
+// store failed is recorded as such instead of being queued to go out again.
+func (d *Daemon) enqueue(ctx context.Context, tx *store.Tx, e *incident.Event, id int64, r *replay) error {
 	if e.Incident == nil || e.Kind == incident.EventRecheck {
 		return nil
 	}
@@ -41,6 +44,12 @@ func (d *Daemon) enqueue(ctx context.Context, tx *store.Tx, e *incident.Event, i
 		d.log.Info("maintenance window", "monitor", e.Monitor, "incident", id, "event", e.Kind, "notifications", dec.Muted)
 	}
 	for i := range dec.Sends {
+		if r != nil {
+			if err := d.enqueueReplayed(ctx, tx, &dec.Sends[i], id, r); err != nil {
+				return err
+			}
+			continue
+		}
 		if _, err := enqueueSend(ctx, tx, &dec.Sends[i]); err != nil {
 			return err
 		}
@@ -88,14 +97,27 @@ func (d *Daemon) remind(ctx context.Context) {
 	}
 	open = append(open, d.openVantageIncidents()...)
 	sent := 0
+	// A reminder sent from memory while the store failed is recorded as
+	// sent when the store takes it (enqueueReplayed), never sent again;
+	// attempts from memory wait meanwhile so that none is cut in half.
+	release := d.outbox.HoldDirect()
+	defer release()
 	for _, inc := range open {
+		r := &replay{ids: map[string]int64{}}
 		err := d.write(ctx, func(tx *store.Tx) error {
+			r.handed = r.handed[:0]
 			lookup := func(key string) (store.KeyStatus, error) { return tx.KeyStatus(ctx, key) }
 			sends, err := plan.Reminders(cfg, inc, inc.ID, now, lookup)
 			if err != nil {
 				return err
 			}
 			for i := range sends {
+				if _, direct := d.outbox.Direct(sends[i].Msg.Key); direct {
+					if err := d.enqueueReplayed(ctx, tx, &sends[i], inc.ID, r); err != nil {
+						return err
+					}
+					continue
+				}
 				existed, err := enqueueSend(ctx, tx, &sends[i])
 				if err != nil {
 					return err
@@ -106,9 +128,24 @@ func (d *Daemon) remind(ctx context.Context) {
 			}
 			return nil
 		})
-		if err != nil {
+		if err == nil {
+			d.outbox.ForgetDirect(r.handed)
+			continue
+		}
+		if !d.storeDown() { // a failing store is logged once a minute by noteStore
 			d.log.Error("enqueueing reminders", "monitor", inc.Monitor, "incident", inc.ID, "err", err)
 		}
+		// The store cannot take them: they go out from memory.
+		sends, err := plan.Reminders(cfg, inc, inc.ID, now, d.memoryLookup(ctx))
+		if err != nil {
+			d.log.Error("planning reminders from memory", "monitor", inc.Monitor, "incident", inc.ID, "err", err)
+			continue
+		}
+		items := make([]outbox.DirectItem, 0, len(sends))
+		for _, s := range sends {
+			items = append(items, outbox.DirectItem{Msg: s.Msg, IncidentKey: inc.Key(), NotBefore: s.NotBefore})
+		}
+		d.outbox.SendDirect(items...)
 	}
 	if sent > 0 {
 		d.kickOutbox()

@@ -198,21 +198,33 @@ func (d *Daemon) startMonitor(ctx context.Context, mc *config.Monitor) (*mon, er
 }
 
 // retire stops a removed monitor: its open incident resolves as "monitor
-// removed" and its state is forgotten. If the write fails the incident stays
-// open in the store and the next start retires it.
+// removed" and its state is forgotten. If the write fails the RESOLVED goes
+// out from memory, and the store gets it when it writes again
+// (PersistUnsaved); a restart before that retires it from the store.
 func (d *Daemon) retire(ctx context.Context, m *mon) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.removed = true
 	t := m.machine.Remove(d.clock.Now())
-	err := d.write(ctx, func(tx *store.Tx) error {
-		if err := d.persistEvents(ctx, tx, m.machine, &t); err != nil {
-			return err
+	var err error
+	if len(m.unsaved) > 0 {
+		// Its earlier rounds wait in memory: they go first, in order.
+		m.unsaved = append(m.unsaved, t)
+		if err = d.tryPersistUnsaved(ctx, m); err != nil {
+			m.unsaved = m.unsaved[:len(m.unsaved)-1]
 		}
-		return tx.DeleteState(ctx, m.name)
-	})
+	} else {
+		err = d.write(ctx, func(tx *store.Tx) error {
+			if err := d.persistEvents(ctx, tx, m.machine, &t); err != nil {
+				return err
+			}
+			return tx.DeleteState(ctx, m.name)
+		})
+	}
 	if err != nil {
-		d.log.Error("retiring a removed monitor; its incident is resolved at the next start", "monitor", m.name, "err", err)
+		d.keepInMemory(ctx, m, &t)
+		d.retiring.add(m)
+		d.log.Error("retiring a removed monitor: the store did not take it; its RESOLVED goes out from memory", "monitor", m.name, "err", err)
 	} else if e := t.Find(incident.EventResolved); e != nil {
 		d.log.Info("monitor removed", "monitor", m.name, "incident", e.Incident.ID, "resolution", e.Incident.Resolution)
 	} else {

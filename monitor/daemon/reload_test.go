@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/vantage-monitor/vantage/monitor/incident"
+	"github.com/vantage-monitor/vantage/notify"
 )
 
 func TestReload(t *testing.T) {
@@ -176,5 +177,46 @@ func TestReloadRefusesHostileConfig(t *testing.T) {
 	}
 	if v := counterValue(t, f.d.reg, "vantage_config_reloads_total", map[string]string{"result": "failure"}); v != 2 {
 		t.Errorf("reloads_total{failure} = %v, want 2", v)
+	}
+}
+
+func TestMonitorRemovedWhileStoppedGetsItsResolved(t *testing.T) {
+	t.Setenv("VANTAGE_TEST_TOKEN", "xoxb-test")
+	tg := newTarget(t)
+	tg.status.Store(http.StatusGatewayTimeout)
+	rec := &recorder{}
+	f := newFixture(t, monitorTOML("keep", tg.URL)+monitorTOML("gone", tg.URL+"/gone")+receiverTOML, withRecorder(rec))
+	f.round("gone")
+	f.round("gone")
+	if n := f.deliver(); n != 1 {
+		t.Fatalf("delivered %d after gone went down, want its DOWN", n)
+	}
+	msgs, _ := rec.got()
+	open := msgs[0]
+	if open.Event != notify.EventOpen || open.Monitor != "gone" {
+		t.Fatalf("first alert: %+v", open)
+	}
+	if err := f.d.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	writeConfig(t, f.dir, monitorTOML("keep", tg.URL)+receiverTOML)
+	f.open(withRecorder(rec))
+	if n := f.deliver(); n != 1 {
+		t.Fatalf("delivered %d after a restart without gone, want exactly its RESOLVED", n)
+	}
+	msgs, refs := rec.got()
+	res := msgs[len(msgs)-1]
+	if res.Event != notify.EventResolve || res.Monitor != "gone" || res.IncidentID != open.IncidentID || res.Resolution != incident.ResolutionRemoved {
+		t.Fatalf("alert after the restart: %+v, want gone's RESOLVED as %q", res, incident.ResolutionRemoved)
+	}
+	if refs[len(refs)-1] != "C1/1.000" {
+		t.Errorf("the RESOLVED was given ref %q, want the DOWN's message C1/1.000", refs[len(refs)-1])
+	}
+	if f.deliver() != 0 {
+		t.Fatal("more than one alert for the removed monitor")
+	}
+	if inc, err := f.d.store.Incident(context.Background(), open.IncidentID); err != nil || inc.Open() || inc.Resolution != incident.ResolutionRemoved {
+		t.Fatalf("gone's incident: %+v, %v; want resolved as removed", inc, err)
 	}
 }

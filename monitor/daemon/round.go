@@ -28,7 +28,7 @@ func (d *Daemon) round(ctx context.Context, name string, _ time.Time) {
 		return
 	}
 	m.mu.Lock()
-	plan, planErr, removed, mc := m.plan, m.planErr, m.removed, m.cfg
+	plan, planErr, removed, mc := m.plan, m.planErr, m.removed || m.broken != "", m.cfg
 	m.mu.Unlock()
 	if removed {
 		return
@@ -60,7 +60,7 @@ func (d *Daemon) settle(ctx context.Context, m *mon, at time.Time, res *result.R
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.removed {
+	if m.removed || m.broken != "" {
 		return
 	}
 	c := m.checks[res.Class]
@@ -74,7 +74,6 @@ func (d *Daemon) settle(ctx context.Context, m *mon, at time.Time, res *result.R
 		d.log.Debug("check", "monitor", m.name, "ok", res.OK, "class", res.Class, "status", res.Status, "total_ms", res.Phases.TotalMs)
 	}
 
-	before := m.machine.Snapshot()
 	obs.Result = *res
 	t, err := m.machine.Observe(obs)
 	if err != nil {
@@ -82,33 +81,51 @@ func (d *Daemon) settle(ctx context.Context, m *mon, at time.Time, res *result.R
 		return
 	}
 	row := store.ResultRow{Monitor: m.name, At: at, Result: *res}
-	if len(t.Events) == 0 && !t.Changed() {
+	if len(t.Events) == 0 && !t.Changed() && len(m.unsaved) == 0 {
 		d.buf.add(row)
 		return
 	}
-	err = d.write(ctx, func(tx *store.Tx) error {
-		if err := tx.RecordResult(ctx, &row); err != nil {
-			return err
+	if len(m.unsaved) > 0 {
+		// Earlier rounds wait in memory: they go to the store first, in
+		// order, with this one.
+		d.buf.add(row)
+		m.unsaved = append(m.unsaved, t)
+		err = d.tryPersistUnsaved(ctx, m)
+		if err != nil {
+			m.unsaved = m.unsaved[:len(m.unsaved)-1]
 		}
-		if err := d.persistEvents(ctx, tx, m.machine, &t); err != nil {
-			return err
+	} else {
+		var prevID int64
+		if inc := m.machine.Incident(); inc != nil {
+			prevID = inc.ID
 		}
-		return saveState(ctx, tx, m)
-	})
+		err = d.write(ctx, func(tx *store.Tx) error {
+			if err := tx.RecordResult(ctx, &row); err != nil {
+				return err
+			}
+			if err := d.persistEvents(ctx, tx, m.machine, &t); err != nil {
+				return err
+			}
+			return saveState(ctx, tx, m)
+		})
+		if err != nil {
+			// The transaction was rolled back: an ID it gave is not real.
+			m.machine.SetIncidentID(prevID)
+			d.buf.add(row)
+		}
+	}
 	if err != nil {
-		// Put the machine back as it was so the next round makes the same
-		// transition again: nothing is lost, nothing is done twice.
-		if restored, rerr := incident.FromSnapshot(before, m.machine.Settings()); rerr == nil {
-			m.machine = restored
-		} else {
-			d.log.Error("restoring incident machine after a failed write", "monitor", m.name, "err", rerr)
-		}
-		d.log.Error("persisting a round; it will be retried next round", "monitor", m.name, "err", err)
-		return
+		// Fail open: the machine keeps its state (the page and the API
+		// show the truth) and the alerts go out from memory; the store
+		// gets all of it when it writes again.
+		d.keepInMemory(ctx, m, &t)
 	}
 	m.publish()
-	if len(t.Events) > 0 {
+	if err == nil && len(t.Events) > 0 {
 		d.kickOutbox()
+	}
+	if len(t.Events) == 0 && !t.Changed() {
+		return // a steady round that only carried earlier ones to the store
 	}
 	d.logTransition(m, &t, res)
 	if e := t.Find(incident.EventRecheck); e != nil {
@@ -157,8 +174,14 @@ func (d *Daemon) logTransition(m *mon, t *incident.Transition, res *result.Resul
 // machine's owner locked, inside a transaction that also saves a target
 // machine's snapshot.
 func (d *Daemon) persistEvents(ctx context.Context, tx *store.Tx, machine *incident.Machine, t *incident.Transition) error {
+	return d.persistEventsWith(ctx, tx, machine, t, nil)
+}
+
+// persistEventsWith is persistEvents; with a replay it writes a transition
+// that was kept in memory while the store failed (see unpersisted.go).
+func (d *Daemon) persistEventsWith(ctx context.Context, tx *store.Tx, machine *incident.Machine, t *incident.Transition, r *replay) error {
 	var id int64
-	if inc := machine.Incident(); inc != nil {
+	if inc := machine.Incident(); inc != nil && r == nil {
 		id = inc.ID
 	}
 	for i := range t.Events {
@@ -168,6 +191,8 @@ func (d *Daemon) persistEvents(ctx context.Context, tx *store.Tx, machine *incid
 		}
 		if e.Incident.ID != 0 {
 			id = e.Incident.ID
+		} else if r != nil {
+			id = r.ids[e.Incident.Key()]
 		}
 		switch e.Kind {
 		case incident.EventOpened:
@@ -185,7 +210,11 @@ func (d *Daemon) persistEvents(ctx context.Context, tx *store.Tx, machine *incid
 				return err
 			}
 			id = inc.ID
-			machine.SetIncidentID(id)
+			if r == nil {
+				machine.SetIncidentID(id)
+			} else {
+				r.opened(machine, e.Incident.Key(), id)
+			}
 		case incident.EventChanged:
 			if id == 0 || e.Change == nil {
 				continue
@@ -211,7 +240,7 @@ func (d *Daemon) persistEvents(ctx context.Context, tx *store.Tx, machine *incid
 			}
 		}
 		if id != 0 {
-			if err := d.enqueue(ctx, tx, e, id); err != nil {
+			if err := d.enqueue(ctx, tx, e, id, r); err != nil {
 				return err
 			}
 		}
@@ -267,8 +296,21 @@ func (d *Daemon) flushLoop(ctx context.Context) {
 		case <-tk.C:
 		case <-d.buf.kick:
 		}
-		if err := d.Flush(ctx); err != nil {
-			d.log.Error("writing results", "err", err)
+		d.storeTick(ctx)
+	}
+}
+
+// storeTick is the flush loop's work: write the buffered results; then,
+// if the store took them, what monitors kept in memory, else hand the
+// outbox's queued alerts to direct delivery. A failing store is logged
+// (once a minute) and counted by noteStore; the rows stay buffered.
+func (d *Daemon) storeTick(ctx context.Context) {
+	if err := d.Flush(ctx); err == nil {
+		_ = d.PersistUnsaved(ctx)
+	}
+	if d.storeDown() {
+		if _, err := d.outbox.AdoptDue(ctx); err != nil {
+			d.log.Warn("reading queued alerts to send them from memory", "err", err)
 		}
 	}
 }
@@ -297,7 +339,7 @@ func (d *Daemon) Flush(ctx context.Context) error {
 	if limit := b.limit * maxBufferedRowsFactor; len(b.rows) > limit {
 		drop := len(b.rows) - limit
 		b.rows = append(b.rows[:0:0], b.rows[drop:]...)
-		d.log.Error("dropped results the store could not take", "rows", drop)
+		d.droppedResults(drop)
 	}
 	b.mu.Unlock()
 	return fmt.Errorf("writing %d results: %w", len(rows), err)

@@ -36,6 +36,7 @@ func (d *Daemon) Monitors(ctx context.Context) ([]web.MonitorView, error) {
 			Flapping:     m.machine.Flapping(),
 			LastCheck:    m.lastCheck,
 			OpenIncident: m.machine.Incident(),
+			Problem:      m.broken,
 		}
 		if m.last != nil {
 			r := *m.last // rounds replace m.last, never change it in place
@@ -64,6 +65,13 @@ func (d *Daemon) Health(context.Context) error {
 	}
 	if s := d.storeErr.Load(); s != nil {
 		errs = append(errs, fmt.Errorf("state store: last write failed: %s", *s))
+	}
+	for _, m := range d.monitorList() {
+		m.mu.Lock()
+		if m.broken != "" {
+			errs = append(errs, fmt.Errorf("monitor %s %s", m.name, m.broken))
+		}
+		m.mu.Unlock()
 	}
 	return errors.Join(errs...)
 }

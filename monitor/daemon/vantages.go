@@ -20,7 +20,6 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/probe"
 	"github.com/vantage-monitor/vantage/monitor/result"
-	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/monitor/vantage"
 	"github.com/vantage-monitor/vantage/monitor/verdict"
 	"github.com/vantage-monitor/vantage/notify"
@@ -124,6 +123,9 @@ type vantageState struct {
 	// checked while nothing worked) until the next canary verdict.
 	isolated bool
 	isoEnded time.Time
+	// unsaved are the vantage transitions the store could not take, by
+	// vantage, with the machine they were made on (unpersisted.go).
+	unsaved map[string]*vantageUnsaved
 }
 
 // vantageSettings: the runner already debounces health (a failure triggers
@@ -304,9 +306,17 @@ func (f *fleet) proven(h vantage.Health) bool {
 func (d *Daemon) restoreVantages(ctx context.Context) error {
 	d.vs.kick = make(chan struct{}, 1)
 	d.vs.machines = make(map[string]*incident.Machine)
-	open, err := d.store.OpenIncidents(ctx)
+	// A row that does not decode is reported by restore (a monitor's) or
+	// skipped here with a log line (a vantage's, which the next sync opens
+	// again if the vantage is still failing): it never stops the others.
+	open, bad, err := d.store.OpenIncidentsTolerant(ctx)
 	if err != nil {
 		return fmt.Errorf("restoring vantage incidents: %w", err)
+	}
+	for _, b := range bad {
+		if d.cfg.Monitor(b.Monitor) == nil {
+			d.log.Error("skipping an open incident that does not decode", "monitor", b.Monitor, "incident", b.ID, "err", b.Err, "file", d.store.Path())
+		}
 	}
 	for i := range open {
 		inc := &open[i]
@@ -401,14 +411,9 @@ func (d *Daemon) syncVantages(ctx context.Context) {
 			covered = true
 		}
 		var (
-			t      incident.Transition
-			err    error
-			before *incident.Snapshot
+			t   incident.Transition
+			err error
 		)
-		if m != nil {
-			s := m.Snapshot()
-			before = &s
-		}
 		switch {
 		case covered:
 			t = m.Close(now, ResolutionIsolated)
@@ -443,18 +448,15 @@ func (d *Daemon) syncVantages(ctx context.Context) {
 			continue
 		}
 		if len(t.Events) > 0 {
-			err = d.write(ctx, func(tx *store.Tx) error { return d.persistEvents(ctx, tx, m, &t) })
+			err = d.persistVantage(ctx, name, m, &t)
 		}
 		if err != nil {
-			// Put the machine back as it was: the next sync makes the same
-			// transition again, nothing is lost or done twice.
-			if before != nil {
-				if restored, rerr := incident.FromSnapshot(*before, vantageSettings()); rerr == nil {
-					d.vs.machines[name] = restored
-				}
+			// Fail open, as a round does: the machine keeps its state, the
+			// alerts go out from memory, the store gets them later.
+			d.keepVantageInMemory(ctx, name, m, &t)
+			if !d.storeDown() { // a failing store is logged once a minute by noteStore
+				d.log.Error("persisting a vantage incident; its alerts go out from memory", "vantage", name, "err", err)
 			}
-			d.log.Error("persisting a vantage incident; retried at the next sync", "vantage", name, "err", err)
-			continue
 		}
 		d.logVantage(name, m, &t)
 		if len(t.Events) > 0 {

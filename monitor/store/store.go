@@ -151,6 +151,8 @@ type Store struct {
 	done       chan struct{}
 	closeOnce  sync.Once
 	closeErr   error
+
+	fault faultPtr // SetWriteFault (unpersisted.go)
 }
 
 // Path is the database file.
@@ -389,6 +391,9 @@ type Tx struct {
 func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	if err := s.injectedFault(); err != nil {
+		return err
+	}
 	stx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return classify(s.path, "begin transaction", err)

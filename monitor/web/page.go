@@ -221,6 +221,9 @@ func buildRow(m *MonitorView, now time.Time) pageRow {
 		}
 		row.Elapsed = formatMs(lr.Phases.TotalMs)
 	}
+	if m.Problem != "" {
+		row.Error = truncate(m.Problem, maxErrorRunes)
+	}
 	row.LastCheck = ago(now, m.LastCheck)
 	if !m.LastCheck.IsZero() {
 		row.LastCheckAbs = m.LastCheck.UTC().Format(time.RFC3339)

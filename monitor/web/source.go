@@ -24,6 +24,9 @@ type MonitorView struct {
 	OpenIncident *incident.Incident `json:"open_incident"`
 	// Skipped counts rounds skipped because the previous one still ran.
 	Skipped uint64 `json:"skipped_rounds"`
+	// Problem says why the monitor is not being checked (its stored state
+	// does not decode); empty while it runs.
+	Problem string `json:"problem,omitempty"`
 }
 
 // Source is what the HTTP surface reads from the running daemon.

@@ -153,6 +153,8 @@ type Outbox struct {
 	// restart a receiver that is still busy says so again at its next 429.
 	dgMu     sync.Mutex
 	degraded map[string]Degradation
+
+	direct direct // alerts the store could not take (direct.go)
 }
 
 // Degradation says why and since when a receiver is degraded.
@@ -385,6 +387,9 @@ func (o *Outbox) pass(stop, ctx context.Context, receiver string) (passResult, e
 		return res, fmt.Errorf("%s: %w", op, err)
 	}
 	res.full = len(items) == o.opts.Batch
+	if items, err = o.settleAdopted(ctx, receiver, items); err != nil { // direct.go
+		return res, fmt.Errorf("%s: %w", op, err)
+	}
 	var entries []entry
 	for _, it := range items {
 		msg, err := decode(it)

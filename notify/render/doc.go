@@ -79,6 +79,9 @@ func build(m *notify.Message) *doc {
 	if m.Repeat {
 		d.Notes = append(d.Notes, "Possible repeat: an earlier attempt to send this may have arrived (the daemon stopped during it, or the receiver took it without answering), so you may see it twice.")
 	}
+	if m.NotPersisted {
+		d.Notes = append(d.Notes, "Not persisted: the state store could not be written, so this was sent from memory; a restart before the store recovers may forget it or send it again.")
+	}
 	switch {
 	case len(m.Group) > 0:
 		buildGroup(d, m)

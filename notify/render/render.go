@@ -70,6 +70,9 @@ func Title(m *notify.Message) string {
 	if m.Repeat {
 		b.WriteString(" (possible repeat)")
 	}
+	if m.NotPersisted {
+		b.WriteString(" (not persisted)")
+	}
 	return clipRunes(oneLine(b.String()), maxTitle)
 }
 

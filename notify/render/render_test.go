@@ -370,3 +370,30 @@ func TestResolvedMainMessage(t *testing.T) {
 		t.Errorf("resolved message still reads as an outage:\n%s", p)
 	}
 }
+
+// TestNotPersistedIsShown: an alert sent from memory while the store could
+// not be written says so in every format.
+func TestNotPersistedIsShown(t *testing.T) {
+	for name, m := range map[string]*notify.Message{"down": open("shop", shopDown(), incident.SeverityCritical), "resolve": resolveCase(), "reminder": reminderCase()} {
+		m.NotPersisted = true
+		if s := Title(m); !strings.Contains(s, "(not persisted)") {
+			t.Errorf("%s: title %q does not say not persisted", name, s)
+		}
+		if s := Text(m); !strings.Contains(s, "Not persisted: the state store could not be written") {
+			t.Errorf("%s: text does not say not persisted:\n%s", name, s)
+		}
+		if s := HTML(m); !strings.Contains(s, "Not persisted: the state store could not be written") {
+			t.Errorf("%s: HTML does not say not persisted:\n%s", name, s)
+		}
+		if p := string(slackPayload(t, SlackBlocks(m))); !strings.Contains(p, "not persisted") {
+			t.Errorf("%s: Slack message does not say not persisted:\n%s", name, p)
+		}
+		if p := string(slackPayload(t, SlackReply(m))); !strings.Contains(p, "not persisted") {
+			t.Errorf("%s: Slack reply does not say not persisted:\n%s", name, p)
+		}
+		m.NotPersisted = false
+		if s := Text(m) + string(slackPayload(t, SlackBlocks(m))); strings.Contains(strings.ToLower(s), "not persisted") {
+			t.Errorf("%s: a persisted alert says not persisted", name)
+		}
+	}
+}

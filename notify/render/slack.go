@@ -187,6 +187,9 @@ func SlackReply(m *notify.Message) []slack.Block {
 	if m.Repeat {
 		notes = append(notes, "possible repeat")
 	}
+	if m.NotPersisted {
+		notes = append(notes, "not persisted")
+	}
 	if m.Flapping && m.Event != notify.EventResolve {
 		notes = append(notes, "flapping")
 	}
