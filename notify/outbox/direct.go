@@ -491,6 +491,7 @@ func (o *Outbox) attemptDirect(ctx context.Context, n notify.Notifier, e *direct
 		if ik != "" && newRef != "" {
 			q.refs[refKey(receiver, ik)] = newRef
 		}
+		o.clearDegraded(receiver)
 		o.m.count(receiver, string(msg.Event), "delivered")
 		o.log.Info("notification delivered from memory", logArgs...)
 		if ik == "" {
@@ -500,6 +501,10 @@ func (o *Outbox) attemptDirect(ctx context.Context, n notify.Notifier, e *direct
 		return true, time.Time{}
 	}
 	e.out.Status = store.KeyAttempted
+	if mayHaveArrived(err) {
+		// Kept whatever this error means: a later copy says possible repeat.
+		e.out.MaybeSent = true
+	}
 	if p, ok := notify.IsPermanent(err); ok {
 		e.out.Failed, e.out.Reason = true, p.Reason
 		if e.out.Reason == "" {
@@ -510,18 +515,11 @@ func (o *Outbox) attemptDirect(ctx context.Context, n notify.Notifier, e *direct
 		return false, time.Time{}
 	}
 	if ra, ok := notify.IsRetryAfter(err); ok {
-		after := ra.After
-		if after <= 0 {
-			after = o.opts.BaseBackoff
-		}
 		e.attempts-- // the receiver is busy, not broken
-		e.due = now.Add(after)
+		e.due = now.Add(o.retryAfter(receiver, now, ra.After))
 		o.m.count(receiver, string(msg.Event), "rate_limited")
 		o.log.Warn("notification from memory rate limited", append(logArgs, "retry_at", e.due, "error", err)...)
 		return false, e.due
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		e.out.MaybeSent = true
 	}
 	if e.attempts >= o.opts.MaxAttempts && !msg.Persistent {
 		e.out.Failed, e.out.Reason = true, "gave up after "+strconv.Itoa(e.attempts)+" attempts from memory: "+err.Error()

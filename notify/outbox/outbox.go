@@ -763,7 +763,7 @@ func (o *Outbox) settle(ctx context.Context, receiver string, members []entry, g
 
 	// A send that may have reached the receiver is remembered as such in
 	// the same transaction that settles it, whatever else the error says.
-	ambiguous := notify.IsAmbiguous(sendErr) || errors.Is(sendErr, context.DeadlineExceeded)
+	ambiguous := mayHaveArrived(sendErr)
 	markAmbiguous := func(tx *store.Tx, m entry) error {
 		if !ambiguous {
 			return nil
@@ -799,19 +799,7 @@ func (o *Outbox) settle(ctx context.Context, receiver string, members []entry, g
 	}
 
 	if ra, ok := notify.IsRetryAfter(sendErr); ok {
-		after := ra.After
-		if after <= 0 {
-			after = o.opts.BaseBackoff
-		}
-		if after > o.opts.MaxRetryAfter {
-			// Honouring a day-long Retry-After would hold every alert of
-			// this receiver for a day: try again at the cap, and say the
-			// receiver is degraded until it takes a message again.
-			o.setDegraded(receiver, now, fmt.Sprintf("asked to retry after %s, more than max_retry_after %s",
-				after, o.opts.MaxRetryAfter))
-			after = o.opts.MaxRetryAfter
-		}
-		next := now.Add(after)
+		next := now.Add(o.retryAfter(receiver, now, ra.After))
 		err := o.opts.Store.Update(ctx, func(tx *store.Tx) error {
 			for _, m := range members {
 				if err := markAmbiguous(tx, m); err != nil {
@@ -890,6 +878,30 @@ func (o *Outbox) settle(ctx context.Context, receiver string, members []entry, g
 // receiver: the daemon died during it, or it ended ambiguously (see
 // notify.AmbiguousError); the prefix is how stores of earlier versions
 // recorded a timeout.
+// mayHaveArrived says whether a failed send may still have reached the
+// receiver: it said so (notify.Ambiguous), or the attempt ran out of time
+// with the request possibly taken. Both the outbox and sends from memory
+// decide it here.
+func mayHaveArrived(err error) bool {
+	return notify.IsAmbiguous(err) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// retryAfter is how long to leave receiver alone after it asked for after
+// (0: it named no time). Honouring a day-long Retry-After would hold every
+// alert of this receiver for a day: past MaxRetryAfter it is tried again at
+// the cap, and the receiver is degraded until it takes a message again.
+func (o *Outbox) retryAfter(receiver string, now time.Time, after time.Duration) time.Duration {
+	if after <= 0 {
+		after = o.opts.BaseBackoff
+	}
+	if after > o.opts.MaxRetryAfter {
+		o.setDegraded(receiver, now, fmt.Sprintf("asked to retry after %s, more than max_retry_after %s",
+			after, o.opts.MaxRetryAfter))
+		after = o.opts.MaxRetryAfter
+	}
+	return after
+}
+
 func maybeRepeat(it store.OutboxItem) bool {
 	return it.MaybeSent || strings.HasPrefix(it.LastError, ambiguousPrefix)
 }
