@@ -12,6 +12,7 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/result"
 	"github.com/vantage-monitor/vantage/monitor/store"
+	"github.com/vantage-monitor/vantage/monitor/verdict"
 )
 
 // round is the scheduler's Job: probe, observe, persist.
@@ -50,7 +51,10 @@ func (d *Daemon) round(ctx context.Context, name string, _ time.Time) {
 	} else {
 		res = d.prober.RunPlan(ctx, plan)
 	}
-	d.settle(ctx, m, at, &res, incident.Observation{At: at, Result: res})
+	// One rule for the vote and the severity on both paths: the verdict's.
+	obs := verdict.Observation(res, mc.Severity)
+	obs.At = at
+	d.settle(ctx, m, at, &res, obs)
 }
 
 // settle is the second half of a round: everything after the probe. obs is

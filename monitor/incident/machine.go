@@ -119,7 +119,10 @@ type Observation struct {
 	Scope string
 	// Regions names the vantages that saw the target down (for "partial").
 	Regions []string
-	// Severity overrides SeverityForScope(Scope) when set.
+	// Severity is the severity of a down vote, as the round decided it
+	// (monitor/verdict.Severity, from the scope and the monitor's
+	// configured severity). The machine does not derive it from Scope:
+	// empty means critical, the severity of a failure nobody qualified.
 	Severity Severity
 }
 
@@ -141,7 +144,7 @@ func (o *Observation) severity() Severity {
 	if o.Severity != "" {
 		return o.Severity
 	}
-	return SeverityForScope(o.Scope)
+	return SeverityCritical
 }
 
 func (o *Observation) check() error {

@@ -44,21 +44,6 @@ func ParseSeverity(text string) (Severity, error) {
 	return s, nil
 }
 
-// SeverityForScope is the severity an incident gets from the vantage verdict:
-// down for everyone is critical, down from some places is a warning. An empty
-// scope comes from a daemon without remote vantages, whose confirmed failure
-// is taken at face value (critical). "just_me" and "unknown" are not about
-// the target at all; they get info, but Observation never lets them vote.
-func SeverityForScope(scope string) Severity {
-	switch scope {
-	case ScopePartial:
-		return SeverityWarning
-	case ScopeJustMe, ScopeUnknown:
-		return SeverityInfo
-	}
-	return SeverityCritical
-}
-
 // Key identifies the incident before and after the store gives it an ID, and
 // across restarts: the kind, the monitor and the moment it opened. Notifiers
 // build their idempotency keys on it.
