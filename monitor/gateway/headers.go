@@ -5,8 +5,9 @@ import "strings"
 // readHeaders finds the hops the headers name, outermost first. The order of
 // the checks is the order of the layers in real deployments: edge CDNs, then
 // platform load balancers, then proxies, then web servers named only by
-// Server. Header facts come from the research notes
-// (/work/shared/research/gateway-fingerprints.md §1 and §3).
+// Server. Header facts come from the team's gateway fingerprint research
+// (its fingerprint table and header notes), kept outside the repository
+// until issue 11 moves it into docs/.
 func (s *scan) readHeaders() {
 	if s.h == nil {
 		return
