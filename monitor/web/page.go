@@ -90,9 +90,7 @@ func (s *server) statusPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	// Redacted before the page clips long errors, so no part of a secret
-	// survives the cut.
-	data := buildPage(redact.Copy(all, s.redact), f, pg, r.URL.Query(), s.now())
+	data := buildPage(all, f, pg, r.URL.Query(), s.now(), s.redact)
 	var buf bytes.Buffer
 	if err := s.page.Execute(&buf, data); err != nil {
 		s.log.Error("http: rendering status page failed", "err", err)
@@ -110,8 +108,8 @@ func (s *server) statusPage(w http.ResponseWriter, r *http.Request) {
 
 // buildPage counts every monitor, keeps those the filter selects, sorts
 // the worst first (down, failing, recovering, unknown, up; by name within)
-// and renders the rows of one page of them.
-func buildPage(all []MonitorView, f filter, pg paging, q url.Values, now time.Time) pageData {
+// and renders the rows of one page of them, each redacted with red.
+func buildPage(all []MonitorView, f filter, pg paging, q url.Values, now time.Time, red func(string) string) pageData {
 	d := pageData{Total: len(all), GeneratedAt: now.UTC().Format(time.RFC3339)}
 	sel := make([]*MonitorView, 0, len(all))
 	for i := range all {
@@ -167,7 +165,10 @@ func buildPage(all []MonitorView, f filter, pg paging, q url.Values, now time.Ti
 	}
 	d.Rows = make([]pageRow, hi-lo)
 	for i, m := range sel[lo:hi] {
-		d.Rows[i] = buildRow(m, now)
+		// Only the rows shown are redacted, and before buildRow clips long
+		// errors, so no part of a secret survives the cut.
+		rm := redact.Copy(*m, red)
+		d.Rows[i] = buildRow(&rm, now)
 	}
 	return d
 }
