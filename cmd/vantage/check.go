@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/vantage-monitor/vantage/monitor/config"
-	"github.com/vantage-monitor/vantage/monitor/daemon"
+	"github.com/vantage-monitor/vantage/daemon"
 	"github.com/vantage-monitor/vantage/monitor/diagnose"
 	"github.com/vantage-monitor/vantage/monitor/probe"
 	"github.com/vantage-monitor/vantage/monitor/redact"

@@ -12,7 +12,7 @@ import (
 
 	"github.com/vantage-monitor/vantage/cmd/vantage/internal/demo"
 	"github.com/vantage-monitor/vantage/cmd/vantage/internal/logging"
-	"github.com/vantage-monitor/vantage/monitor/daemon"
+	"github.com/vantage-monitor/vantage/daemon"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/notify/outbox"
 )

@@ -17,7 +17,7 @@ import (
 	"github.com/vantage-monitor/vantage/cmd/vantage/internal/logging"
 	"github.com/vantage-monitor/vantage/cmd/vantage/internal/sdnotify"
 	"github.com/vantage-monitor/vantage/monitor/config"
-	"github.com/vantage-monitor/vantage/monitor/daemon"
+	"github.com/vantage-monitor/vantage/daemon"
 	"github.com/vantage-monitor/vantage/monitor/redact"
 	"github.com/vantage-monitor/vantage/monitor/schedule"
 )

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/vantage-monitor/vantage/monitor/agent"
-	"github.com/vantage-monitor/vantage/monitor/daemon"
+	"github.com/vantage-monitor/vantage/daemon"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/probe"
 	"github.com/vantage-monitor/vantage/monitor/result"
