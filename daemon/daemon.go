@@ -28,6 +28,7 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/probe"
 	"github.com/vantage-monitor/vantage/monitor/redact"
 	"github.com/vantage-monitor/vantage/monitor/result"
+	"github.com/vantage-monitor/vantage/monitor/round"
 	"github.com/vantage-monitor/vantage/monitor/schedule"
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/monitor/vantage"
@@ -105,6 +106,7 @@ type Daemon struct {
 	log     *slog.Logger
 	clock   schedule.Clock
 	prober  Prober
+	single  *round.Runner // the rounds of a config without vantages
 	opts    Options
 	store   *store.Store
 	lock    *stateLock // held from New until the store is closed
@@ -145,7 +147,7 @@ type mon struct {
 	plan      *probe.Plan
 	planErr   error
 	machine   *incident.Machine
-	last      *result.Result
+	last      *result.Outcome
 	lastCheck time.Time
 	removed   bool
 	checks    map[result.Class]prometheus.Counter
@@ -237,6 +239,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 		log: opts.Logger, clock: opts.Clock, prober: opts.Prober, opts: opts,
 		reg: opts.Registry, cfg: cfg, monitors: make(map[string]*mon, len(cfg.Monitors)),
 	}
+	d.single = round.Single(round.Options{Prober: opts.Prober, Clock: opts.Clock})
 	d.buf.init(opts.FlushRows)
 	m, err := newMetrics(opts.Registry, opts.Registry, d)
 	if err != nil {

@@ -215,7 +215,7 @@ func entryByID(t *testing.T, id string) entry {
 // firstStep renders e's first step for r, failing if it cannot be filled.
 func firstStep(t *testing.T, id string, r *result.Result) string {
 	t.Helper()
-	step, ok := newFacts(r).render(entryByID(t, id).steps[0])
+	step, ok := newFacts(&known{Result: r}).render(entryByID(t, id).steps[0])
 	if !ok {
 		t.Fatalf("entry %s: first step has an unfilled placeholder for its own case", id)
 	}
@@ -243,14 +243,14 @@ func TestEntrySelectedByItsFacts(t *testing.T) {
 		}
 		t.Run(e.id, func(t *testing.T) {
 			var ids []string
-			for _, s := range selectEntries(r) {
+			for _, s := range selectEntries(&known{Result: r}) {
 				ids = append(ids, s.id)
 			}
 			if !slices.Contains(ids, e.id) {
 				t.Fatalf("case does not select %s; selected %v", e.id, ids)
 			}
 			want := firstStep(t, e.id, r)
-			got := Suggest(r)
+			got := Suggest(r, nil)
 			if !slices.Contains(got, want) {
 				t.Errorf("first step of %s missing from Suggest:\nwant %q\ngot  %q", e.id, want, got)
 			}
@@ -286,14 +286,14 @@ func TestNearMisses(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := Suggest(tc.r)
+			got := Suggest(tc.r, nil)
 			for _, id := range tc.want {
 				if s := firstStep(t, id, tc.r); !slices.Contains(got, s) {
 					t.Errorf("want first step of %s, got %q", id, got)
 				}
 			}
 			for _, id := range tc.wantNot {
-				step, ok := newFacts(tc.r).render(entryByID(t, id).steps[0])
+				step, ok := newFacts(&known{Result: tc.r}).render(entryByID(t, id).steps[0])
 				if ok && slices.Contains(got, step) {
 					t.Errorf("first step of %s must not apply, got %q", id, got)
 				}
@@ -323,7 +323,7 @@ func TestMostSpecificFirst(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := Suggest(tc.r)
+			got := Suggest(tc.r, nil)
 			if want := firstStep(t, tc.first, tc.r); len(got) == 0 || got[0] != want {
 				t.Errorf("first step:\nwant %q\ngot  %q", want, got)
 			}
