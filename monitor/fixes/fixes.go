@@ -139,6 +139,10 @@ const (
 	wVia      = 2
 	wEvidence = 3
 	wDetail   = 4
+	// What the follow-up diagnosis saw (the origin probed directly, the
+	// resolvers compared) says more than anything the response itself
+	// carries.
+	wDiagnosis = 5
 )
 
 func class(cs ...result.Class) cond {
@@ -275,6 +279,23 @@ func evidence(s string) cond {
 	}}
 }
 
+// found requires the round's diagnosis to have found f.
+func found(f result.Finding) cond {
+	return cond{"finding=" + string(f), wDiagnosis, func(r *known) bool { return r.diag.Has(f) }}
+}
+
+// originSaw requires the diagnosis's direct probe of the origin to have
+// ended in one of cs.
+func originSaw(cs ...result.Class) cond {
+	names := make([]string, len(cs))
+	for i, c := range cs {
+		names[i] = string(c)
+	}
+	return cond{"origin=" + strings.Join(names, "|"), wDiagnosis, func(r *known) bool {
+		return r.diag != nil && r.diag.Origin != nil && slices.Contains(cs, r.diag.Origin.Result.Class)
+	}}
+}
+
 // retryAfter requires the response to have carried Retry-After.
 func retryAfter() cond {
 	return cond{"retry-after", wFact, func(r *known) bool { return r.RetryAfter != "" }}
@@ -390,6 +411,9 @@ func newFacts(r *known) facts {
 		f["target"] = r.RemoteAddr
 	case f["host"] != "" && f["port"] != "":
 		f["target"] = net.JoinHostPort(f["host"], f["port"])
+	}
+	if r.diag != nil && r.diag.Origin != nil {
+		f["origin"] = r.diag.Origin.URL
 	}
 	if t := r.TLS; t != nil {
 		if !t.NotAfter.IsZero() {

@@ -48,6 +48,13 @@ func checkBounded(t *testing.T, steps []string) {
 var knownPlaceholders = []string{
 	"url", "final_url", "gateway", "via", "detail", "retry_after", "status",
 	"host", "port", "ip", "target", "not_after", "not_before", "issuer", "dns_names",
+	"origin",
+}
+
+// fullFacts has every fact a template can use, the diagnosis's included.
+func fullFacts() *known {
+	return &known{Result: fullResult(), diag: &result.Diagnosis{
+		Origin: &result.OriginCheck{URL: "http://10.20.30.40:8080/api/v2/health", Result: result.Result{Class: result.ClassConnectionRefused}}}}
 }
 
 // fullResult has every fact a template can use, with realistic lengths.
@@ -74,7 +81,7 @@ func fullResult() *result.Result {
 // TestTableIsWellFormed is the review gate for new entries.
 func TestTableIsWellFormed(t *testing.T) {
 	ids := map[string]bool{}
-	full := newFacts(&known{Result: fullResult()})
+	full := newFacts(fullFacts())
 	for _, e := range knowledge {
 		if e.id == "" || ids[e.id] {
 			t.Errorf("entry id %q is empty or repeated", e.id)
@@ -114,7 +121,7 @@ func TestTableIsWellFormed(t *testing.T) {
 }
 
 func TestKnownPlaceholdersAreFilled(t *testing.T) {
-	f := newFacts(&known{Result: fullResult()})
+	f := newFacts(fullFacts())
 	for _, p := range knownPlaceholders {
 		if f[p] == "" {
 			t.Errorf("placeholder {%s} is not filled from a full result", p)
@@ -186,7 +193,7 @@ func TestHostnameMismatchListsNames(t *testing.T) {
 }
 
 func TestMissingFactDropsOnlyThatStep(t *testing.T) {
-	r := res(result.ClassClientError, 429, "", "")
+	r := res(result.ClassClientError, 429, "", "").Result
 	if containsSub(Suggest(r, nil), "Retry-After") {
 		t.Errorf("no Retry-After in the result, but a step mentions it: %q", Suggest(r, nil))
 	}
@@ -215,8 +222,8 @@ func TestTargetFallsBackToHostAndPort(t *testing.T) {
 
 func TestSharedStepsAreDeduplicated(t *testing.T) {
 	r := entryCases["tls-unknown-authority-issuer"]
-	chain, _ := newFacts(&known{Result: r}).render(stepShowChain)
-	got := Suggest(r, nil)
+	chain, _ := newFacts(r).render(stepShowChain)
+	got := Suggest(r.Result, r.diag)
 	n := 0
 	for _, s := range got {
 		if s == chain {
@@ -227,7 +234,7 @@ func TestSharedStepsAreDeduplicated(t *testing.T) {
 		t.Errorf("shared chain step appears %d times, want once: %q", n, got)
 	}
 	var ids []string
-	for _, e := range selectEntries(&known{Result: r}) {
+	for _, e := range selectEntries(r) {
 		ids = append(ids, e.id)
 	}
 	if !slices.Contains(ids, "tls-unknown-authority") || !slices.Contains(ids, "tls") {
@@ -239,7 +246,7 @@ func TestBoundedUnderManyMatches(t *testing.T) {
 	// nginx behind Cloudflare matches the relayed note, seven nginx and
 	// generic steps: the output stops at MaxSteps with the most specific kept.
 	r := entryCases["relayed-by-cdn"]
-	got := Suggest(r, nil)
+	got := Suggest(r.Result, r.diag)
 	if len(got) != MaxSteps {
 		t.Fatalf("want exactly %d steps, got %d: %q", MaxSteps, len(got), got)
 	}
