@@ -38,7 +38,9 @@ func (f *fakeLocal) RunPlan(_ context.Context, pl *probe.Plan) result.Result {
 
 // remote is a remote vantage that sends what answer says, fixes included
 // (an agent of an older version chose its own).
-type remote struct{ answer func(url string) result.Result }
+type remote struct {
+	answer func(url string) result.Result
+}
 
 func (f remote) Probe(_ context.Context, s probe.Spec) (result.Result, error) {
 	r := f.answer(s.URL)
