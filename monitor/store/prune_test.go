@@ -39,7 +39,7 @@ func TestPruneKeepsNewestPerMonitor(t *testing.T) {
 		got, _ := s.RecentResults(ctx, m, 100)
 		var local []time.Time
 		for _, r := range got {
-			if r.Vantage == DefaultVantage {
+			if r.Vantage == result.LocalVantage {
 				local = append(local, r.At)
 			}
 		}

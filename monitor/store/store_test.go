@@ -134,7 +134,7 @@ func TestResultsRoundTripAndQueries(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("LastResult: ok=%v err=%v", ok, err)
 	}
-	if last.ID != rows[4].ID || last.Vantage != DefaultVantage {
+	if last.ID != rows[4].ID || last.Vantage != result.LocalVantage {
 		t.Errorf("LastResult = id %d vantage %q, want id %d local", last.ID, last.Vantage, rows[4].ID)
 	}
 	last, ok, _ = s.LastResult(ctx, "shop", "fra1")
