@@ -73,7 +73,7 @@ func TestPruneByAgeAndDelivered(t *testing.T) {
 		if err := tx.OpenIncident(ctx, inc); err != nil {
 			return err
 		}
-		if _, err := tx.Enqueue(ctx, OutboxEvent{Key: "k", Receiver: "r", IncidentID: inc.ID, Event: EventOpen}); err != nil {
+		if _, err := tx.Enqueue(ctx, OutboxEvent{Key: "k", Receiver: "r", IncidentID: inc.ID, Event: incident.NotifyOpen}); err != nil {
 			return err
 		}
 		if err := tx.MarkDelivered(ctx, "k"); err != nil {

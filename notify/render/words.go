@@ -71,7 +71,7 @@ func Verdict(m *notify.Message) string {
 	if m.Kind == incident.KindVantage {
 		return vantageVerdict(m)
 	}
-	if m.Event == notify.EventResolve {
+	if m.Event == incident.NotifyResolve {
 		v := "back up after " + Duration(m.Duration())
 		if r := m.Resolution; r != "" && r != "recovered" {
 			v = "resolved after " + Duration(m.Duration()) + " (" + clipRunes(oneLine(r), 80) + ")"
@@ -193,12 +193,12 @@ func vantageState(m *notify.Message) (state, why string, monitors []string) {
 
 func vantageVerdict(m *notify.Message) string {
 	if m.Monitor == IsolationName {
-		if m.Event == notify.EventResolve {
+		if m.Event == incident.NotifyResolve {
 			return "back after " + Duration(m.Duration()) + ": this host has its network again"
 		}
 		return "down: this host has lost its network, so no check can tell whether a target is down until it is back"
 	}
-	if m.Event == notify.EventResolve {
+	if m.Event == incident.NotifyResolve {
 		return "working again after " + Duration(m.Duration())
 	}
 	state, _, _ := vantageState(m)
