@@ -4,9 +4,9 @@ import "strings"
 
 // Each vendor's file (cloudflare.go, nginx.go, envoy.go, ...) holds its
 // name, its header and page fingerprints, its detail tokens and their words.
-// What no vendor's file can say is where the vendor stands among the others,
-// and that is all this file says: adding a vendor is its file, its place in
-// the lists below, and its fixes in monitor/fixes. The facts behind the
+// What no vendor's file can say is where the vendor stands among the others:
+// that is what this file says. Adding a vendor is its file, its place in the
+// lists below, and its fixes in monitor/fixes. The facts behind the
 // fingerprints, with the vendors' documentation, are in docs/gateways.md.
 //
 // Detail tokens are short stable strings; the fixes knowledge base and
