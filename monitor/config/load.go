@@ -24,6 +24,7 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/probe"
 	"github.com/vantage-monitor/vantage/monitor/result"
+	"github.com/vantage-monitor/vantage/monitor/schedule"
 )
 
 // maxSecretSize guards against pointing a *_file key at the wrong file.
@@ -74,7 +75,7 @@ func limitError(name string, le *tomlguard.Error) error {
 }
 
 func builtinDefaults() Monitor {
-	sched, _ := ParseSchedule(DefaultSchedule)
+	sched := schedule.MustParseSpec(DefaultSchedule)
 	status, _ := probe.ParseStatusSet(probe.DefaultExpectStatus)
 	return Monitor{
 		ExpectStatus:    status,
@@ -360,12 +361,17 @@ func (l *loader) checkMonitor(cfg *Config, m *Monitor, t map[string]any, path, s
 		l.checkCredentials(m, t, path, sec)
 	}
 	spec := m.Spec()
+	var specErr error
 	if isDefaults {
 		spec.URL = "http://defaults.invalid/" // only the defaultable keys are checked
+		specErr = spec.Validate()
+	} else {
+		// Compiled here, once: the daemon and the checks run the plan.
+		m.Plan, specErr = probe.Compile(spec)
 	}
-	for _, err := range splitErrors(spec.Validate()) {
+	for _, err := range specErrors(specErr) {
 		key, msg, ok := strings.Cut(err.Error(), ": ")
-		if !ok {
+		if !ok || strings.ContainsRune(key, ' ') { // not "key: ...", e.g. "compiling expect_regex: ..."
 			key, msg = "", err.Error()
 		}
 		if key == "url" || own(key) || key == "" {
@@ -375,12 +381,12 @@ func (l *loader) checkMonitor(cfg *Config, m *Monitor, t map[string]any, path, s
 	if own("timeout") && m.Timeout == 0 {
 		add("timeout", "must be longer than 0s")
 	}
-	if (own("timeout") || own("schedule")) && !m.Schedule.IsZero() && m.Timeout > m.Schedule.Period {
+	if period, err := m.Schedule.MinPeriod(); (own("timeout") || own("schedule")) && err == nil && m.Timeout > period {
 		at := "timeout" // or, for an inherited timeout, the schedule that made it too long
 		if !own(at) {
 			at = "schedule"
 		}
-		l.add(joinPath(path, at), sec, "timeout", "%s is longer than the schedule period %s", fmtDuration(m.Timeout), fmtDuration(m.Schedule.Period))
+		l.add(joinPath(path, at), sec, "timeout", "%s is longer than the schedule period %s", fmtDuration(m.Timeout), fmtDuration(period))
 	}
 	if own("max_body") && m.MaxBody == 0 {
 		add("max_body", "must be larger than 0")
@@ -458,6 +464,16 @@ func (l *loader) checkVantageRefs(cfg *Config, names []string, path, sec string)
 		}
 		seen[n] = true
 	}
+}
+
+// specErrors lists the problems probe.Validate or probe.Compile found, each
+// "key: message" as probe words them.
+func specErrors(err error) []error {
+	var joined interface{ Unwrap() []error }
+	if errors.As(err, &joined) {
+		return joined.Unwrap()
+	}
+	return splitErrors(err)
 }
 
 // splitErrors undoes errors.Join.
