@@ -6,6 +6,7 @@
 package config
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -210,9 +211,10 @@ type Vantage struct {
 
 	// Key is the shared HMAC key, read from KeyFile or KeyEnv.
 	Key Secret `toml:"-" json:"key"`
-	// CAPEM is the content of CAFile.
-	CAPEM []byte `toml:"-" json:"-"`
-	Line  int    `toml:"-" json:"-"`
+	// CAPool holds the certificates of CAFile, loaded once at load; nil
+	// without CAFile (the system roots).
+	CAPool *x509.CertPool `toml:"-" json:"-"`
+	Line   int            `toml:"-" json:"-"`
 }
 
 // Canary is the [canary] table: URLs that are up whenever the network is,
@@ -289,8 +291,9 @@ type Receiver struct {
 	TLS string `toml:"tls" json:"tls,omitempty"`
 	// CAFile verifies the SMTP server with a private CA's certificate.
 	CAFile string `toml:"ca_file" json:"ca_file,omitempty"`
-	// CAPEM is the content of CAFile.
-	CAPEM []byte `toml:"-" json:"-"`
+	// CAPool holds the certificates of CAFile, loaded once at load; nil
+	// without CAFile.
+	CAPool *x509.CertPool `toml:"-" json:"-"`
 
 	// Secrets, read at load time.
 	Token      Secret `toml:"-" json:"token"`

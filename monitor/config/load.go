@@ -550,7 +550,7 @@ func (l *loader) checkVantage(cfg *Config, v *Vantage, t map[string]any, path, s
 	}
 	v.Key = l.secret(path, sec, "key_file", v.KeyFile, "key_env", v.KeyEnv, true)
 	if v.CAFile != "" {
-		v.CAPEM = l.caFile(v.CAFile, add)
+		v.CAPool = l.caFile(v.CAFile, add)
 		if v.Insecure {
 			add("insecure", "turns off the verification ca_file is for; set one or the other")
 		}
@@ -691,28 +691,29 @@ func (l *loader) checkReceiver(cfg *Config, r *Receiver, t map[string]any, path,
 	}
 }
 
-// caFile reads a ca_file (relative to the config's directory) and checks
-// it holds a certificate.
-func (l *loader) caFile(p string, add func(key, format string, args ...any)) []byte {
+// caFile loads a ca_file (relative to the config's directory) into the
+// pool its clients verify with: the one place the program reads its PEM.
+func (l *loader) caFile(p string, add func(key, format string, args ...any)) *x509.CertPool {
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(l.dir, p)
 	}
 	data, err := l.env.readFile(p)
-	switch {
-	case err != nil:
+	if err != nil {
 		add("ca_file", "cannot read %s: %s", p, pathErrReason(err))
-	case !x509.NewCertPool().AppendCertsFromPEM(data):
-		add("ca_file", "%s holds no PEM certificate", p)
-	default:
-		return data
+		return nil
 	}
-	return nil
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		add("ca_file", "%s holds no PEM certificate", p)
+		return nil
+	}
+	return pool
 }
 
 func (l *loader) checkEmail(r *Receiver, t map[string]any, path, sec string) {
 	add := func(key, format string, args ...any) { l.add(joinPath(path, key), sec, key, format, args...) }
 	if r.CAFile != "" {
-		r.CAPEM = l.caFile(r.CAFile, add)
+		r.CAPool = l.caFile(r.CAFile, add)
 	}
 	port := ""
 	if !written(t, "smtp") {
