@@ -641,40 +641,42 @@ func (l *loader) checkReceiver(cfg *Config, r *Receiver, t map[string]any, path,
 	}
 	switch r.Type {
 	case ReceiverSlack:
-		if r.Timeout == 0 {
-			r.Timeout = DefaultNotifyTimeout
+		if d, err := r.SlackTimeout(); err == nil {
+			r.Timeout = d
 		}
 		token := r.TokenFile != "" || r.TokenEnv != ""
 		hook := r.WebhookURLFile != "" || r.WebhookURLEnv != ""
+		// A secret is read only once the receiver says which one it posts
+		// with; CheckSlack decides the rules, the loader names the keys.
 		switch {
-		case token && hook:
+		case token && !hook:
+			r.Token = l.secret(path, sec, "token_file", r.TokenFile, "token_env", r.TokenEnv, true)
+		case hook && !token:
+			r.WebhookURL = l.secret(path, sec, "webhook_url_file", r.WebhookURLFile, "webhook_url_env", r.WebhookURLEnv, true)
+		}
+		switch CheckSlack(token, hook, r.Channel, r.WebhookURL.Reveal()) {
+		case SlackTokenAndWebhook:
 			key := "webhook_url_file"
 			if r.WebhookURLFile == "" {
 				key = "webhook_url_env"
 			}
 			add(key, "a slack receiver uses a bot token or a webhook, not both")
-		case token:
-			r.Token = l.secret(path, sec, "token_file", r.TokenFile, "token_env", r.TokenEnv, true)
-			if r.Channel == "" {
-				add("channel", "missing: a bot token posts to a channel ID such as \"C0123ABCD\"")
-			}
-		case hook:
-			r.WebhookURL = l.secret(path, sec, "webhook_url_file", r.WebhookURLFile, "webhook_url_env", r.WebhookURLEnv, true)
-			if !r.WebhookURL.IsZero() && checkHTTPURL(r.WebhookURL.Reveal()) != nil {
-				key, src := "webhook_url_file", l.secretPath(r.WebhookURLFile)
-				if r.WebhookURLFile == "" {
-					key, src = "webhook_url_env", "$"+r.WebhookURLEnv
-				}
-				add(key, "%s does not hold an http or https URL", src)
-			}
-		default:
+		case SlackNoCredential:
 			l.add(path, sec, "", "missing token_file, token_env, webhook_url_file or webhook_url_env")
+		case SlackTokenWithoutChannel:
+			add("channel", "missing: a bot token posts to a channel ID such as \"C0123ABCD\"")
+		case SlackWebhookNotHTTP:
+			key, src := "webhook_url_file", l.secretPath(r.WebhookURLFile)
+			if r.WebhookURLFile == "" {
+				key, src = "webhook_url_env", "$"+r.WebhookURLEnv
+			}
+			add(key, "%s does not hold an http or https URL", src)
 		}
 		if r.APIURL != "" {
 			if err := checkHTTPURL(r.APIURL); err != nil {
 				add("api_url", "%s", err)
-			} else if !strings.HasSuffix(r.APIURL, "/") {
-				r.APIURL += "/" // slack-go joins method names onto it
+			} else {
+				r.APIURL = SlackAPIURL(r.APIURL)
 			}
 		}
 	case ReceiverEmail:
