@@ -68,7 +68,7 @@ func enqueueSend(ctx context.Context, tx *store.Tx, s *plan.Send) (existed bool,
 		Key:        s.Msg.Key,
 		Receiver:   s.Msg.Receiver,
 		IncidentID: s.Msg.IncidentID,
-		Event:      store.EventKind(s.Msg.Event),
+		Event:      s.Msg.Event,
 		Payload:    payload,
 		NotBefore:  s.NotBefore,
 	})

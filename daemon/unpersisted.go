@@ -138,7 +138,7 @@ func (d *Daemon) noticeAll(outage time.Time, what string, sev incident.Severity,
 		r := cfg.Receivers[i].Name
 		items = append(items, outbox.DirectItem{Msg: notify.Message{
 			Key:      fmt.Sprintf("store/%s/%s|%s", outage.UTC().Format(time.RFC3339Nano), what, r),
-			Event:    notify.EventNotice,
+			Event:    incident.NotifyNotice,
 			Receiver: r,
 			Monitor:  "state store",
 			Severity: sev,

@@ -161,7 +161,7 @@ func (d *Daemon) newFleet(cfg *config.Config) (*fleet, error) {
 		p, _ := r.Prober(name)
 		if rs, ok := p.(interface {
 			Resolve(context.Context, string) ([]netip.Addr, error)
-		}); ok && name != vantage.LocalName {
+		}); ok && name != result.LocalVantage {
 			vrs = append(vrs, diagnose.VantageResolver{Name: name, Lookup: rs.Resolve})
 		}
 	}
@@ -371,7 +371,7 @@ func (d *Daemon) syncVantages(ctx context.Context) {
 		// The notice ends once any vantage has shown it works: the network
 		// is back, even if the local canaries are yet to be re-checked.
 		iso := want{url: IsolationIncident, proven: anyProven}
-		if local, ok := h.Vantage(vantage.LocalName); ok && h.Isolated {
+		if local, ok := h.Vantage(result.LocalVantage); ok && h.Isolated {
 			iso.down, iso.why = true, "this host has lost its network: the local canaries fail and no remote vantage answers ("+local.Error+")"
 		}
 		wants[IsolationIncident] = iso

@@ -17,6 +17,7 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/config/tomlguard"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/probe"
+	"github.com/vantage-monitor/vantage/monitor/result"
 	"github.com/vantage-monitor/vantage/monitor/schedule"
 )
 
@@ -38,8 +39,6 @@ const (
 	DefaultCanaryTimeout  = 5 * time.Second
 	DefaultNotifyTimeout  = 10 * time.Second
 	DefaultSMTPTimeout    = 30 * time.Second
-	// LocalVantage is the built-in vantage: the daemon's own host.
-	LocalVantage = "local"
 )
 
 // Config is a loaded, defaulted and validated watchlist.
@@ -416,7 +415,7 @@ func (c *Config) Receiver(name string) *Receiver {
 
 // VantageNames lists "local" and every configured vantage, in file order.
 func (c *Config) VantageNames() []string {
-	names := []string{LocalVantage}
+	names := []string{result.LocalVantage}
 	for _, v := range c.Vantages {
 		names = append(names, v.Name)
 	}

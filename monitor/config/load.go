@@ -540,8 +540,8 @@ func (l *loader) checkCanary(c *Canary, t map[string]any) {
 func (l *loader) checkVantage(cfg *Config, v *Vantage, t map[string]any, path, sec string) {
 	add := func(key, format string, args ...any) { l.add(joinPath(path, key), sec, key, format, args...) }
 	l.checkName(v.Name, t, path, sec)
-	if v.Name == LocalVantage {
-		add("name", "%q is reserved for the daemon's own host", LocalVantage)
+	if v.Name == result.LocalVantage {
+		add("name", "%q is reserved for the daemon's own host", result.LocalVantage)
 	}
 	if !written(t, "url") {
 		add("url", "missing")

@@ -40,7 +40,7 @@ func TestPruneKeepsNewestPerMonitor(t *testing.T) {
 		got, _ := s.RecentResults(ctx, m, 100)
 		var local []time.Time
 		for _, r := range got {
-			if r.Vantage == DefaultVantage {
+			if r.Vantage == result.LocalVantage {
 				local = append(local, r.At)
 			}
 		}
@@ -74,7 +74,7 @@ func TestPruneByAgeAndDelivered(t *testing.T) {
 		if err := tx.OpenIncident(ctx, inc); err != nil {
 			return err
 		}
-		if _, err := tx.Enqueue(ctx, OutboxEvent{Key: "k", Receiver: "r", IncidentID: inc.ID, Event: EventOpen}); err != nil {
+		if _, err := tx.Enqueue(ctx, OutboxEvent{Key: "k", Receiver: "r", IncidentID: inc.ID, Event: incident.NotifyOpen}); err != nil {
 			return err
 		}
 		if err := tx.MarkDelivered(ctx, "k"); err != nil {

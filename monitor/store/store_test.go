@@ -117,7 +117,7 @@ func TestResultsRoundTripAndQueries(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("LastResult: ok=%v err=%v", ok, err)
 	}
-	if last.ID != rows[4].ID || last.Vantage != DefaultVantage {
+	if last.ID != rows[4].ID || last.Vantage != result.LocalVantage {
 		t.Errorf("LastResult = id %d vantage %q, want id %d local", last.ID, last.Vantage, rows[4].ID)
 	}
 	last, ok, _ = s.LastResult(ctx, "shop", "fra1")
@@ -176,7 +176,7 @@ func TestUpdateIsAtomic(t *testing.T) {
 		if err := tx.OpenIncident(ctx, &incident.Incident{Monitor: "shop", Kind: incident.KindTarget, Severity: incident.SeverityCritical, Class: result.ClassBadGateway}); err != nil {
 			return err
 		}
-		if _, err := tx.Enqueue(ctx, OutboxEvent{Key: "k1", Receiver: "slack", IncidentID: 1, Event: EventOpen}); err != nil {
+		if _, err := tx.Enqueue(ctx, OutboxEvent{Key: "k1", Receiver: "slack", IncidentID: 1, Event: incident.NotifyOpen}); err != nil {
 			return err
 		}
 		return boom
@@ -303,7 +303,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 		if err := tx.OpenIncident(ctx, inc); err != nil {
 			return err
 		}
-		if _, err := tx.Enqueue(ctx, OutboxEvent{Key: "open-1", Receiver: "slack", IncidentID: inc.ID, Event: EventOpen, Payload: json.RawMessage(`{"a":1}`)}); err != nil {
+		if _, err := tx.Enqueue(ctx, OutboxEvent{Key: "open-1", Receiver: "slack", IncidentID: inc.ID, Event: incident.NotifyOpen, Payload: json.RawMessage(`{"a":1}`)}); err != nil {
 			return err
 		}
 		return tx.SetMessageRef(ctx, "slack", inc.ID, "C1/1700000000.0001")

@@ -121,7 +121,7 @@ func newWorld(t *testing.T, canaries []string, remotes ...string) *world {
 }
 
 func (w *world) vantage(name string) *fakeVantage {
-	if name == LocalName {
+	if name == result.LocalVantage {
 		return w.local
 	}
 	return w.remotes[name]
@@ -274,7 +274,7 @@ func TestConcurrentFailuresShareOneCanaryCheck(t *testing.T) {
 	if got := w.takeChanges(); !slices.Equal(got, []string{"local healthy->impaired"}) {
 		t.Errorf("changes = %v", got)
 	}
-	h, _ := w.r.Health().Vantage(LocalName)
+	h, _ := w.r.Health().Vantage(result.LocalVantage)
 	if h.State != Impaired || len(h.Monitors) != monitors || !strings.Contains(h.Error, "no canary answered OK") {
 		t.Errorf("local health %+v", h)
 	}
@@ -486,7 +486,7 @@ func TestLocalAdapter(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 	r.Tick(context.Background())
-	if h, _ := r.Health().Vantage(LocalName); h.Canary != "ok" {
+	if h, _ := r.Health().Vantage(result.LocalVantage); h.Canary != "ok" {
 		t.Errorf("local canary %q against a live loopback server", h.Canary)
 	}
 }

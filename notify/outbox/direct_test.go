@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vantage-monitor/vantage/internal/testkit"
+	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/notify"
 )
@@ -29,7 +30,7 @@ func TestDirectKeepsOrderRetriesAndRefs(t *testing.T) {
 		if n == 1 {
 			return "", errors.New("connection reset")
 		}
-		if msg.Event == notify.EventOpen {
+		if msg.Event == incident.NotifyOpen {
 			return "C1/9.000", nil
 		}
 		return "", nil

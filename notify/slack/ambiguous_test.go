@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vantage-monitor/vantage/internal/testkit"
+	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/notify"
 	"github.com/vantage-monitor/vantage/notify/outbox"
@@ -41,7 +42,7 @@ func enqueue(t *testing.T, s *store.Store, msg *notify.Message) {
 	ctx := context.Background()
 	if err := s.Update(ctx, func(tx *store.Tx) error {
 		_, err := tx.Enqueue(ctx, store.OutboxEvent{Key: msg.Key, Receiver: msg.Receiver,
-			IncidentID: msg.IncidentID, Event: store.EventKind(msg.Event), Payload: payload})
+			IncidentID: msg.IncidentID, Event: msg.Event, Payload: payload})
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -83,7 +84,7 @@ func TestAcceptedThenHangThen500ThenOK(t *testing.T) {
 	r := botReceiver(f.URL())
 	r.Timeout = 300 * time.Millisecond
 	ob, s, clk := outboxFor(t, mustNew(t, r))
-	msg := message(notify.EventOpen, "shop")
+	msg := message(incident.NotifyOpen, "shop")
 	msg.Key = "shop/open|ops"
 	enqueue(t, s, msg)
 	ctx := context.Background()
@@ -149,7 +150,7 @@ func TestAmbiguityOfSlackErrors(t *testing.T) {
 		ambiguous bool
 	}{{"hang", true}, {"500", false}, {"ok:false", false}} {
 		mode.Store(tc.mode)
-		_, err := n.Notify(t.Context(), message(notify.EventOpen, "shop"), "")
+		_, err := n.Notify(t.Context(), message(incident.NotifyOpen, "shop"), "")
 		if err == nil {
 			t.Fatalf("%s: no error", tc.mode)
 		}
@@ -159,7 +160,7 @@ func TestAmbiguityOfSlackErrors(t *testing.T) {
 	}
 	// Nothing written: a server that is not there cannot have acted.
 	r = botReceiver("http://127.0.0.1:1/api/")
-	_, err := mustNew(t, r).Notify(t.Context(), message(notify.EventOpen, "shop"), "")
+	_, err := mustNew(t, r).Notify(t.Context(), message(incident.NotifyOpen, "shop"), "")
 	if err == nil || notify.IsAmbiguous(err) {
 		t.Errorf("connection refused: err %v, ambiguous %v", err, notify.IsAmbiguous(err))
 	}
@@ -181,7 +182,7 @@ func TestDayLongRetryAfterIsCapped(t *testing.T) {
 		return true
 	})
 	ob, s, clk := outboxFor(t, mustNew(t, botReceiver(f.URL())))
-	msg := message(notify.EventOpen, "shop")
+	msg := message(incident.NotifyOpen, "shop")
 	msg.Key = "shop/open|ops"
 	enqueue(t, s, msg)
 	ctx := context.Background()

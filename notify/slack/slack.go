@@ -25,6 +25,7 @@ import (
 	"github.com/slack-go/slack/slackutilsx"
 
 	"github.com/vantage-monitor/vantage/monitor/config"
+	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/redact"
 	"github.com/vantage-monitor/vantage/notify"
 	"github.com/vantage-monitor/vantage/notify/render"
@@ -144,7 +145,7 @@ func (n *Notifier) Notify(ctx context.Context, msg *notify.Message, ref string) 
 		return "", notify.Permanent("no message", fmt.Errorf("slack receiver %q: nil message", n.name))
 	}
 	switch msg.Event {
-	case notify.EventOpen, notify.EventUpdate, notify.EventResolve, notify.EventReminder, notify.EventNotice:
+	case incident.NotifyOpen, incident.NotifyUpdate, incident.NotifyResolve, incident.NotifyReminder, incident.NotifyNotice:
 	default:
 		return "", notify.Permanent("unknown event", fmt.Errorf("slack receiver %q: unknown event %q", n.name, msg.Event))
 	}
@@ -159,15 +160,15 @@ func (n *Notifier) Notify(ctx context.Context, msg *notify.Message, ref string) 
 		// receiver switched from email): still deliver, as a new message.
 		n.log.Warn("slack: ignoring malformed message ref, posting a new message", "ref", ref, "key", msg.Key)
 	}
-	if !ok || msg.Event == notify.EventOpen {
+	if !ok || msg.Event == incident.NotifyOpen {
 		return n.post(ctx, msg)
 	}
 	switch msg.Event {
-	case notify.EventNotice:
+	case incident.NotifyNotice:
 		// A notice stands alone; the incident keeps its own message.
 		_, err := n.post(ctx, msg)
 		return "", err
-	case notify.EventResolve:
+	case incident.NotifyResolve:
 		return n.resolve(ctx, msg, channel, ts)
 	default: // update, reminder
 		return "", n.reply(ctx, msg, channel, ts)

@@ -21,7 +21,6 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/probe"
 	"github.com/vantage-monitor/vantage/monitor/result"
 	"github.com/vantage-monitor/vantage/monitor/store"
-	"github.com/vantage-monitor/vantage/monitor/vantage"
 )
 
 // wantRound asserts a round's scope and what each vantage saw.
@@ -51,7 +50,7 @@ func TestVantages(t *testing.T) {
 		up   = result.VantageUp
 		down = result.VantageDown
 	)
-	local := vantage.LocalName
+	local := result.LocalVantage
 
 	t.Run("up everywhere", func(t *testing.T) {
 		l.t = t
