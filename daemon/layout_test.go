@@ -6,8 +6,6 @@ import (
 	"errors"
 	"io"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -30,9 +28,10 @@ func TestMonitorImportsNothingAbove(t *testing.T) {
 		return false
 	}
 
-	goCmd := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if p, err := exec.LookPath("go"); err == nil {
-		goCmd = p
+	// go test puts its own GOROOT/bin first on the PATH of the tests.
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("finding the go command: %v", err)
 	}
 	// -test includes every package's test variants and external test
 	// packages, so a test that imports the daemon counts too. The module
