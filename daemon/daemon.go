@@ -1,9 +1,14 @@
-// Package daemon is `vantage run`: it ties the watchlist, the scheduler, the
-// probe, the incident machines and the store into one long-running process.
-// It restores every monitor's machine from the store at start, runs one
-// round per due monitor (probe, observe, persist), swaps configs on reload
-// while monitors keep their identity by name, serves the status page, API
-// and metrics, and shuts down without losing a result or an incident.
+// Package daemon is `vantage run`, and it is only wiring: it builds the
+// store, the outbox and its receivers, the scheduler, the vantage runner
+// with its incidents, and the HTTP surface from the config, and connects
+// them. It sits above monitor/ and notify/, and nothing there imports it
+// (layout_test.go): what a round decides, what an incident is and which
+// alert goes where are decided in those packages. The daemon restores every
+// monitor's machine from the store at start, persists what each round
+// changed together with its alerts (or keeps it in memory while the store
+// cannot write), swaps configs on reload while monitors keep their identity
+// by name, and at shutdown undoes start-up in reverse without losing a
+// result or an incident.
 package daemon
 
 import (
