@@ -327,11 +327,14 @@ func (d *Daemon) newMon(mc *config.Monitor, machine *incident.Machine) *mon {
 	return m
 }
 
-// setConfig installs mc and compiles its spec once, so rounds do no
-// per-check preparation. Call with m.mu held (or before m is shared).
+// setConfig installs mc and the plan the config compiled at load, so rounds
+// do no per-check preparation. Call with m.mu held (or before m is shared).
 func (m *mon) setConfig(mc *config.Monitor) {
 	m.cfg = mc
-	m.plan, m.planErr = probe.Compile(mc.Spec())
+	m.plan, m.planErr = mc.Plan, nil
+	if m.plan == nil {
+		m.planErr = fmt.Errorf("monitor %s has no compiled probe plan: its config was not made by config.Load", mc.Name)
+	}
 }
 
 // restore rebuilds every configured monitor's machine from the store and
@@ -518,14 +521,13 @@ func (d *Daemon) entries(cfg *config.Config) []schedule.Entry {
 	es := make([]schedule.Entry, 0, len(cfg.Monitors))
 	for i := range cfg.Monitors {
 		mc := &cfg.Monitors[i]
-		spec, err := schedule.ParseSpec(mc.Schedule.Spec)
-		if err != nil {
-			// The config validated it; a mismatch is a bug worth a log
-			// line, not a crash.
-			d.log.Error("monitor not scheduled", "monitor", mc.Name, "err", err)
+		if mc.Schedule.IsZero() {
+			// config.Load always sets one; a config made otherwise is a
+			// bug worth a log line, not a crash.
+			d.log.Error("monitor not scheduled: it has no schedule", "monitor", mc.Name)
 			continue
 		}
-		es = append(es, schedule.Entry{Name: mc.Name, Spec: spec, Job: d.round})
+		es = append(es, schedule.Entry{Name: mc.Name, Spec: mc.Schedule, Job: d.round})
 	}
 	return es
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vantage-monitor/vantage/internal/testkit"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/notify"
@@ -256,7 +257,7 @@ func TestQueuedAlertGoesOutWhileStoreFails(t *testing.T) {
 // poll for every receiver, is counted into the once-a-minute line instead.
 func TestOutboxPassErrorsAreQuietWhileTheStoreFails(t *testing.T) {
 	f := newFixture(t, "", nil)
-	var buf syncBuffer
+	var buf testkit.Buffer
 	log := slog.New(quietHandler{slog.NewTextHandler(&buf, nil), f.d}).With("component", "outbox")
 	log.Error(outboxPassFailed, "receiver", "ops")
 	f.d.noteStore(errors.New("disk full"))

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vantage-monitor/vantage/internal/testkit"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/result"
 )
@@ -130,19 +131,15 @@ func TestBackgroundPrunerWakesAfterPruneEvery(t *testing.T) {
 	if err := s.RecordResults(ctx, rows); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		r, err := s.RecentResults(ctx, "m", 100)
+	var r []ResultRow
+	if !testkit.Eventually(testkit.Patience, func() bool {
+		r, err = s.RecentResults(ctx, "m", 100)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(r) == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("background pruner did not run: %d results", len(r))
-		}
-		time.Sleep(10 * time.Millisecond)
+		return len(r) == 2
+	}) {
+		t.Fatalf("background pruner did not run: %d results", len(r))
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)

@@ -13,39 +13,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vantage-monitor/vantage/internal/testkit"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/result"
 )
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// newClock starts where the tests' timestamps expect.
+func newClock() *testkit.Clock { return testkit.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)) }
 
 // openTest opens a store in a fresh temp dir with the background pruner off.
-func openTest(t *testing.T, clk *fakeClock, opts Options) (*Store, string) {
+func openTest(t *testing.T, clk *testkit.Clock, opts Options) (*Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), FileName)
 	return reopen(t, path, clk, opts), path
 }
 
-func reopen(t *testing.T, path string, clk *fakeClock, opts Options) *Store {
+func reopen(t *testing.T, path string, clk *testkit.Clock, opts Options) *Store {
 	t.Helper()
 	opts.Now = clk.Now
 	if opts.PruneInterval == 0 {

@@ -6,11 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vantage-monitor/vantage/internal/testkit"
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/notify"
 )
 
-func directOutbox(t *testing.T, clk *fakeClock, rec *recorder, maxAttempts int) *Outbox {
+func directOutbox(t *testing.T, clk *testkit.Clock, rec *recorder, maxAttempts int) *Outbox {
 	t.Helper()
 	o := New(Options{Store: openStore(t, clk.Now), Now: clk.Now, MaxAttempts: maxAttempts,
 		BaseBackoff: time.Second, MaxBackoff: time.Minute, AttemptTimeout: 50 * time.Millisecond,

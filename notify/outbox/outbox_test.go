@@ -17,30 +17,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/vantage-monitor/vantage/internal/testkit"
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/notify"
 )
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// newClock starts where the tests' timestamps expect.
+func newClock() *testkit.Clock { return testkit.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)) }
 
 func openStore(t *testing.T, now func() time.Time) *store.Store {
 	t.Helper()
@@ -124,7 +107,7 @@ func (r *recorder) keys() []string {
 	return out
 }
 
-func newOutbox(t *testing.T, s *store.Store, clk *fakeClock, opts Options) (*Outbox, *prometheus.Registry) {
+func newOutbox(t *testing.T, s *store.Store, clk *testkit.Clock, opts Options) (*Outbox, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	opts.Store, opts.Now, opts.Registerer = s, clk.Now, reg
@@ -526,12 +509,8 @@ func TestHangingReceiverDoesNotBlockOthers(t *testing.T) {
 	<-started
 	put(t, s, open("f1", "fast", 3), time.Time{})
 	o.Kick()
-	deadline := time.Now().Add(5 * time.Second)
-	for !delivered(t, s, "f1") {
-		if time.Now().After(deadline) {
-			t.Fatal("fast receiver not delivered while slow one hangs")
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !testkit.Eventually(testkit.Patience, func() bool { return delivered(t, s, "f1") }) {
+		t.Fatal("fast receiver not delivered while slow one hangs")
 	}
 	if it := item(t, s, "s1"); it.State != store.StateSending {
 		t.Errorf("slow item = %+v, want still sending", it)
@@ -743,12 +722,8 @@ func TestSetNotifiersOnReload(t *testing.T) {
 	}()
 	waitDelivered := func(key string) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !delivered(t, s, key) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s not delivered", key)
-			}
-			time.Sleep(2 * time.Millisecond)
+		if !testkit.Eventually(testkit.Patience, func() bool { return delivered(t, s, key) }) {
+			t.Fatalf("%s not delivered", key)
 		}
 	}
 	waitDelivered("a1")

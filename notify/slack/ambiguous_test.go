@@ -11,33 +11,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vantage-monitor/vantage/internal/testkit"
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/notify"
 	"github.com/vantage-monitor/vantage/notify/outbox"
 )
 
-// testClock is a settable clock for the outbox and the store.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // outboxFor runs an outbox on a fresh store with n as receiver "ops".
-func outboxFor(t *testing.T, n notify.Notifier) (*outbox.Outbox, *store.Store, *testClock) {
+func outboxFor(t *testing.T, n notify.Notifier) (*outbox.Outbox, *store.Store, *testkit.Clock) {
 	t.Helper()
-	clk := &testClock{t: opened}
+	clk := testkit.NewClock(opened)
 	ctx := context.Background()
 	s, err := store.Open(ctx, filepath.Join(t.TempDir(), store.FileName), store.Options{Now: clk.Now, PruneInterval: -1})
 	if err != nil {
