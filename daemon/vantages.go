@@ -21,12 +21,13 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/verdict"
 )
 
-// IsolationIncident and ResolutionIsolated are the vantage incidents'
-// names (monitor/vantage/incidents.go), kept here for the daemon's callers.
-const (
-	IsolationIncident  = vantage.IsolationIncident
-	ResolutionIsolated = vantage.ResolutionIsolated
-)
+// IsolationIncident is the name of the isolation notice (see
+// incident.IsolationIncident).
+const IsolationIncident = incident.IsolationIncident
+
+// ResolutionIsolated is how a vantage incident ends when the isolation
+// notice takes over from it.
+const ResolutionIsolated = incident.ResolutionIsolated
 
 // RemoteProber is the prober of a configured remote vantage: an agent.Client
 // signing with the first key of the vantage's key file.

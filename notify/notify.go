@@ -14,7 +14,6 @@ import (
 
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/result"
-	"github.com/vantage-monitor/vantage/monitor/vantage"
 )
 
 // Event is what a notification is about. The strings equal the store's
@@ -132,8 +131,8 @@ type Message struct {
 }
 
 // IsolationMonitor is the incident name of the notice that this host lost
-// its network (the vantage incidents' isolation notice).
-const IsolationMonitor = vantage.IsolationIncident
+// its network (the daemon's isolation incident).
+const IsolationMonitor = incident.IsolationIncident
 
 // Member is one incident of a grouped message.
 type Member struct {

@@ -13,17 +13,6 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/result"
 )
 
-// IsolationIncident is the name of the one KindVantage incident raised while
-// the daemon's own host has lost its network (the local vantage is impaired
-// and no remote vantage answers), instead of one incident per vantage. The
-// '/' keeps it apart from every vantage name, which the config restricts to
-// letters, digits, '.', '_' and '-'.
-const IsolationIncident = "local/network"
-
-// ResolutionIsolated is how a vantage incident ends when the isolation
-// notice takes over from it.
-const ResolutionIsolated = "covered by the notice that this host lost its network"
-
 // incidentSeverity is the severity of vantage problem incidents and of the
 // isolation notice: our own trouble is worth a look, never a page at night.
 const incidentSeverity = incident.SeverityWarning
@@ -35,7 +24,7 @@ func incidentSettings() incident.Settings {
 }
 
 // IncidentChange is one transition of a vantage incident: Machine made
-// Transition for Name (a vantage, or IsolationIncident).
+// Transition for Name (a vantage, or incident.IsolationIncident).
 type IncidentChange struct {
 	Name       string
 	Machine    *incident.Machine
@@ -120,7 +109,7 @@ func (in *Incidents) Restore(open []incident.Incident) error {
 		}
 		m.Reconcile(inc)
 		in.machines[inc.Monitor] = m
-		if inc.Monitor == IsolationIncident {
+		if inc.Monitor == incident.IsolationIncident {
 			in.isolated = true
 		}
 		in.opts.Logger.Info("restored open vantage incident", "vantage", inc.Monitor, "incident", inc.ID)
@@ -165,11 +154,11 @@ func (in *Incidents) Sync(ctx context.Context) {
 		}
 		// The notice ends once any vantage has shown it works: the network
 		// is back, even if the local canaries are yet to be re-checked.
-		iso := want{url: IsolationIncident, proven: anyProven}
+		iso := want{url: incident.IsolationIncident, proven: anyProven}
 		if local, ok := h.Vantage(LocalName); ok && h.Isolated {
 			iso.down, iso.why = true, "this host has lost its network: the local canaries fail and no remote vantage answers ("+local.Error+")"
 		}
-		wants[IsolationIncident] = iso
+		wants[incident.IsolationIncident] = iso
 	}
 	names := make([]string, 0, len(wants)+len(in.machines))
 	for n := range wants {
@@ -203,7 +192,7 @@ func (in *Incidents) Sync(ctx context.Context) {
 		)
 		switch {
 		case covered:
-			t = m.Close(now, ResolutionIsolated)
+			t = m.Close(now, incident.ResolutionIsolated)
 		case !configured:
 			if m == nil {
 				continue

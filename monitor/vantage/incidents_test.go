@@ -112,20 +112,20 @@ func TestIncidentsCommitEachChangeAndKeepWhatFails(t *testing.T) {
 	}}
 	c.events = nil
 	in.Sync(ctx)
-	if want := []string{"fra1:resolved", "iad1:resolved", IsolationIncident + ":opened"}; !slices.Equal(c.events, want) {
+	if want := []string{"fra1:resolved", "iad1:resolved", incident.IsolationIncident + ":opened"}; !slices.Equal(c.events, want) {
 		t.Fatalf("committed %v, want %v", c.events, want)
 	}
-	if c.how["fra1"] != ResolutionIsolated || c.how["iad1"] != ResolutionIsolated {
-		t.Fatalf("resolutions %v, want both %q", c.how, ResolutionIsolated)
+	if c.how["fra1"] != incident.ResolutionIsolated || c.how["iad1"] != incident.ResolutionIsolated {
+		t.Fatalf("resolutions %v, want both %q", c.how, incident.ResolutionIsolated)
 	}
-	if in.Open("fra1") != nil || in.Open("iad1") != nil || in.Open(IsolationIncident) == nil {
-		t.Fatalf("open after isolation: fra1 %v, iad1 %v, notice %v", in.Open("fra1"), in.Open("iad1"), in.Open(IsolationIncident))
+	if in.Open("fra1") != nil || in.Open("iad1") != nil || in.Open(incident.IsolationIncident) == nil {
+		t.Fatalf("open after isolation: fra1 %v, iad1 %v, notice %v", in.Open("fra1"), in.Open("iad1"), in.Open(incident.IsolationIncident))
 	}
 
 	// A restart adopts the open notice and, with the vantages gone from
 	// the config, resolves it as removed.
 	again := NewIncidents(IncidentsOptions{Committer: c, Fleet: func() Fleet { return nil }, Now: func() time.Time { return now }})
-	if err := again.Restore([]incident.Incident{*in.Open(IsolationIncident), {Monitor: "shop", Kind: incident.KindTarget}}); err != nil {
+	if err := again.Restore([]incident.Incident{*in.Open(incident.IsolationIncident), {Monitor: "shop", Kind: incident.KindTarget}}); err != nil {
 		t.Fatal(err)
 	}
 	if again.Open("shop") != nil {
@@ -133,8 +133,8 @@ func TestIncidentsCommitEachChangeAndKeepWhatFails(t *testing.T) {
 	}
 	c.events = nil
 	again.Sync(ctx)
-	if want := []string{IsolationIncident + ":resolved"}; !slices.Equal(c.events, want) || again.Open(IsolationIncident) != nil ||
-		c.how[IsolationIncident] != incident.ResolutionRemoved {
+	if want := []string{incident.IsolationIncident + ":resolved"}; !slices.Equal(c.events, want) || again.Open(incident.IsolationIncident) != nil ||
+		c.how[incident.IsolationIncident] != incident.ResolutionRemoved {
 		t.Fatalf("committed %v (resolutions %v), want %v, removed", c.events, c.how, want)
 	}
 }
