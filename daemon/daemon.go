@@ -1,9 +1,14 @@
-// Package daemon is `vantage run`: it ties the watchlist, the scheduler, the
-// probe, the incident machines and the store into one long-running process.
-// It restores every monitor's machine from the store at start, runs one
-// round per due monitor (probe, observe, persist), swaps configs on reload
-// while monitors keep their identity by name, serves the status page, API
-// and metrics, and shuts down without losing a result or an incident.
+// Package daemon is `vantage run`, and it is only wiring: it builds the
+// store, the outbox and its receivers, the scheduler, the vantage runner
+// with its incidents, and the HTTP surface from the config, and connects
+// them. It sits above monitor/ and notify/, and nothing there imports it
+// (layout_test.go): what a round decides, what an incident is and which
+// alert goes where are decided in those packages. The daemon restores every
+// monitor's machine from the store at start, persists what each round
+// changed together with its alerts (or keeps it in memory while the store
+// cannot write), swaps configs on reload while monitors keep their identity
+// by name, and at shutdown undoes start-up in reverse without losing a
+// result or an incident.
 package daemon
 
 import (
@@ -23,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	toolkit "github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/vantage-monitor/vantage/internal/cleanup"
 	"github.com/vantage-monitor/vantage/monitor/config"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/probe"
@@ -107,10 +113,12 @@ type Daemon struct {
 	prober  Prober
 	opts    Options
 	store   *store.Store
-	lock    *stateLock // held from New until the store is closed
 	sched   *schedule.Scheduler
 	metrics *metrics
 	reg     *prometheus.Registry
+	// down undoes what New and Run started, in reverse: at the end of Run,
+	// in Close, or when starting fails half way.
+	down *cleanup.Stack
 
 	mu       sync.RWMutex
 	cfg      *config.Config
@@ -196,7 +204,7 @@ func settingsOf(m *config.Monitor) incident.Settings {
 // by itself. A store that opens but cannot write fails open (unpersisted.go),
 // and a row that does not decode stops only its monitor. A second daemon on
 // the same state_dir is refused (lock.go).
-func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error) {
+func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Daemon, err error) {
 	if cfg == nil {
 		return nil, errors.New("starting daemon: no config")
 	}
@@ -238,6 +246,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 		reg: opts.Registry, cfg: cfg, monitors: make(map[string]*mon, len(cfg.Monitors)),
 	}
 	d.buf.init(opts.FlushRows)
+	d.down = cleanup.New(d.log)
+	defer func() {
+		if err != nil {
+			_ = d.down.Run() // a failing cleanup is logged; the start's error is the one to return
+		}
+	}()
 	m, err := newMetrics(opts.Registry, opts.Registry, d)
 	if err != nil {
 		return nil, fmt.Errorf("starting daemon: registering metrics: %w", err)
@@ -254,13 +268,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	if err != nil {
 		return nil, fmt.Errorf("starting daemon: %w", err)
 	}
-	d.lock = lock
-	started := false
-	defer func() {
-		if !started {
-			lock.release()
-		}
-	}()
+	// The lock is released last: the next daemon finds the store closed.
+	d.down.PushFunc("releasing the state directory lock", lock.release)
 	st, err := store.Open(ctx, filepath.Join(cfg.StateDir, store.FileName), store.Options{
 		Now:          d.clock.Now,
 		KeepResults:  cfg.Retention,
@@ -272,6 +281,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 		return nil, fmt.Errorf("starting daemon: %w", err)
 	}
 	d.store = st
+	d.down.Push("closing store", st.Close)
 	if opts.storeOpened != nil {
 		opts.storeOpened(st)
 	}
@@ -282,21 +292,17 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	d.outbox = outbox.New(ob)
 	notifiers, err := d.notifiers(cfg)
 	if err != nil {
-		_ = st.Close()
 		return nil, fmt.Errorf("starting daemon: %w", err)
 	}
 	d.outbox.SetNotifiers(notifiers)
 	if err := d.restore(ctx); err != nil {
-		_ = st.Close()
 		return nil, fmt.Errorf("starting daemon: %w", err)
 	}
 	if err := d.restoreVantages(ctx); err != nil {
-		_ = st.Close()
 		return nil, fmt.Errorf("starting daemon: %w", err)
 	}
 	f, err := d.newFleet(cfg)
 	if err != nil {
-		_ = st.Close()
 		return nil, fmt.Errorf("starting daemon: %w", err)
 	}
 	d.vs.fleet.Store(f)
@@ -308,10 +314,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 		Observer: observer{d.metrics},
 	})
 	if _, err := d.sched.Sync(d.entries(cfg)); err != nil {
-		_ = st.Close()
 		return nil, fmt.Errorf("starting daemon: %w", err)
 	}
-	started = true
 	return d, nil
 }
 
@@ -570,12 +574,28 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		_ = d.closeStore()
+		_ = d.down.Run()
 		return fmt.Errorf("running daemon: binding listen address %s: %w", listen, err)
 	}
 	if a, ok := ln.Addr().(*net.TCPAddr); ok {
 		d.addr.Store(a)
 	}
+	// Each part started below pushes its cleanup on d.down, so shutdown
+	// stops them in reverse: the scheduler first (no new rounds), then what
+	// rounds use (vantages, delivery), the HTTP surface, the flush loop,
+	// the last results, and the store.
+	d.down.Push("flushing results", func() error { return d.Flush(context.Background()) })
+	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
+	flushDone := make(chan struct{})
+	go func() {
+		defer close(flushDone)
+		d.flushLoop(flushCtx)
+	}()
+	d.down.PushFunc("stopping the result flush loop", func() {
+		stopFlush()
+		<-flushDone
+	})
+
 	srv := &http.Server{
 		Handler:           web.AllowHosts(d.opts.Handler(d, d.metrics.handler(), d.log), d.allowedHosts(listen)),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -589,25 +609,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go func() {
 		serveErr <- toolkit.Serve(ln, srv, &toolkit.FlagConfig{WebConfigFile: &webCfg.ConfigFile}, d.log)
 	}()
+	d.down.Push("stopping HTTP server", func() error {
+		httpCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(httpCtx)
+	})
 
-	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
-	flushDone := make(chan struct{})
-	go func() {
-		defer close(flushDone)
-		d.flushLoop(flushCtx)
-	}()
-
-	// Checks in flight must be allowed to finish after ctx ends, so the
-	// jobs' context does not inherit its cancellation; Stop bounds them.
-	if err := d.sched.Start(context.WithoutCancel(ctx)); err != nil {
-		stopFlush()
-		<-flushDone
-		_ = srv.Close()
-		_ = d.closeStore()
-		return fmt.Errorf("running daemon: %w", err)
-	}
-	vctx, stopVantages := context.WithCancel(context.WithoutCancel(ctx))
-	waitVantages := d.startVantages(vctx)
 	// Delivery outlives ctx by a moment so a send in flight can finish;
 	// the outbox bounds each attempt, and what is left stays in the store.
 	octx, stopOutbox := context.WithCancel(context.WithoutCancel(ctx))
@@ -624,6 +631,30 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer close(directDone)
 		d.outbox.RunDirect(octx)
 	}()
+	d.down.PushFunc("stopping notification delivery", func() {
+		stopOutbox()
+		<-outboxDone
+		<-directDone
+	})
+
+	vctx, stopVantages := context.WithCancel(context.WithoutCancel(ctx))
+	waitVantages := d.startVantages(vctx)
+	d.down.PushFunc("stopping vantages", func() {
+		stopVantages()
+		waitVantages()
+	})
+
+	// Checks in flight must be allowed to finish after ctx ends, so the
+	// jobs' context does not inherit its cancellation; Stop bounds them.
+	if err := d.sched.Start(context.WithoutCancel(ctx)); err != nil {
+		_ = d.down.Run()
+		return fmt.Errorf("running daemon: %w", err)
+	}
+	d.down.Push("stopping scheduler", func() error {
+		stopCtx, cancel := context.WithTimeout(context.Background(), d.maxTimeout()+shutdownGrace)
+		defer cancel()
+		return d.sched.Stop(stopCtx)
+	})
 	d.log.Info("vantage running", "listen", ln.Addr().String(), "monitors", len(d.monitorList()), "state", d.store.Path())
 	if d.opts.Ready != nil {
 		d.opts.Ready()
@@ -637,35 +668,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info("shutting down")
 
-	var errs []error
-	if runErr != nil {
-		errs = append(errs, runErr)
-	}
-	stopCtx, cancel := context.WithTimeout(context.Background(), d.maxTimeout()+shutdownGrace)
-	if err := d.sched.Stop(stopCtx); err != nil {
-		errs = append(errs, fmt.Errorf("stopping scheduler: %w", err))
-	}
-	cancel()
-	stopVantages()
-	waitVantages()
-	stopOutbox()
-	<-outboxDone
-	<-directDone
-	httpCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	if err := srv.Shutdown(httpCtx); err != nil {
-		errs = append(errs, fmt.Errorf("stopping HTTP server: %w", err))
-	}
-	cancel()
-	stopFlush()
-	<-flushDone
-	if err := d.Flush(context.Background()); err != nil {
-		errs = append(errs, fmt.Errorf("flushing results: %w", err))
-	}
-	if err := d.closeStore(); err != nil {
-		errs = append(errs, fmt.Errorf("closing store: %w", err))
-	}
+	err = d.down.Run()
 	d.log.Info("stopped")
-	return errors.Join(errs...)
+	return errors.Join(runErr, err)
 }
 
 // Addr is the bound listen address, nil before Run binds it.
@@ -685,15 +690,7 @@ func (d *Daemon) Close() error {
 	if d.running.Load() {
 		return nil
 	}
-	return d.closeStore()
-}
-
-// closeStore closes the store, then lets the next daemon take the state
-// directory.
-func (d *Daemon) closeStore() error {
-	err := d.store.Close()
-	d.lock.release()
-	return err
+	return d.down.Run()
 }
 
 func (d *Daemon) config() *config.Config {

@@ -392,14 +392,7 @@ func TestVantageIncidentKeptInMemoryWhileStoreFails(t *testing.T) {
 		f.round("shop")
 	}
 	f.d.syncVantages(ctx)
-	openLocal := func() *incident.Incident {
-		f.d.vs.mu.Lock()
-		defer f.d.vs.mu.Unlock()
-		if m := f.d.vs.machines["local"]; m != nil {
-			return m.Incident()
-		}
-		return nil
-	}
+	openLocal := func() *incident.Incident { return f.d.vs.incidents.Open("local") }
 	if inc := openLocal(); inc == nil || inc.ID != 0 {
 		t.Fatalf("local's incident in memory while the store fails: %+v, want open, not stored yet", inc)
 	}

@@ -112,7 +112,7 @@ type Message struct {
 
 // IsolationMonitor is the incident name of the notice that this host lost
 // its network (the daemon's isolation incident).
-const IsolationMonitor = "local/network"
+const IsolationMonitor = incident.IsolationIncident
 
 // Member is one incident of a grouped message.
 type Member struct {

@@ -54,6 +54,17 @@ func (i *Incident) Key() string {
 // ResolutionRemoved is how an incident ends when its monitor leaves the config.
 const ResolutionRemoved = "monitor removed"
 
+// IsolationIncident is the name of the one KindVantage incident raised while
+// the daemon's own host has lost its network (the local vantage is impaired
+// and no remote vantage answers), instead of one incident per vantage. The
+// '/' keeps it apart from every vantage name, which the config restricts to
+// letters, digits, '.', '_' and '-'.
+const IsolationIncident = "local/network"
+
+// ResolutionIsolated is how a vantage incident ends when the isolation
+// notice takes over from it.
+const ResolutionIsolated = "covered by the notice that this host lost its network"
+
 // Resolve closes an open incident at the given time, saying how it ended.
 // The daemon uses it on incidents it holds without a Machine, e.g. an open
 // incident found in the store for a monitor that is no longer configured;

@@ -1,7 +1,9 @@
 // Package vantage runs a monitor's round from all of its vantage points at
 // once and keeps track of each vantage's own health (canaries, reachability),
 // so that a failure a vantage reports about itself is never taken for a
-// failure of the target.
+// failure of the target. The incidents that health raises (a vantage
+// problem, the notice that this host lost its network) live here too
+// (incidents.go), committed through the caller's store.
 package vantage
 
 import (

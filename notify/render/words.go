@@ -14,7 +14,7 @@ import (
 )
 
 // IsolationName is the monitor name of the KindVantage notice the daemon
-// raises while its own host has lost its network (daemon.IsolationIncident).
+// raises while its own host has lost its network (incident.IsolationIncident).
 // It is repeated here because the daemon sits above notify and importing it
 // would be a cycle; TestIsolationName in the daemon's package would be the
 // place to pin the two together.
