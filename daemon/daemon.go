@@ -1,9 +1,14 @@
-// Package daemon is `vantage run`: it ties the watchlist, the scheduler, the
-// probe, the incident machines and the store into one long-running process.
-// It restores every monitor's machine from the store at start, runs one
-// round per due monitor (probe, observe, persist), swaps configs on reload
-// while monitors keep their identity by name, serves the status page, API
-// and metrics, and shuts down without losing a result or an incident.
+// Package daemon is `vantage run`, and it is only wiring: it builds the
+// store, the outbox and its receivers, the scheduler, the vantage runner
+// with its incidents, and the HTTP surface from the config, and connects
+// them. It sits above monitor/ and notify/, and nothing there imports it
+// (layout_test.go): what a round decides, what an incident is and which
+// alert goes where are decided in those packages. The daemon restores every
+// monitor's machine from the store at start, persists what each round
+// changed together with its alerts (or keeps it in memory while the store
+// cannot write), swaps configs on reload while monitors keep their identity
+// by name, and at shutdown undoes start-up in reverse without losing a
+// result or an incident.
 package daemon
 
 import (
@@ -23,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	toolkit "github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/vantage-monitor/vantage/internal/cleanup"
 	"github.com/vantage-monitor/vantage/monitor/config"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/probe"
@@ -109,10 +115,12 @@ type Daemon struct {
 	single  *round.Runner // the rounds of a config without vantages
 	opts    Options
 	store   *store.Store
-	lock    *stateLock // held from New until the store is closed
 	sched   *schedule.Scheduler
 	metrics *metrics
 	reg     *prometheus.Registry
+	// down undoes what New and Run started, in reverse: at the end of Run,
+	// in Close, or when starting fails half way.
+	down *cleanup.Stack
 
 	mu       sync.RWMutex
 	cfg      *config.Config
@@ -144,8 +152,6 @@ type mon struct {
 	// probing, so the API does not wait on a slow target.
 	mu        sync.Mutex
 	cfg       *config.Monitor
-	plan      *probe.Plan
-	planErr   error
 	machine   *incident.Machine
 	last      *result.Outcome
 	lastCheck time.Time
@@ -198,7 +204,7 @@ func settingsOf(m *config.Monitor) incident.Settings {
 // by itself. A store that opens but cannot write fails open (unpersisted.go),
 // and a row that does not decode stops only its monitor. A second daemon on
 // the same state_dir is refused (lock.go).
-func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error) {
+func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Daemon, err error) {
 	if cfg == nil {
 		return nil, errors.New("starting daemon: no config")
 	}
@@ -241,6 +247,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	}
 	d.single = round.Single(round.Options{Prober: opts.Prober, Clock: opts.Clock})
 	d.buf.init(opts.FlushRows)
+	d.down = cleanup.New(d.log)
+	defer func() {
+		if err != nil {
+			_ = d.down.Run() // a failing cleanup is logged; the start's error is the one to return
+		}
+	}()
 	m, err := newMetrics(opts.Registry, opts.Registry, d)
 	if err != nil {
 		return nil, fmt.Errorf("starting daemon: registering metrics: %w", err)
@@ -257,13 +269,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	if err != nil {
 		return nil, fmt.Errorf("starting daemon: %w", err)
 	}
-	d.lock = lock
-	started := false
-	defer func() {
-		if !started {
-			lock.release()
-		}
-	}()
+	// The lock is released last: the next daemon finds the store closed.
+	d.down.PushFunc("releasing the state directory lock", lock.release)
 	st, err := store.Open(ctx, filepath.Join(cfg.StateDir, store.FileName), store.Options{
 		Now:          d.clock.Now,
 		KeepResults:  cfg.Retention,
@@ -275,6 +282,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 		return nil, fmt.Errorf("starting daemon: %w", err)
 	}
 	d.store = st
+	d.down.Push("closing store", st.Close)
 	if opts.storeOpened != nil {
 		opts.storeOpened(st)
 	}
@@ -285,21 +293,17 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 	d.outbox = outbox.New(ob)
 	notifiers, err := d.notifiers(cfg)
 	if err != nil {
-		_ = st.Close()
 		return nil, fmt.Errorf("starting daemon: %w", err)
 	}
 	d.outbox.SetNotifiers(notifiers)
 	if err := d.restore(ctx); err != nil {
-		_ = st.Close()
 		return nil, fmt.Errorf("starting daemon: %w", err)
 	}
 	if err := d.restoreVantages(ctx); err != nil {
-		_ = st.Close()
 		return nil, fmt.Errorf("starting daemon: %w", err)
 	}
 	f, err := d.newFleet(cfg)
 	if err != nil {
-		_ = st.Close()
 		return nil, fmt.Errorf("starting daemon: %w", err)
 	}
 	d.vs.fleet.Store(f)
@@ -311,10 +315,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Daemon, error)
 		Observer: observer{d.metrics},
 	})
 	if _, err := d.sched.Sync(d.entries(cfg)); err != nil {
-		_ = st.Close()
 		return nil, fmt.Errorf("starting daemon: %w", err)
 	}
-	started = true
 	return d, nil
 }
 
@@ -326,11 +328,11 @@ func (d *Daemon) newMon(mc *config.Monitor, machine *incident.Machine) *mon {
 	return m
 }
 
-// setConfig installs mc and compiles its spec once, so rounds do no
-// per-check preparation. Call with m.mu held (or before m is shared).
+// setConfig installs mc, with the plan the config compiled at load, so
+// rounds do no per-check preparation. Call with m.mu held (or before m is
+// shared).
 func (m *mon) setConfig(mc *config.Monitor) {
 	m.cfg = mc
-	m.plan, m.planErr = probe.Compile(mc.Spec())
 }
 
 // restore rebuilds every configured monitor's machine from the store and
@@ -517,14 +519,13 @@ func (d *Daemon) entries(cfg *config.Config) []schedule.Entry {
 	es := make([]schedule.Entry, 0, len(cfg.Monitors))
 	for i := range cfg.Monitors {
 		mc := &cfg.Monitors[i]
-		spec, err := schedule.ParseSpec(mc.Schedule.Spec)
-		if err != nil {
-			// The config validated it; a mismatch is a bug worth a log
-			// line, not a crash.
-			d.log.Error("monitor not scheduled", "monitor", mc.Name, "err", err)
+		if mc.Schedule.IsZero() {
+			// config.Load always sets one; a config made otherwise is a
+			// bug worth a log line, not a crash.
+			d.log.Error("monitor not scheduled: it has no schedule", "monitor", mc.Name)
 			continue
 		}
-		es = append(es, schedule.Entry{Name: mc.Name, Spec: spec, Job: d.round})
+		es = append(es, schedule.Entry{Name: mc.Name, Spec: mc.Schedule, Job: d.round})
 	}
 	return es
 }
@@ -571,12 +572,28 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		_ = d.closeStore()
+		_ = d.down.Run()
 		return fmt.Errorf("running daemon: binding listen address %s: %w", listen, err)
 	}
 	if a, ok := ln.Addr().(*net.TCPAddr); ok {
 		d.addr.Store(a)
 	}
+	// Each part started below pushes its cleanup on d.down, so shutdown
+	// stops them in reverse: the scheduler first (no new rounds), then what
+	// rounds use (vantages, delivery), the HTTP surface, the flush loop,
+	// the last results, and the store.
+	d.down.Push("flushing results", func() error { return d.Flush(context.Background()) })
+	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
+	flushDone := make(chan struct{})
+	go func() {
+		defer close(flushDone)
+		d.flushLoop(flushCtx)
+	}()
+	d.down.PushFunc("stopping the result flush loop", func() {
+		stopFlush()
+		<-flushDone
+	})
+
 	srv := &http.Server{
 		Handler:           web.AllowHosts(d.opts.Handler(d, d.metrics.handler(), d.log), d.allowedHosts(listen)),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -590,25 +607,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go func() {
 		serveErr <- toolkit.Serve(ln, srv, &toolkit.FlagConfig{WebConfigFile: &webCfg.ConfigFile}, d.log)
 	}()
+	d.down.Push("stopping HTTP server", func() error {
+		httpCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(httpCtx)
+	})
 
-	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
-	flushDone := make(chan struct{})
-	go func() {
-		defer close(flushDone)
-		d.flushLoop(flushCtx)
-	}()
-
-	// Checks in flight must be allowed to finish after ctx ends, so the
-	// jobs' context does not inherit its cancellation; Stop bounds them.
-	if err := d.sched.Start(context.WithoutCancel(ctx)); err != nil {
-		stopFlush()
-		<-flushDone
-		_ = srv.Close()
-		_ = d.closeStore()
-		return fmt.Errorf("running daemon: %w", err)
-	}
-	vctx, stopVantages := context.WithCancel(context.WithoutCancel(ctx))
-	waitVantages := d.startVantages(vctx)
 	// Delivery outlives ctx by a moment so a send in flight can finish;
 	// the outbox bounds each attempt, and what is left stays in the store.
 	octx, stopOutbox := context.WithCancel(context.WithoutCancel(ctx))
@@ -625,6 +629,30 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer close(directDone)
 		d.outbox.RunDirect(octx)
 	}()
+	d.down.PushFunc("stopping notification delivery", func() {
+		stopOutbox()
+		<-outboxDone
+		<-directDone
+	})
+
+	vctx, stopVantages := context.WithCancel(context.WithoutCancel(ctx))
+	waitVantages := d.startVantages(vctx)
+	d.down.PushFunc("stopping vantages", func() {
+		stopVantages()
+		waitVantages()
+	})
+
+	// Checks in flight must be allowed to finish after ctx ends, so the
+	// jobs' context does not inherit its cancellation; Stop bounds them.
+	if err := d.sched.Start(context.WithoutCancel(ctx)); err != nil {
+		_ = d.down.Run()
+		return fmt.Errorf("running daemon: %w", err)
+	}
+	d.down.Push("stopping scheduler", func() error {
+		stopCtx, cancel := context.WithTimeout(context.Background(), d.maxTimeout()+shutdownGrace)
+		defer cancel()
+		return d.sched.Stop(stopCtx)
+	})
 	d.log.Info("vantage running", "listen", ln.Addr().String(), "monitors", len(d.monitorList()), "state", d.store.Path())
 	if d.opts.Ready != nil {
 		d.opts.Ready()
@@ -638,35 +666,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info("shutting down")
 
-	var errs []error
-	if runErr != nil {
-		errs = append(errs, runErr)
-	}
-	stopCtx, cancel := context.WithTimeout(context.Background(), d.maxTimeout()+shutdownGrace)
-	if err := d.sched.Stop(stopCtx); err != nil {
-		errs = append(errs, fmt.Errorf("stopping scheduler: %w", err))
-	}
-	cancel()
-	stopVantages()
-	waitVantages()
-	stopOutbox()
-	<-outboxDone
-	<-directDone
-	httpCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	if err := srv.Shutdown(httpCtx); err != nil {
-		errs = append(errs, fmt.Errorf("stopping HTTP server: %w", err))
-	}
-	cancel()
-	stopFlush()
-	<-flushDone
-	if err := d.Flush(context.Background()); err != nil {
-		errs = append(errs, fmt.Errorf("flushing results: %w", err))
-	}
-	if err := d.closeStore(); err != nil {
-		errs = append(errs, fmt.Errorf("closing store: %w", err))
-	}
+	err = d.down.Run()
 	d.log.Info("stopped")
-	return errors.Join(errs...)
+	return errors.Join(runErr, err)
 }
 
 // Addr is the bound listen address, nil before Run binds it.
@@ -686,15 +688,7 @@ func (d *Daemon) Close() error {
 	if d.running.Load() {
 		return nil
 	}
-	return d.closeStore()
-}
-
-// closeStore closes the store, then lets the next daemon take the state
-// directory.
-func (d *Daemon) closeStore() error {
-	err := d.store.Close()
-	d.lock.release()
-	return err
+	return d.down.Run()
 }
 
 func (d *Daemon) config() *config.Config {

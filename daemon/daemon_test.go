@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -19,11 +18,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/vantage-monitor/vantage/internal/testkit"
 	"github.com/vantage-monitor/vantage/monitor/config"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/probe"
 	"github.com/vantage-monitor/vantage/monitor/result"
-	"github.com/vantage-monitor/vantage/monitor/schedule"
 	"github.com/vantage-monitor/vantage/monitor/store"
 )
 
@@ -49,30 +48,12 @@ func newTarget(t *testing.T) *target {
 	return tg
 }
 
-// syncBuffer is a log sink safe for the daemon's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type fixture struct {
 	t     testing.TB
 	dir   string
 	file  string
-	clock *schedule.FakeClock
-	logs  *syncBuffer
+	clock *testkit.Clock
+	logs  *testkit.Buffer
 	d     *Daemon
 }
 
@@ -112,7 +93,7 @@ func loadConfig(t testing.TB, file string) *config.Config {
 func newFixture(t testing.TB, body string, tweak func(*Options)) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	f := &fixture{t: t, dir: dir, clock: schedule.NewFakeClock(t0), logs: &syncBuffer{}}
+	f := &fixture{t: t, dir: dir, clock: testkit.NewClock(t0), logs: &testkit.Buffer{}}
 	f.file = writeConfig(t, dir, body)
 	f.open(tweak)
 	return f
@@ -391,7 +372,7 @@ func (f *fixture) run() (stop func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- f.d.Run(ctx) }()
-	waitFor(f.t, "daemon listening", func() bool { return f.d.Addr() != nil })
+	testkit.WaitFor(f.t, "daemon listening", func() bool { return f.d.Addr() != nil })
 	var once sync.Once
 	var err error
 	stop = func() error {
@@ -409,17 +390,6 @@ func (f *fixture) run() (stop func() error) {
 	return stop
 }
 
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 func (f *fixture) runs(name string) uint64 {
 	st, _ := f.d.sched.Stats(name)
 	return st.Runs
@@ -428,7 +398,7 @@ func (f *fixture) runs(name string) uint64 {
 // settled waits until name's rounds so far have finished.
 func (f *fixture) settled(name string, runs uint64) {
 	f.t.Helper()
-	waitFor(f.t, fmt.Sprintf("%s round %d", name, runs), func() bool {
+	testkit.WaitFor(f.t, fmt.Sprintf("%s round %d", name, runs), func() bool {
 		if f.runs(name) < runs {
 			return false
 		}

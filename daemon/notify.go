@@ -68,7 +68,7 @@ func enqueueSend(ctx context.Context, tx *store.Tx, s *plan.Send) (existed bool,
 		Key:        s.Msg.Key,
 		Receiver:   s.Msg.Receiver,
 		IncidentID: s.Msg.IncidentID,
-		Event:      store.EventKind(s.Msg.Event),
+		Event:      s.Msg.Event,
 		Payload:    payload,
 		NotBefore:  s.NotBefore,
 	})
@@ -95,7 +95,7 @@ func (d *Daemon) remind(ctx context.Context) {
 		}
 		m.mu.Unlock()
 	}
-	open = append(open, d.openVantageIncidents()...)
+	open = append(open, d.vs.incidents.Stored()...)
 	sent := 0
 	// A reminder sent from memory while the store failed is recorded as
 	// sent when the store takes it (enqueueReplayed), never sent again;
@@ -150,20 +150,6 @@ func (d *Daemon) remind(ctx context.Context) {
 	if sent > 0 {
 		d.kickOutbox()
 	}
-}
-
-// openVantageIncidents copies the open vantage incidents.
-func (d *Daemon) openVantageIncidents() []*incident.Incident {
-	d.vs.mu.Lock()
-	defer d.vs.mu.Unlock()
-	var out []*incident.Incident
-	for _, m := range d.vs.machines {
-		if inc := m.Incident(); inc != nil && inc.ID != 0 {
-			c := *inc
-			out = append(out, &c)
-		}
-	}
-	return out
 }
 
 // notifiers builds a notifier for every configured receiver. A receiver

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vantage-monitor/vantage/monitor/config"
+	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/notify"
 	"github.com/vantage-monitor/vantage/notify/render"
 )
@@ -80,7 +81,7 @@ func TestAlertsFollowTheIncidentAcrossARestart(t *testing.T) {
 	}
 	msgs, _ := rec.got()
 	open := msgs[0]
-	if open.Event != notify.EventOpen || open.Monitor != "web" || open.Status != 502 || open.URL != tg.URL || len(open.Fixes) == 0 || open.Result == nil {
+	if open.Event != incident.NotifyOpen || open.Monitor != "web" || open.Status != 502 || open.URL != tg.URL || len(open.Fixes) == 0 || open.Result == nil {
 		t.Fatalf("open alert: %+v", open)
 	}
 	if f.deliver() != 0 {
@@ -103,7 +104,7 @@ func TestAlertsFollowTheIncidentAcrossARestart(t *testing.T) {
 	}
 	msgs, refs := rec.got()
 	res := msgs[len(msgs)-1]
-	if res.Event != notify.EventResolve || res.IncidentID != open.IncidentID || res.Duration() <= 0 {
+	if res.Event != incident.NotifyResolve || res.IncidentID != open.IncidentID || res.Duration() <= 0 {
 		t.Fatalf("resolve alert: %+v", res)
 	}
 	if refs[len(refs)-1] != "C1/1.000" {
@@ -146,7 +147,7 @@ end = %s
 		t.Fatalf("delivered %d when the window ended, want exactly 1 (web, still down)", n)
 	}
 	msgs, _ := rec.got()
-	if msgs[0].Monitor != "web" || msgs[0].Event != notify.EventOpen || !strings.Contains(msgs[0].Change, "maintenance window deploy") {
+	if msgs[0].Monitor != "web" || msgs[0].Event != incident.NotifyOpen || !strings.Contains(msgs[0].Change, "maintenance window deploy") {
 		t.Fatalf("after the window: %+v", msgs[0])
 	}
 	if f.deliver() != 0 {
@@ -161,7 +162,7 @@ end = %s
 		t.Fatalf("delivered %d after recovery, want the resolve", n)
 	}
 	msgs, _ = rec.got()
-	if last := msgs[len(msgs)-1]; last.Event != notify.EventResolve || last.Monitor != "web" {
+	if last := msgs[len(msgs)-1]; last.Event != incident.NotifyResolve || last.Monitor != "web" {
 		t.Fatalf("after recovery: %+v", last)
 	}
 }
@@ -195,7 +196,7 @@ func TestOutageBehindABacklogIsReportedLate(t *testing.T) {
 	}
 	msgs, _ := rec.got()
 	m := msgs[0]
-	if m.Event != notify.EventResolve || !m.Late || m.Monitor != "web" {
+	if m.Event != incident.NotifyResolve || !m.Late || m.Monitor != "web" {
 		t.Fatalf("late message: event %s late %v monitor %s", m.Event, m.Late, m.Monitor)
 	}
 	title := render.Title(&m)

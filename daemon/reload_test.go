@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/vantage-monitor/vantage/monitor/incident"
-	"github.com/vantage-monitor/vantage/notify"
 )
 
 func TestReload(t *testing.T) {
@@ -193,7 +192,7 @@ func TestMonitorRemovedWhileStoppedGetsItsResolved(t *testing.T) {
 	}
 	msgs, _ := rec.got()
 	open := msgs[0]
-	if open.Event != notify.EventOpen || open.Monitor != "gone" {
+	if open.Event != incident.NotifyOpen || open.Monitor != "gone" {
 		t.Fatalf("first alert: %+v", open)
 	}
 	if err := f.d.Close(); err != nil {
@@ -207,7 +206,7 @@ func TestMonitorRemovedWhileStoppedGetsItsResolved(t *testing.T) {
 	}
 	msgs, refs := rec.got()
 	res := msgs[len(msgs)-1]
-	if res.Event != notify.EventResolve || res.Monitor != "gone" || res.IncidentID != open.IncidentID || res.Resolution != incident.ResolutionRemoved {
+	if res.Event != incident.NotifyResolve || res.Monitor != "gone" || res.IncidentID != open.IncidentID || res.Resolution != incident.ResolutionRemoved {
 		t.Fatalf("alert after the restart: %+v, want gone's RESOLVED as %q", res, incident.ResolutionRemoved)
 	}
 	if refs[len(refs)-1] != "C1/1.000" {

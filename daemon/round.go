@@ -29,15 +29,15 @@ func (d *Daemon) round(ctx context.Context, name string, _ time.Time) {
 		return
 	}
 	m.mu.Lock()
-	plan, planErr, removed, mc := m.plan, m.planErr, m.removed || m.broken != "", m.cfg
+	removed, mc := m.removed || m.broken != "", m.cfg
 	m.mu.Unlock()
 	if removed {
 		return
 	}
 	at := d.clock.Now()
-	t := round.MonitorTarget(mc, plan, planErr)
+	t := round.MonitorTarget(mc)
 	var out round.Outcome
-	if f := d.vs.fleet.Load(); f != nil && planErr == nil {
+	if f := d.vs.fleet.Load(); f != nil && t.PlanErr == nil {
 		out = d.vantageRound(ctx, f, t)
 	} else {
 		out = d.single.Run(ctx, t)

@@ -31,7 +31,7 @@ func (d *Daemon) Monitors(ctx context.Context) ([]web.MonitorView, error) {
 			Name:         m.name,
 			URL:          m.cfg.URL,
 			Tags:         append([]string{}, m.cfg.Tags...),
-			Schedule:     m.cfg.Schedule.Spec,
+			Schedule:     m.cfg.Schedule.String(),
 			State:        m.machine.State(),
 			Flapping:     m.machine.Flapping(),
 			LastCheck:    m.lastCheck,

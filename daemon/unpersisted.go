@@ -11,6 +11,7 @@ import (
 
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/store"
+	"github.com/vantage-monitor/vantage/monitor/vantage"
 	"github.com/vantage-monitor/vantage/notify"
 	"github.com/vantage-monitor/vantage/notify/outbox"
 	"github.com/vantage-monitor/vantage/notify/plan"
@@ -138,7 +139,7 @@ func (d *Daemon) noticeAll(outage time.Time, what string, sev incident.Severity,
 		r := cfg.Receivers[i].Name
 		items = append(items, outbox.DirectItem{Msg: notify.Message{
 			Key:      fmt.Sprintf("store/%s/%s|%s", outage.UTC().Format(time.RFC3339Nano), what, r),
-			Event:    notify.EventNotice,
+			Event:    incident.NotifyNotice,
 			Receiver: r,
 			Monitor:  "state store",
 			Severity: sev,
@@ -278,19 +279,19 @@ func (d *Daemon) PersistUnsaved(ctx context.Context) error {
 		}
 		m.mu.Unlock()
 	}
-	d.vs.mu.Lock()
-	names := make([]string, 0, len(d.vs.unsaved))
-	for name := range d.vs.unsaved {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		if firstErr != nil {
-			break
+	d.vs.incidents.Exclusive(func() {
+		names := make([]string, 0, len(d.vs.unsaved))
+		for name := range d.vs.unsaved {
+			names = append(names, name)
 		}
-		firstErr = d.persistVantageUnsaved(ctx, name, d.vs.unsaved[name])
-	}
-	d.vs.mu.Unlock()
+		slices.Sort(names)
+		for _, name := range names {
+			if firstErr != nil {
+				break
+			}
+			firstErr = d.persistVantageUnsaved(ctx, name, d.vs.unsaved[name])
+		}
+	})
 	return firstErr
 }
 
@@ -350,6 +351,29 @@ func (d *Daemon) memoryLookup(ctx context.Context) plan.Lookup {
 	}
 }
 
+// vantageCommitter is how the vantage incidents reach the store and the
+// outbox (vantage.Committer): a change and its notifications in one
+// transaction, or, when the store cannot write, kept in memory with its
+// alerts sent from memory, as a round does. Its methods run inside the
+// incidents' lock, which also guards d.vs.unsaved.
+type vantageCommitter struct{ d *Daemon }
+
+func (c vantageCommitter) Commit(ctx context.Context, ch vantage.IncidentChange) error {
+	if err := c.d.persistVantage(ctx, ch.Name, ch.Machine, ch.Transition); err != nil {
+		return err
+	}
+	c.d.kickOutbox()
+	return nil
+}
+
+func (c vantageCommitter) Keep(ctx context.Context, ch vantage.IncidentChange, err error) {
+	c.d.keepVantageInMemory(ctx, ch.Name, ch.Machine, ch.Transition)
+	if !c.d.storeDown() { // a failing store is logged once a minute by noteStore
+		c.d.log.Error("persisting a vantage incident; its alerts go out from memory", "vantage", ch.Name, "err", err)
+	}
+	c.d.kickOutbox()
+}
+
 // vantageUnsaved are a vantage's transitions the store could not take, and
 // the machine they were made on (the daemon forgets a vantage's machine
 // once nothing is open, but a replay still needs it).
@@ -359,7 +383,7 @@ type vantageUnsaved struct {
 }
 
 // persistVantage writes a vantage transition; earlier ones kept in memory
-// go first, in order. Call with d.vs.mu held.
+// go first, in order. Call inside the vantage incidents' lock.
 func (d *Daemon) persistVantage(ctx context.Context, name string, m *incident.Machine, t *incident.Transition) error {
 	if u := d.vs.unsaved[name]; u != nil {
 		release, ok := d.outbox.TryHoldDirect()
@@ -386,7 +410,8 @@ func (d *Daemon) persistVantage(ctx context.Context, name string, m *incident.Ma
 	return err
 }
 
-// keepVantageInMemory is keepInMemory for a vantage. Call with d.vs.mu held.
+// keepVantageInMemory is keepInMemory for a vantage. Call inside the
+// vantage incidents' lock.
 func (d *Daemon) keepVantageInMemory(ctx context.Context, name string, m *incident.Machine, t *incident.Transition) {
 	if d.vs.unsaved == nil {
 		d.vs.unsaved = map[string]*vantageUnsaved{}
@@ -403,7 +428,7 @@ func (d *Daemon) keepVantageInMemory(ctx context.Context, name string, m *incide
 }
 
 // persistVantageUnsaved writes a vantage's transitions kept in memory. Call
-// with direct delivery held and d.vs.mu held.
+// with direct delivery held, inside the vantage incidents' lock.
 func (d *Daemon) persistVantageUnsaved(ctx context.Context, name string, u *vantageUnsaved) error {
 	r := &replay{ids: map[string]int64{}}
 	err := d.write(ctx, func(tx *store.Tx) error {

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vantage-monitor/vantage/internal/testkit"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/store"
-	"github.com/vantage-monitor/vantage/notify"
 )
 
 func (f *fixture) deliverDirect() int {
@@ -62,11 +62,11 @@ func TestStoreThatCannotWriteNeverSilencesAlerting(t *testing.T) {
 	}
 	msgs, _ := rec.got()
 	notice, down := msgs[0], msgs[1]
-	if notice.Event != notify.EventNotice || !strings.Contains(notice.Change, "state store unwritable") ||
+	if notice.Event != incident.NotifyNotice || !strings.Contains(notice.Change, "state store unwritable") ||
 		!strings.Contains(notice.Change, st.Path()) || !strings.Contains(notice.Change, "disk full") {
 		t.Errorf("first message %+v, want the notice naming the file and the error", notice)
 	}
-	if down.Event != notify.EventOpen || down.Monitor != "web" || !down.NotPersisted || down.Status != 502 {
+	if down.Event != incident.NotifyOpen || down.Monitor != "web" || !down.NotPersisted || down.Status != 502 {
 		t.Fatalf("second message %+v, want web's DOWN marked not persisted", down)
 	}
 	for range 3 {
@@ -125,7 +125,7 @@ func TestStoreThatCannotWriteNeverSilencesAlerting(t *testing.T) {
 		t.Fatalf("delivered %d from memory after the store recovered, want the notice that it writes again", n)
 	}
 	msgs, _ = rec.got()
-	if back := msgs[len(msgs)-1]; back.Event != notify.EventNotice || !strings.Contains(back.Change, "state store writable again") {
+	if back := msgs[len(msgs)-1]; back.Event != incident.NotifyNotice || !strings.Contains(back.Change, "state store writable again") {
 		t.Errorf("last message %+v, want the notice that the store writes again", back)
 	}
 
@@ -139,7 +139,7 @@ func TestStoreThatCannotWriteNeverSilencesAlerting(t *testing.T) {
 	}
 	msgs, refs := rec.got()
 	res := msgs[len(msgs)-1]
-	if res.Event != notify.EventResolve || res.IncidentID != incs[0].ID || res.NotPersisted {
+	if res.Event != incident.NotifyResolve || res.IncidentID != incs[0].ID || res.NotPersisted {
 		t.Fatalf("resolve alert %+v", res)
 	}
 	if want := "C1/2.000"; refs[len(refs)-1] != want {
@@ -180,7 +180,7 @@ func TestRemovedWhileStoreFailsStillResolves(t *testing.T) {
 	}
 	msgs, refs := rec.got()
 	res := msgs[len(msgs)-1]
-	if res.Event != notify.EventResolve || res.Monitor != "gone" || !res.NotPersisted || res.IncidentID != id {
+	if res.Event != incident.NotifyResolve || res.Monitor != "gone" || !res.NotPersisted || res.IncidentID != id {
 		t.Fatalf("last message %+v, want gone's RESOLVED marked not persisted", res)
 	}
 	if refs[len(refs)-1] != "C1/1.000" {
@@ -228,7 +228,7 @@ func TestQueuedAlertGoesOutWhileStoreFails(t *testing.T) {
 	}
 	msgs, _ := rec.got()
 	down := msgs[1]
-	if down.Event != notify.EventOpen || down.IncidentID != id || !down.NotPersisted {
+	if down.Event != incident.NotifyOpen || down.IncidentID != id || !down.NotPersisted {
 		t.Fatalf("second message %+v, want the queued DOWN, marked not persisted", down)
 	}
 
@@ -247,7 +247,7 @@ func TestQueuedAlertGoesOutWhileStoreFails(t *testing.T) {
 		t.Fatalf("delivered %d after recovery, want the RESOLVED", n)
 	}
 	msgs, refs := rec.got()
-	if res := msgs[len(msgs)-1]; res.Event != notify.EventResolve || refs[len(refs)-1] != "C1/2.000" {
+	if res := msgs[len(msgs)-1]; res.Event != incident.NotifyResolve || refs[len(refs)-1] != "C1/2.000" {
 		t.Fatalf("last message %+v with ref %q, want the RESOLVED on the DOWN's message C1/2.000", res, refs[len(refs)-1])
 	}
 }
@@ -256,7 +256,7 @@ func TestQueuedAlertGoesOutWhileStoreFails(t *testing.T) {
 // poll for every receiver, is counted into the once-a-minute line instead.
 func TestOutboxPassErrorsAreQuietWhileTheStoreFails(t *testing.T) {
 	f := newFixture(t, "", nil)
-	var buf syncBuffer
+	var buf testkit.Buffer
 	log := slog.New(quietHandler{slog.NewTextHandler(&buf, nil), f.d}).With("component", "outbox")
 	log.Error(outboxPassFailed, "receiver", "ops")
 	f.d.noteStore(errors.New("disk full"))
@@ -308,7 +308,7 @@ func TestStartOnUnwritableStoreRetiresFromMemory(t *testing.T) {
 		t.Fatalf("delivered %d from memory, want the store notice and gone's RESOLVED", n)
 	}
 	msgs, refs := rec.got()
-	if res := msgs[len(msgs)-1]; res.Event != notify.EventResolve || res.Monitor != "gone" || !res.NotPersisted || refs[len(refs)-1] != "C1/1.000" {
+	if res := msgs[len(msgs)-1]; res.Event != incident.NotifyResolve || res.Monitor != "gone" || !res.NotPersisted || refs[len(refs)-1] != "C1/1.000" {
 		t.Fatalf("last message %+v with ref %q, want gone's RESOLVED on C1/1.000, not persisted", res, refs[len(refs)-1])
 	}
 	f.d.store.SetWriteFault(nil)
@@ -364,7 +364,7 @@ func TestStartOnUnwritableStoreAlertsFromMemory(t *testing.T) {
 		t.Fatalf("delivered %d from memory, want the store notice and the DOWN", n)
 	}
 	msgs, _ := rec.got()
-	if down := msgs[1]; down.Event != notify.EventOpen || !down.NotPersisted {
+	if down := msgs[1]; down.Event != incident.NotifyOpen || !down.NotPersisted {
 		t.Fatalf("second message %+v, want the DOWN, not persisted", down)
 	}
 	f.d.store.SetWriteFault(nil)
@@ -392,14 +392,7 @@ func TestVantageIncidentKeptInMemoryWhileStoreFails(t *testing.T) {
 		f.round("shop")
 	}
 	f.d.syncVantages(ctx)
-	openLocal := func() *incident.Incident {
-		f.d.vs.mu.Lock()
-		defer f.d.vs.mu.Unlock()
-		if m := f.d.vs.machines["local"]; m != nil {
-			return m.Incident()
-		}
-		return nil
-	}
+	openLocal := func() *incident.Incident { return f.d.vs.incidents.Open("local") }
 	if inc := openLocal(); inc == nil || inc.ID != 0 {
 		t.Fatalf("local's incident in memory while the store fails: %+v, want open, not stored yet", inc)
 	}
@@ -444,7 +437,7 @@ func TestReminderGoesOutWhileStoreFails(t *testing.T) {
 	}
 	msgs, refs := rec.got()
 	rem := msgs[len(msgs)-1]
-	if rem.Event != notify.EventReminder || !rem.NotPersisted || refs[len(refs)-1] != "C1/1.000" {
+	if rem.Event != incident.NotifyReminder || !rem.NotPersisted || refs[len(refs)-1] != "C1/1.000" {
 		t.Fatalf("last message %+v with ref %q, want the reminder on the DOWN's message, not persisted", rem, refs[len(refs)-1])
 	}
 

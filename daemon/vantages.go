@@ -4,11 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/vantage-monitor/vantage/monitor/config"
 	"github.com/vantage-monitor/vantage/monitor/incident"
@@ -25,10 +22,6 @@ const IsolationIncident = incident.IsolationIncident
 // notice takes over from it.
 const ResolutionIsolated = incident.ResolutionIsolated
 
-// vantageSeverity is the severity of vantage problem incidents and of the
-// isolation notice: our own trouble is worth a look, never a page at night.
-const vantageSeverity = incident.SeverityWarning
-
 // fleet is the vantage setup of one config: its rounds, their vantage
 // runner and which vantages have shown since it was built that they work.
 type fleet struct {
@@ -42,30 +35,22 @@ type fleet struct {
 	done     chan struct{}
 }
 
-// vantageState is the daemon's side of vantage health: one incident machine
-// per vantage problem (and the isolation notice), and the rounds in flight.
+// vantageState is the daemon's side of vantage health: the fleet running
+// now, the rounds in flight, and the vantage incidents.
 type vantageState struct {
 	fleet    atomic.Pointer[fleet]
 	inflight atomic.Int64 // runner rounds not yet synced
 	kick     chan struct{}
 
-	mu       sync.Mutex // guards machines and serialises syncs
-	machines map[string]*incident.Machine
-	runCtx   context.Context // set by Run: where runners run
-	// isolated is the isolation the last sync saw, isoEnded when it last
-	// ended: an impaired state older than that is stale (its canaries were
-	// checked while nothing worked) until the next canary verdict.
-	isolated bool
-	isoEnded time.Time
-	// unsaved are the vantage transitions the store could not take, by
-	// vantage, with the machine they were made on (unpersisted.go).
-	unsaved map[string]*vantageUnsaved
-}
+	mu     sync.Mutex      // guards runCtx
+	runCtx context.Context // set by Run: where runners run
 
-// vantageSettings: the runner already debounces health (a failure triggers
-// a canary check), so one transition opens and one resolves.
-func vantageSettings() incident.Settings {
-	return incident.Settings{Confirm: 1, Recover: 1, RetryDelay: -1, FlapChanges: -1}
+	incidents *vantage.Incidents
+	// unsaved are the vantage transitions the store could not take, by
+	// vantage, with the machine they were made on (unpersisted.go). Only
+	// touched inside the incidents' lock: from vantageCommitter or
+	// Incidents.Exclusive.
+	unsaved map[string]*vantageUnsaved
 }
 
 // newFleet builds the vantage setup of cfg, nil when it uses none.
@@ -203,12 +188,16 @@ func (f *fleet) proven(h vantage.Health) bool {
 	return f.evidence[h.Name] || (h.Canary == "ok" && !h.CanaryAt.IsZero())
 }
 
-// restoreVantages adopts the store's open vantage incidents, so a restart
-// neither forgets nor doubles them. They resolve once the vantage shows it
-// works again.
+// restoreVantages sets up the vantage incidents and adopts the store's open
+// ones, so a restart neither forgets nor doubles them.
 func (d *Daemon) restoreVantages(ctx context.Context) error {
 	d.vs.kick = make(chan struct{}, 1)
-	d.vs.machines = make(map[string]*incident.Machine)
+	d.vs.incidents = vantage.NewIncidents(vantage.IncidentsOptions{
+		Committer: vantageCommitter{d},
+		Fleet:     d.currentFleet,
+		Logger:    d.log,
+		Now:       d.clock.Now,
+	})
 	// A row that does not decode is reported by restore (a monitor's) or
 	// skipped here with a log line (a vantage's, which the next sync opens
 	// again if the vantage is still failing): it never stops the others.
@@ -221,176 +210,35 @@ func (d *Daemon) restoreVantages(ctx context.Context) error {
 			d.log.Error("skipping an open incident that does not decode", "monitor", b.Monitor, "incident", b.ID, "err", b.Err, "file", d.store.Path())
 		}
 	}
-	for i := range open {
-		inc := &open[i]
-		if inc.Kind != incident.KindVantage {
-			continue
-		}
-		m, err := incident.New(inc.Monitor, incident.KindVantage, vantageSettings())
-		if err != nil {
-			return fmt.Errorf("restoring vantage incident of %s: %w", inc.Monitor, err)
-		}
-		m.Reconcile(inc)
-		d.vs.machines[inc.Monitor] = m
-		if inc.Monitor == IsolationIncident {
-			d.vs.isolated = true
-		}
-		d.log.Info("restored open vantage incident", "vantage", inc.Monitor, "incident", inc.ID)
+	return d.vs.incidents.Restore(open)
+}
+
+// syncVantages brings the vantage incidents in line with the fleet's health
+// (vantage.Incidents.Sync).
+func (d *Daemon) syncVantages(ctx context.Context) {
+	d.vs.incidents.Sync(ctx)
+}
+
+// currentFleet is the fleet the vantage incidents read, nil without one.
+func (d *Daemon) currentFleet() vantage.Fleet {
+	if f := d.vs.fleet.Load(); f != nil {
+		return fleetView{f}
 	}
 	return nil
 }
 
-// syncVantages brings the vantage incidents in line with the runner's
-// health: while the host is isolated, only the isolation notice is open;
-// otherwise each impaired or unreachable vantage has one incident, however
-// many monitors it failed. A vantage that left the config resolves as
-// removed.
-func (d *Daemon) syncVantages(ctx context.Context) {
-	d.vs.mu.Lock()
-	defer d.vs.mu.Unlock()
-	f := d.vs.fleet.Load()
-	now := d.clock.Now()
+// fleetView is what the vantage incidents read of a fleet.
+type fleetView struct{ f *fleet }
 
-	type want struct {
-		down   bool
-		hold   bool // isolated: the notice speaks for every vantage
-		proven bool // up is backed by evidence, not just the default
-		why    string
-		url    string
-		mons   []string
-	}
-	wants := make(map[string]want)
-	if f != nil {
-		h := f.runner.Health()
-		if d.vs.isolated && !h.Isolated {
-			d.vs.isoEnded = now
-		}
-		d.vs.isolated = h.Isolated
-		anyProven := false
-		for _, v := range h.Vantages {
-			stale := v.State == vantage.Impaired && !d.vs.isoEnded.IsZero() && !v.CanaryAt.After(d.vs.isoEnded)
-			w := want{url: v.Name, proven: f.proven(v), hold: h.Isolated || stale}
-			anyProven = anyProven || w.proven
-			if cv := f.cfg.Vantage(v.Name); cv != nil {
-				w.url = cv.URL
-			}
-			if v.State != vantage.Healthy && !h.Isolated {
-				w.down, w.why, w.mons = true, fmt.Sprintf("vantage %s is %s: %s", v.Name, v.State, v.Error), v.Monitors
-			}
-			wants[v.Name] = w
-		}
-		// The notice ends once any vantage has shown it works: the network
-		// is back, even if the local canaries are yet to be re-checked.
-		iso := want{url: IsolationIncident, proven: anyProven}
-		if local, ok := h.Vantage(vantage.LocalName); ok && h.Isolated {
-			iso.down, iso.why = true, "this host has lost its network: the local canaries fail and no remote vantage answers ("+local.Error+")"
-		}
-		wants[IsolationIncident] = iso
-	}
-	names := make([]string, 0, len(wants)+len(d.vs.machines))
-	for n := range wants {
-		names = append(names, n)
-	}
-	for n := range d.vs.machines {
-		if _, ok := wants[n]; !ok {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
+func (v fleetView) Health() vantage.Snapshot { return v.f.runner.Health() }
 
-	for _, name := range names {
-		w, configured := wants[name]
-		m := d.vs.machines[name]
-		covered := false
-		if w.hold {
-			// While the host is cut off, the isolation notice speaks for
-			// every vantage. A vantage incident opened on the way there
-			// (the picture arrives one check at a time) is closed as
-			// covered by it; an alert for it that nobody has seen yet is
-			// withdrawn by the planner, so the operator hears one thing.
-			if !d.vs.isolated || m == nil || m.Incident() == nil {
-				continue
-			}
-			covered = true
-		}
-		var (
-			t   incident.Transition
-			err error
-		)
-		switch {
-		case covered:
-			t = m.Close(now, ResolutionIsolated)
-		case !configured:
-			if m == nil {
-				continue
-			}
-			t = m.Remove(now)
-		case w.down && (m == nil || m.Incident() == nil):
-			if m == nil {
-				if m, err = incident.New(name, incident.KindVantage, vantageSettings()); err != nil {
-					d.log.Error("making a vantage incident machine", "vantage", name, "err", err)
-					continue
-				}
-			}
-			detail := w.why
-			if len(w.mons) > 0 {
-				detail += "; monitors it could not vote in: " + strings.Join(w.mons, ", ")
-			}
-			r := result.Result{URL: w.url, StartedAt: now, Class: result.ClassNetworkUnreachable, Detail: detail, Error: w.why}
-			r.Normalize()
-			t, err = m.Observe(incident.Observation{At: now, Result: result.Outcome{Result: r}, Vote: incident.VoteDown, Severity: vantageSeverity})
-		case !w.down && m != nil && m.Incident() != nil && w.proven:
-			r := result.Result{URL: w.url, StartedAt: now, OK: true, Class: result.ClassOK}
-			r.Normalize()
-			t, err = m.Observe(incident.Observation{At: now, Result: result.Outcome{Result: r}, Vote: incident.VoteUp})
-		default:
-			continue
-		}
-		if err != nil {
-			d.log.Error("observing a vantage's health", "vantage", name, "err", err)
-			continue
-		}
-		if len(t.Events) > 0 {
-			err = d.persistVantage(ctx, name, m, &t)
-		}
-		if err != nil {
-			// Fail open, as a round does: the machine keeps its state, the
-			// alerts go out from memory, the store gets them later.
-			d.keepVantageInMemory(ctx, name, m, &t)
-			if !d.storeDown() { // a failing store is logged once a minute by noteStore
-				d.log.Error("persisting a vantage incident; its alerts go out from memory", "vantage", name, "err", err)
-			}
-		}
-		d.logVantage(name, m, &t)
-		if len(t.Events) > 0 {
-			d.kickOutbox()
-		}
-		if !configured || m.Incident() == nil {
-			delete(d.vs.machines, name) // nothing open: nothing to remember
-		} else {
-			d.vs.machines[name] = m
-		}
-	}
-}
+func (v fleetView) Proven(h vantage.Health) bool { return v.f.proven(h) }
 
-func (d *Daemon) logVantage(name string, m *incident.Machine, t *incident.Transition) {
-	for i := range t.Events {
-		e := &t.Events[i]
-		if e.Incident == nil {
-			continue
-		}
-		switch e.Kind {
-		case incident.EventOpened:
-			// The event's copy predates the store's id; the machine has it.
-			id := e.Incident.ID
-			if inc := m.Incident(); id == 0 && inc != nil {
-				id = inc.ID
-			}
-			d.log.Warn("vantage problem", "vantage", name, "incident", id, "detail", e.Incident.Detail)
-		case incident.EventResolved:
-			d.log.Info("vantage problem resolved", "vantage", name, "incident", e.Incident.ID, "resolution", e.Incident.Resolution)
-		}
+func (v fleetView) URL(name string) string {
+	if cv := v.f.cfg.Vantage(name); cv != nil {
+		return cv.URL
 	}
+	return name
 }
 
 // VantageHealth is the health of every vantage, ok false when the daemon

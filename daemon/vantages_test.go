@@ -449,7 +449,7 @@ func TestIsolationTakesOverAVantageIncidentOpenedOnTheWay(t *testing.T) {
 		t.Fatal(err)
 	}
 	msgs, _ := rec.got()
-	if len(msgs) != 1 || msgs[0].Monitor != IsolationIncident || msgs[0].Event != notify.EventOpen {
+	if len(msgs) != 1 || msgs[0].Monitor != IsolationIncident || msgs[0].Event != incident.NotifyOpen {
 		t.Fatalf("delivered %+v, want only the isolation notice", msgs)
 	}
 }

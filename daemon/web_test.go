@@ -23,8 +23,8 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/vantage-monitor/vantage/internal/testkit"
 	"github.com/vantage-monitor/vantage/monitor/config"
-	"github.com/vantage-monitor/vantage/monitor/schedule"
 )
 
 // selfSigned writes a certificate for 127.0.0.1 and its key into dir and
@@ -80,7 +80,7 @@ func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	tg := newTarget(t)
-	f := &fixture{t: t, dir: dir, clock: schedule.NewFakeClock(t0), logs: &syncBuffer{}}
+	f := &fixture{t: t, dir: dir, clock: testkit.NewClock(t0), logs: &testkit.Buffer{}}
 	f.file = writeConfig(t, dir, "[web]\nconfig_file = \"web.yml\"\nhostnames = [\"status.example.com\"]\n"+monitorTOML("shop", tg.URL))
 	f.open(nil)
 	if !f.d.config().Web.Auth {

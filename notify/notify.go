@@ -16,33 +16,13 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/result"
 )
 
-// Event is what a notification is about. The strings equal the store's
-// outbox event kinds.
-type Event string
-
-// The events.
-const (
-	// EventOpen: an incident opened.
-	EventOpen Event = "open"
-	// EventUpdate: the open incident changed (class, gateway, scope,
-	// regions, severity, flapping); Change says how.
-	EventUpdate Event = "update"
-	// EventResolve: the incident resolved.
-	EventResolve Event = "resolve"
-	// EventReminder: the incident is still open after the route's repeat.
-	EventReminder Event = "reminder"
-	// EventNotice: not about one incident's life; e.g. "maintenance ended
-	// with the monitor still down", a test alert from notify-test.
-	EventNotice Event = "notice"
-)
-
 // Message is one notification to one receiver, with everything a receiver
 // renders. It is the outbox payload: JSON, self-contained, never a secret.
 type Message struct {
 	// Key is the event's idempotency key (also the outbox key).
-	Key      string `json:"key"`
-	Event    Event  `json:"event"`
-	Receiver string `json:"receiver"`
+	Key      string                `json:"key"`
+	Event    incident.Notification `json:"event"`
+	Receiver string                `json:"receiver"`
 	// IncidentID is the store's id of the incident; 0 for a notice that is
 	// about no incident.
 	IncidentID int64 `json:"incident_id,omitempty"`
@@ -64,14 +44,14 @@ type Message struct {
 	Detail  string       `json:"detail,omitempty"`
 
 	// OpenedAt is when the incident opened, At when this event happened,
-	// ResolvedAt when it resolved (EventResolve only).
+	// ResolvedAt when it resolved (incident.NotifyResolve only).
 	OpenedAt   time.Time `json:"opened_at,omitzero"`
 	At         time.Time `json:"at"`
 	ResolvedAt time.Time `json:"resolved_at,omitzero"`
 	// Resolution says how it resolved ("recovered", "monitor removed", ...).
 	Resolution string `json:"resolution,omitempty"`
-	// Change says, in words, what changed (EventUpdate), or is the
-	// notice's text (EventNotice).
+	// Change says, in words, what changed (incident.NotifyUpdate), or is the
+	// notice's text (incident.NotifyNotice).
 	Change string `json:"change,omitempty"`
 	// Flapping is set while the incident flaps.
 	Flapping bool `json:"flapping,omitempty"`
@@ -100,7 +80,7 @@ type Message struct {
 	InGroup bool `json:"in_group,omitempty"`
 	// GroupUpdate is, on the resolve of a member of a grouped message
 	// (InGroup), that grouped message as it now reads: its members with
-	// the ones resolved so far marked, and EventResolve once all are. Set
+	// the ones resolved so far marked, and incident.NotifyResolve once all are. Set
 	// by the outbox at send time; a receiver that can edit what it sent
 	// (Slack's chat.update) rewrites the group's message with it. nil
 	// when the outbox knows nothing of the group.

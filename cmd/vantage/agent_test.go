@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vantage-monitor/vantage/internal/testkit"
 	"github.com/vantage-monitor/vantage/monitor/agent"
 	"github.com/vantage-monitor/vantage/monitor/probe"
 )
@@ -48,7 +50,7 @@ func TestAgentHelperProcess(t *testing.T) {
 
 // startAgentProcess runs `vantage agent args...` and returns its base URL
 // once it listens.
-func startAgentProcess(t *testing.T, args ...string) (url string, cmd *exec.Cmd, logs *bytes.Buffer) {
+func startAgentProcess(t *testing.T, args ...string) (url string, cmd *exec.Cmd, logs *testkit.Buffer) {
 	t.Helper()
 	cmd = exec.Command(os.Args[0], "-test.run=^TestAgentHelperProcess$")
 	argv, _ := json.Marshal(append([]string{"agent"}, args...))
@@ -66,13 +68,13 @@ func startAgentProcess(t *testing.T, args ...string) (url string, cmd *exec.Cmd,
 	})
 	addrRe := regexp.MustCompile(`msg="agent listening" addr=(\S+)`)
 	found := make(chan string, 1)
-	logs = &bytes.Buffer{}
+	logs = &testkit.Buffer{}
 	logDone := make(chan struct{})
 	go func() {
 		defer close(logDone)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			logs.WriteString(sc.Text() + "\n")
+			fmt.Fprintln(logs, sc.Text())
 			if m := addrRe.FindStringSubmatch(sc.Text()); m != nil {
 				found <- m[1]
 			}

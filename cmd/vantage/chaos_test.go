@@ -56,6 +56,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/vantage-monitor/vantage/internal/testkit"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/monitor/web"
@@ -638,7 +639,7 @@ func (p *chaosProc) exited() bool {
 
 // kill9 kills p and checks that it was still running: a daemon that died
 // by itself is a failure, not a kill.
-func (p *chaosProc) kill9(t *testing.T, logs *lockedBuffer) {
+func (p *chaosProc) kill9(t *testing.T, logs *testkit.Buffer) {
 	t.Helper()
 	if p.exited() {
 		t.Fatalf("chaos: vantage run exited by itself (%v) before the kill; log:\n%s", p.err, tail(logs.String(), 8000))
@@ -789,7 +790,7 @@ timeout = %q
 	}
 	defer stopFlapping()
 
-	logs := &lockedBuffer{}
+	logs := &testkit.Buffer{}
 	kills, inflightKills := 0, 0
 	for kills < chaosKills {
 		gen.Add(1)

@@ -138,13 +138,13 @@ func sampleAlert(receiverName string, now time.Time) (open, resolve notify.Messa
 	}, Scope: result.ScopeEveryone}, incident.SeverityCritical).Outcome
 	key := fmt.Sprintf("test:%s@%s", receiverName, now.Format(time.RFC3339))
 	open = notify.Message{
-		Key: key + "/open", Event: notify.EventOpen, Receiver: receiverName, Kind: incident.KindTarget,
+		Key: key + "/open", Event: incident.NotifyOpen, Receiver: receiverName, Kind: incident.KindTarget,
 		Monitor: "shop (test alert)", URL: res.URL, Severity: incident.SeverityCritical, Scope: result.ScopeEveryone,
 		Class: res.Class, Gateway: res.Gateway, Status: res.Status, Detail: res.Detail,
 		OpenedAt: now.Add(-2 * time.Minute), At: now, Result: &res, Fixes: res.Fixes, Test: true,
 	}
 	resolve = open
-	resolve.Key, resolve.Event = key+"/resolve", notify.EventResolve
+	resolve.Key, resolve.Event = key+"/resolve", incident.NotifyResolve
 	resolve.ResolvedAt, resolve.Resolution, resolve.Fixes = now, "recovered", nil
 	return open, resolve
 }

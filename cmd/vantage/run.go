@@ -16,8 +16,9 @@ import (
 
 	"github.com/vantage-monitor/vantage/cmd/vantage/internal/logging"
 	"github.com/vantage-monitor/vantage/cmd/vantage/internal/sdnotify"
-	"github.com/vantage-monitor/vantage/monitor/config"
 	"github.com/vantage-monitor/vantage/daemon"
+	"github.com/vantage-monitor/vantage/internal/cleanup"
+	"github.com/vantage-monitor/vantage/monitor/config"
 	"github.com/vantage-monitor/vantage/monitor/redact"
 	"github.com/vantage-monitor/vantage/monitor/schedule"
 )
@@ -118,9 +119,16 @@ func runDaemon(ctx context.Context, o runOptions, stderr io.Writer, hup <-chan o
 	monitors.Store(int64(len(cfg.Monitors)))
 	running := func() string { return fmt.Sprintf("running: %d monitors", monitors.Load()) }
 
+	// What is started around the daemon is undone in reverse by one stack,
+	// as the daemon undoes its own parts (internal/cleanup).
+	down := cleanup.New(logger)
+	defer func() { _ = down.Run() }()
 	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var bg sync.WaitGroup
+	down.PushFunc("stopping the config reloader and the watchdog", func() {
+		cancel()
+		bg.Wait()
+	})
 	var d *daemon.Daemon
 	d, err = daemon.New(ctx, cfg, daemon.Options{
 		Logger: logger,
@@ -152,7 +160,7 @@ func runDaemon(ctx context.Context, o runOptions, stderr io.Writer, hup <-chan o
 		return exitFailed
 	}
 	stopping := context.AfterFunc(ctx, func() { warnNotify(notifier.Stopping()) })
-	defer stopping()
+	down.PushFunc("unhooking the systemd stopping notice", func() { stopping() })
 	bg.Go(func() {
 		for {
 			select {
@@ -173,8 +181,7 @@ func runDaemon(ctx context.Context, o runOptions, stderr io.Writer, hup <-chan o
 		}
 	})
 	err = d.Run(runCtx)
-	cancel()
-	bg.Wait()
+	_ = down.Run() // a failing cleanup is logged with its name
 	if err != nil {
 		logger.Error("daemon stopped with an error", "err", err)
 		return exitFailed

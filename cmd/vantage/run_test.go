@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vantage-monitor/vantage/internal/testkit"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/monitor/web"
@@ -57,24 +58,6 @@ func TestMain(m *testing.M) {
 		_ = os.RemoveAll(filepath.Dir(binPath))
 	}
 	os.Exit(code)
-}
-
-// lockedBuffer collects a child's stderr.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // switchTarget answers every path with the status the test sets.
@@ -117,14 +100,14 @@ retry_delay = "200ms"
 type daemonProc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
-	stderr *lockedBuffer
+	stderr *testkit.Buffer
 	addr   string
 	done   chan error
 }
 
 func startDaemon(t *testing.T, file, addr string) *daemonProc {
 	t.Helper()
-	p := &daemonProc{t: t, stderr: &lockedBuffer{}, addr: addr, done: make(chan error, 1)}
+	p := &daemonProc{t: t, stderr: &testkit.Buffer{}, addr: addr, done: make(chan error, 1)}
 	p.cmd = exec.Command(vantageBinary(t), "run", "-config", file, "-log-level", "debug")
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {
@@ -167,18 +150,20 @@ func (p *daemonProc) monitors() (map[string]web.MonitorView, error) {
 
 func (p *daemonProc) waitFor(what string, cond func() bool) {
 	p.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
+	reached := testkit.Eventually(10*time.Second, func() bool {
+		if cond() {
+			return true
+		}
 		select {
 		case err := <-p.done:
 			p.done <- err
 			p.t.Fatalf("vantage run exited (%v) while waiting for %s; stderr:\n%s", err, what, p.stderr.String())
 		default:
 		}
-		if time.Now().After(deadline) {
-			p.t.Fatalf("timed out waiting for %s; stderr:\n%s", what, p.stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+		return false
+	})
+	if !reached {
+		p.t.Fatalf("timed out waiting for %s; stderr:\n%s", what, p.stderr.String())
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vantage-monitor/vantage/internal/testkit"
 )
 
 func TestRunNotifiesSystemd(t *testing.T) {
@@ -29,7 +31,7 @@ func TestRunNotifiesSystemd(t *testing.T) {
 	os.WriteFile(file, []byte(cfg), 0o600)
 	cmd := exec.Command(vantageBinary(t), "run", "-config", file)
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=400000")
-	stderr := &lockedBuffer{}
+	stderr := &testkit.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,7 +96,8 @@ type Client struct {
 	// defaults) plus a few seconds. The caller's ctx bounds it too.
 	Timeout time.Duration
 	// CA verifies an https agent's certificate (for self-signed agents);
-	// nil means the system roots.
+	// nil means the system roots. The coordinator passes the pool its
+	// config loaded from the vantage's ca_file.
 	CA *x509.CertPool
 	// Now is the clock for timestamps; nil means time.Now.
 	Now func() time.Time
@@ -106,19 +106,6 @@ type Client struct {
 	hc      *http.Client
 	base    string // URL without a trailing '/'
 	initErr error
-}
-
-// LoadCA reads PEM certificates for Client.CA.
-func LoadCA(path string) (*x509.CertPool, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading CA file: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("CA file %s: no PEM certificate found", path)
-	}
-	return pool, nil
 }
 
 func (c *Client) init() {

@@ -6,33 +6,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/vantage-monitor/vantage/internal/testkit"
 	"github.com/vantage-monitor/vantage/monitor/probe"
 )
 
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Unix(1_750_000_000, 0)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// newClock starts at a fixed instant, so signed timestamps are the same in every run.
+func newClock() *testkit.Clock { return testkit.NewClock(time.Unix(1_750_000_000, 0)) }
 
 var (
 	testKey  = bytes.Repeat([]byte{0x42}, 32)
@@ -63,7 +46,7 @@ func newTarget(t testing.TB, h http.HandlerFunc) *target {
 type agentUnderTest struct {
 	*httptest.Server
 	srv   *Server
-	clock *clock
+	clock *testkit.Clock
 }
 
 func newAgent(t testing.TB, opts Options) *agentUnderTest {

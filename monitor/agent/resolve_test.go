@@ -244,7 +244,7 @@ func TestResolveReplayRejected(t *testing.T) {
 	if resp, msg := a.do(t, rr); resp.StatusCode != http.StatusOK {
 		t.Fatalf("first request: status %d (%s)", resp.StatusCode, msg)
 	}
-	a.clock.Add(10 * time.Second)
+	a.clock.Advance(10 * time.Second)
 	resp, msg := a.do(t, rr)
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(msg, "replay") {
 		t.Fatalf("replay: status %d (%s), want 401 naming the replay", resp.StatusCode, msg)

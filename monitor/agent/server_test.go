@@ -142,7 +142,7 @@ func TestReplayRejected(t *testing.T) {
 	if resp, msg := a.do(t, rr); resp.StatusCode != http.StatusOK {
 		t.Fatalf("first request: status %d (%s)", resp.StatusCode, msg)
 	}
-	a.clock.Add(20 * time.Second) // still inside the window
+	a.clock.Advance(20 * time.Second) // still inside the window
 	resp, msg := a.do(t, rr)
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(msg, "replay") {
 		t.Fatalf("replay: status %d (%s), want 401 naming the replay", resp.StatusCode, msg)
@@ -159,7 +159,7 @@ func TestReplayRejected(t *testing.T) {
 	}
 	// Once the timestamp is out of the window the nonce is forgotten, and
 	// the old request is still refused, now for its timestamp.
-	a.clock.Add(20 * time.Second)
+	a.clock.Advance(20 * time.Second)
 	resp, msg = a.do(t, rr)
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(msg, "timestamp") {
 		t.Fatalf("late replay: status %d (%s), want 401 for the timestamp", resp.StatusCode, msg)
@@ -320,7 +320,7 @@ func TestRateLimit(t *testing.T) {
 	if !errors.As(err, &e) || e.Kind != KindBusy || e.Status != http.StatusTooManyRequests || e.RetryAfter != time.Second {
 		t.Fatalf("third probe: err %v, want KindBusy 429 Retry-After 1s", err)
 	}
-	a.clock.Add(time.Second)
+	a.clock.Advance(time.Second)
 	if _, err := c.Probe(context.Background(), probe.Spec{URL: tg.URL}); err != nil {
 		t.Fatalf("a second later: %v", err)
 	}

@@ -177,7 +177,7 @@ func TestReplayCacheFullAnswers503(t *testing.T) {
 	if _, err := c.Probe(context.Background(), probe.Spec{URL: tg.URL}); !IsKind(err, KindBusy) {
 		t.Fatalf("with the cache full: err %v, want KindBusy", err)
 	}
-	a.clock.Add(ClockSkew + replayMargin + time.Second)
+	a.clock.Advance(ClockSkew + replayMargin + time.Second)
 	if _, err := c.Probe(context.Background(), probe.Spec{URL: tg.URL}); err != nil {
 		t.Fatalf("after the nonce expired: %v", err)
 	}

@@ -6,6 +6,7 @@
 package config
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,8 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/config/tomlguard"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/probe"
+	"github.com/vantage-monitor/vantage/monitor/result"
+	"github.com/vantage-monitor/vantage/monitor/schedule"
 )
 
 // DefaultPath is where the daemon looks for its config without -config.
@@ -36,8 +39,6 @@ const (
 	DefaultCanaryTimeout  = 5 * time.Second
 	DefaultNotifyTimeout  = 10 * time.Second
 	DefaultSMTPTimeout    = 30 * time.Second
-	// LocalVantage is the built-in vantage: the daemon's own host.
-	LocalVantage = "local"
 )
 
 // Config is a loaded, defaulted and validated watchlist.
@@ -94,7 +95,7 @@ type Web struct {
 type Monitor struct {
 	Name     string        `toml:"name" json:"name"`
 	URL      string        `toml:"url" json:"url"`
-	Schedule Schedule      `toml:"schedule" json:"schedule"`
+	Schedule schedule.Spec `toml:"schedule" json:"schedule"`
 	Timeout  time.Duration `toml:"timeout" json:"timeout"`
 
 	Method          string            `toml:"method" json:"method"`
@@ -131,6 +132,9 @@ type Monitor struct {
 	Vantages []string `toml:"vantages" json:"vantages"`
 	// Origin is probed directly when the target answers with a gateway error.
 	Origin string `toml:"origin" json:"origin,omitempty"`
+	// Plan is Spec compiled once at load, what a round probes with; nil
+	// only on [defaults] and on a Monitor not made by Load.
+	Plan *probe.Plan `toml:"-" json:"-"`
 
 	// Line is where the [[monitor]] block starts.
 	Line int `toml:"-" json:"-"`
@@ -206,9 +210,10 @@ type Vantage struct {
 
 	// Key is the shared HMAC key, read from KeyFile or KeyEnv.
 	Key Secret `toml:"-" json:"key"`
-	// CAPEM is the content of CAFile.
-	CAPEM []byte `toml:"-" json:"-"`
-	Line  int    `toml:"-" json:"-"`
+	// CAPool holds the certificates of CAFile, loaded once at load; nil
+	// without CAFile (the system roots).
+	CAPool *x509.CertPool `toml:"-" json:"-"`
+	Line   int            `toml:"-" json:"-"`
 }
 
 // Canary is the [canary] table: URLs that are up whenever the network is,
@@ -285,8 +290,9 @@ type Receiver struct {
 	TLS string `toml:"tls" json:"tls,omitempty"`
 	// CAFile verifies the SMTP server with a private CA's certificate.
 	CAFile string `toml:"ca_file" json:"ca_file,omitempty"`
-	// CAPEM is the content of CAFile.
-	CAPEM []byte `toml:"-" json:"-"`
+	// CAPool holds the certificates of CAFile, loaded once at load; nil
+	// without CAFile.
+	CAPool *x509.CertPool `toml:"-" json:"-"`
 
 	// Secrets, read at load time.
 	Token      Secret `toml:"-" json:"token"`
@@ -326,7 +332,7 @@ type Maintenance struct {
 	Monitors []string `toml:"monitors" json:"monitors,omitempty"`
 	Tags     []string `toml:"tags" json:"tags,omitempty"`
 	// Either a recurring window: Schedule starts it, Duration long...
-	Schedule Schedule      `toml:"schedule" json:"schedule,omitzero"`
+	Schedule schedule.Spec `toml:"schedule" json:"schedule,omitzero"`
 	Duration time.Duration `toml:"duration" json:"duration,omitempty"`
 	// ...or one absolute window [Start, End).
 	Start   time.Time `toml:"start" json:"start,omitzero"`
@@ -339,7 +345,7 @@ type Maintenance struct {
 func (w *Maintenance) Active(t time.Time) bool {
 	if !w.Schedule.IsZero() {
 		// The window that covers t, if any, started in (t-Duration, t].
-		start := w.Schedule.Next(t.Add(-w.Duration))
+		start := w.next(t.Add(-w.Duration))
 		return !start.IsZero() && !start.After(t)
 	}
 	return !t.Before(w.Start) && t.Before(w.End)
@@ -352,10 +358,14 @@ func (w *Maintenance) EndOf(t time.Time) time.Time {
 		return time.Time{}
 	}
 	if !w.Schedule.IsZero() {
-		return w.Schedule.Next(t.Add(-w.Duration)).Add(w.Duration)
+		return w.next(t.Add(-w.Duration)).Add(w.Duration)
 	}
 	return w.End
 }
+
+// next is the first start of a recurring window after t: the schedule's
+// nominal time, without the jitter that spreads monitors' checks.
+func (w *Maintenance) next(t time.Time) time.Time { return w.Schedule.Next(t, 0, 0) }
 
 // Matches reports whether the window applies to m.
 func (w *Maintenance) Matches(m *Monitor) bool {
@@ -405,7 +415,7 @@ func (c *Config) Receiver(name string) *Receiver {
 
 // VantageNames lists "local" and every configured vantage, in file order.
 func (c *Config) VantageNames() []string {
-	names := []string{LocalVantage}
+	names := []string{result.LocalVantage}
 	for _, v := range c.Vantages {
 		names = append(names, v.Name)
 	}

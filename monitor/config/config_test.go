@@ -11,7 +11,14 @@ import (
 
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/probe"
+	"github.com/vantage-monitor/vantage/monitor/schedule"
 )
+
+// minPeriod is the shortest period of s, 0 when it has none.
+func minPeriod(s schedule.Spec) time.Duration {
+	p, _ := s.MinPeriod()
+	return p
+}
 
 func mustStatus(t *testing.T, s string) probe.StatusSet {
 	t.Helper()
@@ -73,8 +80,8 @@ func TestValidConfigSpecs(t *testing.T) {
 		}
 	}
 	shop := cfg.Monitor("shop")
-	if shop.Schedule.Spec != "*/2 * * * *" || shop.Schedule.Period != 2*time.Minute {
-		t.Errorf("shop schedule = %q period %s", shop.Schedule.Spec, shop.Schedule.Period)
+	if shop.Schedule.String() != "*/2 * * * *" || minPeriod(shop.Schedule) != 2*time.Minute {
+		t.Errorf("shop schedule = %q period %s", shop.Schedule.String(), minPeriod(shop.Schedule))
 	}
 	if got := cfg.Monitor("api").Vantages; !reflect.DeepEqual(got, []string{"local", "fra1"}) {
 		t.Errorf("api vantages = %v", got)
@@ -130,11 +137,12 @@ url = "https://m.example.com/"
 		FlapWindow: time.Hour, FlapThreshold: 6, Severity: incident.SeverityCritical,
 		Vantages: []string{"local", "fra1"}, Line: 7,
 	}
-	if m.Schedule.Spec != "@every 30s" || m.Schedule.Period != 30*time.Second {
-		t.Errorf("schedule = %q / %s", m.Schedule.Spec, m.Schedule.Period)
+	if m.Schedule.String() != "@every 30s" || minPeriod(m.Schedule) != 30*time.Second {
+		t.Errorf("schedule = %q / %s", m.Schedule.String(), minPeriod(m.Schedule))
 	}
 	got := *m
-	got.Schedule = Schedule{}
+	got.Schedule = schedule.Spec{}
+	got.Plan = nil // compiled from the fields compared here
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("monitor =\n%+v\nwant\n%+v", got, want)
 	}

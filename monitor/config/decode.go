@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vantage-monitor/vantage/monitor/probe"
+	"github.com/vantage-monitor/vantage/monitor/schedule"
 )
 
 // The document is decoded by BurntSushi/toml into plain maps first, and then
@@ -27,6 +28,7 @@ var (
 	durationType  = reflect.TypeFor[time.Duration]()
 	timeType      = reflect.TypeFor[time.Time]()
 	statusSetType = reflect.TypeFor[probe.StatusSet]()
+	scheduleType  = reflect.TypeFor[schedule.Spec]()
 )
 
 type decoder struct {
@@ -179,6 +181,13 @@ func decodeValue(v any, fv reflect.Value, size bool) error {
 		return nil
 	case statusSetType:
 		s, err := parseStatus(v)
+		if err != nil {
+			return err
+		}
+		fv.Set(reflect.ValueOf(s))
+		return nil
+	case scheduleType:
+		s, err := decodeSchedule(v)
 		if err != nil {
 			return err
 		}

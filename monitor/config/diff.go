@@ -98,5 +98,7 @@ func sameJSON(a, b any) bool {
 }
 
 func sameVantage(a, b *Vantage) bool {
-	return sameJSON(a, b) && a.Key.Reveal() == b.Key.Reveal() && bytes.Equal(a.CAPEM, b.CAPEM)
+	// The pools compare by their certificates, so a ca_file whose content
+	// changed under the same name is a change too.
+	return sameJSON(a, b) && a.Key.Reveal() == b.Key.Reveal() && a.CAPool.Equal(b.CAPool)
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/probe"
 	"github.com/vantage-monitor/vantage/monitor/result"
+	"github.com/vantage-monitor/vantage/monitor/schedule"
 )
 
 // maxSecretSize guards against pointing a *_file key at the wrong file.
@@ -74,7 +75,7 @@ func limitError(name string, le *tomlguard.Error) error {
 }
 
 func builtinDefaults() Monitor {
-	sched, _ := ParseSchedule(DefaultSchedule)
+	sched := schedule.MustParseSpec(DefaultSchedule)
 	status, _ := probe.ParseStatusSet(probe.DefaultExpectStatus)
 	return Monitor{
 		ExpectStatus:    status,
@@ -360,12 +361,17 @@ func (l *loader) checkMonitor(cfg *Config, m *Monitor, t map[string]any, path, s
 		l.checkCredentials(m, t, path, sec)
 	}
 	spec := m.Spec()
+	var specErr error
 	if isDefaults {
 		spec.URL = "http://defaults.invalid/" // only the defaultable keys are checked
+		specErr = spec.Validate()
+	} else {
+		// Compiled here, once: the daemon and the checks run the plan.
+		m.Plan, specErr = probe.Compile(spec)
 	}
-	for _, err := range splitErrors(spec.Validate()) {
+	for _, err := range specErrors(specErr) {
 		key, msg, ok := strings.Cut(err.Error(), ": ")
-		if !ok {
+		if !ok || strings.ContainsRune(key, ' ') { // not "key: ...", e.g. "compiling expect_regex: ..."
 			key, msg = "", err.Error()
 		}
 		if key == "url" || own(key) || key == "" {
@@ -375,12 +381,12 @@ func (l *loader) checkMonitor(cfg *Config, m *Monitor, t map[string]any, path, s
 	if own("timeout") && m.Timeout == 0 {
 		add("timeout", "must be longer than 0s")
 	}
-	if (own("timeout") || own("schedule")) && !m.Schedule.IsZero() && m.Timeout > m.Schedule.Period {
+	if period, err := m.Schedule.MinPeriod(); (own("timeout") || own("schedule")) && err == nil && m.Timeout > period {
 		at := "timeout" // or, for an inherited timeout, the schedule that made it too long
 		if !own(at) {
 			at = "schedule"
 		}
-		l.add(joinPath(path, at), sec, "timeout", "%s is longer than the schedule period %s", fmtDuration(m.Timeout), fmtDuration(m.Schedule.Period))
+		l.add(joinPath(path, at), sec, "timeout", "%s is longer than the schedule period %s", fmtDuration(m.Timeout), fmtDuration(period))
 	}
 	if own("max_body") && m.MaxBody == 0 {
 		add("max_body", "must be larger than 0")
@@ -460,6 +466,16 @@ func (l *loader) checkVantageRefs(cfg *Config, names []string, path, sec string)
 	}
 }
 
+// specErrors lists the problems probe.Validate or probe.Compile found, each
+// "key: message" as probe words them.
+func specErrors(err error) []error {
+	var joined interface{ Unwrap() []error }
+	if errors.As(err, &joined) {
+		return joined.Unwrap()
+	}
+	return splitErrors(err)
+}
+
 // splitErrors undoes errors.Join.
 func splitErrors(err error) []error {
 	if err == nil {
@@ -524,8 +540,8 @@ func (l *loader) checkCanary(c *Canary, t map[string]any) {
 func (l *loader) checkVantage(cfg *Config, v *Vantage, t map[string]any, path, sec string) {
 	add := func(key, format string, args ...any) { l.add(joinPath(path, key), sec, key, format, args...) }
 	l.checkName(v.Name, t, path, sec)
-	if v.Name == LocalVantage {
-		add("name", "%q is reserved for the daemon's own host", LocalVantage)
+	if v.Name == result.LocalVantage {
+		add("name", "%q is reserved for the daemon's own host", result.LocalVantage)
 	}
 	if !written(t, "url") {
 		add("url", "missing")
@@ -534,7 +550,7 @@ func (l *loader) checkVantage(cfg *Config, v *Vantage, t map[string]any, path, s
 	}
 	v.Key = l.secret(path, sec, "key_file", v.KeyFile, "key_env", v.KeyEnv, true)
 	if v.CAFile != "" {
-		v.CAPEM = l.caFile(v.CAFile, add)
+		v.CAPool = l.caFile(v.CAFile, add)
 		if v.Insecure {
 			add("insecure", "turns off the verification ca_file is for; set one or the other")
 		}
@@ -625,40 +641,42 @@ func (l *loader) checkReceiver(cfg *Config, r *Receiver, t map[string]any, path,
 	}
 	switch r.Type {
 	case ReceiverSlack:
-		if r.Timeout == 0 {
-			r.Timeout = DefaultNotifyTimeout
+		if d, err := r.SlackTimeout(); err == nil {
+			r.Timeout = d
 		}
 		token := r.TokenFile != "" || r.TokenEnv != ""
 		hook := r.WebhookURLFile != "" || r.WebhookURLEnv != ""
+		// A secret is read only once the receiver says which one it posts
+		// with; CheckSlack decides the rules, the loader names the keys.
 		switch {
-		case token && hook:
+		case token && !hook:
+			r.Token = l.secret(path, sec, "token_file", r.TokenFile, "token_env", r.TokenEnv, true)
+		case hook && !token:
+			r.WebhookURL = l.secret(path, sec, "webhook_url_file", r.WebhookURLFile, "webhook_url_env", r.WebhookURLEnv, true)
+		}
+		switch CheckSlack(token, hook, r.Channel, r.WebhookURL.Reveal()) {
+		case SlackTokenAndWebhook:
 			key := "webhook_url_file"
 			if r.WebhookURLFile == "" {
 				key = "webhook_url_env"
 			}
 			add(key, "a slack receiver uses a bot token or a webhook, not both")
-		case token:
-			r.Token = l.secret(path, sec, "token_file", r.TokenFile, "token_env", r.TokenEnv, true)
-			if r.Channel == "" {
-				add("channel", "missing: a bot token posts to a channel ID such as \"C0123ABCD\"")
-			}
-		case hook:
-			r.WebhookURL = l.secret(path, sec, "webhook_url_file", r.WebhookURLFile, "webhook_url_env", r.WebhookURLEnv, true)
-			if !r.WebhookURL.IsZero() && checkHTTPURL(r.WebhookURL.Reveal()) != nil {
-				key, src := "webhook_url_file", l.secretPath(r.WebhookURLFile)
-				if r.WebhookURLFile == "" {
-					key, src = "webhook_url_env", "$"+r.WebhookURLEnv
-				}
-				add(key, "%s does not hold an http or https URL", src)
-			}
-		default:
+		case SlackNoCredential:
 			l.add(path, sec, "", "missing token_file, token_env, webhook_url_file or webhook_url_env")
+		case SlackTokenWithoutChannel:
+			add("channel", "missing: a bot token posts to a channel ID such as \"C0123ABCD\"")
+		case SlackWebhookNotHTTP:
+			key, src := "webhook_url_file", l.secretPath(r.WebhookURLFile)
+			if r.WebhookURLFile == "" {
+				key, src = "webhook_url_env", "$"+r.WebhookURLEnv
+			}
+			add(key, "%s does not hold an http or https URL", src)
 		}
 		if r.APIURL != "" {
 			if err := checkHTTPURL(r.APIURL); err != nil {
 				add("api_url", "%s", err)
-			} else if !strings.HasSuffix(r.APIURL, "/") {
-				r.APIURL += "/" // slack-go joins method names onto it
+			} else {
+				r.APIURL = SlackAPIURL(r.APIURL)
 			}
 		}
 	case ReceiverEmail:
@@ -675,28 +693,29 @@ func (l *loader) checkReceiver(cfg *Config, r *Receiver, t map[string]any, path,
 	}
 }
 
-// caFile reads a ca_file (relative to the config's directory) and checks
-// it holds a certificate.
-func (l *loader) caFile(p string, add func(key, format string, args ...any)) []byte {
+// caFile loads a ca_file (relative to the config's directory) into the
+// pool its clients verify with: the one place the program reads its PEM.
+func (l *loader) caFile(p string, add func(key, format string, args ...any)) *x509.CertPool {
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(l.dir, p)
 	}
 	data, err := l.env.readFile(p)
-	switch {
-	case err != nil:
+	if err != nil {
 		add("ca_file", "cannot read %s: %s", p, pathErrReason(err))
-	case !x509.NewCertPool().AppendCertsFromPEM(data):
-		add("ca_file", "%s holds no PEM certificate", p)
-	default:
-		return data
+		return nil
 	}
-	return nil
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		add("ca_file", "%s holds no PEM certificate", p)
+		return nil
+	}
+	return pool
 }
 
 func (l *loader) checkEmail(r *Receiver, t map[string]any, path, sec string) {
 	add := func(key, format string, args ...any) { l.add(joinPath(path, key), sec, key, format, args...) }
 	if r.CAFile != "" {
-		r.CAPEM = l.caFile(r.CAFile, add)
+		r.CAPool = l.caFile(r.CAFile, add)
 	}
 	port := ""
 	if !written(t, "smtp") {

@@ -72,7 +72,7 @@ func TestLoadManyMonitors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Monitors) != 2000 || cfg.Monitor("m1999").Schedule.Spec != "*/20 * * * *" || cfg.Monitor("m1999").Line != 1999*6+1 {
+	if len(cfg.Monitors) != 2000 || cfg.Monitor("m1999").Schedule.String() != "*/20 * * * *" || cfg.Monitor("m1999").Line != 1999*6+1 {
 		t.Fatalf("loaded %d monitors; last: %+v", len(cfg.Monitors), cfg.Monitor("m1999"))
 	}
 }

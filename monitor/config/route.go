@@ -5,19 +5,6 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/result"
 )
 
-// severityRank orders severities; an unknown one ranks below info.
-func severityRank(s incident.Severity) int {
-	switch s {
-	case incident.SeverityInfo:
-		return 1
-	case incident.SeverityWarning:
-		return 2
-	case incident.SeverityCritical:
-		return 3
-	}
-	return 0
-}
-
 // Matches reports whether an incident of monitor m, at severity sev and of
 // class class, matches the route's filters: every match_tags tag present,
 // the monitor among match_monitors when that is set, the severity at least
@@ -31,7 +18,7 @@ func (r *Route) Matches(m *Monitor, sev incident.Severity, class result.Class) b
 	if len(r.MatchMonitors) > 0 && !contains(r.MatchMonitors, m.Name) {
 		return false
 	}
-	if severityRank(sev) < severityRank(r.MinSeverity) {
+	if !sev.AtLeast(r.MinSeverity) {
 		return false
 	}
 	if len(r.Classes) > 0 && !contains(r.Classes, string(class)) {

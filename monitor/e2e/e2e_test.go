@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vantage-monitor/vantage/internal/testkit"
 	"github.com/vantage-monitor/vantage/monitor/probe"
 	"github.com/vantage-monitor/vantage/monitor/result"
 	"github.com/vantage-monitor/vantage/monitor/round"
@@ -197,17 +198,12 @@ func TestProbeBehindRealProxies(t *testing.T) {
 // stream ends, which can be just after the client has its answer).
 func checkLog(t *testing.T, tc e2eCase) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		logs := tc.proxy.LogsAbout(tc.path)
-		if strings.Contains(logs, tc.logHas) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("%s did not log %q for %s; its lines about it:\n%s", tc.proxy.name, tc.logHas, tc.path, logs)
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	var logs string
+	if !testkit.Eventually(3*time.Second, func() bool {
+		logs = tc.proxy.LogsAbout(tc.path)
+		return strings.Contains(logs, tc.logHas)
+	}) {
+		t.Errorf("%s did not log %q for %s; its lines about it:\n%s", tc.proxy.name, tc.logHas, tc.path, logs)
 	}
 }
 

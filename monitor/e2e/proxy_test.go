@@ -11,11 +11,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"text/template"
 	"time"
+
+	"github.com/vantage-monitor/vantage/internal/testkit"
 )
 
 // The proxies' upstream timeouts. They are short so the suite stays fast, and
@@ -172,7 +173,7 @@ type confData struct {
 type proxy struct {
 	name string
 	base string // http://127.0.0.1:port
-	logs *lockedBuffer
+	logs *testkit.Buffer
 	dir  string
 }
 
@@ -280,7 +281,7 @@ func startProxy(t *testing.T, name, dir string, port int, bin string, args ...st
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
-	logs := &lockedBuffer{}
+	logs := &testkit.Buffer{}
 	cmd.Stdout = logs
 	cmd.Stderr = logs
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
@@ -354,23 +355,4 @@ func isTermination(err error) bool {
 	}
 	// HAProxy exits with 143 (128+SIGTERM) after handling the signal.
 	return ee.ExitCode() == 0 || ee.ExitCode() == 143
-}
-
-// lockedBuffer collects a child's output written from exec's copying
-// goroutines while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -38,9 +38,7 @@ var gatewayClasses = []result.Class{result.ClassBadGateway, result.ClassGatewayT
 
 // knowledge is the knowledge base. It is data reviewed like code: every entry
 // has a case in kb_test.go showing which facts select it, and the facts behind
-// the steps are the team's gateway fingerprint research (vendor source, docs and
-// captures), which is still kept outside the repository; issue 11 moves it
-// into docs/.
+// the steps, with the vendors' documentation, are in docs/gateways.md.
 //
 // Rules for entries: steps are for the operator of the service (commands,
 // config directives, log lines, file paths), in the order to try them, each

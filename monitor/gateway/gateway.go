@@ -5,14 +5,14 @@ package gateway
 
 import (
 	"net/http"
-	"strconv"
 	"unicode/utf8"
 )
 
 // Identification is what the response says about the hops that produced it.
 type Identification struct {
-	// Gateway is the lowercase name of the hop that generated the response,
-	// empty when none is recognised.
+	// Gateway is the lowercase name of the hop that generated the response
+	// (Nginx, Cloudflare, ...: each declared in its vendor's file), empty
+	// when none is recognised. Via and result.Result use the same names.
 	Gateway string
 	// Via lists outer hops seen in front of Gateway, outermost first.
 	Via []string
@@ -29,28 +29,6 @@ type Identification struct {
 	// Akamai reference number, Apache's "Reason:" line. Free text, not stable.
 	Reason string
 }
-
-// Gateway names, as they appear in result.Result.Gateway and Via.
-const (
-	Nginx          = "nginx"
-	Apache         = "apache"
-	HAProxy        = "haproxy"
-	Envoy          = "envoy"
-	Traefik        = "traefik"
-	Caddy          = "caddy"
-	Varnish        = "varnish"
-	Cloudflare     = "cloudflare"
-	CloudFront     = "cloudfront"
-	AWSALB         = "aws-alb"
-	GCPLB          = "gcp-lb"
-	AzureAppGW     = "azure-appgw"
-	AzureFrontDoor = "azure-frontdoor"
-	Fastly         = "fastly"
-	Akamai         = "akamai"
-	Heroku         = "heroku"
-	Vercel         = "vercel"
-	Fly            = "fly"
-)
 
 // scanLimit bounds how much of the body is searched. Every gateway error
 // page we know puts its markers in the first few kilobytes (Cloudflare's
@@ -199,12 +177,4 @@ func clip(s string) string {
 		n--
 	}
 	return s[:n] + "…"
-}
-
-func isCloudflareCode(status int) bool {
-	return (status >= 520 && status <= 527) || status == 530
-}
-
-func cloudflareDetail(status int) string {
-	return "cloudflare-" + strconv.Itoa(status)
 }

@@ -67,7 +67,7 @@ var fixtures = map[string]want{
 	"real/varnish-7.1.1-503-closed.http":             {gateway: Varnish, detail: DetailBackendFetchFailed},
 	"real/varnish-7.1.1-front-nginx-1.22.1-502.http": {gateway: Nginx, via: []string{Varnish}},
 
-	// Synthetic, from the research notes (testdata/synthetic/README.md).
+	// Synthetic, from docs/gateways.md (testdata/synthetic/README.md).
 	"synthetic/cloudflare-521-branded.http":             {gateway: Cloudflare, detail: DetailCloudflare521, header: "Cf-Ray: 230b030023ae2822-SJC"},
 	"synthetic/cloudflare-520-branded.http":             {gateway: Cloudflare, detail: DetailCloudflare520},
 	"synthetic/cloudflare-524-branded.http":             {gateway: Cloudflare, detail: DetailCloudflare524},

@@ -32,6 +32,39 @@ const (
 	EventFlappingStopped EventKind = "flapping_stopped"
 )
 
+// Notification is what a notification says about an incident: the event of
+// notify.Message and of the store's outbox rows. The machine's events are its
+// source (EventOpened is NotifyOpen, EventResolved NotifyResolve, the changes
+// and flapping notices NotifyUpdate); reminders and notices come from the
+// planner. The strings are stored in the outbox and in its JSON payloads, so
+// they never change once released.
+type Notification string
+
+// The notifications.
+const (
+	// NotifyOpen: an incident opened.
+	NotifyOpen Notification = "open"
+	// NotifyUpdate: the open incident changed (class, gateway, scope,
+	// regions, severity, flapping); Message.Change says how.
+	NotifyUpdate Notification = "update"
+	// NotifyResolve: the incident resolved.
+	NotifyResolve Notification = "resolve"
+	// NotifyReminder: the incident is still open after the route's repeat.
+	NotifyReminder Notification = "reminder"
+	// NotifyNotice: not about one incident's life; e.g. "maintenance ended
+	// with the monitor still down", a test alert from notify-test.
+	NotifyNotice Notification = "notice"
+)
+
+// Valid reports whether n is one of the known notifications.
+func (n Notification) Valid() bool {
+	switch n {
+	case NotifyOpen, NotifyUpdate, NotifyResolve, NotifyReminder, NotifyNotice:
+		return true
+	}
+	return false
+}
+
 // Event is one thing that happened in a round, with all a notifier needs.
 type Event struct {
 	Kind    EventKind `json:"kind"`

@@ -81,7 +81,7 @@ func New(cfg *config.Config, opts Options) (*Runner, error) {
 		p, _ := fleet.Prober(name)
 		if rs, ok := p.(interface {
 			Resolve(context.Context, string) ([]netip.Addr, error)
-		}); ok && name != vantage.LocalName {
+		}); ok && name != result.LocalVantage {
 			vrs = append(vrs, diagnose.VantageResolver{Name: name, Lookup: rs.Resolve})
 		}
 	}
@@ -121,9 +121,9 @@ type Target struct {
 	Name string
 	// Spec is what remote vantages are asked to probe.
 	Spec probe.Spec
-	// Plan is Spec compiled once, where the monitor's config was set: the
-	// local vantage runs it, so a round never compiles its spec again. Nil
-	// when Spec does not compile; PlanErr says why.
+	// Plan is Spec compiled once, when the config was loaded: the local
+	// vantage runs it, so a round never compiles its spec again. Nil when
+	// there is none; PlanErr says why.
 	Plan    *probe.Plan
 	PlanErr error
 	// Origin is the monitor's origin, probed directly by the diagnosis of
@@ -135,10 +135,13 @@ type Target struct {
 	Severity incident.Severity
 }
 
-// MonitorTarget is the target of the configured monitor mc, whose spec
-// compiled to plan or failed with planErr.
-func MonitorTarget(mc *config.Monitor, plan *probe.Plan, planErr error) Target {
-	t := Target{Name: mc.Name, Spec: mc.Spec(), Plan: plan, PlanErr: planErr, Vantages: mc.Vantages, Severity: mc.Severity}
+// MonitorTarget is the target of the configured monitor mc, with the plan
+// the config compiled at load.
+func MonitorTarget(mc *config.Monitor) Target {
+	t := Target{Name: mc.Name, Spec: mc.Spec(), Plan: mc.Plan, Vantages: mc.Vantages, Severity: mc.Severity}
+	if t.Plan == nil {
+		t.PlanErr = fmt.Errorf("monitor %s has no compiled probe plan: its config was not made by config.Load", mc.Name)
+	}
 	if o, ok := mc.OriginSpec(); ok {
 		t.Origin = &o
 	}

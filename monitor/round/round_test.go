@@ -71,15 +71,6 @@ url = "http://127.0.0.1:9/"
 key_env = "VANTAGE_TEST_KEY"
 `
 
-func target(t *testing.T, mc *config.Monitor) Target {
-	t.Helper()
-	pl, err := probe.Compile(mc.Spec())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return MonitorTarget(mc, pl, nil)
-}
-
 // TestLocalRunsTheCompiledPlan: with vantages or without, the local probe
 // runs the plan the config compiled, never one compiled again.
 func TestLocalRunsTheCompiledPlan(t *testing.T) {
@@ -94,10 +85,10 @@ url = "http://127.0.0.1:1/"
 		if err != nil {
 			t.Fatal(err)
 		}
-		tg := target(t, cfg.Monitor("shop"))
+		tg := MonitorTarget(cfg.Monitor("shop"))
 		r.Run(context.Background(), tg)
 		r.Run(context.Background(), tg)
-		if len(local.plans) != 2 || local.plans[0] != tg.Plan || local.plans[1] != tg.Plan {
+		if tg.Plan == nil || tg.Plan != cfg.Monitor("shop").Plan || len(local.plans) != 2 || local.plans[0] != tg.Plan || local.plans[1] != tg.Plan {
 			t.Errorf("vantages %v: the local probe ran %d plans, not the target's own: %p %v", cfg.VantageNames(), len(local.plans), tg.Plan, local.plans)
 		}
 	}
@@ -126,7 +117,7 @@ origin = "http://origin.test:8080/health"
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := r.Run(context.Background(), target(t, cfg.Monitor("shop")))
+	out := r.Run(context.Background(), MonitorTarget(cfg.Monitor("shop")))
 	if out.Scope != result.ScopeEveryone || !out.Diagnosis.Has(result.FindingGatewayPath) {
 		t.Fatalf("scope %q, diagnosis %+v; want everyone and gateway-path", out.Scope, out.Diagnosis)
 	}
@@ -170,7 +161,7 @@ severity = "warning"
 			if err != nil {
 				t.Fatal(err)
 			}
-			out := r.Run(context.Background(), target(t, cfg.Monitor("shop")))
+			out := r.Run(context.Background(), MonitorTarget(cfg.Monitor("shop")))
 			o := out.Observation(out.StartedAt)
 			if out.Vote != incident.VoteDown || out.Severity != tc.want || o.Severity != tc.want || o.Vote != incident.VoteDown {
 				t.Errorf("vote %s severity %s (observation %s %s), want down %s", out.Vote, out.Severity, o.Vote, o.Severity, tc.want)

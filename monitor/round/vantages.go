@@ -2,7 +2,6 @@ package round
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net/http"
 
@@ -24,14 +23,7 @@ func RemoteProber(v *config.Vantage) (vantage.Prober, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("vantage %s: its key file holds no key", v.Name)
 	}
-	c := &agent.Client{URL: v.URL, Key: keys[0], Timeout: v.Timeout}
-	if len(v.CAPEM) > 0 {
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(v.CAPEM) {
-			return nil, fmt.Errorf("vantage %s: ca_file holds no PEM certificate", v.Name)
-		}
-		c.CA = pool
-	}
+	c := &agent.Client{URL: v.URL, Key: keys[0], Timeout: v.Timeout, CA: v.CAPool}
 	if v.Insecure {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the operator asked for it (insecure = true)

@@ -8,7 +8,10 @@
 // A schedule is "@every <duration>" (at least 1s), a descriptor such as
 // "@hourly" or "@daily", or a 5-field cron spec ("*/2 * * * *"). Descriptors
 // and cron specs are parsed by robfig/cron/v3 (cron.ParseStandard), and the
-// next nominal time comes from its cron.Schedule.Next.
+// next nominal time comes from its cron.Schedule.Next. ParseSpec is the
+// program's one schedule parser: monitor/config loads every schedule through
+// it into the Spec the scheduler runs, and checks a monitor's timeout
+// against Spec.MinPeriod, worked out once at parse time.
 //
 // # Jitter rule
 //

@@ -1,7 +1,6 @@
 package schedule
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vantage-monitor/vantage/internal/testkit"
 )
 
 var t0 = time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC) // a Monday
@@ -90,13 +91,13 @@ func (c *calls) len() int {
 type harness struct {
 	t     *testing.T
 	s     *Scheduler
-	clock *FakeClock
+	clock *testkit.Clock
 	obs   *recorder
 }
 
 func start(t *testing.T, o Options) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: NewFakeClock(t0), obs: newRecorder()}
+	h := &harness{t: t, clock: testkit.NewClock(t0), obs: newRecorder()}
 	o.Clock = h.clock
 	o.Observer = h.obs
 	h.s = New(o)
@@ -133,24 +134,13 @@ func (h *harness) advance(d time.Duration) {
 func (h *harness) waitTick() {
 	h.t.Helper()
 	now := h.clock.Now()
-	waitFor(h.t, "dispatcher pass", func() bool { return !h.s.LastTick().Before(now) })
+	testkit.WaitFor(h.t, "dispatcher pass", func() bool { return !h.s.LastTick().Before(now) })
 }
 
 // waitIdle waits until no round is queued or running.
 func (h *harness) waitIdle() {
 	h.t.Helper()
-	waitFor(h.t, "idle", func() bool { return h.s.Totals().InFlight == 0 })
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Microsecond)
-	}
+	testkit.WaitFor(h.t, "idle", func() bool { return h.s.Totals().InFlight == 0 })
 }
 
 func TestEntriesFireAtTheirJitteredTimes(t *testing.T) {
@@ -198,7 +188,7 @@ func TestEntriesFireAtTheirJitteredTimes(t *testing.T) {
 }
 
 func TestTimerWakesTheDispatcher(t *testing.T) {
-	clock := NewFakeClock(t0)
+	clock := testkit.NewClock(t0)
 	s := New(Options{Clock: clock, Tick: time.Hour})
 	ran := make(chan time.Time, 1)
 	if err := s.Set(Entry{Name: "a", Spec: MustParseSpec("@every 1m"), Job: func(_ context.Context, _ string, nominal time.Time) { ran <- nominal }}); err != nil {
@@ -209,7 +199,7 @@ func TestTimerWakesTheDispatcher(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Stop(context.Background())
-	waitFor(t, "first pass", func() bool { return !s.LastTick().IsZero() })
+	testkit.WaitFor(t, "first pass", func() bool { return !s.LastTick().IsZero() })
 	due, _ := s.Next("a")
 	clock.Set(due)
 	select {
@@ -226,7 +216,7 @@ func TestLastTickAdvancesWhenIdle(t *testing.T) {
 	h := start(t, Options{Tick: time.Second})
 	before := h.s.LastTick()
 	h.clock.Advance(time.Second) // no entries, no kick
-	waitFor(t, "LastTick to move", func() bool { return h.s.LastTick().After(before) })
+	testkit.WaitFor(t, "LastTick to move", func() bool { return h.s.LastTick().After(before) })
 }
 
 func TestBusyMonitorSkipsAndCounts(t *testing.T) {
@@ -261,25 +251,8 @@ func TestBusyMonitorSkipsAndCounts(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestPanicIsContainedLoggedAndCounted(t *testing.T) {
-	var logs syncBuffer
+	var logs testkit.Buffer
 	h := start(t, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	var c calls
 	var n atomic.Int32
@@ -338,14 +311,14 @@ func TestConcurrencyIsBounded(t *testing.T) {
 		})
 	}
 	h.advance(time.Minute)
-	waitFor(t, "workers to fill", func() bool { return running.Load() == k })
+	testkit.WaitFor(t, "workers to fill", func() bool { return running.Load() == k })
 	if q := h.s.Totals().Queued; q != n-k {
 		t.Errorf("queued %d, want %d", q, n-k)
 	}
 	for range n {
 		release <- struct{}{}
 	}
-	waitFor(t, "all rounds", func() bool { return done.Load() == n })
+	testkit.WaitFor(t, "all rounds", func() bool { return done.Load() == n })
 	if p := peak.Load(); p != k {
 		t.Errorf("peak concurrency %d, want %d", p, k)
 	}
@@ -368,7 +341,7 @@ func TestLatenessIncludesWaitingForAWorker(t *testing.T) {
 	h.set("a", "@hourly", job)
 	h.set("b", "@hourly", job)
 	h.advance(time.Hour) // both due, only one worker
-	waitFor(t, "first round", func() bool { mu.Lock(); defer mu.Unlock(); return len(order) == 1 })
+	testkit.WaitFor(t, "first round", func() bool { mu.Lock(); defer mu.Unlock(); return len(order) == 1 })
 	h.clock.Advance(7 * time.Second)
 	close(release)
 	h.waitIdle()
@@ -539,7 +512,7 @@ func TestRemovedMonitorFinishesItsRound(t *testing.T) {
 }
 
 func TestStopWaitsForRunningJobs(t *testing.T) {
-	clock := NewFakeClock(t0)
+	clock := testkit.NewClock(t0)
 	type key struct{}
 	s := New(Options{Clock: clock})
 	release := make(chan struct{})
@@ -586,7 +559,7 @@ func TestStopWaitsForRunningJobs(t *testing.T) {
 }
 
 func TestStopGivesUpAndCancelsJobs(t *testing.T) {
-	clock := NewFakeClock(t0)
+	clock := testkit.NewClock(t0)
 	s := New(Options{Clock: clock})
 	started := make(chan struct{})
 	cancelled := make(chan struct{})
@@ -632,7 +605,7 @@ func TestFallingBehindDoesNotReplayMissedRounds(t *testing.T) {
 }
 
 func TestSetRejectsBadEntries(t *testing.T) {
-	s := New(Options{Clock: NewFakeClock(t0)})
+	s := New(Options{Clock: testkit.NewClock(t0)})
 	job := func(context.Context, string, time.Time) {}
 	for _, e := range []Entry{
 		{Spec: MustParseSpec("@every 1m"), Job: job},
@@ -665,7 +638,7 @@ func TestRealClockSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Stop(context.Background())
-	waitFor(t, "every monitor to run", func() bool {
+	testkit.WaitFor(t, "every monitor to run", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		seen := map[string]bool{}

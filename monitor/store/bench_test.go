@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/result"
 )
 
@@ -86,7 +87,7 @@ func BenchmarkDurableRound(b *testing.B) {
 			if err := tx.RecordResult(ctx, &ResultRow{Monitor: "m", Result: r}); err != nil {
 				return err
 			}
-			_, err := tx.Enqueue(ctx, OutboxEvent{Key: fmt.Sprint("k", i), Receiver: "slack", IncidentID: int64(i), Event: EventOpen})
+			_, err := tx.Enqueue(ctx, OutboxEvent{Key: fmt.Sprint("k", i), Receiver: "slack", IncidentID: int64(i), Event: incident.NotifyOpen})
 			return err
 		})
 		if err != nil {

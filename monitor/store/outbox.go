@@ -8,27 +8,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/vantage-monitor/vantage/monitor/incident"
 )
-
-// EventKind is what a notification is about.
-type EventKind string
-
-// The notification events.
-const (
-	EventOpen     EventKind = "open"
-	EventUpdate   EventKind = "update"
-	EventResolve  EventKind = "resolve"
-	EventReminder EventKind = "reminder"
-	EventNotice   EventKind = "notice"
-)
-
-func (k EventKind) valid() bool {
-	switch k {
-	case EventOpen, EventUpdate, EventResolve, EventReminder, EventNotice:
-		return true
-	}
-	return false
-}
 
 // OutboxState is where a notification stands. A delivered notification is
 // no longer in the outbox.
@@ -51,7 +33,7 @@ type OutboxEvent struct {
 	// not due while an earlier event of the same incident is pending or
 	// sending. 0 means no incident, and no ordering.
 	IncidentID int64
-	Event      EventKind
+	Event      incident.Notification
 	Payload    json.RawMessage
 	// NotBefore delays the first attempt; zero means now.
 	NotBefore time.Time
@@ -62,7 +44,7 @@ type OutboxItem struct {
 	Key        string
 	Receiver   string
 	IncidentID int64
-	Event      EventKind
+	Event      incident.Notification
 	// Seq orders a receiver's events in enqueue order.
 	Seq     int64
 	Payload json.RawMessage
@@ -87,7 +69,7 @@ func (t *Tx) Enqueue(ctx context.Context, ev OutboxEvent) (existed bool, err err
 		return false, fmt.Errorf("enqueue notification: %w: key and receiver are required", ErrInvalid)
 	}
 	op := fmt.Sprintf("enqueue notification %s for %s", ev.Key, ev.Receiver)
-	if !ev.Event.valid() {
+	if !ev.Event.Valid() {
 		return false, fmt.Errorf("%s: %w: unknown event kind %q", op, ErrInvalid, ev.Event)
 	}
 	payload := ev.Payload
@@ -258,7 +240,7 @@ func (s *Store) queryOutbox(ctx context.Context, op, q string, args ...any) ([]O
 			&it.Attempts, &it.MaybeSent, &next, &it.LastError, &created, &updated); err != nil {
 			return nil, classify(s.path, op, err)
 		}
-		it.Event, it.State, it.Payload = EventKind(event), OutboxState(state), json.RawMessage(payload)
+		it.Event, it.State, it.Payload = incident.Notification(event), OutboxState(state), json.RawMessage(payload)
 		it.NextAttemptAt, it.CreatedAt, it.UpdatedAt = fromNanos(next), fromNanos(created), fromNanos(updated)
 		out = append(out, it)
 	}

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/vantage-monitor/vantage/monitor/incident"
 )
 
 func jsonOf(v any) (string, error) {
@@ -49,20 +51,20 @@ func TestOutboxOrderingAndIdempotency(t *testing.T) {
 	now := clk.Now()
 
 	for _, ev := range []OutboxEvent{
-		{Key: "1-open", Receiver: "slack", IncidentID: 1, Event: EventOpen, Payload: json.RawMessage(`{"n":1}`)},
-		{Key: "2-open", Receiver: "slack", IncidentID: 2, Event: EventOpen},
-		{Key: "1-resolve", Receiver: "slack", IncidentID: 1, Event: EventResolve},
-		{Key: "1-open-mail", Receiver: "mail", IncidentID: 1, Event: EventOpen},
-		{Key: "notice-a", Receiver: "slack", Event: EventNotice},
-		{Key: "notice-b", Receiver: "slack", Event: EventNotice},
-		{Key: "later", Receiver: "slack", IncidentID: 3, Event: EventOpen, NotBefore: now.Add(time.Hour)},
+		{Key: "1-open", Receiver: "slack", IncidentID: 1, Event: incident.NotifyOpen, Payload: json.RawMessage(`{"n":1}`)},
+		{Key: "2-open", Receiver: "slack", IncidentID: 2, Event: incident.NotifyOpen},
+		{Key: "1-resolve", Receiver: "slack", IncidentID: 1, Event: incident.NotifyResolve},
+		{Key: "1-open-mail", Receiver: "mail", IncidentID: 1, Event: incident.NotifyOpen},
+		{Key: "notice-a", Receiver: "slack", Event: incident.NotifyNotice},
+		{Key: "notice-b", Receiver: "slack", Event: incident.NotifyNotice},
+		{Key: "later", Receiver: "slack", IncidentID: 3, Event: incident.NotifyOpen, NotBefore: now.Add(time.Hour)},
 	} {
 		if enqueue(t, s, ev) {
 			t.Fatalf("%s reported as existing", ev.Key)
 		}
 	}
 	// Same key again: a no-op that says so, even with another payload.
-	if !enqueue(t, s, OutboxEvent{Key: "1-open", Receiver: "slack", IncidentID: 1, Event: EventOpen, Payload: json.RawMessage(`{"n":2}`)}) {
+	if !enqueue(t, s, OutboxEvent{Key: "1-open", Receiver: "slack", IncidentID: 1, Event: incident.NotifyOpen, Payload: json.RawMessage(`{"n":2}`)}) {
 		t.Error("duplicate key not reported as existing")
 	}
 	it, err := s.OutboxItem(ctx, "1-open")
@@ -113,7 +115,7 @@ func TestOutboxOrderingAndIdempotency(t *testing.T) {
 		t.Errorf("due after delivery = %v", got)
 	}
 	// A delivered key stays a no-op.
-	if !enqueue(t, s, OutboxEvent{Key: "1-open", Receiver: "slack", IncidentID: 1, Event: EventOpen}) {
+	if !enqueue(t, s, OutboxEvent{Key: "1-open", Receiver: "slack", IncidentID: 1, Event: incident.NotifyOpen}) {
 		t.Error("re-enqueue of a delivered key was not a no-op")
 	}
 	if at, ok, _ := s.Delivered(ctx, "1-open"); !ok || !at.Equal(now) {
@@ -124,7 +126,7 @@ func TestOutboxOrderingAndIdempotency(t *testing.T) {
 	}
 
 	// Permanent failure: listed, no longer due, does not hold back later events.
-	enqueue(t, s, OutboxEvent{Key: "2-resolve", Receiver: "slack", IncidentID: 2, Event: EventResolve})
+	enqueue(t, s, OutboxEvent{Key: "2-resolve", Receiver: "slack", IncidentID: 2, Event: incident.NotifyResolve})
 	update(t, s, func(tx *Tx) error { return tx.MarkFailed(ctx, "2-open", "channel_not_found") })
 	if got := due(t, s, "slack", later); !reflect.DeepEqual(got, []string{"1-resolve", "notice-a", "notice-b", "2-resolve"}) {
 		t.Errorf("due after failure = %v", got)
@@ -133,7 +135,7 @@ func TestOutboxOrderingAndIdempotency(t *testing.T) {
 	if err != nil || len(failed) != 1 || failed[0].Key != "2-open" || failed[0].LastError != "channel_not_found" {
 		t.Errorf("failed list = %+v %v", failed, err)
 	}
-	if !enqueue(t, s, OutboxEvent{Key: "2-open", Receiver: "slack", IncidentID: 2, Event: EventOpen}) {
+	if !enqueue(t, s, OutboxEvent{Key: "2-open", Receiver: "slack", IncidentID: 2, Event: incident.NotifyOpen}) {
 		t.Error("re-enqueue of a failed key was not a no-op")
 	}
 	err = s.Update(ctx, func(tx *Tx) error { return tx.MarkRetry(ctx, "2-open", later, "x") })
@@ -174,11 +176,11 @@ func TestOutboxSeqNeverGoesBack(t *testing.T) {
 	clk := newClock()
 	s, path := openTest(t, clk, Options{})
 	ctx := context.Background()
-	enqueue(t, s, OutboxEvent{Key: "a", Receiver: "r", IncidentID: 1, Event: EventOpen})
+	enqueue(t, s, OutboxEvent{Key: "a", Receiver: "r", IncidentID: 1, Event: incident.NotifyOpen})
 	update(t, s, func(tx *Tx) error { return tx.MarkDelivered(ctx, "a") })
 	s.Close()
 	s = reopen(t, path, clk, Options{})
-	enqueue(t, s, OutboxEvent{Key: "b", Receiver: "r", IncidentID: 1, Event: EventResolve})
+	enqueue(t, s, OutboxEvent{Key: "b", Receiver: "r", IncidentID: 1, Event: incident.NotifyResolve})
 	if it, _ := s.OutboxItem(ctx, "b"); it.Seq != 2 {
 		t.Errorf("seq after delivery and reopen = %d, want 2", it.Seq)
 	}
@@ -188,10 +190,10 @@ func TestOutboxBadInput(t *testing.T) {
 	s, _ := openTest(t, newClock(), Options{})
 	ctx := context.Background()
 	for name, ev := range map[string]OutboxEvent{
-		"no key":      {Receiver: "r", Event: EventOpen},
-		"no receiver": {Key: "k", Event: EventOpen},
+		"no key":      {Receiver: "r", Event: incident.NotifyOpen},
+		"no receiver": {Key: "k", Event: incident.NotifyOpen},
 		"bad kind":    {Key: "k", Receiver: "r", Event: "explode"},
-		"bad payload": {Key: "k", Receiver: "r", Event: EventOpen, Payload: json.RawMessage(`{`)},
+		"bad payload": {Key: "k", Receiver: "r", Event: incident.NotifyOpen, Payload: json.RawMessage(`{`)},
 	} {
 		err := s.Update(ctx, func(tx *Tx) error { _, err := tx.Enqueue(ctx, ev); return err })
 		if !errors.Is(err, ErrInvalid) {
@@ -210,9 +212,9 @@ func TestOutboxMaybeSentAfterCrash(t *testing.T) {
 	clk := newClock()
 	s, path := openTest(t, clk, Options{})
 	ctx := context.Background()
-	enqueue(t, s, OutboxEvent{Key: "open", Receiver: "slack", IncidentID: 7, Event: EventOpen})
-	enqueue(t, s, OutboxEvent{Key: "resolve", Receiver: "slack", IncidentID: 7, Event: EventResolve})
-	enqueue(t, s, OutboxEvent{Key: "other", Receiver: "slack", IncidentID: 8, Event: EventOpen})
+	enqueue(t, s, OutboxEvent{Key: "open", Receiver: "slack", IncidentID: 7, Event: incident.NotifyOpen})
+	enqueue(t, s, OutboxEvent{Key: "resolve", Receiver: "slack", IncidentID: 7, Event: incident.NotifyResolve})
+	enqueue(t, s, OutboxEvent{Key: "other", Receiver: "slack", IncidentID: 8, Event: incident.NotifyOpen})
 	update(t, s, func(tx *Tx) error { return tx.MarkSending(ctx, "open") })
 	// The process dies here: no MarkDelivered, no MarkRetry.
 	s.Close()
@@ -284,7 +286,7 @@ func TestKeyStatusAndCancel(t *testing.T) {
 		return st
 	}
 	for _, k := range []string{"muted", "tried", "done"} {
-		enqueue(t, s, OutboxEvent{Key: k, Receiver: "slack", IncidentID: 1, Event: EventOpen})
+		enqueue(t, s, OutboxEvent{Key: k, Receiver: "slack", IncidentID: 1, Event: incident.NotifyOpen})
 	}
 	update(t, s, func(tx *Tx) error {
 		if err := tx.MarkSending(ctx, "tried"); err != nil {
@@ -326,7 +328,7 @@ func TestMarkMaybeSentIsSticky(t *testing.T) {
 	clk := newClock()
 	s, _ := openTest(t, clk, Options{})
 	ctx := context.Background()
-	enqueue(t, s, OutboxEvent{Key: "k", Receiver: "slack", IncidentID: 1, Event: EventOpen})
+	enqueue(t, s, OutboxEvent{Key: "k", Receiver: "slack", IncidentID: 1, Event: incident.NotifyOpen})
 	update(t, s, func(tx *Tx) error {
 		if err := tx.MarkSending(ctx, "k"); err != nil {
 			return err
@@ -406,8 +408,8 @@ func TestKeyOverdue(t *testing.T) {
 	clk := newClock()
 	s, _ := openTest(t, clk, Options{})
 	ctx := context.Background()
-	enqueue(t, s, OutboxEvent{Key: "due", Receiver: "slack", IncidentID: 1, Event: EventOpen})
-	enqueue(t, s, OutboxEvent{Key: "held", Receiver: "slack", IncidentID: 2, Event: EventOpen, NotBefore: clk.Now().Add(time.Hour)})
+	enqueue(t, s, OutboxEvent{Key: "due", Receiver: "slack", IncidentID: 1, Event: incident.NotifyOpen})
+	enqueue(t, s, OutboxEvent{Key: "held", Receiver: "slack", IncidentID: 2, Event: incident.NotifyOpen, NotBefore: clk.Now().Add(time.Hour)})
 	status := func(key string) KeyStatus {
 		t.Helper()
 		var st KeyStatus

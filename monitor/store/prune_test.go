@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vantage-monitor/vantage/internal/testkit"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/result"
 )
@@ -39,7 +40,7 @@ func TestPruneKeepsNewestPerMonitor(t *testing.T) {
 		got, _ := s.RecentResults(ctx, m, 100)
 		var local []time.Time
 		for _, r := range got {
-			if r.Vantage == DefaultVantage {
+			if r.Vantage == result.LocalVantage {
 				local = append(local, r.At)
 			}
 		}
@@ -73,7 +74,7 @@ func TestPruneByAgeAndDelivered(t *testing.T) {
 		if err := tx.OpenIncident(ctx, inc); err != nil {
 			return err
 		}
-		if _, err := tx.Enqueue(ctx, OutboxEvent{Key: "k", Receiver: "r", IncidentID: inc.ID, Event: EventOpen}); err != nil {
+		if _, err := tx.Enqueue(ctx, OutboxEvent{Key: "k", Receiver: "r", IncidentID: inc.ID, Event: incident.NotifyOpen}); err != nil {
 			return err
 		}
 		if err := tx.MarkDelivered(ctx, "k"); err != nil {
@@ -130,19 +131,15 @@ func TestBackgroundPrunerWakesAfterPruneEvery(t *testing.T) {
 	if err := s.RecordResults(ctx, rows); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		r, err := s.RecentResults(ctx, "m", 100)
+	var r []ResultRow
+	if !testkit.Eventually(testkit.Patience, func() bool {
+		r, err = s.RecentResults(ctx, "m", 100)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(r) == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("background pruner did not run: %d results", len(r))
-		}
-		time.Sleep(10 * time.Millisecond)
+		return len(r) == 2
+	}) {
+		t.Fatalf("background pruner did not run: %d results", len(r))
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)

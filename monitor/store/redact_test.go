@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/redact"
 )
 
@@ -16,8 +17,8 @@ func TestOutboxErrorsRedacted(t *testing.T) {
 	r := redact.New([]redact.Secret{{Value: "smtp-pass-1", User: "alerts"}, {Value: "xoxb-token-2"}})
 	s, _ := openTest(t, newClock(), Options{Redact: r.String})
 	blob := base64.StdEncoding.EncodeToString([]byte("\x00alerts\x00smtp-pass-1"))
-	enqueue(t, s, OutboxEvent{Key: "1-open", Receiver: "mail", IncidentID: 1, Event: EventOpen})
-	enqueue(t, s, OutboxEvent{Key: "2-open", Receiver: "slack", IncidentID: 2, Event: EventOpen})
+	enqueue(t, s, OutboxEvent{Key: "1-open", Receiver: "mail", IncidentID: 1, Event: incident.NotifyOpen})
+	enqueue(t, s, OutboxEvent{Key: "2-open", Receiver: "slack", IncidentID: 2, Event: incident.NotifyOpen})
 	update(t, s, func(tx *Tx) error {
 		return tx.MarkRetry(ctx, "1-open", s.now(), "smtp 454 4.7.0 temporary failure for AUTH PLAIN "+blob)
 	})

@@ -10,14 +10,11 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/result"
 )
 
-// DefaultVantage is the vantage of results checked by the daemon itself.
-const DefaultVantage = "local"
-
 // ResultRow is one stored result.
 type ResultRow struct {
 	ID      int64 // assigned by the store
 	Monitor string
-	// Vantage is where the check ran; empty means DefaultVantage.
+	// Vantage is where the check ran; empty means result.LocalVantage.
 	Vantage string
 	// At orders results; zero means Result.StartedAt, or the store's clock
 	// when that is zero too.
@@ -52,7 +49,7 @@ func (t *Tx) RecordResult(ctx context.Context, row *ResultRow) error {
 		return fmt.Errorf("record result: %w: empty monitor name", ErrInvalid)
 	}
 	if row.Vantage == "" {
-		row.Vantage = DefaultVantage
+		row.Vantage = result.LocalVantage
 	}
 	if row.At.IsZero() {
 		row.At = row.Result.StartedAt
@@ -135,10 +132,10 @@ func (s *Store) RecentResults(ctx context.Context, monitor string, n int) ([]Res
 }
 
 // LastResult returns the newest result of monitor from vantage ("" means
-// DefaultVantage); ok is false when there is none.
+// result.LocalVantage); ok is false when there is none.
 func (s *Store) LastResult(ctx context.Context, monitor, vantage string) (row ResultRow, ok bool, err error) {
 	if vantage == "" {
-		vantage = DefaultVantage
+		vantage = result.LocalVantage
 	}
 	rows, err := s.queryResults(ctx, "read last result of "+monitor,
 		`SELECT `+resultCols+` FROM results WHERE monitor = ? AND vantage = ?

@@ -13,39 +13,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vantage-monitor/vantage/internal/testkit"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/result"
 )
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// newClock starts where the tests' timestamps expect.
+func newClock() *testkit.Clock { return testkit.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)) }
 
 // openTest opens a store in a fresh temp dir with the background pruner off.
-func openTest(t *testing.T, clk *fakeClock, opts Options) (*Store, string) {
+func openTest(t *testing.T, clk *testkit.Clock, opts Options) (*Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), FileName)
 	return reopen(t, path, clk, opts), path
 }
 
-func reopen(t *testing.T, path string, clk *fakeClock, opts Options) *Store {
+func reopen(t *testing.T, path string, clk *testkit.Clock, opts Options) *Store {
 	t.Helper()
 	opts.Now = clk.Now
 	if opts.PruneInterval == 0 {
@@ -134,7 +117,7 @@ func TestResultsRoundTripAndQueries(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("LastResult: ok=%v err=%v", ok, err)
 	}
-	if last.ID != rows[4].ID || last.Vantage != DefaultVantage {
+	if last.ID != rows[4].ID || last.Vantage != result.LocalVantage {
 		t.Errorf("LastResult = id %d vantage %q, want id %d local", last.ID, last.Vantage, rows[4].ID)
 	}
 	last, ok, _ = s.LastResult(ctx, "shop", "fra1")
@@ -193,7 +176,7 @@ func TestUpdateIsAtomic(t *testing.T) {
 		if err := tx.OpenIncident(ctx, &incident.Incident{Monitor: "shop", Kind: incident.KindTarget, Severity: incident.SeverityCritical, Class: result.ClassBadGateway}); err != nil {
 			return err
 		}
-		if _, err := tx.Enqueue(ctx, OutboxEvent{Key: "k1", Receiver: "slack", IncidentID: 1, Event: EventOpen}); err != nil {
+		if _, err := tx.Enqueue(ctx, OutboxEvent{Key: "k1", Receiver: "slack", IncidentID: 1, Event: incident.NotifyOpen}); err != nil {
 			return err
 		}
 		return boom
@@ -320,7 +303,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 		if err := tx.OpenIncident(ctx, inc); err != nil {
 			return err
 		}
-		if _, err := tx.Enqueue(ctx, OutboxEvent{Key: "open-1", Receiver: "slack", IncidentID: inc.ID, Event: EventOpen, Payload: json.RawMessage(`{"a":1}`)}); err != nil {
+		if _, err := tx.Enqueue(ctx, OutboxEvent{Key: "open-1", Receiver: "slack", IncidentID: inc.ID, Event: incident.NotifyOpen, Payload: json.RawMessage(`{"a":1}`)}); err != nil {
 			return err
 		}
 		return tx.SetMessageRef(ctx, "slack", inc.ID, "C1/1700000000.0001")

@@ -6,19 +6,21 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/vantage-monitor/vantage/monitor/incident"
 )
 
 func TestWriteFaultFailsWritesAndViewStillReads(t *testing.T) {
 	ctx := context.Background()
 	s, path := openTest(t, newClock(), Options{})
 	update(t, s, func(tx *Tx) error {
-		_, err := tx.Enqueue(ctx, OutboxEvent{Key: "k1", Receiver: "ops", Event: EventOpen})
+		_, err := tx.Enqueue(ctx, OutboxEvent{Key: "k1", Receiver: "ops", Event: incident.NotifyOpen})
 		return err
 	})
 
 	s.SetWriteFault(syscall.ENOSPC)
 	err := s.Update(ctx, func(tx *Tx) error {
-		_, err := tx.Enqueue(ctx, OutboxEvent{Key: "k2", Receiver: "ops", Event: EventOpen})
+		_, err := tx.Enqueue(ctx, OutboxEvent{Key: "k2", Receiver: "ops", Event: incident.NotifyOpen})
 		return err
 	})
 	if !errors.Is(err, ErrDiskFull) || !strings.Contains(err.Error(), path) {

@@ -1,7 +1,9 @@
 // Package vantage runs a monitor's round from all of its vantage points at
 // once and keeps track of each vantage's own health (canaries, reachability),
 // so that a failure a vantage reports about itself is never taken for a
-// failure of the target.
+// failure of the target. The incidents that health raises (a vantage
+// problem, the notice that this host lost its network) live here too
+// (incidents.go), committed through the caller's store.
 package vantage
 
 import (
@@ -20,9 +22,6 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/schedule"
 	"github.com/vantage-monitor/vantage/monitor/verdict"
 )
-
-// LocalName is the built-in vantage: the daemon's own host.
-const LocalName = config.LocalVantage
 
 // Defaults for Options' zero fields.
 const (
@@ -239,11 +238,11 @@ func New(local Prober, remotes map[string]Prober, opts Options) (*Runner, error)
 		r.clock = schedule.RealClock{}
 	}
 	now := r.clock.Now()
-	r.vs[LocalName] = &vstate{name: LocalName, prober: local, state: Healthy, since: now}
+	r.vs[result.LocalVantage] = &vstate{name: result.LocalVantage, prober: local, state: Healthy, since: now}
 	var remote []string
 	for name, p := range remotes {
 		switch {
-		case name == "" || name == LocalName:
+		case name == "" || name == result.LocalVantage:
 			return nil, fmt.Errorf("making the vantage runner: %q is not a valid remote vantage name", name)
 		case p == nil:
 			return nil, fmt.Errorf("making the vantage runner: vantage %q has no prober", name)
@@ -252,7 +251,7 @@ func New(local Prober, remotes map[string]Prober, opts Options) (*Runner, error)
 		remote = append(remote, name)
 	}
 	sort.Strings(remote)
-	r.names = append([]string{LocalName}, remote...)
+	r.names = append([]string{result.LocalVantage}, remote...)
 	return r, nil
 }
 
@@ -504,7 +503,7 @@ func (r *Runner) settleLocked() []Change {
 			v.affected = nil
 		}
 	}
-	iso := r.vs[LocalName].state == Impaired
+	iso := r.vs[result.LocalVantage].state == Impaired
 	for _, name := range r.names[1:] {
 		iso = iso && r.vs[name].state == Unreachable
 	}

@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vantage-monitor/vantage/internal/testkit"
 	"github.com/vantage-monitor/vantage/monitor/config"
 	"github.com/vantage-monitor/vantage/monitor/probe"
 	"github.com/vantage-monitor/vantage/monitor/result"
-	"github.com/vantage-monitor/vantage/monitor/schedule"
 )
 
 // The fakes never dial: these URLs only select what a fake answers.
@@ -86,7 +86,7 @@ func (f *fakeVantage) Probe(ctx context.Context, s probe.Spec) (result.Result, e
 }
 
 type world struct {
-	clock   *schedule.FakeClock
+	clock   *testkit.Clock
 	local   *fakeVantage
 	remotes map[string]*fakeVantage
 	r       *Runner
@@ -97,7 +97,7 @@ type world struct {
 
 func newWorld(t *testing.T, canaries []string, remotes ...string) *world {
 	t.Helper()
-	w := &world{clock: schedule.NewFakeClock(t0), local: &fakeVantage{targetUp: true, canaryUp: true},
+	w := &world{clock: testkit.NewClock(t0), local: &fakeVantage{targetUp: true, canaryUp: true},
 		remotes: map[string]*fakeVantage{}}
 	ps := map[string]Prober{}
 	for _, n := range remotes {
@@ -121,7 +121,7 @@ func newWorld(t *testing.T, canaries []string, remotes ...string) *world {
 }
 
 func (w *world) vantage(name string) *fakeVantage {
-	if name == LocalName {
+	if name == result.LocalVantage {
 		return w.local
 	}
 	return w.remotes[name]
@@ -257,7 +257,7 @@ func TestConcurrentFailuresShareOneCanaryCheck(t *testing.T) {
 	for i := range monitors {
 		wg.Go(func() { results[i] = w.round(fmt.Sprintf("m%d", i)) })
 	}
-	waitFor(t, func() bool { tc, _ := w.local.calls(); return tc == monitors })
+	testkit.WaitFor(t, "every round to reach the local vantage", func() bool { tc, _ := w.local.calls(); return tc == monitors })
 	close(gate)
 	wg.Wait()
 	if _, c := w.local.calls(); c != 2 {
@@ -274,7 +274,7 @@ func TestConcurrentFailuresShareOneCanaryCheck(t *testing.T) {
 	if got := w.takeChanges(); !slices.Equal(got, []string{"local healthy->impaired"}) {
 		t.Errorf("changes = %v", got)
 	}
-	h, _ := w.r.Health().Vantage(LocalName)
+	h, _ := w.r.Health().Vantage(result.LocalVantage)
 	if h.State != Impaired || len(h.Monitors) != monitors || !strings.Contains(h.Error, "no canary answered OK") {
 		t.Errorf("local health %+v", h)
 	}
@@ -396,9 +396,9 @@ func TestRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { w.r.Run(ctx); close(done) }()
-	waitFor(t, func() bool { _, c := w.local.calls(); return c == 1 && w.clock.Pending() == 1 })
+	testkit.WaitFor(t, "the first canary pass", func() bool { _, c := w.local.calls(); return c == 1 && w.clock.Pending() == 1 })
 	w.clock.Advance(time.Minute)
-	waitFor(t, func() bool { _, c := w.local.calls(); return c == 2 && w.clock.Pending() == 1 })
+	testkit.WaitFor(t, "the second canary pass", func() bool { _, c := w.local.calls(); return c == 2 && w.clock.Pending() == 1 })
 	cancel()
 	<-done
 }
@@ -486,7 +486,7 @@ func TestLocalAdapter(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 	r.Tick(context.Background())
-	if h, _ := r.Health().Vantage(LocalName); h.Canary != "ok" {
+	if h, _ := r.Health().Vantage(result.LocalVantage); h.Canary != "ok" {
 		t.Errorf("local canary %q against a live loopback server", h.Canary)
 	}
 }
@@ -499,15 +499,4 @@ func countPrefix(ss []string, p string) int {
 		}
 	}
 	return n
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached")
-		}
-		time.Sleep(time.Millisecond)
-	}
 }

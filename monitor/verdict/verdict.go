@@ -12,11 +12,6 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/result"
 )
 
-// LocalVantage is the name of the daemon's own host among the vantages. The
-// representative result of a round prefers it, because its phases are the
-// ones an operator can reproduce from the shell.
-const LocalVantage = "local"
-
 // CanaryState is what a vantage's most recent canary check said.
 type CanaryState int
 
@@ -177,13 +172,14 @@ func Decide(lines []result.VantageLine) Verdict {
 	return v
 }
 
-// pick prefers the local vantage, else the first named.
+// pick prefers the local vantage, else the first named: the local phases
+// are the ones an operator can reproduce from the shell.
 func pick(names []string) string {
 	if len(names) == 0 {
 		return ""
 	}
-	if slices.Contains(names, LocalVantage) {
-		return LocalVantage
+	if slices.Contains(names, result.LocalVantage) {
+		return result.LocalVantage
 	}
 	return names[0]
 }

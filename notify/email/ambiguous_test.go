@@ -137,7 +137,7 @@ func enqueueMsg(t *testing.T, s *store.Store, msg *notify.Message) {
 	ctx := context.Background()
 	if err := s.Update(ctx, func(tx *store.Tx) error {
 		_, err := tx.Enqueue(ctx, store.OutboxEvent{Key: msg.Key, Receiver: msg.Receiver,
-			IncidentID: msg.IncidentID, Event: store.EventKind(msg.Event), Payload: payload})
+			IncidentID: msg.IncidentID, Event: msg.Event, Payload: payload})
 		return err
 	}); err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	gomail "github.com/wneessen/go-mail"
 
 	"github.com/vantage-monitor/vantage/monitor/config"
+	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/redact"
 	"github.com/vantage-monitor/vantage/notify"
 	"github.com/vantage-monitor/vantage/notify/render"
@@ -180,9 +181,9 @@ func (n *Notifier) Notify(ctx context.Context, msg *notify.Message, ref string) 
 		return "", notify.Permanent("no message", errors.New("email: nil message"))
 	}
 	switch msg.Event {
-	case notify.EventUpdate:
+	case incident.NotifyUpdate:
 		return "", nil
-	case notify.EventOpen, notify.EventResolve, notify.EventReminder, notify.EventNotice:
+	case incident.NotifyOpen, incident.NotifyResolve, incident.NotifyReminder, incident.NotifyNotice:
 	default:
 		return "", notify.Permanent("unknown event", fmt.Errorf("email %q: unknown event %q", n.name, msg.Event))
 	}
@@ -200,7 +201,7 @@ func (n *Notifier) Notify(ctx context.Context, msg *notify.Message, ref string) 
 		return "", n.classify(ctx, msg, err)
 	}
 	n.log.Debug("email sent", "receiver", n.name, "event", string(msg.Event), "key", msg.Key, "message_id", id)
-	if msg.Event == notify.EventOpen {
+	if msg.Event == incident.NotifyOpen {
 		return id, nil
 	}
 	return "", nil
@@ -231,7 +232,7 @@ func (n *Notifier) build(msg *notify.Message, ref string) (*gomail.Msg, string) 
 	// alerts (X-Auto-Response-Suppress does the same for Exchange).
 	m.SetGenHeader(gomail.Header("Auto-Submitted"), "auto-generated")
 	m.SetGenHeader(gomail.HeaderXAutoResponseSuppress, "All")
-	if msg.Event != notify.EventOpen && ref != "" {
+	if msg.Event != incident.NotifyOpen && ref != "" {
 		if r, ok := normalizeRef(ref); ok {
 			m.SetGenHeaderPreformatted(gomail.HeaderInReplyTo, r)
 			m.SetGenHeaderPreformatted(gomail.HeaderReferences, r)

@@ -61,7 +61,7 @@ func openMsg(key string) *notify.Message {
 	opened := fixedNow.Add(-3 * time.Minute)
 	return &notify.Message{
 		Key:        key,
-		Event:      notify.EventOpen,
+		Event:      incident.NotifyOpen,
 		Receiver:   "ops-mail",
 		IncidentID: 7,
 		Kind:       incident.KindTarget,
@@ -79,7 +79,7 @@ func openMsg(key string) *notify.Message {
 
 func resolveMsg(key string) *notify.Message {
 	m := openMsg(key)
-	m.Event = notify.EventResolve
+	m.Event = incident.NotifyResolve
 	m.At = fixedNow
 	m.ResolvedAt = fixedNow
 	m.Resolution = "recovered"
@@ -289,10 +289,10 @@ func TestEventsMailed(t *testing.T) {
 	inGroup := resolveMsg("inc-8/resolve")
 	inGroup.InGroup = true
 	reminder := openMsg("inc-7/reminder-1")
-	reminder.Event = notify.EventReminder
-	notice := &notify.Message{Key: "notice-1", Event: notify.EventNotice, Monitor: "shop", Change: "maintenance ended with the monitor still down", At: fixedNow}
+	reminder.Event = incident.NotifyReminder
+	notice := &notify.Message{Key: "notice-1", Event: incident.NotifyNotice, Monitor: "shop", Change: "maintenance ended with the monitor still down", At: fixedNow}
 	update := openMsg("inc-7/update-1")
-	update.Event = notify.EventUpdate
+	update.Event = incident.NotifyUpdate
 	update.Change = "now down for everyone"
 
 	tests := []struct {

@@ -1,7 +1,6 @@
 package email
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -19,6 +18,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/vantage-monitor/vantage/internal/testkit"
 )
 
 // testPKI is a CA and a certificate for 127.0.0.1 it signed.
@@ -244,24 +245,6 @@ func (s *session) Data(r io.Reader) error {
 func (s *session) Reset()        { s.cur = received{} }
 func (s *session) Logout() error { return nil }
 
-// syncBuffer collects the server's transcript.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // serverMode says how the test server speaks TLS.
 type serverMode int
 
@@ -274,7 +257,7 @@ const (
 type testServer struct {
 	addr       string
 	be         *backend
-	transcript *syncBuffer
+	transcript *testkit.Buffer
 }
 
 // startServer runs a go-smtp server on 127.0.0.1 until the test ends.
@@ -285,7 +268,7 @@ func startServer(t *testing.T, pki *testPKI, mode serverMode, insecureAuth bool,
 	srv.Domain = "localhost"
 	srv.AllowInsecureAuth = insecureAuth
 	srv.ErrorLog = log.New(io.Discard, "", 0)
-	ts := &testServer{be: be, transcript: &syncBuffer{}}
+	ts := &testServer{be: be, transcript: &testkit.Buffer{}}
 	srv.Debug = ts.transcript
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -6,11 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vantage-monitor/vantage/internal/testkit"
+	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/notify"
 )
 
-func directOutbox(t *testing.T, clk *fakeClock, rec *recorder, maxAttempts int) *Outbox {
+func directOutbox(t *testing.T, clk *testkit.Clock, rec *recorder, maxAttempts int) *Outbox {
 	t.Helper()
 	o := New(Options{Store: openStore(t, clk.Now), Now: clk.Now, MaxAttempts: maxAttempts,
 		BaseBackoff: time.Second, MaxBackoff: time.Minute, AttemptTimeout: 50 * time.Millisecond,
@@ -28,7 +30,7 @@ func TestDirectKeepsOrderRetriesAndRefs(t *testing.T) {
 		if n == 1 {
 			return "", errors.New("connection reset")
 		}
-		if msg.Event == notify.EventOpen {
+		if msg.Event == incident.NotifyOpen {
 			return "C1/9.000", nil
 		}
 		return "", nil

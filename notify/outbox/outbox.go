@@ -25,6 +25,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/notify"
 )
@@ -452,7 +453,7 @@ func decode(it store.OutboxItem) (*notify.Message, error) {
 	// The row is the authority on what the message is about.
 	msg.Key, msg.Receiver = it.Key, it.Receiver
 	if msg.Event == "" {
-		msg.Event = notify.Event(it.Event)
+		msg.Event = it.Event
 	}
 	if msg.IncidentID == 0 {
 		msg.IncidentID = it.IncidentID
@@ -487,7 +488,7 @@ func (o *Outbox) planGroups(ctx context.Context, receiver string, entries []entr
 	seen := map[string]bool{}
 	for _, e := range entries {
 		seen[e.item.Key] = true
-		if e.item.Event == store.EventOpen && e.msg.GroupKey != "" {
+		if e.item.Event == incident.NotifyOpen && e.msg.GroupKey != "" {
 			groups[e.msg.GroupKey] = append(groups[e.msg.GroupKey], e)
 		}
 	}
@@ -510,7 +511,7 @@ func (o *Outbox) planGroups(ctx context.Context, receiver string, entries []entr
 		}
 	}
 	for _, it := range pending {
-		if seen[it.Key] || it.Event != store.EventOpen {
+		if seen[it.Key] || it.Event != incident.NotifyOpen {
 			continue
 		}
 		if it.IncidentID != 0 && firstSeq[it.IncidentID] < it.Seq {
@@ -607,7 +608,7 @@ func (o *Outbox) attempt(ctx context.Context, n notify.Notifier, receiver string
 		}
 		msg.Cause = msg.GroupKey
 	}
-	if msg.InGroup && msg.Event == notify.EventResolve && ref != "" {
+	if msg.InGroup && msg.Event == incident.NotifyResolve && ref != "" {
 		g, err := o.groupUpdate(ctx, receiver, ref, &msg)
 		if err != nil {
 			// The resolve still goes out, in the group's thread; only the
@@ -681,7 +682,7 @@ func (o *Outbox) groupUpdate(ctx context.Context, receiver, ref string, msg *not
 		return nil, nil
 	}
 	if all {
-		g.Event, g.ResolvedAt = notify.EventResolve, last
+		g.Event, g.ResolvedAt = incident.NotifyResolve, last
 	}
 	g.Receiver, g.Repeat, g.InGroup, g.GroupUpdate = receiver, false, false, nil
 	return &g, nil

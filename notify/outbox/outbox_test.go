@@ -17,30 +17,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/vantage-monitor/vantage/internal/testkit"
+	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/notify"
 )
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// newClock starts where the tests' timestamps expect.
+func newClock() *testkit.Clock { return testkit.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)) }
 
 func openStore(t *testing.T, now func() time.Time) *store.Store {
 	t.Helper()
@@ -67,21 +51,21 @@ func put(t testing.TB, s *store.Store, msg notify.Message, notBefore time.Time) 
 	ctx := context.Background()
 	if err := s.Update(ctx, func(tx *store.Tx) error {
 		_, err := tx.Enqueue(ctx, store.OutboxEvent{Key: msg.Key, Receiver: msg.Receiver,
-			IncidentID: msg.IncidentID, Event: store.EventKind(msg.Event), Payload: payload, NotBefore: notBefore})
+			IncidentID: msg.IncidentID, Event: msg.Event, Payload: payload, NotBefore: notBefore})
 		return err
 	}); err != nil {
 		t.Fatalf("enqueue %s: %v", msg.Key, err)
 	}
 }
 
-func open(key, receiver string, incident int64) notify.Message {
-	return notify.Message{Key: key, Receiver: receiver, Event: notify.EventOpen, IncidentID: incident,
-		Monitor: fmt.Sprintf("mon-%d", incident), URL: fmt.Sprintf("https://m%d.example/", incident), Status: 502}
+func open(key, receiver string, incidentID int64) notify.Message {
+	return notify.Message{Key: key, Receiver: receiver, Event: incident.NotifyOpen, IncidentID: incidentID,
+		Monitor: fmt.Sprintf("mon-%d", incidentID), URL: fmt.Sprintf("https://m%d.example/", incidentID), Status: 502}
 }
 
-func resolve(key, receiver string, incident int64) notify.Message {
-	m := open(key, receiver, incident)
-	m.Event = notify.EventResolve
+func resolve(key, receiver string, incidentID int64) notify.Message {
+	m := open(key, receiver, incidentID)
+	m.Event = incident.NotifyResolve
 	return m
 }
 
@@ -124,7 +108,7 @@ func (r *recorder) keys() []string {
 	return out
 }
 
-func newOutbox(t *testing.T, s *store.Store, clk *fakeClock, opts Options) (*Outbox, *prometheus.Registry) {
+func newOutbox(t *testing.T, s *store.Store, clk *testkit.Clock, opts Options) (*Outbox, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	opts.Store, opts.Now, opts.Registerer = s, clk.Now, reg
@@ -176,7 +160,7 @@ func TestDeliverStoresAndPassesRef(t *testing.T) {
 	s := openStore(t, clk.Now)
 	o, _ := newOutbox(t, s, clk, Options{})
 	rec := &recorder{reply: func(n int, msg *notify.Message) (string, error) {
-		if msg.Event == notify.EventOpen {
+		if msg.Event == incident.NotifyOpen {
 			return "C1/111.1", nil
 		}
 		return "", nil // keep the old ref
@@ -315,7 +299,7 @@ func TestPermanentFailure(t *testing.T) {
 	s := openStore(t, clk.Now)
 	o, _ := newOutbox(t, s, clk, Options{})
 	rec := &recorder{reply: func(n int, msg *notify.Message) (string, error) {
-		if msg.Event == notify.EventOpen {
+		if msg.Event == incident.NotifyOpen {
 			return "", notify.Permanent("channel_not_found", errors.New("slack: ok=false"))
 		}
 		return "", nil
@@ -526,12 +510,8 @@ func TestHangingReceiverDoesNotBlockOthers(t *testing.T) {
 	<-started
 	put(t, s, open("f1", "fast", 3), time.Time{})
 	o.Kick()
-	deadline := time.Now().Add(5 * time.Second)
-	for !delivered(t, s, "f1") {
-		if time.Now().After(deadline) {
-			t.Fatal("fast receiver not delivered while slow one hangs")
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !testkit.Eventually(testkit.Patience, func() bool { return delivered(t, s, "f1") }) {
+		t.Fatal("fast receiver not delivered while slow one hangs")
 	}
 	if it := item(t, s, "s1"); it.State != store.StateSending {
 		t.Errorf("slow item = %+v, want still sending", it)
@@ -704,7 +684,7 @@ func TestBadPayloadFails(t *testing.T) {
 	ctx := context.Background()
 	if err := s.Update(ctx, func(tx *store.Tx) error {
 		_, err := tx.Enqueue(ctx, store.OutboxEvent{Key: "bad", Receiver: "slack", IncidentID: 1,
-			Event: store.EventOpen, Payload: json.RawMessage(`"not a message"`)})
+			Event: incident.NotifyOpen, Payload: json.RawMessage(`"not a message"`)})
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -743,12 +723,8 @@ func TestSetNotifiersOnReload(t *testing.T) {
 	}()
 	waitDelivered := func(key string) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !delivered(t, s, key) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s not delivered", key)
-			}
-			time.Sleep(2 * time.Millisecond)
+		if !testkit.Eventually(testkit.Patience, func() bool { return delivered(t, s, key) }) {
+			t.Fatalf("%s not delivered", key)
 		}
 	}
 	waitDelivered("a1")
@@ -982,9 +958,9 @@ func TestGroupUpdateOnMemberResolve(t *testing.T) {
 		if got := resolvedAt(g); !slices.Equal(got, want) {
 			t.Errorf("after resolving %d: members resolved %v, want %v", id, got, want)
 		}
-		wantEvent := notify.EventOpen
+		wantEvent := incident.NotifyOpen
 		if i == 2 {
-			wantEvent = notify.EventResolve
+			wantEvent = incident.NotifyResolve
 		}
 		if g.Event != wantEvent || len(g.Group) != 3 {
 			t.Errorf("after resolving %d: group event %s with %d members, want %s", id, g.Event, len(g.Group), wantEvent)

@@ -228,7 +228,7 @@ func Reminders(cfg *config.Config, inc *incident.Incident, id int64, now time.Ti
 		}
 		ev := incident.Event{Kind: incident.EventOpened, Monitor: inc.Monitor, At: now, Incident: inc, Result: inc.Last}
 		m := Message(cfg, &ev, id)
-		m.Event = notify.EventReminder
+		m.Event = incident.NotifyReminder
 		m.Receiver = r
 		m.Key = Key(fmt.Sprintf("%s/reminder/%d", inc.Key(), n), r)
 		m.Change = fmt.Sprintf("Still down after %s.", roundDuration(now.Sub(inc.OpenedAt)))
@@ -311,12 +311,12 @@ func Message(cfg *config.Config, ev *incident.Event, id int64) notify.Message {
 	m.Persistent = inc.Kind == incident.KindVantage && inc.Monitor == notify.IsolationMonitor
 	switch ev.Kind {
 	case incident.EventOpened:
-		m.Event = notify.EventOpen
+		m.Event = incident.NotifyOpen
 		m.GroupKey = GroupKey(&m)
 	case incident.EventResolved:
-		m.Event = notify.EventResolve
+		m.Event = incident.NotifyResolve
 	default:
-		m.Event = notify.EventUpdate
+		m.Event = incident.NotifyUpdate
 		m.Change = describeChange(ev)
 	}
 	return m

@@ -128,7 +128,7 @@ func TestRouting(t *testing.T) {
 				t.Fatalf("receivers = %v, want %v", got, tc.want)
 			}
 			for _, s := range d.Sends {
-				if s.Msg.Key != Key(ev.Key(), s.Msg.Receiver) || s.Msg.Event != notify.EventOpen || s.Msg.IncidentID != 7 {
+				if s.Msg.Key != Key(ev.Key(), s.Msg.Receiver) || s.Msg.Event != incident.NotifyOpen || s.Msg.IncidentID != 7 {
 					t.Errorf("message %+v: wrong key, event or incident", s.Msg)
 				}
 				if s.Msg.URL != cfg.Monitor(tc.mon).URL {
@@ -180,7 +180,7 @@ func TestLaterEventsGoToWhoeverWasToldItOpened(t *testing.T) {
 		t.Fatalf("receivers = %v, want [slack mail]", got)
 	}
 	m := d.Sends[0].Msg
-	if m.Event != notify.EventResolve || m.Duration() != 20*time.Minute || len(m.Fixes) != 0 {
+	if m.Event != incident.NotifyResolve || m.Duration() != 20*time.Minute || len(m.Fixes) != 0 {
 		t.Errorf("resolve message: event %s, duration %s, fixes %v", m.Event, m.Duration(), m.Fixes)
 	}
 }
@@ -245,7 +245,7 @@ func TestMaintenance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(d.Sends) != 1 || !d.Sends[0].NotBefore.Equal(end) || d.Sends[0].Msg.Event != notify.EventResolve {
+	if len(d.Sends) != 1 || !d.Sends[0].NotBefore.Equal(end) || d.Sends[0].Msg.Event != incident.NotifyResolve {
 		t.Errorf("resolve of an announced incident in a window: %+v", d.Sends)
 	}
 
@@ -288,7 +288,7 @@ func TestReminders(t *testing.T) {
 			t.Fatalf("after %s: %d reminders, want 2 (slack and mail, repeat 1h)", tc.after, len(sends))
 		}
 		for _, s := range sends {
-			if !strings.Contains(s.Msg.Key, tc.want+"|") || s.Msg.Event != notify.EventReminder {
+			if !strings.Contains(s.Msg.Key, tc.want+"|") || s.Msg.Event != incident.NotifyReminder {
 				t.Errorf("after %s: reminder %q (%s), want key with %s", tc.after, s.Msg.Key, s.Msg.Event, tc.want)
 			}
 		}
@@ -364,7 +364,7 @@ func TestOverdueDownBecomesOneLateMessage(t *testing.T) {
 	}
 	for _, s := range d.Sends {
 		late := s.Msg.Receiver == "slack"
-		if s.Msg.Event != notify.EventResolve || s.Msg.Late != late || s.Msg.Key != Key(ev.Key(), s.Msg.Receiver) {
+		if s.Msg.Event != incident.NotifyResolve || s.Msg.Late != late || s.Msg.Key != Key(ev.Key(), s.Msg.Receiver) {
 			t.Errorf("%s: event %s late %v key %s", s.Msg.Receiver, s.Msg.Event, s.Msg.Late, s.Msg.Key)
 		}
 	}

@@ -36,11 +36,8 @@ func New(r *config.Receiver, opts Options) (notify.Notifier, error) {
 		return slack.New(r, slack.Options{HTTPClient: opts.HTTPClient, Logger: opts.Logger, Now: opts.Now, Redact: opts.Redact})
 	case config.ReceiverEmail:
 		roots := opts.RootCAs
-		if len(r.CAPEM) > 0 {
-			roots = x509.NewCertPool()
-			if !roots.AppendCertsFromPEM(r.CAPEM) {
-				return nil, fmt.Errorf("receiver %q: ca_file holds no PEM certificate", r.Name)
-			}
+		if r.CAPool != nil { // the receiver's ca_file, loaded by the config
+			roots = r.CAPool
 		}
 		return email.New(r, email.Options{Logger: opts.Logger, RootCAs: roots, Now: opts.Now, Redact: opts.Redact})
 	}

@@ -49,7 +49,7 @@ func everyone(r *result.Outcome) {
 // open is an open event for r on monitor name.
 func open(name string, r *result.Outcome, sev incident.Severity) *notify.Message {
 	return &notify.Message{
-		Key: "open/" + name + "/42", Event: notify.EventOpen, Receiver: "ops-slack", IncidentID: 42,
+		Key: "open/" + name + "/42", Event: incident.NotifyOpen, Receiver: "ops-slack", IncidentID: 42,
 		Kind: incident.KindTarget, Monitor: name, URL: r.URL, Tags: []string{"prod"}, Severity: sev,
 		Scope: r.Scope, Class: r.Class, Gateway: r.Gateway, Status: r.Status, Detail: r.Detail,
 		OpenedAt: opened, At: sentAt, Result: r, Fixes: r.Fixes,
@@ -210,7 +210,7 @@ func partialCase() *notify.Message {
 
 func resolveCase() *notify.Message {
 	m := open("shop", shopDown(), incident.SeverityCritical)
-	m.Key, m.Event = "resolve/shop/42", notify.EventResolve
+	m.Key, m.Event = "resolve/shop/42", incident.NotifyResolve
 	m.At = opened.Add(12*time.Minute + 30*time.Second)
 	m.ResolvedAt = m.At
 	m.Resolution = "recovered"
@@ -221,7 +221,7 @@ func resolveCase() *notify.Message {
 
 func reminderCase() *notify.Message {
 	m := open("shop", shopDown(), incident.SeverityCritical)
-	m.Key, m.Event = "reminder/shop/42/1", notify.EventReminder
+	m.Key, m.Event = "reminder/shop/42/1", incident.NotifyReminder
 	m.At = opened.Add(time.Hour + 5*time.Minute)
 	return m
 }
@@ -234,7 +234,7 @@ func updateCase() *notify.Message {
 		everyone(r)
 	})
 	m := open("shop", r, incident.SeverityCritical)
-	m.Key, m.Event = "update/shop/42/2", notify.EventUpdate
+	m.Key, m.Event = "update/shop/42/2", incident.NotifyUpdate
 	m.Change = "class bad_gateway → gateway_timeout (502 → 504 from nginx)"
 	m.At = opened.Add(20 * time.Minute)
 	return m
@@ -278,7 +278,7 @@ func groupResolvedCase() *notify.Message {
 	for i := range m.Group {
 		m.Group[i].ResolvedAt = opened.Add(time.Duration(20+i) * time.Minute)
 	}
-	m.Event = notify.EventResolve
+	m.Event = incident.NotifyResolve
 	m.ResolvedAt = opened.Add(26 * time.Minute)
 	return m
 }
@@ -289,7 +289,7 @@ func vantageImpairedCase() *notify.Message {
 	r := &result.Outcome{Result: result.Result{URL: "https://fra1.vantage.example.test:7443", StartedAt: sentAt, Class: result.ClassNetworkUnreachable, Detail: detail, Error: why}}
 	r.Normalize()
 	return &notify.Message{
-		Key: "open/vantage/fra1/7", Event: notify.EventOpen, Receiver: "ops-slack", IncidentID: 7,
+		Key: "open/vantage/fra1/7", Event: incident.NotifyOpen, Receiver: "ops-slack", IncidentID: 7,
 		Kind: incident.KindVantage, Monitor: "fra1", Severity: incident.SeverityWarning,
 		Class: result.ClassNetworkUnreachable, Detail: detail, OpenedAt: opened, At: sentAt, Result: r,
 	}
@@ -300,7 +300,7 @@ func localNetworkCase() *notify.Message {
 	r := &result.Outcome{Result: result.Result{URL: IsolationName, StartedAt: sentAt, Class: result.ClassNetworkUnreachable, Detail: why, Error: why}}
 	r.Normalize()
 	return &notify.Message{
-		Key: "open/vantage/local/network/8", Event: notify.EventOpen, Receiver: "ops-email", IncidentID: 8,
+		Key: "open/vantage/local/network/8", Event: incident.NotifyOpen, Receiver: "ops-email", IncidentID: 8,
 		Kind: incident.KindVantage, Monitor: IsolationName, Severity: incident.SeverityWarning,
 		Class: result.ClassNetworkUnreachable, Detail: why, OpenedAt: opened, At: sentAt, Result: r,
 	}

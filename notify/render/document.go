@@ -86,13 +86,13 @@ func build(m *notify.Message) *doc {
 		buildGroup(d, m)
 	case m.Kind == incident.KindVantage:
 		buildVantage(d, m)
-	case m.Late && m.Event == notify.EventResolve:
+	case m.Late && m.Event == incident.NotifyResolve:
 		buildResolve(d, m)
 		// Resolved, but nobody was told in time: that is news to act on
 		// (the receiver), not an all-clear.
 		d.Tone = toneWarn
 		d.Lead = lateSentence(m) + "."
-	case m.Event == notify.EventResolve:
+	case m.Event == incident.NotifyResolve:
 		buildResolve(d, m)
 	default:
 		buildDown(d, m)
@@ -118,14 +118,14 @@ func buildDown(d *doc, m *notify.Message) {
 		d.Tone = toneWarn
 	}
 	switch m.Event {
-	case notify.EventUpdate:
+	case incident.NotifyUpdate:
 		d.Lead = fmt.Sprintf("%s changed: %s. It is now %s.", n, trimDot(oneLine(m.Change)), Verdict(m))
 		if m.Change == "" {
 			d.Lead = fmt.Sprintf("%s changed. It is now %s.", n, Verdict(m))
 		}
-	case notify.EventReminder:
+	case incident.NotifyReminder:
 		d.Lead = fmt.Sprintf("%s is still %s, for %s now.", n, Verdict(m), Duration(m.Duration()))
-	case notify.EventNotice:
+	case incident.NotifyNotice:
 		d.Tone = toneWarn
 		d.Lead = trimDot(oneLine(m.Change)) + "."
 		if m.Change == "" {
@@ -134,7 +134,7 @@ func buildDown(d *doc, m *notify.Message) {
 	default:
 		d.Lead = fmt.Sprintf("%s is %s.", n, Verdict(m))
 	}
-	if m.Event == notify.EventNotice && (m.Result == nil || m.Result.OK) && m.Class == "" {
+	if m.Event == incident.NotifyNotice && (m.Result == nil || m.Result.OK) && m.Class == "" {
 		addIdentity(d, m)
 		return
 	}
@@ -219,7 +219,7 @@ func buildVantage(d *doc, m *notify.Message) {
 	d.Tone = toneWarn
 	state, why, mons := vantageState(m)
 	switch {
-	case m.Event == notify.EventResolve:
+	case m.Event == incident.NotifyResolve:
 		d.Tone = toneOK
 		if m.Monitor == IsolationName {
 			d.Lead = "Our network is " + Verdict(m) + "."
@@ -313,7 +313,7 @@ func buildGroup(d *doc, m *notify.Message) {
 	if !m.OpenedAt.IsZero() {
 		d.Facts = append(d.Facts, fact{Label: "Since", Value: stamp(m.OpenedAt)})
 	}
-	if m.Event == notify.EventResolve && !m.ResolvedAt.IsZero() {
+	if m.Event == incident.NotifyResolve && !m.ResolvedAt.IsZero() {
 		d.Facts = append(d.Facts, fact{Label: "Resolved at", Value: stamp(m.ResolvedAt)})
 	}
 	lines := make([]string, 0, len(m.Group))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/result"
 	"github.com/vantage-monitor/vantage/notify"
 )
@@ -224,7 +225,7 @@ func TestSlackGoldensWithinLimits(t *testing.T) {
 	}
 	for _, name := range sortedNames(goldenCases()) {
 		m := goldenCases()[name]
-		for _, ev := range []notify.Event{notify.EventUpdate, notify.EventReminder, notify.EventResolve} {
+		for _, ev := range []incident.Notification{incident.NotifyUpdate, incident.NotifyReminder, incident.NotifyResolve} {
 			c := *m
 			c.Event = ev
 			checkSlackLimits(t, name+" reply "+string(ev), slackPayload(t, SlackReply(&c)))

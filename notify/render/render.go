@@ -33,9 +33,9 @@ func Title(m *notify.Message) string {
 		}
 	case m.Kind == incident.KindVantage:
 		b.WriteString(vantageTitle(m))
-	case m.Late && m.Event == notify.EventResolve:
+	case m.Late && m.Event == incident.NotifyResolve:
 		b.WriteString("[LATE] " + lateSentence(m))
-	case m.Event == notify.EventResolve:
+	case m.Event == incident.NotifyResolve:
 		b.WriteString("[RESOLVED")
 		if r := m.Resolution; r != "" && r != "recovered" {
 			b.WriteString(": " + clipRunes(oneLine(r), 40))
@@ -44,11 +44,11 @@ func Title(m *notify.Message) string {
 		if m.Class != "" {
 			b.WriteString(": was " + Summary(m))
 		}
-	case m.Event == notify.EventUpdate:
+	case m.Event == incident.NotifyUpdate:
 		fmt.Fprintf(&b, "[UPDATE: %s] %s: now %s", downTag(m), n, Summary(m))
-	case m.Event == notify.EventReminder:
+	case m.Event == incident.NotifyReminder:
 		fmt.Fprintf(&b, "[STILL %s] %s for %s: %s", downTag(m), n, Duration(m.Duration()), Summary(m))
-	case m.Event == notify.EventNotice:
+	case m.Event == incident.NotifyNotice:
 		fmt.Fprintf(&b, "[NOTICE] %s", n)
 		if c := oneLine(m.Change); c != "" {
 			b.WriteString(": " + clipRunes(c, 120))
@@ -56,7 +56,7 @@ func Title(m *notify.Message) string {
 	default:
 		fmt.Fprintf(&b, "[%s] %s: %s", downTag(m), n, Summary(m))
 	}
-	if m.Flapping && m.Event != notify.EventResolve {
+	if m.Flapping && m.Event != incident.NotifyResolve {
 		b.WriteString(" (flapping)")
 	}
 	if m.Repeat {
@@ -80,14 +80,14 @@ func vantageTitle(m *notify.Message) string {
 	d := Duration(m.Duration())
 	if m.Monitor == IsolationName {
 		switch m.Event {
-		case notify.EventResolve:
+		case incident.NotifyResolve:
 			return "[RESOLVED] our network is back after " + d
-		case notify.EventReminder:
+		case incident.NotifyReminder:
 			return "[OUR NETWORK] this host still has no network, for " + d
 		}
 		return "[OUR NETWORK] this host has lost its network"
 	}
-	if m.Event == notify.EventResolve {
+	if m.Event == incident.NotifyResolve {
 		return "[RESOLVED] vantage " + n + " works again after " + d
 	}
 	state, why, _ := vantageState(m)
@@ -95,7 +95,7 @@ func vantageTitle(m *notify.Message) string {
 		state = "down"
 	}
 	tag := "[VANTAGE " + n + " " + state + "]"
-	if m.Event == notify.EventReminder {
+	if m.Event == incident.NotifyReminder {
 		tag = "[VANTAGE " + n + " still " + state + " for " + d + "]"
 	}
 	// The reason lists every failing canary; the first says enough for

@@ -14,7 +14,7 @@ import (
 )
 
 // withScope is the golden nginx 502 with the round's scope and votes set.
-func withScope(s result.Scope, ev notify.Event) *notify.Message {
+func withScope(s result.Scope, ev incident.Notification) *notify.Message {
 	m := open("shop", shopDown(), incident.SeverityCritical)
 	m.Event, m.Scope = ev, s
 	up := &result.Result{OK: true, Class: result.ClassOK, Status: 200}
@@ -46,16 +46,16 @@ func TestTitleAndVerdict(t *testing.T) {
 		title   string
 		verdict string
 	}{
-		{"open everyone", withScope(result.ScopeEveryone, notify.EventOpen),
+		{"open everyone", withScope(result.ScopeEveryone, incident.NotifyOpen),
 			"[DOWN everyone] shop: 502 from nginx, upstream refused", "down for everyone"},
-		{"open partial", withScope(result.ScopePartial, notify.EventOpen),
+		{"open partial", withScope(result.ScopePartial, incident.NotifyOpen),
 			"[DOWN partial: fra1, iad1] shop: 502 from nginx, upstream refused", "down from fra1 and iad1 only (up from local)"},
-		{"open just me", withScope(result.ScopeJustMe, notify.EventOpen),
+		{"open just me", withScope(result.ScopeJustMe, incident.NotifyOpen),
 			"[DOWN our network only] shop: 502 from nginx, upstream refused",
 			"down only as seen from our own network, whose vantages are impaired: probably our side, not the target"},
-		{"open unknown", withScope(result.ScopeUnknown, notify.EventOpen),
+		{"open unknown", withScope(result.ScopeUnknown, incident.NotifyOpen),
 			"[DOWN unconfirmed] shop: 502 from nginx, upstream refused", "possibly down: no healthy vantage could check it"},
-		{"open single host", withScope(result.ScopeNone, notify.EventOpen),
+		{"open single host", withScope(result.ScopeNone, incident.NotifyOpen),
 			"[DOWN] shop: 502 from nginx, upstream refused", "down"},
 		{"reminder", reminderCase(),
 			"[STILL DOWN everyone] shop for 1h 5m: 502 from nginx, upstream refused", "down for everyone"},
@@ -68,7 +68,7 @@ func TestTitleAndVerdict(t *testing.T) {
 			m.Resolution = "monitor removed"
 			return m
 		}(), "[RESOLVED: monitor removed] shop after 12m: was 502 from nginx", "resolved after 12m (monitor removed)"},
-		{"notice", &notify.Message{Event: notify.EventNotice, Monitor: "shop", Change: "maintenance ended with the monitor still down"},
+		{"notice", &notify.Message{Event: incident.NotifyNotice, Monitor: "shop", Change: "maintenance ended with the monitor still down"},
 			"[NOTICE] shop: maintenance ended with the monitor still down", "down"},
 		{"group", groupCase(),
 			"[GROUP 7 monitors] gateway 203.0.113.10:443 (nginx) answers 502 for every monitor behind it", "down for everyone"},
@@ -83,7 +83,7 @@ func TestTitleAndVerdict(t *testing.T) {
 			"unreachable: it does not answer or refuses our key, so it takes no part in checks"},
 		{"vantage resolved", func() *notify.Message {
 			m := vantageImpairedCase()
-			m.Event, m.ResolvedAt = notify.EventResolve, opened.Add(45*time.Second)
+			m.Event, m.ResolvedAt = incident.NotifyResolve, opened.Add(45*time.Second)
 			return m
 		}(), "[RESOLVED] vantage fra1 works again after 45s", "working again after 45s"},
 		{"local network", localNetworkCase(),
@@ -91,7 +91,7 @@ func TestTitleAndVerdict(t *testing.T) {
 			"down: this host has lost its network, so no check can tell whether a target is down until it is back"},
 		{"local network back", func() *notify.Message {
 			m := localNetworkCase()
-			m.Event, m.ResolvedAt = notify.EventResolve, opened.Add(5*time.Minute)
+			m.Event, m.ResolvedAt = incident.NotifyResolve, opened.Add(5*time.Minute)
 			return m
 		}(), "[RESOLVED] our network is back after 5m", "back after 5m: this host has its network again"},
 		{"repeat", repeatCase(),
@@ -99,7 +99,7 @@ func TestTitleAndVerdict(t *testing.T) {
 		{"test", testAlertCase(),
 			"[TEST] [DOWN everyone] shop: 502 from nginx, upstream refused", "down for everyone"},
 		{"flapping", func() *notify.Message {
-			m := withScope(result.ScopeEveryone, notify.EventUpdate)
+			m := withScope(result.ScopeEveryone, incident.NotifyUpdate)
 			m.Flapping = true
 			return m
 		}(), "[UPDATE: DOWN everyone] shop: now 502 from nginx, upstream refused (flapping)", "down for everyone"},
@@ -222,7 +222,7 @@ func TestHTMLEscapesEverything(t *testing.T) {
 
 func TestSlackEscapesEverything(t *testing.T) {
 	m := hostile()
-	for _, ev := range []notify.Event{notify.EventOpen, notify.EventUpdate, notify.EventReminder, notify.EventResolve} {
+	for _, ev := range []incident.Notification{incident.NotifyOpen, incident.NotifyUpdate, incident.NotifyReminder, incident.NotifyResolve} {
 		m.Event = ev
 		p := string(slackPayload(t, SlackBlocks(m))) + string(slackPayload(t, SlackReply(m)))
 		// The header is plain_text, which Slack does not parse, so the
@@ -242,7 +242,7 @@ func TestSlackEscapesEverything(t *testing.T) {
 // TestTitleIsOneLine: the title becomes an email Subject header, so a
 // line break in any field would let it inject headers.
 func TestTitleIsOneLine(t *testing.T) {
-	ms := []*notify.Message{hostile(), {Event: notify.EventNotice, Monitor: "a\nb", Change: "x\r\nBcc: y\u2028z"}}
+	ms := []*notify.Message{hostile(), {Event: incident.NotifyNotice, Monitor: "a\nb", Change: "x\r\nBcc: y\u2028z"}}
 	g := groupCase()
 	g.Cause = "cause\r\nBcc: evil@example.test"
 	ms = append(ms, g)
@@ -277,7 +277,7 @@ func TestHugeMessageStaysBounded(t *testing.T) {
 		m.Result.Vantages = append(m.Result.Vantages, result.VantageLine{Name: strings.Repeat("v", 100), Status: result.VantageUnreachable, Error: strings.Repeat("<", 5000)})
 	}
 	m.Fixes = []string{strings.Repeat("&", 10000)}
-	for _, ev := range []notify.Event{notify.EventOpen, notify.EventResolve} {
+	for _, ev := range []incident.Notification{incident.NotifyOpen, incident.NotifyResolve} {
 		m.Event = ev
 		if n := utf8.RuneCountInString(Title(m)); n > maxTitle {
 			t.Errorf("%s: title has %d runes", ev, n)
@@ -291,7 +291,7 @@ func TestHugeMessageStaysBounded(t *testing.T) {
 		checkSlackLimits(t, "huge "+string(ev), slackPayload(t, SlackBlocks(m)))
 		checkSlackLimits(t, "huge reply "+string(ev), slackPayload(t, SlackReply(m)))
 	}
-	m.Event = notify.EventOpen
+	m.Event = incident.NotifyOpen
 	if txt := Text(m); !strings.Contains(txt, fmt.Sprintf("and %d more", len(m.Group)-maxMembers)) {
 		t.Errorf("a group of %d lists no \"and N more\"", len(m.Group))
 	}
@@ -320,7 +320,7 @@ func TestRendersSurviveJSON(t *testing.T) {
 // TestSparseMessages: a message with almost nothing in it (a notice, a
 // result-less event) renders something sensible and never panics.
 func TestSparseMessages(t *testing.T) {
-	events := []notify.Event{notify.EventOpen, notify.EventUpdate, notify.EventResolve, notify.EventReminder, notify.EventNotice, "bogus"}
+	events := []incident.Notification{incident.NotifyOpen, incident.NotifyUpdate, incident.NotifyResolve, incident.NotifyReminder, incident.NotifyNotice, "bogus"}
 	for _, ev := range events {
 		for _, kind := range []incident.Kind{incident.KindTarget, incident.KindVantage, ""} {
 			m := &notify.Message{Event: ev, Kind: kind}

@@ -161,16 +161,16 @@ func SlackReply(m *notify.Message) []slack.Block {
 	switch {
 	case m.Kind == incident.KindVantage:
 		text = build(m).Tone.emoji() + " " + slackEscape(build(m).Lead)
-	case m.Event == notify.EventUpdate:
+	case m.Event == incident.NotifyUpdate:
 		text = ":arrows_counterclockwise: *Update* for " + n + ": "
 		if c := oneLine(m.Change); c != "" {
 			text += slackEscape(trimDot(clipRunes(c, 500))) + ". "
 		}
 		text += "Now " + slackEscape(Summary(m)) + ", " + slackEscape(Verdict(m)) + "."
-	case m.Event == notify.EventReminder:
+	case m.Event == incident.NotifyReminder:
 		text = ":rotating_light: " + n + " is still " + slackEscape(Verdict(m)) + " after " + Duration(m.Duration()) +
 			": " + slackEscape(Summary(m)) + "."
-	case m.Event == notify.EventResolve:
+	case m.Event == incident.NotifyResolve:
 		text = ":white_check_mark: " + n + " is " + slackEscape(Verdict(m))
 		if t := m.ResolvedAt; !t.IsZero() {
 			text += " (resolved at " + stamp(t) + ")"
@@ -190,7 +190,7 @@ func SlackReply(m *notify.Message) []slack.Block {
 	if m.NotPersisted {
 		notes = append(notes, "not persisted")
 	}
-	if m.Flapping && m.Event != notify.EventResolve {
+	if m.Flapping && m.Event != incident.NotifyResolve {
 		notes = append(notes, "flapping")
 	}
 	if len(notes) > 0 {

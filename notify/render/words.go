@@ -6,13 +6,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vantage-monitor/vantage/monitor/gateway"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/result"
 	"github.com/vantage-monitor/vantage/notify"
 )
 
 // IsolationName is the monitor name of the KindVantage notice the daemon
-// raises while its own host has lost its network (daemon.IsolationIncident).
+// raises while its own host has lost its network (incident.IsolationIncident).
 // It is repeated here because the daemon sits above notify and importing it
 // would be a cycle; TestIsolationName in the daemon's package would be the
 // place to pin the two together.
@@ -70,7 +71,7 @@ func Verdict(m *notify.Message) string {
 	if m.Kind == incident.KindVantage {
 		return vantageVerdict(m)
 	}
-	if m.Event == notify.EventResolve {
+	if m.Event == incident.NotifyResolve {
 		v := "back up after " + Duration(m.Duration())
 		if r := m.Resolution; r != "" && r != "recovered" {
 			v = "resolved after " + Duration(m.Duration()) + " (" + clipRunes(oneLine(r), 80) + ")"
@@ -192,12 +193,12 @@ func vantageState(m *notify.Message) (state, why string, monitors []string) {
 
 func vantageVerdict(m *notify.Message) string {
 	if m.Monitor == IsolationName {
-		if m.Event == notify.EventResolve {
+		if m.Event == incident.NotifyResolve {
 			return "back after " + Duration(m.Duration()) + ": this host has its network again"
 		}
 		return "down: this host has lost its network, so no check can tell whether a target is down until it is back"
 	}
-	if m.Event == notify.EventResolve {
+	if m.Event == incident.NotifyResolve {
 		return "working again after " + Duration(m.Duration())
 	}
 	state, _, _ := vantageState(m)
@@ -309,7 +310,8 @@ func statusWords(status int, c result.Class) string {
 
 // detailWords turns a detail token into a few plain words. Tokens nobody
 // has described yet keep their words with the hyphens dropped; free text
-// (a vantage's reason) is clipped.
+// (a vantage's reason) is clipped. A gateway vendor's tokens are described
+// beside its fingerprints, in monitor/gateway (gateway.Words).
 func detailWords(d string) string {
 	switch d {
 	case "":
@@ -367,77 +369,9 @@ func detailWords(d string) string {
 		return "redirect loop"
 	case result.DetailRedirectLimit:
 		return "redirect limit reached"
-	// gateway tokens: Cloudflare's codes describe Cloudflare→origin
-	case "cloudflare-520":
-		return "origin sent an empty or unknown response"
-	case "cloudflare-521":
-		return "origin refused the connection"
-	case "cloudflare-522":
-		return "origin connection timed out"
-	case "cloudflare-523":
-		return "origin unreachable"
-	case "cloudflare-524":
-		return "origin too slow to respond"
-	case "cloudflare-525":
-		return "TLS handshake with the origin failed"
-	case "cloudflare-526":
-		return "origin certificate invalid"
-	case "cloudflare-527":
-		return "Railgun could not reach the origin"
-	case "cloudflare-530":
-		return "origin cannot be resolved or reached"
-	case "no-healthy-upstream":
-		return "no healthy upstream"
-	case "upstream-connect-error":
-		return "could not connect to the upstream"
-	case "upstream-request-timeout":
-		return "upstream timed out"
-	case "maintenance-mode":
-		return "maintenance mode"
-	case "no-server-available", "no-available-server":
-		return "no backend server available"
-	case "invalid-response":
-		return "upstream sent an invalid response"
-	case "server-timeout":
-		return "upstream timed out"
-	case "backend-fetch-failed":
-		return "backend fetch failed"
-	case "first-byte-timeout":
-		return "backend too slow (first byte timeout)"
-	case "backend-read-error":
-		return "error reading from the backend"
-	case "max-conn-reached":
-		return "backend connection limit reached"
-	case "connection-refused":
-		return "backend refused the connection"
-	case "all-backends-failed":
-		return "all backends failed"
-	case "no-upstreams":
-		return "no upstreams available"
-	case "function-invocation-timeout":
-		return "function timed out"
-	case "edge-function-invocation-timeout":
-		return "edge function timed out"
-	case "middleware-invocation-timeout":
-		return "middleware timed out"
-	case "function-invocation-failed":
-		return "function crashed"
-	case "no-response-from-function":
-		return "function sent no response"
-	case "body-not-a-string-from-function":
-		return "function returned an invalid body"
-	case "function-throttled":
-		return "function throttled"
-	case "deployment-paused":
-		return "deployment paused"
-	case "dns-hostname-not-found":
-		return "origin hostname not found"
-	case "dns-hostname-resolve-failed":
-		return "origin hostname did not resolve"
-	case "dns-hostname-server-error":
-		return "origin DNS server failed"
-	case "dns-hostname-empty":
-		return "origin hostname empty"
+	}
+	if w := gateway.Words(d); w != "" {
+		return w
 	}
 	if isToken(d) {
 		return strings.ReplaceAll(d, "-", " ")

@@ -11,33 +11,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vantage-monitor/vantage/internal/testkit"
+	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/notify"
 	"github.com/vantage-monitor/vantage/notify/outbox"
 )
 
-// testClock is a settable clock for the outbox and the store.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // outboxFor runs an outbox on a fresh store with n as receiver "ops".
-func outboxFor(t *testing.T, n notify.Notifier) (*outbox.Outbox, *store.Store, *testClock) {
+func outboxFor(t *testing.T, n notify.Notifier) (*outbox.Outbox, *store.Store, *testkit.Clock) {
 	t.Helper()
-	clk := &testClock{t: opened}
+	clk := testkit.NewClock(opened)
 	ctx := context.Background()
 	s, err := store.Open(ctx, filepath.Join(t.TempDir(), store.FileName), store.Options{Now: clk.Now, PruneInterval: -1})
 	if err != nil {
@@ -58,7 +42,7 @@ func enqueue(t *testing.T, s *store.Store, msg *notify.Message) {
 	ctx := context.Background()
 	if err := s.Update(ctx, func(tx *store.Tx) error {
 		_, err := tx.Enqueue(ctx, store.OutboxEvent{Key: msg.Key, Receiver: msg.Receiver,
-			IncidentID: msg.IncidentID, Event: store.EventKind(msg.Event), Payload: payload})
+			IncidentID: msg.IncidentID, Event: msg.Event, Payload: payload})
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -100,7 +84,7 @@ func TestAcceptedThenHangThen500ThenOK(t *testing.T) {
 	r := botReceiver(f.URL())
 	r.Timeout = 300 * time.Millisecond
 	ob, s, clk := outboxFor(t, mustNew(t, r))
-	msg := message(notify.EventOpen, "shop")
+	msg := message(incident.NotifyOpen, "shop")
 	msg.Key = "shop/open|ops"
 	enqueue(t, s, msg)
 	ctx := context.Background()
@@ -166,7 +150,7 @@ func TestAmbiguityOfSlackErrors(t *testing.T) {
 		ambiguous bool
 	}{{"hang", true}, {"500", false}, {"ok:false", false}} {
 		mode.Store(tc.mode)
-		_, err := n.Notify(t.Context(), message(notify.EventOpen, "shop"), "")
+		_, err := n.Notify(t.Context(), message(incident.NotifyOpen, "shop"), "")
 		if err == nil {
 			t.Fatalf("%s: no error", tc.mode)
 		}
@@ -176,7 +160,7 @@ func TestAmbiguityOfSlackErrors(t *testing.T) {
 	}
 	// Nothing written: a server that is not there cannot have acted.
 	r = botReceiver("http://127.0.0.1:1/api/")
-	_, err := mustNew(t, r).Notify(t.Context(), message(notify.EventOpen, "shop"), "")
+	_, err := mustNew(t, r).Notify(t.Context(), message(incident.NotifyOpen, "shop"), "")
 	if err == nil || notify.IsAmbiguous(err) {
 		t.Errorf("connection refused: err %v, ambiguous %v", err, notify.IsAmbiguous(err))
 	}
@@ -198,7 +182,7 @@ func TestDayLongRetryAfterIsCapped(t *testing.T) {
 		return true
 	})
 	ob, s, clk := outboxFor(t, mustNew(t, botReceiver(f.URL())))
-	msg := message(notify.EventOpen, "shop")
+	msg := message(incident.NotifyOpen, "shop")
 	msg.Key = "shop/open|ops"
 	enqueue(t, s, msg)
 	ctx := context.Background()

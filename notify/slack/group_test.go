@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vantage-monitor/vantage/notify"
+	"github.com/vantage-monitor/vantage/monitor/incident"
 )
 
 // TestGroupMessageFollowsItsMembers: a grouped DOWN for three monitors is
@@ -18,7 +18,7 @@ func TestGroupMessageFollowsItsMembers(t *testing.T) {
 	ctx := context.Background()
 	mons := []string{"shop", "cart", "admin"}
 	for i, mon := range mons {
-		m := message(notify.EventOpen, mon)
+		m := message(incident.NotifyOpen, mon)
 		m.IncidentID = int64(i + 1)
 		m.Key = mon + "/open|ops"
 		m.GroupKey = "gateway 10.0.0.5:443 (nginx)"
@@ -36,7 +36,7 @@ func TestGroupMessageFollowsItsMembers(t *testing.T) {
 	wants := []string{"1 of 3 resolved", "2 of 3 resolved", "[RESOLVED GROUP 3 monitors]"}
 	for i, mon := range mons {
 		clk.Advance(time.Minute)
-		m := message(notify.EventResolve, mon)
+		m := message(incident.NotifyResolve, mon)
 		m.IncidentID = int64(i + 1)
 		m.Key = mon + "/resolve|ops"
 		m.ResolvedAt = clk.Now()

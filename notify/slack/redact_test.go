@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/redact"
 	"github.com/vantage-monitor/vantage/notify"
 	"github.com/vantage-monitor/vantage/notify/slack"
@@ -24,7 +25,7 @@ func TestOkFalseReasonHidesToken(t *testing.T) {
 				return true
 			})
 			n := mustNew(t, botReceiver(f.URL()))
-			_, err := n.Notify(t.Context(), message(notify.EventOpen, "shop"), "")
+			_, err := n.Notify(t.Context(), message(incident.NotifyOpen, "shop"), "")
 			p, ok := notify.IsPermanent(err)
 			if !ok {
 				t.Fatalf("want a permanent failure, got %v", err)
@@ -51,7 +52,7 @@ func TestOtherSecretsNotPosted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := message(notify.EventOpen, "shop")
+	m := message(incident.NotifyOpen, "shop")
 	m.Detail = "echo monitor-api-key-42"
 	m.URL = "https://shop.example/?api_key=monitor-api-key-42"
 	if _, err := n.Notify(t.Context(), m, ""); err != nil {

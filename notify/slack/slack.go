@@ -25,6 +25,7 @@ import (
 	"github.com/slack-go/slack/slackutilsx"
 
 	"github.com/vantage-monitor/vantage/monitor/config"
+	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/redact"
 	"github.com/vantage-monitor/vantage/notify"
 	"github.com/vantage-monitor/vantage/notify/render"
@@ -73,27 +74,24 @@ func New(r *config.Receiver, opts Options) (*Notifier, error) {
 		return nil, fmt.Errorf("slack receiver %q: type is %q, not %q", r.Name, r.Type, config.ReceiverSlack)
 	}
 	token, hook := r.Token.Reveal(), r.WebhookURL.Reveal()
-	switch {
-	case token != "" && hook != "":
+	// The rules are the config's (config.CheckSlack); the words are for a
+	// Receiver built in code, which the loader has not seen.
+	switch config.CheckSlack(token != "", hook != "", r.Channel, hook) {
+	case config.SlackTokenAndWebhook:
 		return nil, fmt.Errorf("slack receiver %q: set a bot token or a webhook URL, not both", r.Name)
-	case token == "" && hook == "":
+	case config.SlackNoCredential:
 		return nil, fmt.Errorf("slack receiver %q: needs a bot token or a webhook URL", r.Name)
-	case token != "" && r.Channel == "":
+	case config.SlackTokenWithoutChannel:
 		return nil, fmt.Errorf("slack receiver %q: a bot token needs a channel", r.Name)
-	case hook != "":
+	case config.SlackWebhookNotHTTP:
 		// Never echo the URL: its path is the credential.
-		if u, err := url.Parse(hook); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("slack receiver %q: the webhook URL is not an http or https URL", r.Name)
-		}
+		return nil, fmt.Errorf("slack receiver %q: the webhook URL is not an http or https URL", r.Name)
 	}
-	if r.Timeout < 0 {
-		return nil, fmt.Errorf("slack receiver %q: timeout %s is negative", r.Name, r.Timeout)
+	timeout, err := r.SlackTimeout()
+	if err != nil {
+		return nil, fmt.Errorf("slack receiver %q: %w", r.Name, err)
 	}
 
-	timeout := r.Timeout
-	if timeout == 0 {
-		timeout = config.DefaultNotifyTimeout
-	}
 	// slack-go sets no timeout of its own: every call is bounded here.
 	client := &http.Client{}
 	if opts.HTTPClient != nil {
@@ -130,11 +128,7 @@ func New(r *config.Receiver, opts Options) (*Notifier, error) {
 	if token != "" {
 		o := []slackgo.Option{slackgo.OptionHTTPClient(client)}
 		if r.APIURL != "" {
-			api := r.APIURL
-			if !strings.HasSuffix(api, "/") {
-				api += "/" // slack-go appends method names
-			}
-			o = append(o, slackgo.OptionAPIURL(api))
+			o = append(o, slackgo.OptionAPIURL(config.SlackAPIURL(r.APIURL)))
 		}
 		n.api = slackgo.New(token, o...)
 	}
@@ -151,7 +145,7 @@ func (n *Notifier) Notify(ctx context.Context, msg *notify.Message, ref string) 
 		return "", notify.Permanent("no message", fmt.Errorf("slack receiver %q: nil message", n.name))
 	}
 	switch msg.Event {
-	case notify.EventOpen, notify.EventUpdate, notify.EventResolve, notify.EventReminder, notify.EventNotice:
+	case incident.NotifyOpen, incident.NotifyUpdate, incident.NotifyResolve, incident.NotifyReminder, incident.NotifyNotice:
 	default:
 		return "", notify.Permanent("unknown event", fmt.Errorf("slack receiver %q: unknown event %q", n.name, msg.Event))
 	}
@@ -166,15 +160,15 @@ func (n *Notifier) Notify(ctx context.Context, msg *notify.Message, ref string) 
 		// receiver switched from email): still deliver, as a new message.
 		n.log.Warn("slack: ignoring malformed message ref, posting a new message", "ref", ref, "key", msg.Key)
 	}
-	if !ok || msg.Event == notify.EventOpen {
+	if !ok || msg.Event == incident.NotifyOpen {
 		return n.post(ctx, msg)
 	}
 	switch msg.Event {
-	case notify.EventNotice:
+	case incident.NotifyNotice:
 		// A notice stands alone; the incident keeps its own message.
 		_, err := n.post(ctx, msg)
 		return "", err
-	case notify.EventResolve:
+	case incident.NotifyResolve:
 		return n.resolve(ctx, msg, channel, ts)
 	default: // update, reminder
 		return "", n.reply(ctx, msg, channel, ts)

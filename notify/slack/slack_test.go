@@ -55,7 +55,7 @@ func mustNew(t *testing.T, r *config.Receiver) *slack.Notifier {
 	return n
 }
 
-func message(ev notify.Event, monitor string) *notify.Message {
+func message(ev incident.Notification, monitor string) *notify.Message {
 	m := &notify.Message{
 		Key: monitor + "-" + string(ev), Event: ev, Receiver: "ops", IncidentID: 7,
 		Kind: incident.KindTarget, Monitor: monitor, URL: "https://" + monitor + ".example/",
@@ -64,18 +64,18 @@ func message(ev notify.Event, monitor string) *notify.Message {
 		OpenedAt: opened, At: opened.Add(10 * time.Minute),
 	}
 	switch ev {
-	case notify.EventUpdate:
+	case incident.NotifyUpdate:
 		m.Change = "now seen from 2 of 3 vantages"
 		m.Scope = result.ScopePartial
-	case notify.EventReminder:
+	case incident.NotifyReminder:
 		m.At = opened.Add(4 * time.Hour)
-	case notify.EventResolve:
+	case incident.NotifyResolve:
 		m.Class = result.ClassOK
 		m.Status = 200
 		m.ResolvedAt = opened.Add(25 * time.Minute)
 		m.At = m.ResolvedAt
 		m.Resolution = "recovered"
-	case notify.EventNotice:
+	case incident.NotifyNotice:
 		m.Change = "maintenance ended with the monitor still down"
 	}
 	return m
@@ -180,7 +180,7 @@ func TestThreadFlow(t *testing.T) {
 	f := newFakeSlack(t, testToken)
 	n := mustNew(t, botReceiver(f.URL()))
 
-	open := message(notify.EventOpen, "shop")
+	open := message(incident.NotifyOpen, "shop")
 	ref, err := n.Notify(ctx, open, "")
 	if err != nil {
 		t.Fatalf("open: %v", err)
@@ -198,7 +198,7 @@ func TestThreadFlow(t *testing.T) {
 		t.Errorf("unfurl_links = %q, want false", got)
 	}
 
-	for i, ev := range []notify.Event{notify.EventUpdate, notify.EventReminder} {
+	for i, ev := range []incident.Notification{incident.NotifyUpdate, incident.NotifyReminder} {
 		m := message(ev, "shop")
 		newRef, err := n.Notify(ctx, m, ref)
 		if err != nil || newRef != "" {
@@ -211,7 +211,7 @@ func TestThreadFlow(t *testing.T) {
 		checkCall(t, calls[1+i], "chat.postMessage", ch, ts, render.SlackReply(m), m)
 	}
 
-	res := message(notify.EventResolve, "shop")
+	res := message(incident.NotifyResolve, "shop")
 	newRef, err := n.Notify(ctx, res, ref)
 	if err != nil || newRef != "" {
 		t.Fatalf("resolve = %q, %v; want \"\", nil", newRef, err)
@@ -233,11 +233,11 @@ func TestResolveAfterRestart(t *testing.T) {
 	ctx := t.Context()
 	f := newFakeSlack(t, testToken)
 	first := mustNew(t, botReceiver(f.URL()))
-	refShop, err := first.Notify(ctx, message(notify.EventOpen, "shop"), "")
+	refShop, err := first.Notify(ctx, message(incident.NotifyOpen, "shop"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	refAPI, err := first.Notify(ctx, message(notify.EventOpen, "api"), "")
+	refAPI, err := first.Notify(ctx, message(incident.NotifyOpen, "api"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +249,7 @@ func TestResolveAfterRestart(t *testing.T) {
 	// The ref as the store would give it back: a plain string.
 	stored := string([]byte(refShop))
 	second := mustNew(t, botReceiver(f.URL()))
-	res := message(notify.EventResolve, "shop")
+	res := message(incident.NotifyResolve, "shop")
 	if newRef, err := second.Notify(ctx, res, stored); err != nil || newRef != "" {
 		t.Fatalf("resolve after restart = %q, %v", newRef, err)
 	}
@@ -272,12 +272,12 @@ func TestResolveInGroupOnlyReplies(t *testing.T) {
 	ctx := t.Context()
 	f := newFakeSlack(t, testToken)
 	n := mustNew(t, botReceiver(f.URL()))
-	ref, err := n.Notify(ctx, message(notify.EventOpen, "shop"), "")
+	ref, err := n.Notify(ctx, message(incident.NotifyOpen, "shop"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	before, _ := f.message(ref)
-	res := message(notify.EventResolve, "shop")
+	res := message(incident.NotifyResolve, "shop")
 	res.InGroup = true
 	if newRef, err := n.Notify(ctx, res, ref); err != nil || newRef != "" {
 		t.Fatalf("resolve = %q, %v", newRef, err)
@@ -299,7 +299,7 @@ func TestResolveRetryAfterFailedReply(t *testing.T) {
 	ctx := t.Context()
 	f := newFakeSlack(t, testToken)
 	n := mustNew(t, botReceiver(f.URL()))
-	ref, err := n.Notify(ctx, message(notify.EventOpen, "shop"), "")
+	ref, err := n.Notify(ctx, message(incident.NotifyOpen, "shop"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +311,7 @@ func TestResolveRetryAfterFailedReply(t *testing.T) {
 		}
 		return false
 	})
-	res := message(notify.EventResolve, "shop")
+	res := message(incident.NotifyResolve, "shop")
 	_, err = n.Notify(ctx, res, ref)
 	if err == nil {
 		t.Fatal("resolve succeeded though the reply failed")
@@ -352,7 +352,7 @@ func TestResolveLostMessagePostsNew(t *testing.T) {
 					return false
 				})
 			}
-			res := message(notify.EventResolve, "shop")
+			res := message(incident.NotifyResolve, "shop")
 			newRef, err := n.Notify(ctx, res, old)
 			if err != nil {
 				t.Fatalf("resolve: %v", err)
@@ -379,7 +379,7 @@ func TestRefHandling(t *testing.T) {
 	n := mustNew(t, botReceiver(f.URL()))
 
 	// An update with no ref becomes the incident's message.
-	upd := message(notify.EventUpdate, "shop")
+	upd := message(incident.NotifyUpdate, "shop")
 	ref, err := n.Notify(ctx, upd, "")
 	if err != nil || ref == "" {
 		t.Fatalf("update without ref = %q, %v; want a new ref", ref, err)
@@ -387,7 +387,7 @@ func TestRefHandling(t *testing.T) {
 	checkCall(t, f.Calls()[0], "chat.postMessage", "#alerts", "", render.SlackBlocks(upd), upd)
 
 	// A malformed ref loses nothing: a new message, and its ref.
-	rem := message(notify.EventReminder, "shop")
+	rem := message(incident.NotifyReminder, "shop")
 	ref2, err := n.Notify(ctx, rem, "not a ref")
 	if err != nil || ref2 == "" || ref2 == ref {
 		t.Fatalf("reminder with bad ref = %q, %v; want a new ref", ref2, err)
@@ -395,21 +395,21 @@ func TestRefHandling(t *testing.T) {
 	checkCall(t, f.Calls()[1], "chat.postMessage", "#alerts", "", render.SlackBlocks(rem), rem)
 
 	// A notice posts on its own and leaves the incident's ref alone.
-	notice := message(notify.EventNotice, "shop")
+	notice := message(incident.NotifyNotice, "shop")
 	if got, err := n.Notify(ctx, notice, ref); err != nil || got != "" {
 		t.Fatalf("notice = %q, %v; want \"\", nil", got, err)
 	}
 	checkCall(t, f.Calls()[2], "chat.postMessage", "#alerts", "", render.SlackBlocks(notice), notice)
 
 	// Open always starts a new message, even with a ref.
-	open := message(notify.EventOpen, "shop")
+	open := message(incident.NotifyOpen, "shop")
 	ref3, err := n.Notify(ctx, open, ref)
 	if err != nil || ref3 == "" || ref3 == ref {
 		t.Fatalf("open with old ref = %q, %v; want a new ref", ref3, err)
 	}
 
 	// A repeat is sent like any other message.
-	rep := message(notify.EventUpdate, "shop")
+	rep := message(incident.NotifyUpdate, "shop")
 	rep.Repeat = true
 	if got, err := n.Notify(ctx, rep, ref3); err != nil || got != "" {
 		t.Fatalf("repeat = %q, %v", got, err)
@@ -422,7 +422,7 @@ func TestRefHandling(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	f := newFakeSlack(t, testToken)
 	n := mustNew(t, botReceiver(f.URL()))
-	bad := message(notify.EventOpen, "shop")
+	bad := message(incident.NotifyOpen, "shop")
 	bad.Event = "explode"
 	for name, m := range map[string]*notify.Message{"nil": nil, "unknown event": bad} {
 		_, err := n.Notify(t.Context(), m, "")
@@ -500,9 +500,9 @@ func TestAPIErrors(t *testing.T) {
 			n := mustNew(t, botReceiver(f.URL()))
 			// Every path: the first post, a thread reply, the update.
 			for _, step := range []struct {
-				ev  notify.Event
+				ev  incident.Notification
 				ref string
-			}{{notify.EventOpen, ""}, {notify.EventUpdate, "C0ALERTS/1700000000.000001"}, {notify.EventResolve, "C0ALERTS/1700000000.000001"}} {
+			}{{incident.NotifyOpen, ""}, {incident.NotifyUpdate, "C0ALERTS/1700000000.000001"}, {incident.NotifyResolve, "C0ALERTS/1700000000.000001"}} {
 				ref, err := n.Notify(t.Context(), message(step.ev, "shop"), step.ref)
 				if err == nil {
 					t.Fatalf("%s: no error (ref %q)", step.ev, ref)
@@ -562,7 +562,7 @@ func TestNoAnswerIsBounded(t *testing.T) {
 			start := time.Now()
 			done := make(chan error, 1)
 			go func() {
-				_, err := n.Notify(ctx, message(notify.EventOpen, "shop"), "")
+				_, err := n.Notify(ctx, message(incident.NotifyOpen, "shop"), "")
 				done <- err
 			}()
 			var err error
@@ -599,7 +599,7 @@ func TestHTTPClientOption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := n.Notify(t.Context(), message(notify.EventOpen, "shop"), ""); err != nil {
+	if _, err := n.Notify(t.Context(), message(incident.NotifyOpen, "shop"), ""); err != nil {
 		t.Fatal(err)
 	}
 	if trips.Load() != 1 {
@@ -618,13 +618,13 @@ func TestWebhook(t *testing.T) {
 	ctx := t.Context()
 	h := newFakeWebhook(t)
 	n := mustNew(t, hookReceiver(h.URL()))
-	events := []notify.Event{notify.EventOpen, notify.EventUpdate, notify.EventReminder, notify.EventResolve, notify.EventNotice}
+	events := []incident.Notification{incident.NotifyOpen, incident.NotifyUpdate, incident.NotifyReminder, incident.NotifyResolve, incident.NotifyNotice}
 	var msgs []*notify.Message
 	for _, ev := range events {
 		m := message(ev, "shop")
 		msgs = append(msgs, m)
 		ref := ""
-		if ev != notify.EventOpen {
+		if ev != incident.NotifyOpen {
 			ref = "C0ALERTS/1700000000.000001" // ignored: webhooks cannot thread
 		}
 		newRef, err := n.Notify(ctx, m, ref)
@@ -688,7 +688,7 @@ func TestWebhookErrors(t *testing.T) {
 			h := newFakeWebhook(t)
 			h.setAnswer(tc.answer)
 			n := mustNew(t, hookReceiver(h.URL()))
-			_, err := n.Notify(t.Context(), message(notify.EventOpen, "shop"), "")
+			_, err := n.Notify(t.Context(), message(incident.NotifyOpen, "shop"), "")
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -709,7 +709,7 @@ func TestWebhookNetworkErrorHidesURL(t *testing.T) {
 	_ = ln.Close() // nothing listens there now: connection refused
 	hook := "http://" + addr + webhookPath
 	n := mustNew(t, hookReceiver(hook))
-	_, err = n.Notify(t.Context(), message(notify.EventOpen, "shop"), "")
+	_, err = n.Notify(t.Context(), message(incident.NotifyOpen, "shop"), "")
 	if err == nil {
 		t.Fatal("no error posting to a closed port")
 	}
@@ -746,7 +746,7 @@ func TestSlacktest(t *testing.T) {
 	r := botReceiver(srv.GetAPIURL())
 	r.Channel = "C0SLACKTEST"
 	n := mustNew(t, r)
-	ref, err := n.Notify(t.Context(), message(notify.EventOpen, "shop"), "")
+	ref, err := n.Notify(t.Context(), message(incident.NotifyOpen, "shop"), "")
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
@@ -757,7 +757,7 @@ func TestSlacktest(t *testing.T) {
 	if ts == "" || strings.Trim(ts, "0123456789.") != "" {
 		t.Errorf("ref ts %q is not a Slack timestamp", ts)
 	}
-	if got, err := n.Notify(t.Context(), message(notify.EventUpdate, "shop"), ref); err != nil || got != "" {
+	if got, err := n.Notify(t.Context(), message(incident.NotifyUpdate, "shop"), ref); err != nil || got != "" {
 		t.Errorf("reply = %q, %v", got, err)
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vantage-monitor/vantage/internal/testkit"
 	"github.com/vantage-monitor/vantage/monitor/agent"
 	"github.com/vantage-monitor/vantage/monitor/result"
 )
@@ -278,19 +279,18 @@ func (l *lab) startAgent(name string, flags ...string) {
 	p := l.start(name, "agent-"+name, append([]string{"agent", "-listen", addr, "-key-file", l.keyFile}, flags...)...)
 	l.agents[name] = p
 	c := l.client("coord")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := c.Get("http://" + addr + "/healthz")
-		if err == nil {
+	var err error
+	answered := false
+	testkit.Eventually(10*time.Second, func() bool {
+		var resp *http.Response
+		if resp, err = c.Get("http://" + addr + "/healthz"); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+			answered = resp.StatusCode == http.StatusOK
 		}
-		if !p.running() || time.Now().After(deadline) {
-			l.t.Fatalf("agent %s is not answering on %s from coord (%v). Output:\n%s", name, addr, err, p.output())
-		}
-		time.Sleep(50 * time.Millisecond)
+		return answered || !p.running()
+	})
+	if !answered {
+		l.t.Fatalf("agent %s is not answering on %s from coord (%v). Output:\n%s", name, addr, err, p.output())
 	}
 }
 

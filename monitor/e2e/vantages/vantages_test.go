@@ -14,12 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vantage-monitor/vantage/internal/testkit"
 	"github.com/vantage-monitor/vantage/monitor/agent"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/probe"
 	"github.com/vantage-monitor/vantage/monitor/result"
 	"github.com/vantage-monitor/vantage/monitor/store"
-	"github.com/vantage-monitor/vantage/monitor/vantage"
 )
 
 // wantRound asserts a round's scope and what each vantage saw.
@@ -49,7 +49,7 @@ func TestVantages(t *testing.T) {
 		up   = result.VantageUp
 		down = result.VantageDown
 	)
-	local := vantage.LocalName
+	local := result.LocalVantage
 
 	t.Run("up everywhere", func(t *testing.T) {
 		l.t = t
@@ -194,13 +194,10 @@ func (l *lab) runDaemon(t *testing.T, name string) ([]incident.Incident, []store
 	t.Helper()
 	cfg := l.writeConfig(name)
 	p := l.start("coord", "daemon-"+name, "run", "-config", cfg)
-	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(p.output(), `msg="vantage problem"`) {
-		if !p.running() || time.Now().After(deadline) {
-			p.stop(t)
-			t.Fatalf("the daemon raised no vantage problem within 15s. Output:\n%s", p.output())
-		}
-		time.Sleep(100 * time.Millisecond)
+	raised := func() bool { return strings.Contains(p.output(), `msg="vantage problem"`) }
+	if !testkit.Eventually(15*time.Second, func() bool { return raised() || !p.running() }) || !raised() {
+		p.stop(t)
+		t.Fatalf("the daemon raised no vantage problem within 15s. Output:\n%s", p.output())
 	}
 	time.Sleep(4 * time.Second)
 	p.stop(t)

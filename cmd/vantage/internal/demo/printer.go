@@ -64,7 +64,7 @@ func (p *Printer) print(receiver, label string, m *notify.Message) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	_, _ = io.WriteString(p.w, b.String())
-	if m.Event == notify.EventOpen {
+	if m.Event == incident.NotifyOpen {
 		seen := p.opened[receiver]
 		if seen == nil {
 			seen = make(map[string]bool)

@@ -36,7 +36,6 @@ const (
 	Docs    = "docs"    // its name does not exist: NXDOMAIN
 	Fra1    = "fra1"    // a healthy remote vantage (an in-process agent)
 	Sgp1    = "sgp1"    // an impaired remote vantage: its resolver fails
-	Local   = config.LocalVantage
 )
 
 // Failing are the monitors whose targets are down in the demo.
