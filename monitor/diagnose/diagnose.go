@@ -4,7 +4,9 @@
 // point's own), tries a TCP connection to every address they give, and, when a
 // gateway answered with an error and the monitor knows its origin, probes
 // the origin directly, to say which layer is at fault (DNS, the network, the
-// upstream, or the path from the gateway to it).
+// upstream, or the path from the gateway to it). What it finds is a typed
+// result.Diagnosis, which the round (monitor/round) puts in its outcome for
+// the fixes and the renderers to read.
 package diagnose
 
 import (
