@@ -34,6 +34,7 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/probe"
 	"github.com/vantage-monitor/vantage/monitor/redact"
 	"github.com/vantage-monitor/vantage/monitor/result"
+	"github.com/vantage-monitor/vantage/monitor/round"
 	"github.com/vantage-monitor/vantage/monitor/schedule"
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/monitor/vantage"
@@ -111,6 +112,7 @@ type Daemon struct {
 	log     *slog.Logger
 	clock   schedule.Clock
 	prober  Prober
+	single  *round.Runner // the rounds of a config without vantages
 	opts    Options
 	store   *store.Store
 	sched   *schedule.Scheduler
@@ -150,10 +152,8 @@ type mon struct {
 	// probing, so the API does not wait on a slow target.
 	mu        sync.Mutex
 	cfg       *config.Monitor
-	plan      *probe.Plan
-	planErr   error
 	machine   *incident.Machine
-	last      *result.Result
+	last      *result.Outcome
 	lastCheck time.Time
 	removed   bool
 	checks    map[result.Class]prometheus.Counter
@@ -245,6 +245,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Daemon, err 
 		log: opts.Logger, clock: opts.Clock, prober: opts.Prober, opts: opts,
 		reg: opts.Registry, cfg: cfg, monitors: make(map[string]*mon, len(cfg.Monitors)),
 	}
+	d.single = round.Single(round.Options{Prober: opts.Prober, Clock: opts.Clock})
 	d.buf.init(opts.FlushRows)
 	d.down = cleanup.New(d.log)
 	defer func() {
@@ -327,14 +328,11 @@ func (d *Daemon) newMon(mc *config.Monitor, machine *incident.Machine) *mon {
 	return m
 }
 
-// setConfig installs mc and the plan the config compiled at load, so rounds
-// do no per-check preparation. Call with m.mu held (or before m is shared).
+// setConfig installs mc, with the plan the config compiled at load, so
+// rounds do no per-check preparation. Call with m.mu held (or before m is
+// shared).
 func (m *mon) setConfig(mc *config.Monitor) {
 	m.cfg = mc
-	m.plan, m.planErr = mc.Plan, nil
-	if m.plan == nil {
-		m.planErr = fmt.Errorf("monitor %s has no compiled probe plan: its config was not made by config.Load", mc.Name)
-	}
 }
 
 // restore rebuilds every configured monitor's machine from the store and

@@ -11,8 +11,8 @@ import (
 
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/result"
+	"github.com/vantage-monitor/vantage/monitor/round"
 	"github.com/vantage-monitor/vantage/monitor/store"
-	"github.com/vantage-monitor/vantage/monitor/verdict"
 )
 
 // round is the scheduler's Job: probe, observe, persist.
@@ -29,37 +29,26 @@ func (d *Daemon) round(ctx context.Context, name string, _ time.Time) {
 		return
 	}
 	m.mu.Lock()
-	plan, planErr, removed, mc := m.plan, m.planErr, m.removed || m.broken != "", m.cfg
+	removed, mc := m.removed || m.broken != "", m.cfg
 	m.mu.Unlock()
 	if removed {
 		return
 	}
 	at := d.clock.Now()
-	if f := d.vs.fleet.Load(); f != nil && planErr == nil {
-		// Vantage points: the verdict decides what the round votes.
-		res, obs := d.vantageRound(ctx, f, name, mc, at)
-		d.settle(ctx, m, at, &res, obs)
-		return
-	}
-	url := mc.URL
-	var res result.Result
-	if planErr != nil {
-		// The config validated the spec, so this is unexpected; report it
-		// as a failed check rather than silently never checking.
-		res = result.Result{URL: url, StartedAt: at, Class: result.ClassProtocolError, Error: planErr.Error()}
-		res.Normalize()
+	t := round.MonitorTarget(mc)
+	var out round.Outcome
+	if f := d.vs.fleet.Load(); f != nil && t.PlanErr == nil {
+		out = d.vantageRound(ctx, f, t)
 	} else {
-		res = d.prober.RunPlan(ctx, plan)
+		out = d.single.Run(ctx, t)
 	}
-	// One rule for the vote and the severity on both paths: the verdict's.
-	obs := verdict.Observation(res, mc.Severity)
-	obs.At = at
-	d.settle(ctx, m, at, &res, obs)
+	// One rule for the vote and the severity on both paths: the round's.
+	d.settle(ctx, m, at, &out.Outcome, out.Observation(at))
 }
 
 // settle is the second half of a round: everything after the probe. obs is
 // what the machine observes of res.
-func (d *Daemon) settle(ctx context.Context, m *mon, at time.Time, res *result.Result, obs incident.Observation) {
+func (d *Daemon) settle(ctx context.Context, m *mon, at time.Time, res *result.Outcome, obs incident.Observation) {
 	d.metrics.observePhases(&res.Phases)
 
 	m.mu.Lock()
@@ -142,7 +131,7 @@ func (d *Daemon) settle(ctx context.Context, m *mon, at time.Time, res *result.R
 // logTransition writes one info line for a round that changed the state
 // (or, without a state change, the open incident): what happened, the
 // round's verdict and the incident it concerns.
-func (d *Daemon) logTransition(m *mon, t *incident.Transition, res *result.Result) {
+func (d *Daemon) logTransition(m *mon, t *incident.Transition, res *result.Outcome) {
 	var (
 		id     int64
 		events []string

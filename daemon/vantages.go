@@ -2,23 +2,16 @@ package daemon
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
-	"net/http"
-	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
-	"github.com/vantage-monitor/vantage/monitor/agent"
 	"github.com/vantage-monitor/vantage/monitor/config"
-	"github.com/vantage-monitor/vantage/monitor/diagnose"
 	"github.com/vantage-monitor/vantage/monitor/incident"
-	"github.com/vantage-monitor/vantage/monitor/probe"
 	"github.com/vantage-monitor/vantage/monitor/result"
+	"github.com/vantage-monitor/vantage/monitor/round"
 	"github.com/vantage-monitor/vantage/monitor/vantage"
-	"github.com/vantage-monitor/vantage/monitor/verdict"
 )
 
 // IsolationIncident is the name of the isolation notice (see
@@ -29,59 +22,11 @@ const IsolationIncident = incident.IsolationIncident
 // notice takes over from it.
 const ResolutionIsolated = incident.ResolutionIsolated
 
-// RemoteProber is the prober of a configured remote vantage: an agent.Client
-// signing with the first key of the vantage's key file.
-func RemoteProber(v *config.Vantage) (vantage.Prober, error) {
-	if v.Key.IsZero() {
-		return nil, fmt.Errorf("vantage %s: no key configured", v.Name)
-	}
-	keys, err := agent.ParseKeys(v.Key.Reveal())
-	if err != nil {
-		return nil, fmt.Errorf("vantage %s: reading its key: %w", v.Name, err)
-	}
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("vantage %s: its key file holds no key", v.Name)
-	}
-	c := &agent.Client{URL: v.URL, Key: keys[0], Timeout: v.Timeout, CA: v.CAPool}
-	if v.Insecure {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the operator asked for it (insecure = true)
-		c.HTTPClient = &http.Client{Transport: tr}
-	}
-	return c, nil
-}
-
-// UsesVantages reports whether cfg asks for rounds through vantage points:
-// any [[vantage]] or a [canary]. Without either the daemon keeps the plain
-// single-host path.
-func UsesVantages(cfg *config.Config) bool {
-	return len(cfg.Vantages) > 0 || len(cfg.Canary.URLs) > 0
-}
-
-// NewRunner builds the vantage runner of cfg: local probes through local,
-// every [[vantage]] through remote (RemoteProber when nil).
-func NewRunner(cfg *config.Config, local vantage.Prober, remote func(*config.Vantage) (vantage.Prober, error), opts vantage.Options) (*vantage.Runner, error) {
-	if remote == nil {
-		remote = RemoteProber
-	}
-	remotes := make(map[string]vantage.Prober, len(cfg.Vantages))
-	for i := range cfg.Vantages {
-		v := &cfg.Vantages[i]
-		p, err := remote(v)
-		if err != nil {
-			return nil, err
-		}
-		remotes[v.Name] = p
-	}
-	opts.Canary = cfg.Canary
-	return vantage.New(local, remotes, opts)
-}
-
-// fleet is the vantage setup of one config: the runner, the diagnoser and
-// which vantages have shown since it was built that they work.
+// fleet is the vantage setup of one config: its rounds, their vantage
+// runner and which vantages have shown since it was built that they work.
 type fleet struct {
-	runner *vantage.Runner
-	diag   *diagnose.Diagnoser
+	round  *round.Runner
+	runner *vantage.Runner // round.Vantages()
 	cfg    *config.Config
 
 	mu       sync.Mutex
@@ -108,59 +53,28 @@ type vantageState struct {
 	unsaved map[string]*vantageUnsaved
 }
 
-// localProber runs the local vantage's probes through the daemon's Prober.
-func (d *Daemon) localProber() vantage.Prober {
-	return vantage.ProberFunc(func(ctx context.Context, s probe.Spec) (result.Result, error) {
-		pl, err := probe.Compile(s)
-		if err != nil {
-			r := result.Result{URL: s.URL, StartedAt: d.clock.Now(), Class: result.ClassProtocolError, Error: err.Error()}
-			r.Normalize()
-			return r, nil
-		}
-		return d.prober.RunPlan(ctx, pl), nil
-	})
-}
-
 // newFleet builds the vantage setup of cfg, nil when it uses none.
 func (d *Daemon) newFleet(cfg *config.Config) (*fleet, error) {
-	if !UsesVantages(cfg) {
+	if !round.UsesVantages(cfg) {
 		return nil, nil
 	}
 	f := &fleet{cfg: cfg, evidence: make(map[string]bool)}
-	r, err := NewRunner(cfg, d.localProber(), d.opts.Remote, vantage.Options{
-		Clock:     d.clock,
-		OnChange:  func(vantage.Change) { d.vantageChanged(f) },
-		OnSettled: func() { d.vantageChanged(f) },
-	})
+	r, err := round.New(cfg, round.Options{Prober: d.prober, Remote: d.opts.Remote, Resolver: d.opts.Resolver, Clock: d.clock,
+		Vantage: vantage.Options{
+			Clock:     d.clock,
+			OnChange:  func(vantage.Change) { d.vantageChanged(f) },
+			OnSettled: func() { d.vantageChanged(f) },
+		}})
 	if err != nil {
-		return nil, fmt.Errorf("setting up vantages: %w", err)
+		return nil, err
 	}
-	f.runner = r
-	// Each remote vantage resolves through its own resolver (an agent's
-	// /v1/resolve), so the diagnosis can tell a region's DNS from ours.
-	var vrs []diagnose.VantageResolver
-	for _, name := range r.Names() {
-		p, _ := r.Prober(name)
-		if rs, ok := p.(interface {
-			Resolve(context.Context, string) ([]netip.Addr, error)
-		}); ok && name != result.LocalVantage {
-			vrs = append(vrs, diagnose.VantageResolver{Name: name, Lookup: rs.Resolve})
-		}
-	}
-	dg, err := diagnose.New(diagnose.Options{System: d.opts.Resolver, Resolvers: cfg.Resolvers, Vantages: vrs, Probe: func(ctx context.Context, s probe.Spec) result.Result {
-		res, _ := d.localProber().Probe(ctx, s)
-		return res
-	}})
-	if err != nil {
-		return nil, fmt.Errorf("setting up the follow-up diagnosis: %w", err)
-	}
-	f.diag = dg
+	f.round, f.runner = r, r.Vantages()
 	return f, nil
 }
 
 // fleetChanged reports whether a reload from old to new needs a new fleet.
 func fleetChanged(old, new *config.Config, ch config.Changes) bool {
-	return len(ch.VantagesChanged) > 0 || UsesVantages(old) != UsesVantages(new) ||
+	return len(ch.VantagesChanged) > 0 || round.UsesVantages(old) != round.UsesVantages(new) ||
 		!slices.Equal(old.Canary.URLs, new.Canary.URLs) || old.Canary.Every != new.Canary.Every ||
 		old.Canary.Timeout != new.Canary.Timeout || !slices.Equal(old.Resolvers, new.Resolvers)
 }
@@ -337,25 +251,14 @@ func (d *Daemon) VantageHealth() (vantage.Snapshot, bool) {
 	return f.runner.Health(), true
 }
 
-// vantageRound runs one round of m through the fleet: every vantage of the
-// monitor, the follow-up diagnosis when the target is down for everyone or
-// from some regions, and the observation the verdict makes of it.
-func (d *Daemon) vantageRound(ctx context.Context, f *fleet, name string, mc *config.Monitor, at time.Time) (result.Result, incident.Observation) {
+// vantageRound runs one round of t through the fleet. The vantage
+// incidents are brought up to date once every vantage has answered, before
+// the diagnosis: the round's picture of their health is then whole.
+func (d *Daemon) vantageRound(ctx context.Context, f *fleet, t round.Target) round.Outcome {
 	d.vs.inflight.Add(1)
-	spec := mc.Spec()
-	res := f.runner.Round(ctx, name, spec, mc.Vantages)
-	f.noteRound(res.Vantages)
+	p := f.round.Probe(ctx, t)
+	f.noteRound(p.Vantages())
 	d.vs.inflight.Add(-1)
 	d.syncVantages(ctx)
-	if diagnose.Needed(res) {
-		var origin *probe.Spec
-		if o, ok := mc.OriginSpec(); ok {
-			origin = &o
-		}
-		dg := f.diag.Diagnose(ctx, res, spec, origin)
-		dg.Apply(&res)
-	}
-	obs := verdict.Observation(res, mc.Severity)
-	obs.At = at
-	return res, obs
+	return p.Finish(ctx)
 }

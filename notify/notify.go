@@ -57,8 +57,9 @@ type Message struct {
 	Flapping bool `json:"flapping,omitempty"`
 
 	// Result is the round behind the event: status, phases, gateway, the
-	// evidence and what each vantage saw. May be nil (a notice).
-	Result *result.Result `json:"result,omitempty"`
+	// evidence, what each vantage saw and the diagnosis. May be nil (a
+	// notice).
+	Result *result.Outcome `json:"result,omitempty"`
 	// Fixes are the suggested next steps, already selected.
 	Fixes []string `json:"fixes,omitempty"`
 

@@ -8,15 +8,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/vantage-monitor/vantage/monitor/config"
-	"github.com/vantage-monitor/vantage/daemon"
-	"github.com/vantage-monitor/vantage/monitor/diagnose"
 	"github.com/vantage-monitor/vantage/monitor/probe"
 	"github.com/vantage-monitor/vantage/monitor/redact"
 	"github.com/vantage-monitor/vantage/monitor/result"
+	"github.com/vantage-monitor/vantage/monitor/round"
 	"github.com/vantage-monitor/vantage/monitor/vantage"
 )
 
@@ -127,7 +127,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "Run 'vantage check -h' for usage.")
 		return exitUsage
 	}
-	var r result.Result
+	var r result.Outcome
 	secrets := specSecrets(o.spec)
 	if o.config != "" {
 		cfg, err := config.Load(o.config)
@@ -142,8 +142,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitUsage
 		}
 	} else {
-		var p probe.Prober
-		r = p.Run(ctx, o.spec)
+		r = round.Single(round.Options{}).Run(ctx, round.SpecTarget(o.spec)).Outcome
 	}
 	// The output goes to terminals, tickets and chat: URLs follow the URL
 	// rule, and the credentials given (the URL's, --header values, the
@@ -165,9 +164,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return exitFailed
 }
 
-// writeDiagnosis prints a result for a person at a terminal: the verdict
-// first, then the facts behind it, then what to do.
-func writeDiagnosis(w io.Writer, r *result.Result) {
+// writeDiagnosis prints a round's outcome for a person at a terminal: the
+// verdict first, then the facts behind it, then what to do.
+func writeDiagnosis(w io.Writer, r *result.Outcome) {
 	verdict := "DOWN"
 	if r.OK {
 		verdict = "UP"
@@ -216,12 +215,15 @@ func writeDiagnosis(w io.Writer, r *result.Result) {
 	if r.OK {
 		return
 	}
-	if len(r.Evidence.Headers) > 0 || len(r.Evidence.Markers) > 0 {
+	// The diagnosis follows the result's own markers, as its lines always
+	// have.
+	markers := append(slices.Clip(r.Evidence.Markers), r.Diagnosis.Markers()...)
+	if len(r.Evidence.Headers) > 0 || len(markers) > 0 {
 		fmt.Fprintln(w, "  evidence")
 		for _, h := range r.Evidence.Headers {
 			fmt.Fprintf(w, "    %s\n", h)
 		}
-		for _, m := range r.Evidence.Markers {
+		for _, m := range markers {
 			fmt.Fprintf(w, "    %s\n", m)
 		}
 	}
@@ -240,31 +242,26 @@ func ms(v float64) string {
 	return fmt.Sprintf("%.1fms", v)
 }
 
-// checkFromVantages probes spec from local and every vantage of cfg, each
-// vantage's canaries checked first so that an impaired one is known before
-// its answer is counted, and follows a target that is down for everyone or
-// from some regions up with a diagnosis. remote builds a vantage's prober
-// (an agent client when nil).
-func checkFromVantages(ctx context.Context, cfg *config.Config, remote func(*config.Vantage) (vantage.Prober, error), spec probe.Spec) (result.Result, error) {
-	r, err := daemon.NewRunner(cfg, vantage.Local(nil), remote, vantage.Options{})
+// checkFromVantages runs one round of spec as the daemon would with cfg:
+// from local and every vantage, each vantage's canaries checked first so
+// that an impaired one is known before its answer is counted, a target
+// that is down for everyone or from some regions followed up with a
+// diagnosis that asks each vantage's own resolver, and the fixes chosen
+// from all of it. remote builds a vantage's prober (an agent client when
+// nil).
+func checkFromVantages(ctx context.Context, cfg *config.Config, remote func(*config.Vantage) (vantage.Prober, error), spec probe.Spec) (result.Outcome, error) {
+	r, err := round.New(cfg, round.Options{Remote: remote})
 	if err != nil {
-		return result.Result{}, err
+		return result.Outcome{}, err
 	}
-	r.Tick(ctx)
-	res := r.Round(ctx, "", spec, nil)
-	if diagnose.Needed(res) {
-		dg, err := diagnose.New(diagnose.Options{Resolvers: cfg.Resolvers})
-		if err != nil {
-			return result.Result{}, fmt.Errorf("setting up the diagnosis: %w", err)
-		}
-		d := dg.Diagnose(ctx, res, spec, nil)
-		d.Apply(&res)
+	if v := r.Vantages(); v != nil {
+		v.Tick(ctx)
 	}
-	return res, nil
+	return r.Run(ctx, round.SpecTarget(spec)).Outcome, nil
 }
 
 // scopeWords says for whom the target is down, naming the vantages.
-func scopeWords(r *result.Result) string {
+func scopeWords(r *result.Outcome) string {
 	var down, up, bad []string
 	for _, l := range r.Vantages {
 		switch l.Status {

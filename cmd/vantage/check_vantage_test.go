@@ -131,7 +131,7 @@ func TestCheckWithConfigUsesVantages(t *testing.T) {
 		if code != exitFailed {
 			t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 		}
-		var r result.Result
+		var r result.Outcome
 		if err := json.Unmarshal([]byte(out), &r); err != nil {
 			t.Fatalf("not JSON: %v\n%s", err, out)
 		}

@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/vantage-monitor/vantage/monitor/config"
-	"github.com/vantage-monitor/vantage/monitor/fixes"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/redact"
 	"github.com/vantage-monitor/vantage/monitor/result"
+	"github.com/vantage-monitor/vantage/monitor/round"
 	"github.com/vantage-monitor/vantage/notify"
 	"github.com/vantage-monitor/vantage/notify/receiver"
 	"github.com/vantage-monitor/vantage/notify/render"
@@ -128,15 +128,14 @@ func describeReceiver(r *config.Receiver) string {
 // upstream refuses, seen from every vantage, and its recovery.
 func sampleAlert(receiverName string, now time.Time) (open, resolve notify.Message) {
 	now = now.UTC().Truncate(time.Second)
-	res := result.Result{
+	// The sample goes through the same last step as every round, so its
+	// fixes are chosen as a real alert's are.
+	res := round.Conclude(result.Outcome{Result: result.Result{
 		URL: "https://shop.example.com/healthz", Class: result.ClassBadGateway, Status: 502,
 		Gateway: "nginx", Detail: "upstream-refused", RemoteAddr: "203.0.113.10:443", StartedAt: now,
 		Phases:   result.Phases{DNSMs: 3.1, ConnectMs: 11.4, TLSMs: 24.9, TTFBMs: 41.7, TotalMs: 42.3},
 		Evidence: result.Evidence{Headers: []string{"Server: nginx/1.22.1"}, Body: "<center><h1>502 Bad Gateway</h1></center>", Markers: []string{"server: nginx"}},
-		Scope:    result.ScopeEveryone,
-	}
-	res.Normalize()
-	res.Fixes = fixes.Suggest(&res)
+	}, Scope: result.ScopeEveryone}, incident.SeverityCritical).Outcome
 	key := fmt.Sprintf("test:%s@%s", receiverName, now.Format(time.RFC3339))
 	open = notify.Message{
 		Key: key + "/open", Event: incident.NotifyOpen, Receiver: receiverName, Kind: incident.KindTarget,

@@ -4,7 +4,9 @@
 // point's own), tries a TCP connection to every address they give, and, when a
 // gateway answered with an error and the monitor knows its origin, probes
 // the origin directly, to say which layer is at fault (DNS, the network, the
-// upstream, or the path from the gateway to it).
+// upstream, or the path from the gateway to it). What it finds is a typed
+// result.Diagnosis, which the round (monitor/round) puts in its outcome for
+// the fixes and the renderers to read.
 package diagnose
 
 import (
@@ -36,38 +38,6 @@ const (
 
 // SystemResolver names the host's own resolver in answers and markers.
 const SystemResolver = "system"
-
-// Finding is a short, stable token for what the diagnosis found. The fixes
-// knowledge base selects on them, so they never change once released.
-type Finding string
-
-// The findings.
-const (
-	// FindingDNSDisagreement: resolvers gave disjoint answers, or some gave
-	// none while others did.
-	FindingDNSDisagreement Finding = "dns-disagreement"
-	// FindingDNSFailure: no resolver gave an address.
-	FindingDNSFailure Finding = "dns-failure"
-	// FindingConnectFailed: no resolved address accepts a TCP connection.
-	FindingConnectFailed Finding = "connect-failed"
-	// FindingUpstreamDown: the gateway errs and the origin refuses or
-	// times out: the upstream itself is down.
-	FindingUpstreamDown Finding = "upstream-down"
-	// FindingUpstreamError: the gateway errs and the origin answers, but
-	// with an error: the application is failing, not the path.
-	FindingUpstreamError Finding = "upstream-error"
-	// FindingGatewayPath: the gateway errs but the origin answers fine: the
-	// path between them is at fault (a firewall, DNS or proxy config).
-	FindingGatewayPath Finding = "gateway-path"
-)
-
-// MarkerPrefix starts every marker a Diagnosis adds to a result, and
-// FindingPrefix the markers that carry a finding token, so that readers of
-// Evidence.Markers can pick them out.
-const (
-	MarkerPrefix  = "diagnosis: "
-	FindingPrefix = "finding: "
-)
 
 // Options tune a Diagnoser; the zero value asks only the system resolver.
 type Options struct {
@@ -184,136 +154,20 @@ func ResolverAt(addr string) *net.Resolver {
 	}
 }
 
-// Needed reports whether a round's result calls for a diagnosis: the target
-// is down for everyone or from some regions. Our own trouble (just_me) and
-// rounds nobody could vote in (unknown) say nothing about the target.
-func Needed(r result.Result) bool {
-	return !r.OK && (r.Scope == result.ScopeEveryone || r.Scope == result.ScopePartial)
+// Needed reports whether a round's outcome calls for a diagnosis: the
+// target is down for everyone or from some regions. Our own trouble
+// (just_me) and rounds nobody could vote in (unknown) say nothing about the
+// target.
+func Needed(o *result.Outcome) bool {
+	return !o.OK && (o.Scope == result.ScopeEveryone || o.Scope == result.ScopePartial)
 }
 
-// Answer is what one resolver said.
-type Answer struct {
-	Resolver string   `json:"resolver"`
-	Addrs    []string `json:"addrs,omitempty"`
-	// Kind says why there is no address: one of the Kind constants.
-	Kind  string `json:"kind,omitempty"`
-	Error string `json:"error,omitempty"`
-}
-
-// The kinds of an Answer without addresses. All but KindUnreachable are
-// the resolver's own answer and take part in the comparison.
-const (
-	KindNXDomain = "nxdomain" // no such name (or no address records)
-	KindServFail = "servfail"
-	KindRefused  = "refused" // REFUSED or another error code
-	KindTimeout  = "timeout"
-	KindNoData   = "nodata" // an answer without addresses
-	KindError    = "error"  // any other failure of the resolver
-	// KindUnreachable: the vantage's agent could not be asked; its answer
-	// is left out of the comparison.
-	KindUnreachable = "unreachable"
-)
-
-// unreachable reports whether the answer is no answer at all.
-func (a Answer) unreachable() bool { return a.Kind == KindUnreachable }
-
-// Connect is one TCP connection attempt.
-type Connect struct {
-	Addr  string  `json:"addr"`
-	OK    bool    `json:"ok"`
-	Ms    float64 `json:"ms"`
-	Error string  `json:"error,omitempty"`
-}
-
-// OriginCheck is the direct probe of the origin behind a failing gateway.
-type OriginCheck struct {
-	URL    string        `json:"url"`
-	Result result.Result `json:"result"`
-	// Finding is the side at fault; empty when the probe cannot tell
-	// (e.g. the origin's own name does not resolve from here).
-	Finding Finding `json:"finding,omitempty"`
-}
-
-// Diagnosis is what the follow-up found.
-type Diagnosis struct {
-	Host     string       `json:"host"`
-	Port     string       `json:"port"`
-	Answers  []Answer     `json:"answers,omitempty"`
-	Connects []Connect    `json:"connects,omitempty"`
-	Origin   *OriginCheck `json:"origin,omitempty"`
-	Findings []Finding    `json:"findings"`
-	// Error says why no diagnosis could be made at all.
-	Error string `json:"error,omitempty"`
-	// notes explain the findings, one per finding, in order.
-	notes []string
-}
-
-// Has reports whether the diagnosis found f.
-func (d *Diagnosis) Has(f Finding) bool { return slices.Contains(d.Findings, f) }
-
-func (d *Diagnosis) find(f Finding, format string, args ...any) {
-	d.Findings = append(d.Findings, f)
-	d.notes = append(d.notes, fmt.Sprintf(format, args...))
-}
-
-// Markers says, one line each, what every step saw and what it concluded.
-func (d *Diagnosis) Markers() []string {
-	var m []string
-	if d.Error != "" {
-		m = append(m, MarkerPrefix+d.Error)
-	}
-	for _, a := range d.Answers {
-		switch {
-		case a.unreachable():
-			m = append(m, fmt.Sprintf("%sresolver %s: unreachable, left out of the comparison (%s)", MarkerPrefix, a.Resolver, a.Error))
-		case a.Error != "":
-			m = append(m, fmt.Sprintf("%sresolver %s: %s (%s)", MarkerPrefix, a.Resolver, a.Kind, a.Error))
-		default:
-			m = append(m, fmt.Sprintf("%sresolver %s answered %s", MarkerPrefix, a.Resolver, strings.Join(a.Addrs, ", ")))
-		}
-	}
-	for _, c := range d.Connects {
-		if c.OK {
-			m = append(m, fmt.Sprintf("%stcp %s connected in %.1f ms", MarkerPrefix, c.Addr, c.Ms))
-		} else {
-			m = append(m, fmt.Sprintf("%stcp %s failed: %s", MarkerPrefix, c.Addr, c.Error))
-		}
-	}
-	if o := d.Origin; o != nil {
-		m = append(m, fmt.Sprintf("%sorigin %s: %s", MarkerPrefix, o.URL, o.Result.Headline()))
-	}
-	for i, f := range d.Findings {
-		m = append(m, fmt.Sprintf("%s%s: %s", FindingPrefix, f, d.notes[i]))
-	}
-	return m
-}
-
-// Apply adds the diagnosis to a result's evidence.
-func (d *Diagnosis) Apply(r *result.Result) {
-	r.Evidence.Markers = append(r.Evidence.Markers, d.Markers()...)
-}
-
-// Findings reads the finding tokens back out of a result's markers, for
-// consumers (such as the fixes) that see only the result.
-func Findings(r *result.Result) []Finding {
-	var out []Finding
-	for _, m := range r.Evidence.Markers {
-		rest, ok := strings.CutPrefix(m, FindingPrefix)
-		if !ok {
-			continue
-		}
-		tok, _, _ := strings.Cut(rest, ":")
-		out = append(out, Finding(tok))
-	}
-	return out
-}
-
-// Diagnose follows up on res, the merged result of a round of spec. origin
-// is the monitor's origin spec, nil when it has none. It never fails: what
-// it could not learn is said in the diagnosis.
-func (g *Diagnoser) Diagnose(ctx context.Context, res result.Result, spec probe.Spec, origin *probe.Spec) Diagnosis {
-	var d Diagnosis
-	d.Findings = []Finding{}
+// Diagnose follows up on res, the result that stands for a round of spec.
+// origin is the monitor's origin spec, nil when it has none. It never
+// fails: what it could not learn is said in the diagnosis.
+func (g *Diagnoser) Diagnose(ctx context.Context, res result.Result, spec probe.Spec, origin *probe.Spec) result.Diagnosis {
+	var d result.Diagnosis
+	d.Findings = []result.Finding{}
 	u, err := url.Parse(spec.URL)
 	if err != nil || u.Hostname() == "" {
 		d.Error = fmt.Sprintf("cannot diagnose %q: not a URL with a host", spec.URL)
@@ -328,29 +182,29 @@ func (g *Diagnoser) Diagnose(ctx context.Context, res result.Result, spec probe.
 	}
 
 	var wg sync.WaitGroup
-	var originCheck *OriginCheck
+	var originCheck *result.OriginCheck
 	if origin != nil && gatewayError(res.Class) {
 		wg.Go(func() { originCheck = g.probeOrigin(ctx, *origin) })
 	}
 
 	addrs := g.resolve(ctx, &d, spec)
 	d.Connects = g.connectAll(ctx, addrs, d.Port)
-	if len(addrs) > 0 && !slices.ContainsFunc(d.Connects, func(c Connect) bool { return c.OK }) {
-		d.find(FindingConnectFailed, "none of %d addresses accepts a TCP connection on port %s", len(d.Connects), d.Port)
+	if len(addrs) > 0 && !slices.ContainsFunc(d.Connects, func(c result.Connect) bool { return c.OK }) {
+		d.Find(result.FindingConnectFailed, "none of %d addresses accepts a TCP connection on port %s", len(d.Connects), d.Port)
 	}
 
 	wg.Wait()
 	if originCheck != nil {
 		d.Origin = originCheck
 		switch originCheck.Finding {
-		case FindingUpstreamDown:
-			d.find(FindingUpstreamDown, "the gateway says %s and the origin %s does not answer (%s): the upstream is down",
+		case result.FindingUpstreamDown:
+			d.Find(result.FindingUpstreamDown, "the gateway says %s and the origin %s does not answer (%s): the upstream is down",
 				res.Class.Words(), originCheck.URL, originCheck.Result.Class.Words())
-		case FindingUpstreamError:
-			d.find(FindingUpstreamError, "the gateway says %s and the origin %s answers with an error (%s): the application is failing",
+		case result.FindingUpstreamError:
+			d.Find(result.FindingUpstreamError, "the gateway says %s and the origin %s answers with an error (%s): the application is failing",
 				res.Class.Words(), originCheck.URL, originCheck.Result.Headline())
-		case FindingGatewayPath:
-			d.find(FindingGatewayPath, "the gateway says %s but the origin %s answers fine: check the firewall, DNS or proxy config between them",
+		case result.FindingGatewayPath:
+			d.Find(result.FindingGatewayPath, "the gateway says %s but the origin %s answers fine: check the firewall, DNS or proxy config between them",
 				res.Class.Words(), originCheck.URL)
 		}
 	}
@@ -359,7 +213,7 @@ func (g *Diagnoser) Diagnose(ctx context.Context, res result.Result, spec probe.
 
 // resolve asks every resolver and records their answers and any
 // disagreement; it returns the addresses to try, pinned ones first.
-func (g *Diagnoser) resolve(ctx context.Context, d *Diagnosis, spec probe.Spec) []netip.Addr {
+func (g *Diagnoser) resolve(ctx context.Context, d *result.Diagnosis, spec probe.Spec) []netip.Addr {
 	var addrs []netip.Addr
 	for _, r := range spec.Resolve {
 		host, port, addr, err := probe.ParseResolve(r)
@@ -379,7 +233,7 @@ func (g *Diagnoser) resolve(ctx context.Context, d *Diagnosis, spec probe.Spec) 
 	case 6:
 		network = "ip6"
 	}
-	d.Answers = make([]Answer, len(g.resolvers))
+	d.Answers = make([]result.Answer, len(g.resolvers))
 	var wg sync.WaitGroup
 	for i, r := range g.resolvers {
 		wg.Go(func() { d.Answers[i] = g.ask(ctx, r, network, d.Host) })
@@ -387,10 +241,10 @@ func (g *Diagnoser) resolve(ctx context.Context, d *Diagnosis, spec probe.Spec) 
 	wg.Wait()
 
 	// Unreachable vantages said nothing about DNS: they are in neither list.
-	var answered, failed []Answer
+	var answered, failed []result.Answer
 	for _, a := range d.Answers {
 		switch {
-		case a.unreachable():
+		case a.Unreachable():
 		case len(a.Addrs) == 0:
 			failed = append(failed, a)
 		default:
@@ -404,17 +258,17 @@ func (g *Diagnoser) resolve(ctx context.Context, d *Diagnosis, spec probe.Spec) 
 	}
 	switch {
 	case len(answered) == 0:
-		d.find(FindingDNSFailure, "no resolver gave an address for %s (%s)", d.Host, kinds(failed, "%s: %s"))
+		d.Find(result.FindingDNSFailure, "no resolver gave an address for %s (%s)", d.Host, kinds(failed, "%s: %s"))
 	case len(failed) > 0:
-		d.find(FindingDNSDisagreement, "%s gave no address for %s while %s did", kinds(failed, "%s (%s)"), d.Host, names(answered))
+		d.Find(result.FindingDNSDisagreement, "%s gave no address for %s while %s did", kinds(failed, "%s (%s)"), d.Host, names(answered))
 	default:
 		// Overlapping answers are round robin or geo DNS at work; only
 		// answers with nothing in common point to DNS.
 		if o, others, ok := outlier(answered); ok {
-			d.find(FindingDNSDisagreement, "resolver %s answered %s for %s (others: %s)",
+			d.Find(result.FindingDNSDisagreement, "resolver %s answered %s for %s (others: %s)",
 				o.Resolver, strings.Join(o.Addrs, ", "), d.Host, strings.Join(others, ", "))
 		} else if a, b, ok := disjointPair(answered); ok {
-			d.find(FindingDNSDisagreement, "resolver %s answered %s but %s answered %s for %s",
+			d.Find(result.FindingDNSDisagreement, "resolver %s answered %s but %s answered %s for %s",
 				a.Resolver, strings.Join(a.Addrs, ", "), b.Resolver, strings.Join(b.Addrs, ", "), d.Host)
 		}
 	}
@@ -422,14 +276,14 @@ func (g *Diagnoser) resolve(ctx context.Context, d *Diagnosis, spec probe.Spec) 
 }
 
 // ask asks one resolver for host and says what it answered.
-func (g *Diagnoser) ask(ctx context.Context, r namedResolver, network, host string) Answer {
+func (g *Diagnoser) ask(ctx context.Context, r namedResolver, network, host string) result.Answer {
 	timeout := g.opts.LookupTimeout
 	if r.vantage {
 		timeout += vantageSlack
 	}
 	lctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	a := Answer{Resolver: r.name}
+	a := result.Answer{Resolver: r.name}
 	ips, err := r.lookup(lctx, network, host)
 	switch {
 	case err != nil:
@@ -437,7 +291,7 @@ func (g *Diagnoser) ask(ctx context.Context, r namedResolver, network, host stri
 		a.Error = fmt.Sprintf("looking up %s: %v", host, err)
 		return a
 	case len(ips) == 0:
-		a.Kind = KindNoData
+		a.Kind = result.AnswerNoData
 		a.Error = fmt.Sprintf("looking up %s: no addresses", host)
 		return a
 	}
@@ -466,29 +320,29 @@ func errorKind(err error, vantage bool) string {
 	var de *net.DNSError
 	switch {
 	case errors.As(err, &de) && de.IsNotFound:
-		return KindNXDomain
+		return result.AnswerNXDomain
 	case de != nil && de.IsTimeout:
-		return KindTimeout
+		return result.AnswerTimeout
 	case de != nil && strings.Contains(de.Err, "server misbehaving"):
 		// The Go resolver says SERVFAIL is temporary, REFUSED and the
 		// other error codes are not.
 		if de.IsTemporary {
-			return KindServFail
+			return result.AnswerServFail
 		}
-		return KindRefused
+		return result.AnswerRefused
 	case de != nil && strings.Contains(de.Err, "connection refused"):
-		return KindRefused
+		return result.AnswerRefused
 	case de != nil:
-		return KindError
+		return result.AnswerError
 	case vantage:
-		return KindUnreachable
+		return result.AnswerUnreachable
 	case errors.Is(err, context.DeadlineExceeded):
-		return KindTimeout
+		return result.AnswerTimeout
 	}
-	return KindError
+	return result.AnswerError
 }
 
-func names(answers []Answer) string {
+func names(answers []result.Answer) string {
 	n := make([]string, len(answers))
 	for i, a := range answers {
 		n[i] = a.Resolver
@@ -497,7 +351,7 @@ func names(answers []Answer) string {
 }
 
 // kinds lists failed answers, each as format of its resolver and kind.
-func kinds(answers []Answer, format string) string {
+func kinds(answers []result.Answer, format string) string {
 	n := make([]string, len(answers))
 	for i, a := range answers {
 		n[i] = fmt.Sprintf(format, a.Resolver, a.Kind)
@@ -508,9 +362,9 @@ func kinds(answers []Answer, format string) string {
 // outlier finds, among three or more answers, one that shares no address
 // with any other while the others agree among themselves (a vantage whose
 // resolver sees something else), and returns it with the others' addresses.
-func outlier(answers []Answer) (Answer, []string, bool) {
+func outlier(answers []result.Answer) (result.Answer, []string, bool) {
 	if len(answers) < 3 {
-		return Answer{}, nil, false
+		return result.Answer{}, nil, false
 	}
 	for i, a := range answers {
 		rest := slices.Concat(answers[:i:i], answers[i+1:])
@@ -530,10 +384,10 @@ func outlier(answers []Answer) (Answer, []string, bool) {
 			return a, others, true
 		}
 	}
-	return Answer{}, nil, false
+	return result.Answer{}, nil, false
 }
 
-func disjointPair(answers []Answer) (Answer, Answer, bool) {
+func disjointPair(answers []result.Answer) (result.Answer, result.Answer, bool) {
 	for i := range answers {
 		for j := i + 1; j < len(answers); j++ {
 			if !slices.ContainsFunc(answers[i].Addrs, func(s string) bool { return slices.Contains(answers[j].Addrs, s) }) {
@@ -541,7 +395,7 @@ func disjointPair(answers []Answer) (Answer, Answer, bool) {
 			}
 		}
 	}
-	return Answer{}, Answer{}, false
+	return result.Answer{}, result.Answer{}, false
 }
 
 func appendNew(addrs []netip.Addr, a netip.Addr) []netip.Addr {
@@ -552,11 +406,11 @@ func appendNew(addrs []netip.Addr, a netip.Addr) []netip.Addr {
 }
 
 // connectAll tries a TCP connection to every address at once.
-func (g *Diagnoser) connectAll(ctx context.Context, addrs []netip.Addr, port string) []Connect {
+func (g *Diagnoser) connectAll(ctx context.Context, addrs []netip.Addr, port string) []result.Connect {
 	if len(addrs) > maxConnects {
 		addrs = addrs[:maxConnects]
 	}
-	out := make([]Connect, len(addrs))
+	out := make([]result.Connect, len(addrs))
 	var wg sync.WaitGroup
 	for i, a := range addrs {
 		wg.Go(func() {
@@ -566,7 +420,7 @@ func (g *Diagnoser) connectAll(ctx context.Context, addrs []netip.Addr, port str
 			var dl net.Dialer
 			start := time.Now()
 			conn, err := dl.DialContext(cctx, "tcp", hp)
-			c := Connect{Addr: hp, Ms: float64(time.Since(start).Microseconds()) / 1000}
+			c := result.Connect{Addr: hp, Ms: float64(time.Since(start).Microseconds()) / 1000}
 			if err != nil {
 				c.Error = err.Error()
 			} else {
@@ -589,19 +443,19 @@ func gatewayError(c result.Class) bool {
 }
 
 // probeOrigin probes the origin directly and says which side is at fault.
-func (g *Diagnoser) probeOrigin(ctx context.Context, s probe.Spec) *OriginCheck {
+func (g *Diagnoser) probeOrigin(ctx context.Context, s probe.Spec) *result.OriginCheck {
 	r := g.opts.Probe(ctx, s)
-	o := &OriginCheck{URL: s.URL, Result: r}
+	o := &result.OriginCheck{URL: s.URL, Result: r}
 	switch r.Class {
 	case result.ClassOK:
-		o.Finding = FindingGatewayPath
+		o.Finding = result.FindingGatewayPath
 	case result.ClassConnectionRefused, result.ClassConnectTimeout, result.ClassTimeout,
 		result.ClassNetworkUnreachable, result.ClassConnectionReset:
-		o.Finding = FindingUpstreamDown
+		o.Finding = result.FindingUpstreamDown
 	case result.ClassBadGateway, result.ClassGatewayTimeout, result.ClassServiceUnavailable,
 		result.ClassServerError, result.ClassClientError, result.ClassUnexpectedStatus,
 		result.ClassContentMismatch:
-		o.Finding = FindingUpstreamError
+		o.Finding = result.FindingUpstreamError
 	}
 	// dns_error, tls_error, protocol_error, too_many_redirects: the probe
 	// from here cannot tell which side is at fault, so no finding.

@@ -128,7 +128,7 @@ func newDiagnoser(t *testing.T, system string, extra ...string) *Diagnoser {
 }
 
 func down(class result.Class) result.Result {
-	return result.Result{Class: class, Scope: result.ScopeEveryone}
+	return result.Result{Class: class}
 }
 
 func TestDNSAndConnect(t *testing.T) {
@@ -138,15 +138,15 @@ func TestDNSAndConnect(t *testing.T) {
 		system    []string
 		extra     [][]string
 		port      string
-		findings  []Finding
+		findings  []result.Finding
 		connected []string // addresses that must connect
 	}{
-		{"all agree, port open", []string{"127.0.0.1"}, [][]string{{"127.0.0.1"}}, port, []Finding{}, []string{"127.0.0.1"}},
-		{"overlapping answers are not a disagreement", []string{"127.0.0.1", "127.0.0.2"}, [][]string{{"127.0.0.1"}}, port, []Finding{}, []string{"127.0.0.1"}},
-		{"different answer", []string{"127.0.0.1"}, [][]string{{"127.0.0.2"}}, port, []Finding{FindingDNSDisagreement}, []string{"127.0.0.1"}},
-		{"one resolver has no answer", []string{"127.0.0.1"}, [][]string{{"127.0.0.1"}, {}}, port, []Finding{FindingDNSDisagreement}, []string{"127.0.0.1"}},
-		{"nobody resolves it", []string{}, [][]string{{}}, port, []Finding{FindingDNSFailure}, nil},
-		{"resolves but refuses", []string{"127.0.0.1"}, nil, closedPort(t), []Finding{FindingConnectFailed}, nil},
+		{"all agree, port open", []string{"127.0.0.1"}, [][]string{{"127.0.0.1"}}, port, []result.Finding{}, []string{"127.0.0.1"}},
+		{"overlapping answers are not a disagreement", []string{"127.0.0.1", "127.0.0.2"}, [][]string{{"127.0.0.1"}}, port, []result.Finding{}, []string{"127.0.0.1"}},
+		{"different answer", []string{"127.0.0.1"}, [][]string{{"127.0.0.2"}}, port, []result.Finding{result.FindingDNSDisagreement}, []string{"127.0.0.1"}},
+		{"one resolver has no answer", []string{"127.0.0.1"}, [][]string{{"127.0.0.1"}, {}}, port, []result.Finding{result.FindingDNSDisagreement}, []string{"127.0.0.1"}},
+		{"nobody resolves it", []string{}, [][]string{{}}, port, []result.Finding{result.FindingDNSFailure}, nil},
+		{"resolves but refuses", []string{"127.0.0.1"}, nil, closedPort(t), []result.Finding{result.FindingConnectFailed}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -204,7 +204,7 @@ func TestPinnedAddressIsTried(t *testing.T) {
 	if len(d.Connects) != 2 || d.Connects[0].Addr != "127.0.0.1:"+port || !d.Connects[0].OK || d.Connects[1].OK {
 		t.Fatalf("connects %+v", d.Connects)
 	}
-	if d.Has(FindingConnectFailed) {
+	if d.Has(result.FindingConnectFailed) {
 		t.Error("connect-failed although the pinned address answers")
 	}
 }
@@ -224,13 +224,13 @@ func TestOrigin(t *testing.T) {
 		name    string
 		class   result.Class
 		origin  string
-		finding Finding // "" means no origin finding
+		finding result.Finding // "" means no origin finding
 		probed  bool
 	}{
-		{"bad gateway, origin up", result.ClassBadGateway, healthy.URL, FindingGatewayPath, true},
-		{"gateway timeout, origin up", result.ClassGatewayTimeout, healthy.URL, FindingGatewayPath, true},
-		{"bad gateway, origin refuses", result.ClassBadGateway, refused, FindingUpstreamDown, true},
-		{"unavailable, origin errs", result.ClassServiceUnavailable, failing.URL, FindingUpstreamError, true},
+		{"bad gateway, origin up", result.ClassBadGateway, healthy.URL, result.FindingGatewayPath, true},
+		{"gateway timeout, origin up", result.ClassGatewayTimeout, healthy.URL, result.FindingGatewayPath, true},
+		{"bad gateway, origin refuses", result.ClassBadGateway, refused, result.FindingUpstreamDown, true},
+		{"unavailable, origin errs", result.ClassServiceUnavailable, failing.URL, result.FindingUpstreamError, true},
 		{"not a gateway error", result.ClassConnectionRefused, healthy.URL, "", false},
 		{"no origin configured", result.ClassBadGateway, "", "", false},
 	}
@@ -249,9 +249,9 @@ func TestOrigin(t *testing.T) {
 			if tc.origin == healthy.URL && (hits.Load() > before) != tc.probed {
 				t.Errorf("origin server hits went from %d to %d", before, hits.Load())
 			}
-			var want []Finding
+			var want []result.Finding
 			if tc.finding != "" {
-				want = []Finding{tc.finding}
+				want = []result.Finding{tc.finding}
 			}
 			if !slices.Equal(d.Findings, want) && !(len(want) == 0 && len(d.Findings) == 0) {
 				t.Fatalf("findings %v, want %v; markers:\n%s", d.Findings, want, strings.Join(d.Markers(), "\n"))
@@ -270,7 +270,7 @@ func TestOriginTimeoutIsUpstreamDown(t *testing.T) {
 	}
 	d := g.Diagnose(context.Background(), down(result.ClassGatewayTimeout),
 		probe.Spec{URL: "http://" + host + ":" + listen(t) + "/"}, &probe.Spec{URL: "http://origin.test/"})
-	if !d.Has(FindingUpstreamDown) {
+	if !d.Has(result.FindingUpstreamDown) {
 		t.Fatalf("findings %v", d.Findings)
 	}
 }
@@ -283,8 +283,7 @@ func TestApplyAndFindings(t *testing.T) {
 	res := down(result.ClassBadGateway)
 	res.Evidence.Markers = []string{`header "Server: nginx"`}
 	d := g.Diagnose(context.Background(), res, probe.Spec{URL: "http://" + host + ":" + port + "/"}, &probe.Spec{URL: origin.URL})
-	d.Apply(&res)
-	m := strings.Join(res.Evidence.Markers, "\n")
+	m := strings.Join(append(res.Evidence.Markers, d.Markers()...), "\n")
 	for _, want := range []string{
 		`header "Server: nginx"`,
 		"diagnosis: resolver system answered 127.0.0.1",
@@ -298,25 +297,25 @@ func TestApplyAndFindings(t *testing.T) {
 			t.Errorf("markers lack %q:\n%s", want, m)
 		}
 	}
-	if got := Findings(&res); !slices.Equal(got, []Finding{FindingDNSDisagreement, FindingGatewayPath}) {
+	if got := d.Findings; !slices.Equal(got, []result.Finding{result.FindingDNSDisagreement, result.FindingGatewayPath}) {
 		t.Errorf("Findings = %v", got)
 	}
 }
 
 func TestNeeded(t *testing.T) {
 	tests := []struct {
-		r    result.Result
+		r    result.Outcome
 		want bool
 	}{
-		{result.Result{Scope: result.ScopeEveryone}, true},
-		{result.Result{Scope: result.ScopePartial}, true},
-		{result.Result{Scope: result.ScopeJustMe}, false},
-		{result.Result{Scope: result.ScopeUnknown}, false},
-		{result.Result{OK: true}, false},
-		{result.Result{}, false},
+		{result.Outcome{Scope: result.ScopeEveryone}, true},
+		{result.Outcome{Scope: result.ScopePartial}, true},
+		{result.Outcome{Scope: result.ScopeJustMe}, false},
+		{result.Outcome{Scope: result.ScopeUnknown}, false},
+		{result.Outcome{Result: result.Result{OK: true}}, false},
+		{result.Outcome{}, false},
 	}
 	for _, tc := range tests {
-		if got := Needed(tc.r); got != tc.want {
+		if got := Needed(&tc.r); got != tc.want {
 			t.Errorf("Needed(scope %q ok %v) = %v", tc.r.Scope, tc.r.OK, got)
 		}
 	}

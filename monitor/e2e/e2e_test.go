@@ -12,6 +12,7 @@ import (
 	"github.com/vantage-monitor/vantage/internal/testkit"
 	"github.com/vantage-monitor/vantage/monitor/probe"
 	"github.com/vantage-monitor/vantage/monitor/result"
+	"github.com/vantage-monitor/vantage/monitor/round"
 )
 
 // probeTimeout is far above the proxies' 1s upstream timeouts, so every
@@ -173,10 +174,13 @@ func TestProbeBehindRealProxies(t *testing.T) {
 			url := tc.proxy.base + tc.path
 			ctx, cancel := context.WithTimeout(context.Background(), 2*probeTimeout)
 			defer cancel()
-			// The probe and the plain GET run side by side: the slow
-			// cases then cost one proxy timeout, not two.
+			// The round (a probe from this host, then its fixes) and the
+			// plain GET run side by side: the slow cases then cost one
+			// proxy timeout, not two.
 			probed := make(chan result.Result, 1)
-			go func() { probed <- (&probe.Prober{}).Run(ctx, probe.Spec{URL: url, Timeout: probeTimeout}) }()
+			go func() {
+				probed <- round.Single(round.Options{}).Run(ctx, round.SpecTarget(probe.Spec{URL: url, Timeout: probeTimeout})).Result
+			}()
 			raw := fetchRaw(t, url)
 			r := <-probed
 			checkRaw(t, tc, raw)

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,21 +28,25 @@ const MaxSteps = 6
 // blow up an alert line.
 const MaxStepLen = 200
 
-// Suggest returns ordered next steps for r, most specific first.
+// Suggest returns ordered next steps for r, most specific first, given what
+// the round's follow-up diagnosis d found (nil when there was none). A round
+// calls it once, at its end, when every fact is known (monitor/round).
 //
-// Steps come from every knowledge-base entry whose conditions all hold for r,
-// ordered by how specific the entry is (ties keep table order), with
-// placeholders filled from r. A step whose placeholder has no value in r is
-// left out rather than shown half-filled. The result is de-duplicated and at
-// most MaxSteps long; a passing result gets nil.
-func Suggest(r *result.Result) []string {
+// Steps come from every knowledge-base entry whose conditions all hold for
+// the facts, ordered by how specific the entry is (ties keep table order),
+// with placeholders filled from them; an entry that another selected entry
+// rules out is left out. A step whose placeholder has no value is left out
+// rather than shown half-filled. The result is de-duplicated and at most
+// MaxSteps long; a passing result gets nil.
+func Suggest(r *result.Result, d *result.Diagnosis) []string {
 	if r == nil || r.OK || r.Class == result.ClassOK {
 		return nil
 	}
-	facts := newFacts(r)
+	k := &known{Result: r, diag: d}
+	facts := newFacts(k)
 	var out []string
 	seen := make(map[string]bool)
-	for _, e := range selectEntries(r) {
+	for _, e := range selectEntries(k) {
 		for _, tmpl := range e.steps {
 			step, ok := facts.render(tmpl)
 			if !ok || seen[step] {
@@ -57,12 +62,23 @@ func Suggest(r *result.Result) []string {
 	return out
 }
 
+// known is every fact a round has when fixes are chosen: its result and
+// the diagnosis (nil when none was made).
+type known struct {
+	*result.Result
+	diag *result.Diagnosis
+}
+
 // entry is one piece of operator knowledge: when every condition holds, its
 // steps apply, in order.
 type entry struct {
 	id    string
 	when  []cond
 	steps []string
+	// rulesOut names the entries whose steps the facts of this one exclude
+	// (an nginx 502 whose origin refuses the connection is not a too big
+	// header): when this entry is selected, they are not.
+	rulesOut []string
 }
 
 // weight is the entry's specificity: the sum of its conditions' weights.
@@ -74,7 +90,7 @@ func (e entry) weight() int {
 	return w
 }
 
-func (e entry) matches(r *result.Result) bool {
+func (e entry) matches(r *known) bool {
 	for _, c := range e.when {
 		if !c.test(r) {
 			return false
@@ -83,13 +99,20 @@ func (e entry) matches(r *result.Result) bool {
 	return true
 }
 
-// selectEntries returns the entries r selects, most specific first.
-func selectEntries(r *result.Result) []entry {
+// selectEntries returns the entries the facts select, most specific first.
+func selectEntries(r *known) []entry {
 	var sel []entry
+	out := make(map[string]bool)
 	for _, e := range knowledge {
 		if e.matches(r) {
 			sel = append(sel, e)
+			for _, id := range e.rulesOut {
+				out[id] = true
+			}
 		}
+	}
+	if len(out) > 0 {
+		sel = slices.DeleteFunc(sel, func(e entry) bool { return out[e.id] })
 	}
 	sort.SliceStable(sel, func(i, j int) bool { return sel[i].weight() > sel[j].weight() })
 	return sel
@@ -104,7 +127,7 @@ type cond struct {
 	// weight ranks how much the fact narrows the diagnosis: a vendor detail
 	// token says far more than a class shared by every proxy.
 	weight int
-	test   func(*result.Result) bool
+	test   func(*known) bool
 }
 
 // Condition weights. Only their order matters.
@@ -116,6 +139,10 @@ const (
 	wVia      = 2
 	wEvidence = 3
 	wDetail   = 4
+	// What the follow-up diagnosis saw (the origin probed directly, the
+	// resolvers compared) says more than anything the response itself
+	// carries.
+	wDiagnosis = 5
 )
 
 func class(cs ...result.Class) cond {
@@ -123,7 +150,7 @@ func class(cs ...result.Class) cond {
 	for i, c := range cs {
 		names[i] = string(c)
 	}
-	return cond{"class=" + strings.Join(names, "|"), wClass, func(r *result.Result) bool {
+	return cond{"class=" + strings.Join(names, "|"), wClass, func(r *known) bool {
 		for _, c := range cs {
 			if r.Class == c {
 				return true
@@ -138,7 +165,7 @@ func status(codes ...int) cond {
 	for i, c := range codes {
 		names[i] = strconv.Itoa(c)
 	}
-	return cond{"status=" + strings.Join(names, "|"), wStatus, func(r *result.Result) bool {
+	return cond{"status=" + strings.Join(names, "|"), wStatus, func(r *known) bool {
 		for _, c := range codes {
 			if r.Status == c {
 				return true
@@ -150,12 +177,12 @@ func status(codes ...int) cond {
 
 // gw requires the hop that generated the response to be g.
 func gw(g string) cond {
-	return cond{"gateway=" + g, wGateway, func(r *result.Result) bool { return r.Gateway == g }}
+	return cond{"gateway=" + g, wGateway, func(r *known) bool { return r.Gateway == g }}
 }
 
 // onPath requires g to be the generating hop or one of the outer hops.
 func onPath(g string) cond {
-	return cond{"on-path=" + g, wVia, func(r *result.Result) bool {
+	return cond{"on-path=" + g, wVia, func(r *known) bool {
 		if r.Gateway == g {
 			return true
 		}
@@ -170,7 +197,7 @@ func onPath(g string) cond {
 
 // via requires g among the outer hops that relayed the response.
 func via(g string) cond {
-	return cond{"via=" + g, wVia, func(r *result.Result) bool {
+	return cond{"via=" + g, wVia, func(r *known) bool {
 		for _, v := range r.Via {
 			if v == g {
 				return true
@@ -183,19 +210,19 @@ func via(g string) cond {
 // noGateway requires that no hop was recognised as the generator: with an
 // outer hop in Via, the origin itself produced the response.
 func noGateway() cond {
-	return cond{"no-gateway", wFact, func(r *result.Result) bool { return r.Gateway == "" }}
+	return cond{"no-gateway", wFact, func(r *known) bool { return r.Gateway == "" }}
 }
 
 // relayed requires a recognised gateway behind at least one outer hop. It
 // weighs as much as a gateway plus a class, because "the CDN only relayed
 // this" is the first thing to know before the gateway's own steps.
 func relayed() cond {
-	return cond{"relayed", wGateway + wClass, func(r *result.Result) bool { return r.Gateway != "" && len(r.Via) > 0 }}
+	return cond{"relayed", wGateway + wClass, func(r *known) bool { return r.Gateway != "" && len(r.Via) > 0 }}
 }
 
 // detail requires r.Detail to be one of ds.
 func detail(ds ...string) cond {
-	return cond{"detail=" + strings.Join(ds, "|"), wDetail, func(r *result.Result) bool {
+	return cond{"detail=" + strings.Join(ds, "|"), wDetail, func(r *known) bool {
 		for _, d := range ds {
 			if r.Detail == d {
 				return true
@@ -207,16 +234,16 @@ func detail(ds ...string) cond {
 
 // header requires an evidence header line named name (case-insensitive).
 func header(name string) cond {
-	return cond{"header=" + name, wEvidence, func(r *result.Result) bool { return hasHeader(r, name) }}
+	return cond{"header=" + name, wEvidence, func(r *known) bool { return hasHeader(r, name) }}
 }
 
 // noHeader requires that no evidence header line is named name. It is a weak
 // fact on its own (evidence may simply not have been kept), so it weighs little.
 func noHeader(name string) cond {
-	return cond{"no-header=" + name, wFact, func(r *result.Result) bool { return !hasHeader(r, name) }}
+	return cond{"no-header=" + name, wFact, func(r *known) bool { return !hasHeader(r, name) }}
 }
 
-func hasHeader(r *result.Result, name string) bool {
+func hasHeader(r *known, name string) bool {
 	for _, h := range r.Evidence.Headers {
 		n, _, _ := strings.Cut(h, ":")
 		if strings.EqualFold(strings.TrimSpace(n), name) {
@@ -229,7 +256,7 @@ func hasHeader(r *result.Result, name string) bool {
 // body requires the body excerpt to contain s (case-insensitive).
 func body(s string) cond {
 	ls := strings.ToLower(s)
-	return cond{"body~" + s, wEvidence, func(r *result.Result) bool {
+	return cond{"body~" + s, wEvidence, func(r *known) bool {
 		return strings.Contains(strings.ToLower(r.Evidence.Body), ls)
 	}}
 }
@@ -239,7 +266,7 @@ func body(s string) cond {
 // (an Envoy reset reason, say) in a marker even when the body is not kept.
 func evidence(s string) cond {
 	ls := strings.ToLower(s)
-	return cond{"evidence~" + s, wEvidence, func(r *result.Result) bool {
+	return cond{"evidence~" + s, wEvidence, func(r *known) bool {
 		if strings.Contains(strings.ToLower(r.Evidence.Body), ls) {
 			return true
 		}
@@ -252,26 +279,43 @@ func evidence(s string) cond {
 	}}
 }
 
+// found requires the round's diagnosis to have found f.
+func found(f result.Finding) cond {
+	return cond{"finding=" + string(f), wDiagnosis, func(r *known) bool { return r.diag.Has(f) }}
+}
+
+// originSaw requires the diagnosis's direct probe of the origin to have
+// ended in one of cs.
+func originSaw(cs ...result.Class) cond {
+	names := make([]string, len(cs))
+	for i, c := range cs {
+		names[i] = string(c)
+	}
+	return cond{"origin=" + strings.Join(names, "|"), wDiagnosis, func(r *known) bool {
+		return r.diag != nil && r.diag.Origin != nil && slices.Contains(cs, r.diag.Origin.Result.Class)
+	}}
+}
+
 // retryAfter requires the response to have carried Retry-After.
 func retryAfter() cond {
-	return cond{"retry-after", wFact, func(r *result.Result) bool { return r.RetryAfter != "" }}
+	return cond{"retry-after", wFact, func(r *known) bool { return r.RetryAfter != "" }}
 }
 
 // certSeen requires the leaf certificate to have been captured.
 func certSeen() cond {
-	return cond{"tls-cert", wFact, func(r *result.Result) bool { return r.TLS != nil && !r.TLS.NotAfter.IsZero() }}
+	return cond{"tls-cert", wFact, func(r *known) bool { return r.TLS != nil && !r.TLS.NotAfter.IsZero() }}
 }
 
 // certNames requires the captured certificate to list DNS names.
 func certNames() cond {
-	return cond{"tls-dns-names", wFact, func(r *result.Result) bool { return r.TLS != nil && len(r.TLS.DNSNames) > 0 }}
+	return cond{"tls-dns-names", wFact, func(r *known) bool { return r.TLS != nil && len(r.TLS.DNSNames) > 0 }}
 }
 
 // redirectedTo requires the final URL to contain s (case-insensitive), e.g.
 // "login" for a check that ended on a sign-in page.
 func redirectedTo(s string) cond {
 	ls := strings.ToLower(s)
-	return cond{"final-url~" + s, wVia, func(r *result.Result) bool {
+	return cond{"final-url~" + s, wVia, func(r *known) bool {
 		return r.FinalURL != "" && r.FinalURL != r.URL && strings.Contains(strings.ToLower(r.FinalURL), ls)
 	}}
 }
@@ -329,7 +373,7 @@ func nameList(names []string) string {
 // facts are the template values taken from one result; a missing value is "".
 type facts map[string]string
 
-func newFacts(r *result.Result) facts {
+func newFacts(r *known) facts {
 	f := facts{
 		"url":         r.URL,
 		"final_url":   r.FinalURL,
@@ -367,6 +411,9 @@ func newFacts(r *result.Result) facts {
 		f["target"] = r.RemoteAddr
 	case f["host"] != "" && f["port"] != "":
 		f["target"] = net.JoinHostPort(f["host"], f["port"])
+	}
+	if r.diag != nil && r.diag.Origin != nil {
+		f["origin"] = r.diag.Origin.URL
 	}
 	if t := r.TLS; t != nil {
 		if !t.NotAfter.IsZero() {

@@ -48,6 +48,13 @@ func checkBounded(t *testing.T, steps []string) {
 var knownPlaceholders = []string{
 	"url", "final_url", "gateway", "via", "detail", "retry_after", "status",
 	"host", "port", "ip", "target", "not_after", "not_before", "issuer", "dns_names",
+	"origin",
+}
+
+// fullFacts has every fact a template can use, the diagnosis's included.
+func fullFacts() *known {
+	return &known{Result: fullResult(), diag: &result.Diagnosis{
+		Origin: &result.OriginCheck{URL: "http://10.20.30.40:8080/api/v2/health", Result: result.Result{Class: result.ClassConnectionRefused}}}}
 }
 
 // fullResult has every fact a template can use, with realistic lengths.
@@ -74,7 +81,7 @@ func fullResult() *result.Result {
 // TestTableIsWellFormed is the review gate for new entries.
 func TestTableIsWellFormed(t *testing.T) {
 	ids := map[string]bool{}
-	full := newFacts(fullResult())
+	full := newFacts(fullFacts())
 	for _, e := range knowledge {
 		if e.id == "" || ids[e.id] {
 			t.Errorf("entry id %q is empty or repeated", e.id)
@@ -114,7 +121,7 @@ func TestTableIsWellFormed(t *testing.T) {
 }
 
 func TestKnownPlaceholdersAreFilled(t *testing.T) {
-	f := newFacts(fullResult())
+	f := newFacts(fullFacts())
 	for _, p := range knownPlaceholders {
 		if f[p] == "" {
 			t.Errorf("placeholder {%s} is not filled from a full result", p)
@@ -131,7 +138,7 @@ func TestEveryFailureClassGetsSteps(t *testing.T) {
 			continue
 		}
 		t.Run(string(c), func(t *testing.T) {
-			got := Suggest(&result.Result{URL: testURL, Class: c})
+			got := Suggest(&result.Result{URL: testURL, Class: c}, nil)
 			if len(got) == 0 {
 				t.Fatalf("no steps for class %s", c)
 			}
@@ -148,7 +155,7 @@ func TestPassingResultsGetNoFixes(t *testing.T) {
 		"ok class without flag":  {URL: testURL, Class: result.ClassOK, Status: 200, Gateway: gateway.Cloudflare},
 		"unknown class, no fact": {URL: testURL, Class: "brand_new_class"},
 	} {
-		if got := Suggest(r); got != nil {
+		if got := Suggest(r, nil); got != nil {
 			t.Errorf("%s: want no fixes, got %q", name, got)
 		}
 	}
@@ -161,13 +168,13 @@ func TestCertExpiredNamesTheDate(t *testing.T) {
 		URL: testURL, Class: result.ClassTLSError, Detail: result.DetailCertExpired,
 		TLS: &result.TLSInfo{NotAfter: notAfter, DaysLeft: -3},
 	}
-	got := Suggest(r)
+	got := Suggest(r, nil)
 	if len(got) == 0 || got[0] != "The certificate for shop.example.test expired on 2026-11-03: renewal failed or never ran." {
 		t.Errorf("first step should name host and UTC expiry date, got %q", got)
 	}
 	// Without the certificate the date step is left out, not shown half-filled.
 	r.TLS = nil
-	got = Suggest(r)
+	got = Suggest(r, nil)
 	if containsSub(got, "expired on") || len(got) == 0 {
 		t.Errorf("without a certificate: want undated steps only, got %q", got)
 	}
@@ -177,7 +184,7 @@ func TestCertExpiredNamesTheDate(t *testing.T) {
 func TestHostnameMismatchListsNames(t *testing.T) {
 	r := fullResult()
 	r.Class, r.Detail, r.Gateway, r.Via = result.ClassTLSError, result.DetailHostnameMismatch, "", nil
-	got := Suggest(r)
+	got := Suggest(r, nil)
 	// Names are listed up to a length budget, then counted.
 	want := "covers only checkout.example.test, www.checkout.example.test, api.checkout.example.test and 3 more: add checkout.eu-west-1.shop.example.test to its SAN list"
 	if len(got) == 0 || !strings.Contains(got[0], want) {
@@ -186,12 +193,12 @@ func TestHostnameMismatchListsNames(t *testing.T) {
 }
 
 func TestMissingFactDropsOnlyThatStep(t *testing.T) {
-	r := res(result.ClassClientError, 429, "", "")
-	if containsSub(Suggest(r), "Retry-After") {
-		t.Errorf("no Retry-After in the result, but a step mentions it: %q", Suggest(r))
+	r := res(result.ClassClientError, 429, "", "").Result
+	if containsSub(Suggest(r, nil), "Retry-After") {
+		t.Errorf("no Retry-After in the result, but a step mentions it: %q", Suggest(r, nil))
 	}
 	r.RetryAfter = "120"
-	if got := Suggest(r); !slices.Contains(got, "The server asked to wait 120 before retrying (Retry-After).") {
+	if got := Suggest(r, nil); !slices.Contains(got, "The server asked to wait 120 before retrying (Retry-After).") {
 		t.Errorf("want the Retry-After value in a step, got %q", got)
 	}
 }
@@ -206,7 +213,7 @@ func TestTargetFallsBackToHostAndPort(t *testing.T) {
 		{"http://[::1]:8080/", "", "[::1]:8080 refused the connection: nothing listens on port 8080"},
 	}
 	for _, tc := range tests {
-		got := Suggest(&result.Result{URL: tc.url, RemoteAddr: tc.remote, Class: result.ClassConnectionRefused})
+		got := Suggest(&result.Result{URL: tc.url, RemoteAddr: tc.remote, Class: result.ClassConnectionRefused}, nil)
 		if len(got) == 0 || !strings.HasPrefix(got[0], tc.want) {
 			t.Errorf("url %s remote %q: want prefix %q, got %q", tc.url, tc.remote, tc.want, got)
 		}
@@ -216,7 +223,7 @@ func TestTargetFallsBackToHostAndPort(t *testing.T) {
 func TestSharedStepsAreDeduplicated(t *testing.T) {
 	r := entryCases["tls-unknown-authority-issuer"]
 	chain, _ := newFacts(r).render(stepShowChain)
-	got := Suggest(r)
+	got := Suggest(r.Result, r.diag)
 	n := 0
 	for _, s := range got {
 		if s == chain {
@@ -239,7 +246,7 @@ func TestBoundedUnderManyMatches(t *testing.T) {
 	// nginx behind Cloudflare matches the relayed note, seven nginx and
 	// generic steps: the output stops at MaxSteps with the most specific kept.
 	r := entryCases["relayed-by-cdn"]
-	got := Suggest(r)
+	got := Suggest(r.Result, r.diag)
 	if len(got) != MaxSteps {
 		t.Fatalf("want exactly %d steps, got %d: %q", MaxSteps, len(got), got)
 	}
@@ -264,12 +271,12 @@ func TestPathologicalInputStaysBounded(t *testing.T) {
 				TLS:      &result.TLSInfo{NotAfter: time.Unix(0, 0), DNSNames: names, Issuer: long},
 				Evidence: result.Evidence{Headers: []string{"", ":", "no colon"}, Body: strings.Repeat("ü", 500)},
 			}
-			checkBounded(t, Suggest(r))
+			checkBounded(t, Suggest(r, nil))
 		}
 	}
 	// Garbage URLs and empty results must not panic, and still help.
 	for _, u := range []string{"", "::not a url", "https://", "http://[::1"} {
-		got := Suggest(&result.Result{URL: u, Class: result.ClassConnectionRefused})
+		got := Suggest(&result.Result{URL: u, Class: result.ClassConnectionRefused}, nil)
 		if len(got) == 0 {
 			t.Errorf("url %q: want steps without placeholders, got none", u)
 		}
@@ -321,7 +328,7 @@ func TestVendorDetailTokensHaveEntries(t *testing.T) {
 	for _, tok := range tokens {
 		r := &result.Result{URL: testURL, Class: result.ClassServiceUnavailable, Status: 503, Detail: tok}
 		found := false
-		for _, e := range selectEntries(r) {
+		for _, e := range selectEntries(&known{Result: r}) {
 			for _, c := range e.when {
 				if strings.HasPrefix(c.name, "detail=") {
 					found = true
@@ -339,7 +346,7 @@ func TestSuggestDoesNotModifyResult(t *testing.T) {
 	r.Evidence = result.Evidence{Headers: []string{"Server: envoy"}, Markers: []string{"m"}, Body: "b"}
 	before := *r
 	tlsBefore := *r.TLS
-	Suggest(r)
+	Suggest(r, nil)
 	if !reflect.DeepEqual(before, *r) || !reflect.DeepEqual(tlsBefore, *r.TLS) {
 		t.Error("Suggest changed its input")
 	}

@@ -9,7 +9,32 @@ import (
 // drops the repeat when more than one of those entries applies.
 const (
 	stepShowChain = "Check the served chain with SNI: openssl s_client -connect {host}:{port} -servername {host} -showcerts </dev/null"
+
+	// nginx's 502 causes, by the error.log line each leaves.
+	stepNginxRefused   = "In /var/log/nginx/error.log, 'connect() failed (111: Connection refused) while connecting to upstream': nothing listens on the upstream port; check the app (ss -ltnp) and proxy_pass host:port."
+	stepNginxPremature = "'upstream prematurely closed connection': the app worker died mid-request (gunicorn WORKER TIMEOUT, uWSGI HARAKIRI, OOM kill: dmesg | grep -i 'killed process')."
+	stepNginxReset     = "'recv() failed (104: Connection reset by peer)': the app crashed, or it drops idle keep-alive connections nginx still reuses; set its keep-alive above keepalive_timeout in upstream{}."
+	stepNginxBadHeader = "'upstream sent too big header': raise proxy_buffer_size/proxy_buffers. 'upstream sent invalid header' or 'no valid HTTP/1.0 header': the app answers broken HTTP (wrong port or protocol?)."
+	stepNginxNoLive    = "'no live upstreams': every server in the upstream{} block is marked failed (max_fails/fail_timeout); fix the backend, then review max_fails and proxy_next_upstream."
+	stepNginxSocket    = "'connect() to unix:/run/php/... failed (2: No such file or directory)' or '(13: Permission denied)': fastcgi_pass must match the php-fpm pool's listen, listen.owner and listen.mode."
+
+	stepNginx504Grep    = "grep 'upstream timed out' /var/log/nginx/error.log: 'while reading response header from upstream' means a slow app; 'while connecting to upstream' means the app host is unreachable."
+	stepNginx504Slow    = "The app took longer than proxy_read_timeout (default 60s; fastcgi_read_timeout and uwsgi_read_timeout too); speed up that request or raise the timeout for its location only."
+	stepNginx504Workers = "For php-fpm, grep 'pm.max_children' in the php-fpm log ('server reached pm.max_children setting'): requests queue until nginx gives up; raise it within available RAM."
+
+	// What the diagnosis's direct probe of the origin saw, for any gateway.
+	stepOriginRefuses  = "The origin {origin} refuses the connection when probed directly too: nothing listens there. Start the app or fix its listen address and port (ss -ltnp on that host)."
+	stepOriginResets   = "The origin {origin} resets the connection when probed directly too: the app crashes on each request, or a firewall in front of it resets; check its log and dmesg there."
+	stepOriginTimesOut = "The origin {origin} does not answer when probed directly either: its host is down or overloaded, or a firewall drops the packets; look at that host first, not the gateway."
+	stepGatewayPath    = "The origin {origin} answers fine when probed directly: the fault is between the gateway and it. Check the upstream address it uses (and its DNS), firewalls, TLS."
+
+	// What the diagnosis's resolvers said.
+	stepDNSDisagree = "Resolvers disagree about {host} (see the diagnosis): one has a stale cache or a split-horizon view, or a DNS change is spreading; dig @<each resolver>, fix the odd one."
 )
+
+// gatewayClasses are the failures a gateway reports about what is behind
+// it: the ones whose origin the diagnosis probes directly.
+var gatewayClasses = []result.Class{result.ClassBadGateway, result.ClassGatewayTimeout, result.ClassServiceUnavailable}
 
 // knowledge is the knowledge base. It is data reviewed like code: every entry
 // has a case in kb_test.go showing which facts select it, and the facts behind
@@ -19,8 +44,9 @@ const (
 // config directives, log lines, file paths), in the order to try them, each
 // at most MaxStepLen runes. Placeholders: {host} {port} {url} {final_url}
 // {target} (remote addr, else host:port) {ip} {status} {gateway} {via}
-// {detail} {retry_after} {not_after} {not_before} {issuer} {dns_names}. A step
-// whose placeholder is empty is dropped, so the last-resort entry of each
+// {detail} {retry_after} {not_after} {not_before} {issuer} {dns_names}
+// {origin} (the origin the diagnosis probed directly). A step whose
+// placeholder is empty is dropped, so the last-resort entry of each
 // class keeps at least one step without placeholders.
 //
 // Order within the table only breaks ties between entries of equal weight;
@@ -39,25 +65,43 @@ var knowledge = []entry{
 
 	// --- nginx ---------------------------------------------------------
 	{
-		id:   "nginx-502",
-		when: []cond{class(result.ClassBadGateway), gw(gateway.Nginx)},
-		steps: []string{
-			"In /var/log/nginx/error.log, 'connect() failed (111: Connection refused) while connecting to upstream': nothing listens on the upstream port; check the app (ss -ltnp) and proxy_pass host:port.",
-			"'upstream prematurely closed connection': the app worker died mid-request (gunicorn WORKER TIMEOUT, uWSGI HARAKIRI, OOM kill: dmesg | grep -i 'killed process').",
-			"'recv() failed (104: Connection reset by peer)': the app crashed, or it drops idle keep-alive connections nginx still reuses; set its keep-alive above keepalive_timeout in upstream{}.",
-			"'upstream sent too big header': raise proxy_buffer_size/proxy_buffers. 'upstream sent invalid header' or 'no valid HTTP/1.0 header': the app answers broken HTTP (wrong port or protocol?).",
-			"'no live upstreams': every server in the upstream{} block is marked failed (max_fails/fail_timeout); fix the backend, then review max_fails and proxy_next_upstream.",
-			"'connect() to unix:/run/php/... failed (2: No such file or directory)' or '(13: Permission denied)': fastcgi_pass must match the php-fpm pool's listen, listen.owner and listen.mode.",
-		},
+		id:    "nginx-502",
+		when:  []cond{class(result.ClassBadGateway), gw(gateway.Nginx)},
+		steps: []string{stepNginxRefused, stepNginxPremature, stepNginxReset, stepNginxBadHeader, stepNginxNoLive, stepNginxSocket},
+	},
+	// The diagnosis probed the origin directly: what it saw says which of
+	// nginx's 502 causes it is, and rules the others out.
+	{
+		id:       "nginx-502-upstream-refuses",
+		when:     []cond{class(result.ClassBadGateway), gw(gateway.Nginx), originSaw(result.ClassConnectionRefused)},
+		rulesOut: []string{"nginx-502"},
+		steps:    []string{stepNginxRefused, stepOriginRefuses, stepNginxNoLive},
 	},
 	{
-		id:   "nginx-504",
-		when: []cond{class(result.ClassGatewayTimeout), gw(gateway.Nginx)},
-		steps: []string{
-			"grep 'upstream timed out' /var/log/nginx/error.log: 'while reading response header from upstream' means a slow app; 'while connecting to upstream' means the app host is unreachable.",
-			"The app took longer than proxy_read_timeout (default 60s; fastcgi_read_timeout and uwsgi_read_timeout too); speed up that request or raise the timeout for its location only.",
-			"For php-fpm, grep 'pm.max_children' in the php-fpm log ('server reached pm.max_children setting'): requests queue until nginx gives up; raise it within available RAM.",
-		},
+		id:       "nginx-502-upstream-resets",
+		when:     []cond{class(result.ClassBadGateway), gw(gateway.Nginx), originSaw(result.ClassConnectionReset)},
+		rulesOut: []string{"nginx-502"},
+		steps:    []string{stepNginxReset, stepNginxPremature, stepOriginResets},
+	},
+	{
+		// The origin answers fine: the app is not crashing or answering
+		// broken HTTP; what is left is where and how nginx reaches it.
+		id:       "nginx-502-gateway-path",
+		when:     []cond{class(result.ClassBadGateway), gw(gateway.Nginx), found(result.FindingGatewayPath)},
+		rulesOut: []string{"nginx-502"},
+		steps:    []string{stepGatewayPath, stepNginxRefused, stepNginxNoLive, stepNginxSocket},
+	},
+	{
+		id:    "nginx-504",
+		when:  []cond{class(result.ClassGatewayTimeout), gw(gateway.Nginx)},
+		steps: []string{stepNginx504Grep, stepNginx504Slow, stepNginx504Workers},
+	},
+	{
+		// The origin does not even accept a connection: not a slow app.
+		id:       "nginx-504-upstream-unreachable",
+		when:     []cond{class(result.ClassGatewayTimeout), gw(gateway.Nginx), originSaw(result.ClassConnectTimeout, result.ClassNetworkUnreachable)},
+		rulesOut: []string{"nginx-504"},
+		steps:    []string{stepOriginTimesOut, stepNginx504Grep},
 	},
 	{
 		id:   "nginx-503",
@@ -72,7 +116,7 @@ var knowledge = []entry{
 	// --- Cloudflare: 52x codes always describe Cloudflare→origin ----------
 	{
 		id:   "cloudflare-520",
-		when: []cond{detail("cloudflare-520")},
+		when: []cond{detail(gateway.DetailCloudflare520)},
 		steps: []string{
 			"Cloudflare 520: the origin sent an empty or unexpected response; check the origin's error log for crashes at that time; response headers over 128 KB also cause it.",
 			"Then try turning off 'HTTP/2 to Origin', check Authenticated Origin Pulls, and make sure the origin allows Cloudflare IPs (https://www.cloudflare.com/ips).",
@@ -80,7 +124,7 @@ var knowledge = []entry{
 	},
 	{
 		id:   "cloudflare-521",
-		when: []cond{detail("cloudflare-521")},
+		when: []cond{detail(gateway.DetailCloudflare521)},
 		steps: []string{
 			"Cloudflare 521: the origin refused Cloudflare's TCP connection: the web server is down, or a firewall rejects Cloudflare IPs. Look at the origin server, not Cloudflare.",
 			"Check the web server listens on 443 (SSL Full/strict) or 80 (Flexible): ss -ltnp; allowlist https://www.cloudflare.com/ips in iptables, fail2ban or the security group.",
@@ -88,7 +132,7 @@ var knowledge = []entry{
 	},
 	{
 		id:   "cloudflare-522",
-		when: []cond{detail("cloudflare-522")},
+		when: []cond{detail(gateway.DetailCloudflare522)},
 		steps: []string{
 			"Cloudflare 522: Cloudflare's SYN to the origin got no SYN+ACK within 19s: a firewall silently drops Cloudflare IPs or the origin IP is wrong. Look at the network path, not the app.",
 			"Check the origin A/AAAA record in the Cloudflare DNS dashboard, and that the security group/iptables accept all Cloudflare ranges on 80/443 with no DROP or SYN rate limit.",
@@ -96,14 +140,14 @@ var knowledge = []entry{
 	},
 	{
 		id:   "cloudflare-523",
-		when: []cond{detail("cloudflare-523")},
+		when: []cond{detail(gateway.DetailCloudflare523)},
 		steps: []string{
 			"Cloudflare 523: the origin is unreachable (no route): check the origin IP in Cloudflare DNS and the origin network's routes (e.g. a 172.0.0.0/8 route capturing 172.64.0.0/13).",
 		},
 	},
 	{
 		id:   "cloudflare-524",
-		when: []cond{detail("cloudflare-524")},
+		when: []cond{detail(gateway.DetailCloudflare524)},
 		steps: []string{
 			"Cloudflare 524: the origin accepted the connection but sent no response within ~100-120s: the app is too slow. Look at the origin's slow requests, not the network.",
 			"Move long-running work off the proxied hostname (background job plus status polling) or serve it from a DNS-only hostname; Enterprise plans can raise proxy_read_timeout.",
@@ -111,14 +155,14 @@ var knowledge = []entry{
 	},
 	{
 		id:   "cloudflare-525",
-		when: []cond{detail("cloudflare-525")},
+		when: []cond{detail(gateway.DetailCloudflare525)},
 		steps: []string{
 			"Cloudflare 525: the TLS handshake Cloudflare→origin failed: the origin must serve a certificate on 443 with SNI and a shared cipher; a Cloudflare Origin CA certificate works.",
 		},
 	},
 	{
 		id:   "cloudflare-526",
-		when: []cond{detail("cloudflare-526")},
+		when: []cond{detail(gateway.DetailCloudflare526)},
 		steps: []string{
 			"Cloudflare 526: the origin certificate is invalid under SSL Full (strict) (expired, self-signed or wrong SAN); install a valid or Cloudflare Origin CA certificate on the origin.",
 			"Check the origin's certificate directly: openssl s_client -connect <origin-ip>:443 -servername {host} </dev/null | openssl x509 -noout -dates -ext subjectAltName",
@@ -126,14 +170,14 @@ var knowledge = []entry{
 	},
 	{
 		id:   "cloudflare-530",
-		when: []cond{detail("cloudflare-530")},
+		when: []cond{detail(gateway.DetailCloudflare530)},
 		steps: []string{
 			"Cloudflare 530: Cloudflare could not resolve or reach the origin; the page carries a 1xxx code. Check the origin DNS record and, if one serves this host, the Cloudflare Tunnel (cloudflared).",
 		},
 	},
 	{
 		id:   "cloudflare-527",
-		when: []cond{detail("cloudflare-527")},
+		when: []cond{detail(gateway.DetailCloudflare527)},
 		steps: []string{
 			"Cloudflare 527: the Railgun listener could not reach the origin; Railgun is discontinued, so remove it from the zone and let Cloudflare connect to the origin directly.",
 		},
@@ -273,42 +317,42 @@ var knowledge = []entry{
 	},
 	{
 		id:   "envoy-protocol-error",
-		when: []cond{detail("upstream-connect-error"), evidence("protocol error")},
+		when: []cond{detail(gateway.DetailUpstreamConnectError), evidence("protocol error")},
 		steps: []string{
 			"Reset reason 'protocol error' (flag UPE): the app spoke another protocol than Envoy expected; check the Service port name/appProtocol (http, http2, grpc, tcp).",
 		},
 	},
 	{
 		id:   "envoy-transport-failure",
-		when: []cond{detail("upstream-connect-error"), evidence("transport failure reason")},
+		when: []cond{detail(gateway.DetailUpstreamConnectError), evidence("transport failure reason")},
 		steps: []string{
 			"A transport failure reason means TLS to the upstream failed: compare the mTLS mode (PeerAuthentication STRICT/PERMISSIVE) with the DestinationRule tls settings.",
 		},
 	},
 	{
 		id:   "envoy-overflow",
-		when: []cond{detail("upstream-connect-error"), evidence("overflow")},
+		when: []cond{detail(gateway.DetailUpstreamConnectError), evidence("overflow")},
 		steps: []string{
 			"Reset reason 'overflow' (flag UO): a circuit breaker tripped; check the DestinationRule connectionPool and outlierDetection limits against real traffic.",
 		},
 	},
 	{
 		id:   "envoy-connection-failure",
-		when: []cond{detail("upstream-connect-error"), evidence("connection failure")},
+		when: []cond{detail(gateway.DetailUpstreamConnectError), evidence("connection failure")},
 		steps: []string{
 			"Reset reason 'connection failure' (flag UF): nothing accepted the connection at the endpoint; check the container port and that the app listens on 0.0.0.0, not 127.0.0.1.",
 		},
 	},
 	{
 		id:   "envoy-upstream-connect-error",
-		when: []cond{detail("upstream-connect-error")},
+		when: []cond{detail(gateway.DetailUpstreamConnectError)},
 		steps: []string{
 			"Envoy lost the upstream before response headers (flags UF/UC/UR): the body's 'reset reason' says how; check kubectl logs <pod> -c istio-proxy and the app container's restarts.",
 		},
 	},
 	{
 		id:   "envoy-no-healthy-upstream",
-		when: []cond{detail("no-healthy-upstream")},
+		when: []cond{detail(gateway.DetailNoHealthyUpstream)},
 		steps: []string{
 			"Envoy 503 'no healthy upstream' (flag UH): the cluster has no healthy endpoints; run istioctl proxy-config endpoints <pod> and check the backing pods' readiness.",
 			"Check that the DestinationRule subsets' labels match running pods and that the Service selector finds them: kubectl get endpointslices -n <ns>.",
@@ -316,14 +360,14 @@ var knowledge = []entry{
 	},
 	{
 		id:   "envoy-upstream-request-timeout",
-		when: []cond{detail("upstream-request-timeout")},
+		when: []cond{detail(gateway.DetailUpstreamRequestTimeout)},
 		steps: []string{
 			"Envoy 504 'upstream request timeout' (flag UT): the route timeout expired (15s by default); speed up the app or raise timeout on the VirtualService/route.",
 		},
 	},
 	{
 		id:   "envoy-maintenance-mode",
-		when: []cond{detail("maintenance-mode")},
+		when: []cond{detail(gateway.DetailMaintenanceMode)},
 		steps: []string{
 			"Envoy 503 'maintenance mode': the cluster was put in maintenance via the runtime key upstream.maintenance_mode.<cluster>; check the runtime and overload manager settings.",
 		},
@@ -340,7 +384,7 @@ var knowledge = []entry{
 	// --- HAProxy, Traefik, Caddy, Apache -------------------------------------
 	{
 		id:   "haproxy-no-server",
-		when: []cond{detail("no-server-available")},
+		when: []cond{detail(gateway.DetailNoServerAvailable)},
 		steps: []string{
 			"HAProxy 503 'No server is available': all servers in the backend are DOWN or the queue timed out; run echo 'show servers state' | socat stdio /run/haproxy/admin.sock.",
 			"In the HAProxy log, <NOSRV> means no server was picked, sQ a queue timeout (timeout queue), SC/sC a refused or timed-out connect; fix the health check (option httpchk) or the servers.",
@@ -348,14 +392,14 @@ var knowledge = []entry{
 	},
 	{
 		id:   "haproxy-server-timeout",
-		when: []cond{detail("server-timeout")},
+		when: []cond{detail(gateway.DetailServerTimeout)},
 		steps: []string{
 			"HAProxy 504: 'timeout server' expired before the response headers (log state sH); speed up the backend or raise timeout server for the slow backend only.",
 		},
 	},
 	{
 		id:   "haproxy-invalid-response",
-		when: []cond{detail("invalid-response")},
+		when: []cond{detail(gateway.DetailInvalidResponse)},
 		steps: []string{
 			"HAProxy 502: the server sent an invalid or incomplete response (log state SH: it aborted or crashed; PH: HAProxy blocked a bad header); check the backend's logs and header syntax.",
 		},
@@ -369,7 +413,7 @@ var knowledge = []entry{
 	},
 	{
 		id:   "traefik-no-server",
-		when: []cond{detail("no-available-server")},
+		when: []cond{detail(gateway.DetailNoAvailableServer)},
 		steps: []string{
 			"Traefik 503 'no available server': the service has no healthy servers; check the router's service, its Kubernetes endpoints or Docker labels, and the healthCheck in the dashboard.",
 		},
@@ -383,7 +427,7 @@ var knowledge = []entry{
 	},
 	{
 		id:   "caddy-no-upstreams",
-		when: []cond{detail("no-upstreams")},
+		when: []cond{detail(gateway.DetailNoUpstreams)},
 		steps: []string{
 			"Caddy 503 'no upstreams available': every upstream failed its health check; check health_uri/health_status in the reverse_proxy block and what the upstream answers there (a 401 fails it).",
 		},
@@ -421,7 +465,7 @@ var knowledge = []entry{
 	// --- Varnish, Fastly, Akamai --------------------------------------------
 	{
 		id:   "varnish-backend-fetch-failed",
-		when: []cond{detail("backend-fetch-failed")},
+		when: []cond{detail(gateway.DetailBackendFetchFailed)},
 		steps: []string{
 			"Varnish 'Backend fetch failed': varnishlog -g request -q 'RespStatus == 503' shows the FetchError line; varnishadm backend.list shows sick backends.",
 			"Typical FetchErrors: backend connect failure, first_byte_timeout or between_bytes_timeout expired; fix the backend or tune those in its VCL backend definition.",
@@ -429,35 +473,35 @@ var knowledge = []entry{
 	},
 	{
 		id:   "fastly-first-byte-timeout",
-		when: []cond{detail("first-byte-timeout")},
+		when: []cond{detail(gateway.DetailFirstByteTimeout)},
 		steps: []string{
 			"Fastly 'first byte timeout': the origin sent nothing within first_byte_timeout (15s default, max 600s); speed up the origin or raise it in the backend's settings.",
 		},
 	},
 	{
 		id:   "fastly-backend-read-error",
-		when: []cond{detail("backend-read-error")},
+		when: []cond{detail(gateway.DetailBackendReadError)},
 		steps: []string{
 			"Fastly 'backend read error': the origin closed or reset the connection mid-response; check the origin's logs for crashes and its keep-alive and idle timeouts.",
 		},
 	},
 	{
 		id:   "fastly-max-conn",
-		when: []cond{detail("max-conn-reached")},
+		when: []cond{detail(gateway.DetailMaxConnReached)},
 		steps: []string{
 			"Fastly 'Backend.max_conn reached': the backend's max_conn limit is used up; raise max_conn on the backend, or find what makes origin requests slow and pile up.",
 		},
 	},
 	{
 		id:   "fastly-connection-refused",
-		when: []cond{detail("connection-refused")},
+		when: []cond{detail(gateway.DetailConnectionRefused)},
 		steps: []string{
 			"Fastly 503 'Connection refused': the origin refused Fastly's connection; check the web server is up on the backend's port and its firewall allows Fastly's IP ranges.",
 		},
 	},
 	{
 		id:   "fastly-all-backends-failed",
-		when: []cond{detail("all-backends-failed")},
+		when: []cond{detail(gateway.DetailAllBackendsFailed)},
 		steps: []string{
 			"Fastly 503 'All backends failed or unhealthy': every backend's health check fails; check the health check path and host against the origin, then the origin itself.",
 		},
@@ -496,35 +540,35 @@ var knowledge = []entry{
 	},
 	{
 		id:   "vercel-function-timeout",
-		when: []cond{detail("function-invocation-timeout")},
+		when: []cond{detail(gateway.DetailFunctionInvocationTimeout)},
 		steps: []string{
 			"Vercel FUNCTION_INVOCATION_TIMEOUT: the function ran past its maxDuration; raise maxDuration for that function (vercel.json or route config) or make it return sooner.",
 		},
 	},
 	{
 		id:   "vercel-other-timeout",
-		when: []cond{detail("edge-function-invocation-timeout", "middleware-invocation-timeout")},
+		when: []cond{detail(gateway.DetailEdgeFunctionInvocationTimeout, gateway.DetailMiddlewareInvocationTimeout)},
 		steps: []string{
 			"Vercel {detail}: the Edge Function or Middleware did not start a response in time; make it return sooner, stream, or move slow work to a regular function.",
 		},
 	},
 	{
 		id:   "vercel-function-failed",
-		when: []cond{detail("function-invocation-failed", "no-response-from-function", "body-not-a-string-from-function")},
+		when: []cond{detail(gateway.DetailFunctionInvocationFailed, gateway.DetailNoResponseFromFunction, gateway.DetailBodyNotAStringFromFunction)},
 		steps: []string{
 			"Vercel {detail}: the function crashed or returned nothing usable; read its runtime logs in the project's Logs (or vercel logs <deployment-url>) for the exception.",
 		},
 	},
 	{
 		id:   "vercel-throttled-paused",
-		when: []cond{detail("function-throttled", "deployment-paused")},
+		when: []cond{detail(gateway.DetailFunctionThrottled, gateway.DetailDeploymentPaused)},
 		steps: []string{
 			"Vercel {detail}: the project is over a concurrency limit or the deployment is paused (spend or plan limits); check the project's Usage and Settings pages.",
 		},
 	},
 	{
 		id:   "vercel-origin-dns",
-		when: []cond{detail("dns-hostname-not-found", "dns-hostname-resolve-failed", "dns-hostname-server-error", "dns-hostname-empty")},
+		when: []cond{detail(gateway.DetailDNSHostnameNotFound, gateway.DetailDNSHostnameResolveFailed, gateway.DetailDNSHostnameServerError, gateway.DetailDNSHostnameEmpty)},
 		steps: []string{
 			"Vercel {detail}: a rewrite or proxy target's hostname did not resolve; check the external destination in vercel.json rewrites and that its DNS record exists.",
 		},
@@ -577,6 +621,17 @@ var knowledge = []entry{
 		steps: []string{
 			"The resolver of this monitoring host did not answer: check /etc/resolv.conf and resolvectl status here; this is the monitor's vantage, not necessarily the service.",
 			"Compare resolvers: dig {host} (local) vs dig @<authoritative-ns> {host}; if only the local one hangs, fix or replace it.",
+		},
+	},
+	{
+		// Some resolvers have an address: the name exists, so its
+		// registration and delegation are not the problem.
+		id:       "dns-nxdomain-disagreement",
+		when:     []cond{class(result.ClassDNSError), detail(result.DetailNXDomain), found(result.FindingDNSDisagreement)},
+		rulesOut: []string{"dns-nxdomain", "dns"},
+		steps: []string{
+			stepDNSDisagree,
+			"Check whether a recent DNS change or Terraform apply removed or changed the record: the resolvers that still answer may hold the old one.",
 		},
 	},
 	{
@@ -903,6 +958,33 @@ var knowledge = []entry{
 			"The server sent Retry-After: {retry_after}, so it expects to be back by then; check whether maintenance or a rate limit was turned on deliberately.",
 		},
 	},
+	// --- What the diagnosis saw, for any gateway ---------------------------
+	{
+		id:    "upstream-refuses",
+		when:  []cond{class(gatewayClasses...), originSaw(result.ClassConnectionRefused)},
+		steps: []string{stepOriginRefuses},
+	},
+	{
+		id:    "upstream-resets",
+		when:  []cond{class(gatewayClasses...), originSaw(result.ClassConnectionReset)},
+		steps: []string{stepOriginResets},
+	},
+	{
+		id:    "upstream-times-out",
+		when:  []cond{class(gatewayClasses...), originSaw(result.ClassConnectTimeout, result.ClassTimeout, result.ClassNetworkUnreachable)},
+		steps: []string{stepOriginTimesOut},
+	},
+	{
+		id:    "gateway-path",
+		when:  []cond{class(gatewayClasses...), found(result.FindingGatewayPath)},
+		steps: []string{stepGatewayPath},
+	},
+	{
+		id:    "dns-disagreement",
+		when:  []cond{found(result.FindingDNSDisagreement)},
+		steps: []string{stepDNSDisagree},
+	},
+
 	{
 		id:   "bad-gateway",
 		when: []cond{class(result.ClassBadGateway)},

@@ -13,12 +13,22 @@ const testURL = "https://shop.example.test/health"
 
 // res builds a failing result for testURL; the cases below then set the
 // facts that select each entry, so each line reads as "these facts → entry".
-func res(c result.Class, status int, gw, detail string) *result.Result {
-	return &result.Result{URL: testURL, Class: c, Status: status, Gateway: gw, Detail: detail}
+func res(c result.Class, status int, gw, detail string) *known {
+	return &known{Result: &result.Result{URL: testURL, Class: c, Status: status, Gateway: gw, Detail: detail}}
 }
 
-func with(r *result.Result, f func(*result.Result)) *result.Result {
+func with(r *known, f func(*known)) *known {
 	f(r)
+	return r
+}
+
+// diagnosed gives r the diagnosis of a round: its direct probe of the
+// origin ended in origin (no probe when ""), and it found fs.
+func diagnosed(r *known, origin result.Class, fs ...result.Finding) *known {
+	r.diag = &result.Diagnosis{Findings: fs}
+	if origin != "" {
+		r.diag.Origin = &result.OriginCheck{URL: "http://10.0.0.5:8080/health", Result: result.Result{Class: origin}}
+	}
 	return r
 }
 
@@ -36,8 +46,8 @@ var (
 
 // entryCases holds, for every entry in the knowledge base, a result whose
 // facts select it. TestEveryEntryHasASelectingCase keeps it complete.
-var entryCases = map[string]*result.Result{
-	"relayed-by-cdn": with(res(result.ClassBadGateway, 502, gateway.Nginx, ""), func(r *result.Result) { r.Via = []string{gateway.Cloudflare} }),
+var entryCases = map[string]*known{
+	"relayed-by-cdn": with(res(result.ClassBadGateway, 502, gateway.Nginx, ""), func(r *known) { r.Via = []string{gateway.Cloudflare} }),
 
 	"nginx-502": res(result.ClassBadGateway, 502, gateway.Nginx, ""),
 	"nginx-504": res(result.ClassGatewayTimeout, 504, gateway.Nginx, ""),
@@ -52,7 +62,7 @@ var entryCases = map[string]*result.Result{
 	"cloudflare-526": res(result.ClassBadGateway, 526, gateway.Cloudflare, "cloudflare-526"),
 	"cloudflare-527": res(result.ClassBadGateway, 527, gateway.Cloudflare, "cloudflare-527"),
 	"cloudflare-530": res(result.ClassBadGateway, 530, gateway.Cloudflare, "cloudflare-530"),
-	"cloudflare-branded-origin-error": with(res(result.ClassGatewayTimeout, 504, "", ""), func(r *result.Result) {
+	"cloudflare-branded-origin-error": with(res(result.ClassGatewayTimeout, 504, "", ""), func(r *known) {
 		r.Via = []string{gateway.Cloudflare}
 	}),
 	"cloudflare-503": res(result.ClassServiceUnavailable, 503, gateway.Cloudflare, ""),
@@ -73,24 +83,24 @@ var entryCases = map[string]*result.Result{
 	"azure-frontdoor-504": res(result.ClassGatewayTimeout, 504, gateway.AzureFrontDoor, ""),
 	"azure-frontdoor":     res(result.ClassServiceUnavailable, 503, gateway.AzureFrontDoor, ""),
 
-	"envoy-passthrough": with(res(result.ClassServiceUnavailable, 503, "", ""), func(r *result.Result) {
+	"envoy-passthrough": with(res(result.ClassServiceUnavailable, 503, "", ""), func(r *known) {
 		r.Via = []string{gateway.Envoy}
 		r.Evidence.Headers = []string{"Server: envoy", "X-Envoy-Upstream-Service-Time: 12"}
 	}),
-	"envoy-protocol-error": with(res(result.ClassBadGateway, 502, gateway.Envoy, "upstream-connect-error"), func(r *result.Result) {
+	"envoy-protocol-error": with(res(result.ClassBadGateway, 502, gateway.Envoy, "upstream-connect-error"), func(r *known) {
 		r.Evidence.Body = "upstream connect error or disconnect/reset before headers. reset reason: protocol error"
 	}),
-	"envoy-transport-failure": with(res(result.ClassServiceUnavailable, 503, gateway.Envoy, "upstream-connect-error"), func(r *result.Result) {
+	"envoy-transport-failure": with(res(result.ClassServiceUnavailable, 503, gateway.Envoy, "upstream-connect-error"), func(r *known) {
 		r.Evidence.Body = "upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: TLS error: CERTIFICATE_VERIFY_FAILED"
 	}),
 	// Identification quotes the reset reason in a marker; the body may not be kept.
-	"envoy-overflow": with(res(result.ClassServiceUnavailable, 503, gateway.Envoy, "upstream-connect-error"), func(r *result.Result) {
+	"envoy-overflow": with(res(result.ClassServiceUnavailable, 503, gateway.Envoy, "upstream-connect-error"), func(r *known) {
 		r.Evidence.Markers = []string{`envoy reset reason "overflow"`}
 	}),
-	"envoy-connection-failure": with(res(result.ClassServiceUnavailable, 503, gateway.Envoy, "upstream-connect-error"), func(r *result.Result) {
+	"envoy-connection-failure": with(res(result.ClassServiceUnavailable, 503, gateway.Envoy, "upstream-connect-error"), func(r *known) {
 		r.Evidence.Body = "upstream connect error or disconnect/reset before headers. reset reason: connection failure"
 	}),
-	"envoy-upstream-connect-error": with(res(result.ClassServiceUnavailable, 503, gateway.Envoy, "upstream-connect-error"), func(r *result.Result) {
+	"envoy-upstream-connect-error": with(res(result.ClassServiceUnavailable, 503, gateway.Envoy, "upstream-connect-error"), func(r *known) {
 		r.Evidence.Body = "upstream connect error or disconnect/reset before headers. retried and the latest reset reason: remote reset"
 	}),
 	"envoy-no-healthy-upstream":      res(result.ClassServiceUnavailable, 503, gateway.Envoy, "no-healthy-upstream"),
@@ -110,7 +120,7 @@ var entryCases = map[string]*result.Result{
 	"apache-502":               res(result.ClassBadGateway, 502, gateway.Apache, ""),
 	"apache-504":               res(result.ClassGatewayTimeout, 504, gateway.Apache, ""),
 
-	"varnish-backend-fetch-failed": with(res(result.ClassServiceUnavailable, 503, gateway.Varnish, "backend-fetch-failed"), func(r *result.Result) { r.RetryAfter = "5" }),
+	"varnish-backend-fetch-failed": with(res(result.ClassServiceUnavailable, 503, gateway.Varnish, "backend-fetch-failed"), func(r *known) { r.RetryAfter = "5" }),
 	"fastly-first-byte-timeout":    res(result.ClassServiceUnavailable, 503, gateway.Fastly, "first-byte-timeout"),
 	"fastly-backend-read-error":    res(result.ClassServiceUnavailable, 503, gateway.Fastly, "backend-read-error"),
 	"fastly-max-conn":              res(result.ClassServiceUnavailable, 503, gateway.Fastly, "max-conn-reached"),
@@ -135,31 +145,31 @@ var entryCases = map[string]*result.Result{
 	"dns-resolver-timeout": res(result.ClassDNSError, 0, "", result.DetailResolverTimeout),
 	"dns":                  res(result.ClassDNSError, 0, "", ""),
 
-	"tls-cert-expired-dated": with(res(result.ClassTLSError, 0, "", result.DetailCertExpired), func(r *result.Result) { r.TLS = leafCert }),
+	"tls-cert-expired-dated": with(res(result.ClassTLSError, 0, "", result.DetailCertExpired), func(r *known) { r.TLS = leafCert }),
 	"tls-cert-expired":       res(result.ClassTLSError, 0, "", result.DetailCertExpired),
-	"tls-not-yet-valid-dated": with(res(result.ClassTLSError, 0, "", result.DetailCertNotYetValid), func(r *result.Result) {
+	"tls-not-yet-valid-dated": with(res(result.ClassTLSError, 0, "", result.DetailCertNotYetValid), func(r *known) {
 		r.TLS = leafCert
 	}),
 	"tls-not-yet-valid": res(result.ClassTLSError, 0, "", result.DetailCertNotYetValid),
-	"tls-unknown-authority-issuer": with(res(result.ClassTLSError, 0, "", result.DetailUnknownAuthority), func(r *result.Result) {
+	"tls-unknown-authority-issuer": with(res(result.ClassTLSError, 0, "", result.DetailUnknownAuthority), func(r *known) {
 		r.TLS = leafCert
 	}),
 	"tls-unknown-authority": res(result.ClassTLSError, 0, "", result.DetailUnknownAuthority),
-	"tls-hostname-mismatch-names": with(res(result.ClassTLSError, 0, "", result.DetailHostnameMismatch), func(r *result.Result) {
+	"tls-hostname-mismatch-names": with(res(result.ClassTLSError, 0, "", result.DetailHostnameMismatch), func(r *known) {
 		r.TLS = leafCert
 	}),
 	"tls-hostname-mismatch": res(result.ClassTLSError, 0, "", result.DetailHostnameMismatch),
 	"tls-handshake-failure": res(result.ClassTLSError, 0, "", result.DetailHandshakeFailure),
 	"tls":                   res(result.ClassTLSError, 0, "", ""),
 
-	"connection-refused":                with(res(result.ClassConnectionRefused, 0, "", ""), func(r *result.Result) { r.RemoteAddr = "127.0.0.1:8443" }),
+	"connection-refused":                with(res(result.ClassConnectionRefused, 0, "", ""), func(r *known) { r.RemoteAddr = "127.0.0.1:8443" }),
 	"connection-reset-before-response":  res(result.ClassConnectionReset, 0, "", result.DetailResetBeforeResponse),
 	"connection-reset-reading-body":     res(result.ClassConnectionReset, 200, "", result.DetailResetReadingBody),
 	"connection-closed-before-response": res(result.ClassConnectionReset, 0, "", result.DetailClosedBeforeResp),
 	"connection-reset":                  res(result.ClassConnectionReset, 0, "", ""),
 	"connect-timeout":                   res(result.ClassConnectTimeout, 0, "", result.DetailConnect),
 	"network-host-unreachable":          res(result.ClassNetworkUnreachable, 0, "", result.DetailHostUnreachable),
-	"network-net-unreachable":           with(res(result.ClassNetworkUnreachable, 0, "", result.DetailNetUnreachable), func(r *result.Result) { r.RemoteAddr = "[::1]:443" }),
+	"network-net-unreachable":           with(res(result.ClassNetworkUnreachable, 0, "", result.DetailNetUnreachable), func(r *known) { r.RemoteAddr = "[::1]:443" }),
 	"network-unreachable":               res(result.ClassNetworkUnreachable, 0, "", ""),
 
 	"timeout-waiting-headers": res(result.ClassTimeout, 0, "", result.DetailWaitingHeaders),
@@ -173,16 +183,16 @@ var entryCases = map[string]*result.Result{
 	"protocol-bad-body":          res(result.ClassProtocolError, 200, "", result.DetailBadBody),
 	"protocol":                   res(result.ClassProtocolError, 0, "", ""),
 
-	"redirects-cloudflare-flexible": with(res(result.ClassTooManyRedirects, 301, "", result.DetailRedirectLoop), func(r *result.Result) {
+	"redirects-cloudflare-flexible": with(res(result.ClassTooManyRedirects, 301, "", result.DetailRedirectLoop), func(r *known) {
 		r.Via = []string{gateway.Cloudflare}
 	}),
 	"redirects-limit": res(result.ClassTooManyRedirects, 302, "", result.DetailRedirectLimit),
 	"redirects":       res(result.ClassTooManyRedirects, 301, "", result.DetailRedirectLoop),
 
-	"content-login-redirect": with(res(result.ClassContentMismatch, 200, "", result.DetailBodyMissingText), func(r *result.Result) {
+	"content-login-redirect": with(res(result.ClassContentMismatch, 200, "", result.DetailBodyMissingText), func(r *known) {
 		r.FinalURL = "https://shop.example.test/login?next=/health"
 	}),
-	"content-maintenance": with(res(result.ClassContentMismatch, 200, "", result.DetailBodyMissingText), func(r *result.Result) {
+	"content-maintenance": with(res(result.ClassContentMismatch, 200, "", result.DetailBodyMissingText), func(r *known) {
 		r.Evidence.Body = "<h1>Down for Maintenance</h1>"
 	}),
 	"content-mismatch": res(result.ClassContentMismatch, 200, "", result.DetailBodyRegexFailed),
@@ -194,11 +204,22 @@ var entryCases = map[string]*result.Result{
 	"client-error": res(result.ClassClientError, 410, "", ""),
 
 	"unexpected-status":               res(result.ClassUnexpectedStatus, 204, "", ""),
-	"service-unavailable-retry-after": with(res(result.ClassServiceUnavailable, 503, "", ""), func(r *result.Result) { r.RetryAfter = "120" }),
+	"service-unavailable-retry-after": with(res(result.ClassServiceUnavailable, 503, "", ""), func(r *known) { r.RetryAfter = "120" }),
 	"bad-gateway":                     res(result.ClassBadGateway, 502, "", ""),
 	"gateway-timeout":                 res(result.ClassGatewayTimeout, 504, "", ""),
 	"service-unavailable":             res(result.ClassServiceUnavailable, 503, "", ""),
 	"server-error":                    res(result.ClassServerError, 500, "", ""),
+
+	"nginx-502-upstream-refuses":     diagnosed(res(result.ClassBadGateway, 502, gateway.Nginx, ""), result.ClassConnectionRefused, result.FindingUpstreamDown),
+	"nginx-502-upstream-resets":      diagnosed(res(result.ClassBadGateway, 502, gateway.Nginx, ""), result.ClassConnectionReset, result.FindingUpstreamDown),
+	"nginx-502-gateway-path":         diagnosed(res(result.ClassBadGateway, 502, gateway.Nginx, ""), result.ClassOK, result.FindingGatewayPath),
+	"nginx-504-upstream-unreachable": diagnosed(res(result.ClassGatewayTimeout, 504, gateway.Nginx, ""), result.ClassConnectTimeout, result.FindingUpstreamDown),
+	"dns-nxdomain-disagreement":      diagnosed(res(result.ClassDNSError, 0, "", result.DetailNXDomain), "", result.FindingDNSDisagreement),
+	"upstream-refuses":               diagnosed(res(result.ClassBadGateway, 502, "", ""), result.ClassConnectionRefused, result.FindingUpstreamDown),
+	"upstream-resets":                diagnosed(res(result.ClassServiceUnavailable, 503, "", ""), result.ClassConnectionReset, result.FindingUpstreamDown),
+	"upstream-times-out":             diagnosed(res(result.ClassGatewayTimeout, 504, "", ""), result.ClassConnectTimeout, result.FindingUpstreamDown),
+	"gateway-path":                   diagnosed(res(result.ClassBadGateway, 502, "", ""), result.ClassOK, result.FindingGatewayPath),
+	"dns-disagreement":               diagnosed(res(result.ClassConnectTimeout, 0, "", result.DetailConnect), "", result.FindingDNSDisagreement),
 }
 
 func entryByID(t *testing.T, id string) entry {
@@ -213,7 +234,7 @@ func entryByID(t *testing.T, id string) entry {
 }
 
 // firstStep renders e's first step for r, failing if it cannot be filled.
-func firstStep(t *testing.T, id string, r *result.Result) string {
+func firstStep(t *testing.T, id string, r *known) string {
 	t.Helper()
 	step, ok := newFacts(r).render(entryByID(t, id).steps[0])
 	if !ok {
@@ -250,7 +271,7 @@ func TestEntrySelectedByItsFacts(t *testing.T) {
 				t.Fatalf("case does not select %s; selected %v", e.id, ids)
 			}
 			want := firstStep(t, e.id, r)
-			got := Suggest(r)
+			got := Suggest(r.Result, r.diag)
 			if !slices.Contains(got, want) {
 				t.Errorf("first step of %s missing from Suggest:\nwant %q\ngot  %q", e.id, want, got)
 			}
@@ -264,7 +285,7 @@ func TestEntrySelectedByItsFacts(t *testing.T) {
 func TestNearMisses(t *testing.T) {
 	tests := []struct {
 		name     string
-		r        *result.Result
+		r        *known
 		want     []string // entries whose first step must be present
 		wantNot  []string // entries whose first step must be absent
 		contains string   // a substring some step must contain
@@ -286,7 +307,7 @@ func TestNearMisses(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := Suggest(tc.r)
+			got := Suggest(tc.r.Result, tc.r.diag)
 			for _, id := range tc.want {
 				if s := firstStep(t, id, tc.r); !slices.Contains(got, s) {
 					t.Errorf("want first step of %s, got %q", id, got)
@@ -310,7 +331,7 @@ func TestNearMisses(t *testing.T) {
 func TestMostSpecificFirst(t *testing.T) {
 	tests := []struct {
 		name  string
-		r     *result.Result
+		r     *known
 		first string // entry whose first step must come first
 	}{
 		{"vendor detail before gateway and class", entryCases["cloudflare-521"], "cloudflare-521"},
@@ -323,10 +344,61 @@ func TestMostSpecificFirst(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := Suggest(tc.r)
+			got := Suggest(tc.r.Result, tc.r.diag)
 			if want := firstStep(t, tc.first, tc.r); len(got) == 0 || got[0] != want {
 				t.Errorf("first step:\nwant %q\ngot  %q", want, got)
 			}
+		})
+	}
+}
+
+// TestDiagnosisNarrows: what the diagnosis saw puts the step it points at
+// first and drops the steps it rules out. Without the diagnosis (the facts
+// of the response alone) every one of these cases lists the dropped steps.
+func TestDiagnosisNarrows(t *testing.T) {
+	tests := []struct {
+		name    string
+		r       *known
+		first   string   // the step that must come first
+		dropped []string // steps the facts rule out
+	}{
+		{"nginx 502, origin refuses: refused upstream, not a too big header or php-fpm", entryCases["nginx-502-upstream-refuses"],
+			stepNginxRefused, []string{stepNginxBadHeader, stepNginxSocket, stepNginxPremature, stepNginxReset}},
+		{"nginx 502, origin resets: the reset, not a refused port or a too big header", entryCases["nginx-502-upstream-resets"],
+			stepNginxReset, []string{stepNginxRefused, stepNginxBadHeader, stepNginxSocket}},
+		{"nginx 504, origin does not answer: its host, not a slow app", entryCases["nginx-504-upstream-unreachable"],
+			stepOriginTimesOut, []string{stepNginx504Slow, stepNginx504Workers}},
+		{"nginx 502, origin answers fine: the path, not a crashing app", entryCases["nginx-502-gateway-path"],
+			stepGatewayPath, []string{stepNginxPremature, stepNginxReset, stepNginxBadHeader}},
+		{"nxdomain while other resolvers answer: the resolvers, not the registration", entryCases["dns-nxdomain-disagreement"],
+			stepDNSDisagree, []string{entryByID(t, "dns-nxdomain").steps[0], entryByID(t, "dns-nxdomain").steps[2]}},
+		{"any gateway, origin refuses: the origin first", diagnosed(res(result.ClassServiceUnavailable, 503, gateway.HAProxy, gateway.DetailNoServerAvailable), result.ClassConnectionRefused, result.FindingUpstreamDown),
+			stepOriginRefuses, nil},
+		{"any gateway, origin answers fine: the path first", diagnosed(res(result.ClassGatewayTimeout, 504, gateway.AWSALB, ""), result.ClassOK, result.FindingGatewayPath),
+			stepGatewayPath, nil},
+		{"connect timeout while resolvers disagree: the resolvers first", entryCases["dns-disagreement"],
+			stepDNSDisagree, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFacts(tc.r)
+			render := func(tmpl string) string {
+				s, ok := f.render(tmpl)
+				if !ok {
+					t.Fatalf("step not renderable for its case: %q", tmpl)
+				}
+				return s
+			}
+			got := Suggest(tc.r.Result, tc.r.diag)
+			if want := render(tc.first); len(got) == 0 || got[0] != want {
+				t.Errorf("first step:\nwant %q\ngot  %q", want, got)
+			}
+			for _, d := range tc.dropped {
+				if slices.Contains(got, render(d)) {
+					t.Errorf("step the diagnosis rules out is listed: %q", d)
+				}
+			}
+			checkBounded(t, got)
 		})
 	}
 }

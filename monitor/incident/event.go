@@ -82,7 +82,7 @@ type Event struct {
 	// RecheckAfter is the delay of the early re-check, for EventRecheck.
 	RecheckAfter time.Duration `json:"recheck_after,omitempty"`
 	// Result is the round that caused the event; nil for Machine.Remove.
-	Result *result.Result `json:"result,omitempty"`
+	Result *result.Outcome `json:"result,omitempty"`
 }
 
 // Key identifies the event for the outbox's idempotency: the same event

@@ -69,7 +69,7 @@ type Incident struct {
 	// Changes records every change of class (or scope, or flapping) while open.
 	Changes []Change `json:"changes,omitempty"`
 	// Last is the result that most recently changed the incident.
-	Last *result.Result `json:"last,omitempty"`
+	Last *result.Outcome `json:"last,omitempty"`
 }
 
 // Open reports whether the incident is still open.

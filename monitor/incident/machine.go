@@ -111,7 +111,7 @@ type Observation struct {
 	// At is when the round ran; the machine has no clock of its own. When
 	// zero, Result.StartedAt is used.
 	At     time.Time
-	Result result.Result
+	Result result.Outcome
 	// Vote overrides how the round counts; see Vote.
 	Vote Vote
 	// Scope is the vantage verdict of the round, empty for a daemon with
@@ -168,11 +168,11 @@ func (o *Observation) check() error {
 // failure is the last failed round, kept so that an incident opened by flap
 // detection on a good round can still say what failed.
 type failure struct {
-	At       time.Time     `json:"at"`
-	Result   result.Result `json:"result"`
-	Scope    string        `json:"scope,omitempty"`
-	Regions  []string      `json:"regions,omitempty"`
-	Severity Severity      `json:"severity"`
+	At       time.Time      `json:"at"`
+	Result   result.Outcome `json:"result"`
+	Scope    string         `json:"scope,omitempty"`
+	Regions  []string       `json:"regions,omitempty"`
+	Severity Severity       `json:"severity"`
 }
 
 // Machine is one monitor's incident state machine. It is pure: no I/O, no
@@ -576,19 +576,10 @@ func cloneStrings(s []string) []string {
 	return append([]string(nil), s...)
 }
 
-func cloneResult(r *result.Result) *result.Result {
+func cloneResult(r *result.Outcome) *result.Outcome {
 	if r == nil {
 		return nil
 	}
-	c := *r
-	c.Via = cloneStrings(r.Via)
-	c.Fixes = cloneStrings(r.Fixes)
-	c.Evidence.Headers = cloneStrings(r.Evidence.Headers)
-	c.Evidence.Markers = cloneStrings(r.Evidence.Markers)
-	if r.TLS != nil {
-		tls := *r.TLS
-		tls.DNSNames = cloneStrings(r.TLS.DNSNames)
-		c.TLS = &tls
-	}
+	c := r.Clone()
 	return &c
 }

@@ -39,29 +39,29 @@ func observation(tok string, at time.Time) (Observation, bool) {
 	o := Observation{At: at}
 	switch tok {
 	case "O":
-		o.Result = result.Result{URL: "https://shop.test/", OK: true, Class: result.ClassOK, Status: 200, StartedAt: at}
+		o.Result.Result = result.Result{URL: "https://shop.test/", OK: true, Class: result.ClassOK, Status: 200, StartedAt: at}
 	case "F":
-		o.Result = bad(502, result.ClassBadGateway, "nginx")
+		o.Result.Result = bad(502, result.ClassBadGateway, "nginx")
 	case "T":
-		o.Result = bad(504, result.ClassGatewayTimeout, "nginx")
+		o.Result.Result = bad(504, result.ClassGatewayTimeout, "nginx")
 	case "C":
-		o.Result = bad(502, result.ClassBadGateway, "cloudflare")
+		o.Result.Result = bad(502, result.ClassBadGateway, "cloudflare")
 	case "P":
-		o.Result = bad(502, result.ClassBadGateway, "nginx")
+		o.Result.Result = bad(502, result.ClassBadGateway, "nginx")
 		// The round decides the severity (monitor/verdict.Severity);
 		// the machine takes it as given.
 		o.Scope, o.Regions, o.Severity = ScopePartial, []string{"fra1"}, SeverityWarning
 	case "E":
-		o.Result = bad(502, result.ClassBadGateway, "nginx")
+		o.Result.Result = bad(502, result.ClassBadGateway, "nginx")
 		o.Scope, o.Severity = ScopeEveryone, SeverityCritical
 	case "J":
-		o.Result = result.Result{Class: result.ClassConnectTimeout, StartedAt: at}
+		o.Result.Result = result.Result{Class: result.ClassConnectTimeout, StartedAt: at}
 		o.Scope = ScopeJustMe
 	case "U":
-		o.Result = result.Result{Class: result.ClassConnectTimeout, StartedAt: at}
+		o.Result.Result = result.Result{Class: result.ClassConnectTimeout, StartedAt: at}
 		o.Scope = ScopeUnknown
 	case "N":
-		o.Result = result.Result{OK: true, Class: result.ClassOK, Status: 200, StartedAt: at}
+		o.Result.Result = result.Result{OK: true, Class: result.ClassOK, Status: 200, StartedAt: at}
 		o.Vote = VoteNone
 	default:
 		return o, false
@@ -322,7 +322,7 @@ func TestScopeSeverity(t *testing.T) {
 	}
 	// The daemon may override the severity outright.
 	m, _ = New("shop", KindTarget, Settings{Confirm: 1})
-	tr, err := m.Observe(Observation{At: t0, Result: result.Result{Class: result.ClassTimeout}, Severity: SeverityInfo})
+	tr, err := m.Observe(Observation{At: t0, Result: result.Outcome{Result: result.Result{Class: result.ClassTimeout}}, Severity: SeverityInfo})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,14 +335,14 @@ func TestExplicitVotes(t *testing.T) {
 	m, _ := New("shop", KindTarget, Settings{Confirm: 1})
 	// A result the probe called OK, voted down by the daemon (e.g. a
 	// vantage verdict of "partial" carried on a local OK result).
-	tr, err := m.Observe(Observation{At: t0, Result: result.Result{OK: true, Class: result.ClassOK}, Vote: VoteDown})
+	tr, err := m.Observe(Observation{At: t0, Result: result.Outcome{Result: result.Result{OK: true, Class: result.ClassOK}}, Vote: VoteDown})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if tr.To != StateDown || tr.Find(EventOpened) == nil {
 		t.Fatalf("VoteDown: to %s events %s", tr.To, eventList(tr.Events))
 	}
-	tr, _ = m.Observe(Observation{At: t0.Add(round), Result: result.Result{Class: result.ClassTimeout}, Vote: VoteUp})
+	tr, _ = m.Observe(Observation{At: t0.Add(round), Result: result.Outcome{Result: result.Result{Class: result.ClassTimeout}}, Vote: VoteUp})
 	if tr.To != StateRecovering {
 		t.Errorf("VoteUp on a failed result: to %s, want recovering", tr.To)
 	}
@@ -359,7 +359,7 @@ func TestFlappingIncidentFromBlips(t *testing.T) {
 		t.Errorf("flapping note: %+v", inc.Changes)
 	}
 	// After a quiet window it resolves, saying why.
-	tr, _ := m.Observe(Observation{At: t0.Add(time.Hour), Result: result.Result{OK: true, Class: result.ClassOK}})
+	tr, _ := m.Observe(Observation{At: t0.Add(time.Hour), Result: result.Outcome{Result: result.Result{OK: true, Class: result.ClassOK}}})
 	e := tr.Find(EventResolved)
 	if e == nil || e.Incident.Resolution != "stopped flapping: up with no state change for 30m" {
 		t.Fatalf("resolve after quiet window: %+v", tr.Events)
@@ -391,7 +391,7 @@ func TestFlappingMarksOpenIncidentOnce(t *testing.T) {
 
 func TestEventsCarryWhatNotifiersNeed(t *testing.T) {
 	m, _ := New("shop", KindTarget, Settings{})
-	tr, _ := m.Observe(Observation{At: t0, Result: result.Result{Class: result.ClassBadGateway, Status: 502}})
+	tr, _ := m.Observe(Observation{At: t0, Result: result.Outcome{Result: result.Result{Class: result.ClassBadGateway, Status: 502}}})
 	rc := tr.Find(EventRecheck)
 	if rc == nil || rc.RecheckAfter != DefaultRetryDelay || rc.Incident != nil || rc.Key() != "" {
 		t.Fatalf("recheck event %+v", rc)
@@ -399,7 +399,7 @@ func TestEventsCarryWhatNotifiersNeed(t *testing.T) {
 	if tr.From != StateUp || tr.To != StateFailing || !tr.Changed() {
 		t.Errorf("transition %s → %s", tr.From, tr.To)
 	}
-	tr, _ = m.Observe(Observation{At: t0.Add(5 * time.Second), Result: result.Result{Class: result.ClassBadGateway, Status: 502, Detail: "x"}})
+	tr, _ = m.Observe(Observation{At: t0.Add(5 * time.Second), Result: result.Outcome{Result: result.Result{Class: result.ClassBadGateway, Status: 502, Detail: "x"}}})
 	op := tr.Find(EventOpened)
 	if op == nil || op.Monitor != "shop" || op.Result == nil || op.Result.Detail != "x" || op.From != StateFailing || op.To != StateDown {
 		t.Fatalf("opened event %+v", op)
@@ -422,7 +422,7 @@ func TestEventsCarryWhatNotifiersNeed(t *testing.T) {
 	if got := op.Key(); got != wantKey+"/opened" {
 		t.Errorf("event key %q", got)
 	}
-	tr, _ = m.Observe(Observation{At: t0.Add(time.Minute), Result: result.Result{Class: result.ClassGatewayTimeout, Status: 504}})
+	tr, _ = m.Observe(Observation{At: t0.Add(time.Minute), Result: result.Outcome{Result: result.Result{Class: result.ClassGatewayTimeout, Status: 504}}})
 	ch := tr.Find(EventChanged)
 	if ch == nil || ch.Incident.ID != 42 || ch.Key() != wantKey+"/changed/1" {
 		t.Fatalf("changed event %+v key %q", ch, ch.Key())
@@ -475,10 +475,10 @@ func TestBadInput(t *testing.T) {
 	play(t, m, Settings{}, "F")
 	before := m.Snapshot()
 	bad := []Observation{
-		{Result: result.Result{Class: result.ClassBadGateway}},                                      // no time
-		{At: t0, Result: result.Result{Class: "nonsense"}},                                          // unknown class
-		{At: t0, Result: result.Result{Class: result.ClassBadGateway}, Vote: "maybe"},               // unknown vote
-		{At: t0, Result: result.Result{Class: result.ClassBadGateway}, Severity: Severity("panic")}, // unknown severity
+		{Result: result.Outcome{Result: result.Result{Class: result.ClassBadGateway}}},                                      // no time
+		{At: t0, Result: result.Outcome{Result: result.Result{Class: "nonsense"}}},                                          // unknown class
+		{At: t0, Result: result.Outcome{Result: result.Result{Class: result.ClassBadGateway}}, Vote: "maybe"},               // unknown vote
+		{At: t0, Result: result.Outcome{Result: result.Result{Class: result.ClassBadGateway}}, Severity: Severity("panic")}, // unknown severity
 	}
 	for i, o := range bad {
 		if _, err := m.Observe(o); err == nil {
@@ -492,15 +492,15 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("bad input changed the machine:\n%s\n%s", b1, b2)
 	}
 	// Time falls back to the result's start time.
-	if _, err := m.Observe(Observation{Result: result.Result{Class: result.ClassBadGateway, StartedAt: t0.Add(time.Hour)}}); err != nil {
+	if _, err := m.Observe(Observation{Result: result.Outcome{Result: result.Result{Class: result.ClassBadGateway, StartedAt: t0.Add(time.Hour)}}}); err != nil {
 		t.Errorf("observation timed by its result: %v", err)
 	}
 }
 
 func TestClockStepBack(t *testing.T) {
 	m, _ := New("shop", KindTarget, Settings{})
-	m.Observe(Observation{At: t0, Result: result.Result{Class: result.ClassBadGateway}})
-	tr, err := m.Observe(Observation{At: t0.Add(-time.Hour), Result: result.Result{Class: result.ClassBadGateway}})
+	m.Observe(Observation{At: t0, Result: result.Outcome{Result: result.Result{Class: result.ClassBadGateway}}})
+	tr, err := m.Observe(Observation{At: t0.Add(-time.Hour), Result: result.Outcome{Result: result.Result{Class: result.ClassBadGateway}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -537,7 +537,7 @@ func TestVantageMachine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, _ := m.Observe(Observation{At: t0, Result: result.Result{Class: result.ClassConnectTimeout}})
+	tr, _ := m.Observe(Observation{At: t0, Result: result.Outcome{Result: result.Result{Class: result.ClassConnectTimeout}}})
 	e := tr.Find(EventOpened)
 	if e == nil || e.Incident.Kind != KindVantage || e.Incident.Monitor != "fra1" || e.Incident.Key() != "vantage:fra1@2026-03-01T12:00:00Z" {
 		t.Fatalf("vantage incident %+v", tr.Events)

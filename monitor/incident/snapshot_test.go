@@ -82,7 +82,7 @@ func TestReconcile(t *testing.T) {
 		m, _ := New("shop", KindTarget, Settings{})
 		m, _, _ = play(t, m, Settings{}, "F")
 		before := m.Snapshot() // failing, no incident: the snapshot before the open
-		m.Observe(Observation{At: t0.Add(time.Hour), Result: result.Result{Class: result.ClassBadGateway}})
+		m.Observe(Observation{At: t0.Add(time.Hour), Result: result.Outcome{Result: result.Result{Class: result.ClassBadGateway}}})
 		return m, before
 	}
 
@@ -98,12 +98,12 @@ func TestReconcile(t *testing.T) {
 		if len(tr.Events) != 0 || r.State() != StateDown || r.Incident().ID != 5 {
 			t.Fatalf("events %v state %s incident %+v", eventList(tr.Events), r.State(), r.Incident())
 		}
-		tr, _ = r.Observe(Observation{At: t0.Add(2 * time.Hour), Result: result.Result{Class: result.ClassBadGateway}})
+		tr, _ = r.Observe(Observation{At: t0.Add(2 * time.Hour), Result: result.Outcome{Result: result.Result{Class: result.ClassBadGateway}}})
 		if tr.Find(EventOpened) != nil {
 			t.Error("opened a second incident")
 		}
-		r.Observe(Observation{At: t0.Add(3 * time.Hour), Result: result.Result{OK: true}})
-		tr, _ = r.Observe(Observation{At: t0.Add(4 * time.Hour), Result: result.Result{OK: true}})
+		r.Observe(Observation{At: t0.Add(3 * time.Hour), Result: result.Outcome{Result: result.Result{OK: true}}})
+		tr, _ = r.Observe(Observation{At: t0.Add(4 * time.Hour), Result: result.Outcome{Result: result.Result{OK: true}}})
 		if e := tr.Find(EventResolved); e == nil || e.Incident.ID != 5 {
 			t.Errorf("recovery did not resolve incident 5: %+v", tr.Events)
 		}
@@ -123,7 +123,7 @@ func TestReconcile(t *testing.T) {
 		m, _ := opened(t)
 		stored := m.Incident()
 		stored.ID = 8
-		m.Observe(Observation{At: t0.Add(2 * time.Hour), Result: result.Result{Class: result.ClassTimeout}})
+		m.Observe(Observation{At: t0.Add(2 * time.Hour), Result: result.Outcome{Result: result.Result{Class: result.ClassTimeout}}})
 		tr := m.Reconcile(stored)
 		inc := m.Incident()
 		if len(tr.Events) != 0 || inc.ID != 8 || inc.Class != result.ClassTimeout || len(inc.Changes) != 1 {

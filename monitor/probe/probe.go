@@ -15,7 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vantage-monitor/vantage/monitor/fixes"
 	"github.com/vantage-monitor/vantage/monitor/gateway"
 	"github.com/vantage-monitor/vantage/monitor/result"
 )
@@ -191,7 +190,6 @@ func (p *Prober) invalid(s Spec, err error) result.Result {
 		Class: result.ClassProtocolError,
 		Error: err.Error(),
 	}
-	r.Fixes = fixes.Suggest(&r)
 	r.Normalize()
 	return r
 }
@@ -224,7 +222,6 @@ func (p *Prober) RunPlan(ctx context.Context, pl *Plan) result.Result {
 	if r.OK {
 		r.Error = ""
 	}
-	r.Fixes = fixes.Suggest(&r)
 	r.Normalize()
 	return r
 }

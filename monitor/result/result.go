@@ -1,7 +1,8 @@
-// Package result defines the typed outcome of one check. It is the contract
-// that the probe produces and that agents, incidents and notifications carry,
-// so its JSON field names are a public interface: scripts parse them, and
-// renaming one is a breaking change.
+// Package result defines the typed outcome of one check: the Result of one
+// probe, which the probe produces and agents send, and the Outcome of one
+// round (its scope, vantage lines and diagnosis), which incidents and
+// notifications carry. Their JSON field names are a public interface:
+// scripts parse them, and renaming one is a breaking change.
 package result
 
 import (
@@ -132,7 +133,12 @@ type Evidence struct {
 	Markers []string `json:"markers"`
 }
 
-// Result is the outcome of one probe of one URL from one place.
+// Result is the outcome of one probe of one URL from one place. What a
+// round of several vantages made of it is an Outcome (outcome.go).
+//
+// Fixes are chosen once per round, from all its facts (monitor/round): a
+// probe leaves them empty, and a vantage's own result in an Outcome keeps
+// whatever its agent sent.
 type Result struct {
 	URL        string   `json:"url"`
 	OK         bool     `json:"ok"`
@@ -161,12 +167,6 @@ type Result struct {
 	// network_unreachable, which is what older coordinators make of it,
 	// but the result says nothing about the target and is never a vote.
 	Refusal *Refusal `json:"refusal,omitempty"`
-
-	// Scope and Vantages are set when a round probed from several vantage
-	// points: Scope says who sees the target down ("everyone", "partial",
-	// "just_me", "unknown"; empty when it is up), Vantages what each saw.
-	Scope    Scope         `json:"scope"`
-	Vantages []VantageLine `json:"vantages,omitempty"`
 }
 
 // Refusal says which destination a vantage refused to dial, and why.

@@ -35,7 +35,7 @@ func isUniqueViolation(err error) bool {
 	return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
 }
 
-func marshalLast(r *result.Result) (sql.NullString, error) {
+func marshalLast(r *result.Outcome) (sql.NullString, error) {
 	if r == nil {
 		return sql.NullString{}, nil
 	}
@@ -152,7 +152,7 @@ func (t *Tx) mustChange(ctx context.Context, op string, res sql.Result, id int64
 // AppendIncidentChange appends c to an open incident's changes and makes c's
 // class, gateway, detail and status the incident's current ones. last, when
 // not nil, becomes the incident's Last result. c.At zero means now.
-func (t *Tx) AppendIncidentChange(ctx context.Context, id int64, c incident.Change, last *result.Result) error {
+func (t *Tx) AppendIncidentChange(ctx context.Context, id int64, c incident.Change, last *result.Outcome) error {
 	op := fmt.Sprintf("append change to incident %d", id)
 	if c.At.IsZero() {
 		c.At = t.s.now()
@@ -186,7 +186,7 @@ func (t *Tx) AppendIncidentChange(ctx context.Context, id int64, c incident.Chan
 // ResolveIncident closes an open incident at `at` (zero means now) with a
 // resolution such as "recovered"; last, when not nil, becomes its Last
 // result. Resolving a resolved incident is ErrIncidentResolved.
-func (t *Tx) ResolveIncident(ctx context.Context, id int64, at time.Time, resolution string, last *result.Result) error {
+func (t *Tx) ResolveIncident(ctx context.Context, id int64, at time.Time, resolution string, last *result.Outcome) error {
 	op := fmt.Sprintf("resolve incident %d", id)
 	if at.IsZero() {
 		at = t.s.now()
@@ -245,7 +245,7 @@ func scanIncident(sc interface{ Scan(...any) error }) (incident.Incident, error)
 		inc.Changes = nil
 	}
 	if last != nil {
-		inc.Last = new(result.Result)
+		inc.Last = new(result.Outcome)
 		if err := json.Unmarshal(last, inc.Last); err != nil {
 			return inc, fmt.Errorf("decode last result of incident %d: %w", inc.ID, err)
 		}

@@ -18,8 +18,10 @@ type ResultRow struct {
 	Vantage string
 	// At orders results; zero means Result.StartedAt, or the store's clock
 	// when that is zero too.
-	At     time.Time
-	Result result.Result
+	At time.Time
+	// Result is the round's outcome; rows written before outcomes existed
+	// decode as an Outcome without scope, vantage lines or diagnosis.
+	Result result.Outcome
 }
 
 // writeStmts are the statements on the hot path, prepared once on the writer

@@ -25,7 +25,7 @@ CREATE TABLE results (
 	class    TEXT    NOT NULL,
 	status   INTEGER NOT NULL,
 	total_ms REAL    NOT NULL,
-	data     TEXT    NOT NULL   -- result.Result as JSON
+	data     TEXT    NOT NULL   -- result.Outcome as JSON
 );
 CREATE INDEX results_by_monitor ON results (monitor, vantage, at);
 CREATE INDEX results_by_at ON results (at);
@@ -45,7 +45,7 @@ CREATE TABLE incidents (
 	flapping    INTEGER NOT NULL DEFAULT 0,
 	resolution  TEXT    NOT NULL DEFAULT '',
 	changes     TEXT    NOT NULL DEFAULT '[]',  -- []incident.Change as JSON
-	last        TEXT,                           -- *result.Result as JSON
+	last        TEXT,                           -- *result.Outcome as JSON
 	updated_at  INTEGER NOT NULL
 );
 -- At most one open incident per monitor and kind: a restart can never open

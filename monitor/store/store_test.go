@@ -49,8 +49,8 @@ func update(t *testing.T, s *Store, fn func(tx *Tx) error) {
 	}
 }
 
-func sampleResult(ok bool, class result.Class, status int, at time.Time) result.Result {
-	r := result.Result{
+func sampleResult(ok bool, class result.Class, status int, at time.Time) result.Outcome {
+	r := result.Outcome{Result: result.Result{
 		URL: "https://shop.example.com/healthz", OK: ok, Class: class, Status: status,
 		Gateway: "nginx", Via: []string{"cloudflare"}, Detail: "upstream-refused",
 		Phases:    result.Phases{DNSMs: 1.5, ConnectMs: 2.25, TLSMs: 3, TTFBMs: 40, TotalMs: 47.75},
@@ -60,7 +60,7 @@ func sampleResult(ok bool, class result.Class, status int, at time.Time) result.
 		Evidence: result.Evidence{Headers: []string{"Server: nginx"}, Body: "<hr><center>nginx",
 			Markers: []string{`body contains "<hr><center>nginx"`}},
 		Fixes: []string{"check the upstream"},
-	}
+	}}
 	r.Normalize()
 	return r
 }

@@ -173,7 +173,7 @@ func BenchmarkRound(b *testing.B) {
 			}
 			spec := probe.Spec{URL: addrs.Target, Timeout: 5 * time.Second}
 			ctx := context.Background()
-			check := func(res result.Result) {
+			check := func(res result.Outcome) {
 				if !res.OK || res.Scope != result.ScopeNone || len(res.Vantages) != k {
 					b.Fatalf("round: ok=%v scope=%q, %d vantages: %s", res.OK, res.Scope, len(res.Vantages), res.Headline())
 				}

@@ -211,11 +211,11 @@ func (in *Incidents) Sync(ctx context.Context) {
 			}
 			r := result.Result{URL: w.url, StartedAt: now, Class: result.ClassNetworkUnreachable, Detail: detail, Error: w.why}
 			r.Normalize()
-			t, err = m.Observe(incident.Observation{At: now, Result: r, Vote: incident.VoteDown, Severity: incidentSeverity})
+			t, err = m.Observe(incident.Observation{At: now, Result: result.Outcome{Result: r}, Vote: incident.VoteDown, Severity: incidentSeverity})
 		case !w.down && m != nil && m.Incident() != nil && w.proven:
 			r := result.Result{URL: w.url, StartedAt: now, OK: true, Class: result.ClassOK}
 			r.Normalize()
-			t, err = m.Observe(incident.Observation{At: now, Result: r, Vote: incident.VoteUp})
+			t, err = m.Observe(incident.Observation{At: now, Result: result.Outcome{Result: r}, Vote: incident.VoteUp})
 		default:
 			continue
 		}

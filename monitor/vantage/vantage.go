@@ -51,15 +51,32 @@ func (f ProberFunc) Probe(ctx context.Context, s probe.Spec) (result.Result, err
 	return f(ctx, s)
 }
 
-// Local adapts the in-process prober to Prober; it never returns an error,
-// since the local host always "answers". A nil p means a zero probe.Prober.
-func Local(p *probe.Prober) Prober {
+// PlanProber is a Prober that also runs a compiled plan: the local vantage,
+// which probes a monitor's spec as the config compiled it, never compiling
+// it again per round.
+type PlanProber interface {
+	Prober
+	ProbePlan(ctx context.Context, pl *probe.Plan) (result.Result, error)
+}
+
+// Local adapts the in-process prober to a PlanProber; it never returns an
+// error, since the local host always "answers". A nil p means a zero
+// probe.Prober.
+func Local(p *probe.Prober) PlanProber {
 	if p == nil {
 		p = &probe.Prober{}
 	}
-	return ProberFunc(func(ctx context.Context, s probe.Spec) (result.Result, error) {
-		return p.Run(ctx, s), nil
-	})
+	return local{p}
+}
+
+type local struct{ p *probe.Prober }
+
+func (l local) Probe(ctx context.Context, s probe.Spec) (result.Result, error) {
+	return l.p.Run(ctx, s), nil
+}
+
+func (l local) ProbePlan(ctx context.Context, pl *probe.Plan) (result.Result, error) {
+	return l.p.RunPlan(ctx, pl), nil
 }
 
 // State is a vantage's health.
@@ -248,7 +265,14 @@ func (r *Runner) Names() []string { return slices.Clone(r.names) }
 // unless they were checked very recently; that check has its own timeout.
 // monitor names the monitor, so that a vantage's health can say which
 // monitors it failed.
-func (r *Runner) Round(ctx context.Context, monitor string, spec probe.Spec, names []string) result.Result {
+func (r *Runner) Round(ctx context.Context, monitor string, spec probe.Spec, names []string) result.Outcome {
+	return r.RoundPlan(ctx, monitor, spec, nil, names)
+}
+
+// RoundPlan is Round with spec compiled: pl, when not nil, is what a
+// vantage whose prober is a PlanProber (the local one) runs; the others are
+// sent spec.
+func (r *Runner) RoundPlan(ctx context.Context, monitor string, spec probe.Spec, pl *probe.Plan, names []string) result.Outcome {
 	if len(names) == 0 {
 		names = r.names
 	}
@@ -261,7 +285,7 @@ func (r *Runner) Round(ctx context.Context, monitor string, spec probe.Spec, nam
 	lines := make([]result.VantageLine, len(names))
 	var wg sync.WaitGroup
 	for i, name := range names {
-		wg.Go(func() { lines[i] = r.line(ctx, rctx, name, spec) })
+		wg.Go(func() { lines[i] = r.line(ctx, rctx, name, spec, pl) })
 	}
 	wg.Wait()
 
@@ -281,12 +305,20 @@ func (r *Runner) Round(ctx context.Context, monitor string, spec probe.Spec, nam
 }
 
 // line probes from one vantage and classifies what came back.
-func (r *Runner) line(ctx, rctx context.Context, name string, spec probe.Spec) result.VantageLine {
+func (r *Runner) line(ctx, rctx context.Context, name string, spec probe.Spec, pl *probe.Plan) result.VantageLine {
 	v := r.lookup(name)
 	if v == nil {
 		return verdict.Classify(name, nil, fmt.Errorf("vantage %q is not configured", name), verdict.Canary{})
 	}
-	res, err := v.prober.Probe(rctx, spec)
+	var (
+		res result.Result
+		err error
+	)
+	if pp, ok := v.prober.(PlanProber); ok && pl != nil {
+		res, err = pp.ProbePlan(rctx, pl)
+	} else {
+		res, err = v.prober.Probe(rctx, spec)
+	}
 	if err != nil {
 		err = fmt.Errorf("probing from %s: %w", name, err)
 		if ctx.Err() == nil {

@@ -142,11 +142,11 @@ func (w *world) takeChanges() []string {
 	return out
 }
 
-func (w *world) round(monitor string, names ...string) result.Result {
+func (w *world) round(monitor string, names ...string) result.Outcome {
 	return w.r.Round(context.Background(), monitor, probe.Spec{URL: target, Timeout: time.Second}, names)
 }
 
-func statuses(r result.Result) string {
+func statuses(r result.Outcome) string {
 	var s []string
 	for _, l := range r.Vantages {
 		s = append(s, l.Name+"="+string(l.Status))
@@ -252,7 +252,7 @@ func TestConcurrentFailuresShareOneCanaryCheck(t *testing.T) {
 	w.local.set(false, false, nil)
 
 	const monitors = 30
-	results := make([]result.Result, monitors)
+	results := make([]result.Outcome, monitors)
 	var wg sync.WaitGroup
 	for i := range monitors {
 		wg.Go(func() { results[i] = w.round(fmt.Sprintf("m%d", i)) })

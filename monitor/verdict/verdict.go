@@ -100,7 +100,7 @@ type Verdict struct {
 	Representative string
 	// Result is the representative result with Scope and Vantages filled in
 	// and a marker saying who saw what.
-	Result result.Result
+	Result result.Outcome
 }
 
 // Regions names the vantages that saw the target down when the scope is
@@ -184,11 +184,11 @@ func pick(names []string) string {
 	return names[0]
 }
 
-func merge(lines []result.VantageLine, rep string, v *Verdict) result.Result {
-	var r result.Result
+func merge(lines []result.VantageLine, rep string, v *Verdict) result.Outcome {
+	var r result.Outcome
 	for _, l := range lines {
 		if l.Name == rep && l.Result != nil {
-			r = cloneResult(*l.Result)
+			r.Result = l.Result.Clone()
 			break
 		}
 	}
@@ -209,7 +209,7 @@ func merge(lines []result.VantageLine, rep string, v *Verdict) result.Result {
 	r.Vantages = make([]result.VantageLine, len(lines))
 	for i, l := range lines {
 		if l.Result != nil {
-			c := cloneResult(*l.Result)
+			c := l.Result.Clone()
 			l.Result = &c
 		}
 		r.Vantages[i] = l
@@ -259,26 +259,6 @@ func summary(lines []result.VantageLine) string {
 	return strings.Join(parts, ", ")
 }
 
-func cloneResult(r result.Result) result.Result {
-	r.Via = slices.Clone(r.Via)
-	r.Fixes = slices.Clone(r.Fixes)
-	r.Evidence.Headers = slices.Clone(r.Evidence.Headers)
-	r.Evidence.Markers = slices.Clone(r.Evidence.Markers)
-	if r.TLS != nil {
-		t := *r.TLS
-		t.DNSNames = slices.Clone(t.DNSNames)
-		r.TLS = &t
-	}
-	if r.Refusal != nil {
-		ref := *r.Refusal
-		r.Refusal = &ref
-	}
-	// A remote agent has no business sending a verdict of its own; the
-	// lines are the coordinator's.
-	r.Scope, r.Vantages = result.ScopeNone, nil
-	return r
-}
-
 // Severity is the severity of a target incident for a scope, given the
 // monitor's configured severity (empty means critical): everyone gets the
 // configured severity, partial one step lower. just_me and unknown never
@@ -299,11 +279,12 @@ func Severity(scope result.Scope, configured incident.Severity) incident.Severit
 	return configured
 }
 
-// Observation turns a round's merged result (as Decide or a Runner made it)
-// into what the target's incident machine observes: everyone and partial
-// vote down at their severity, partial naming its regions; just_me and
-// unknown are no vote; an up round votes up.
-func Observation(r result.Result, configured incident.Severity) incident.Observation {
+// Observation turns a round's outcome (as Decide or a Runner made it, or a
+// single probe's result with no scope) into what the target's incident
+// machine observes: everyone and partial vote down at their severity,
+// partial naming its regions; just_me and unknown are no vote; an up round
+// votes up.
+func Observation(r result.Outcome, configured incident.Severity) incident.Observation {
 	o := incident.Observation{Result: r, Scope: string(r.Scope)}
 	switch {
 	case r.Scope == result.ScopeJustMe || r.Scope == result.ScopeUnknown:

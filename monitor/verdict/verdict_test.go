@@ -1,6 +1,7 @@
 package verdict
 
 import (
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -137,11 +138,14 @@ func TestDecideDoesNotAliasLines(t *testing.T) {
 }
 
 func TestDecideDropsAgentScope(t *testing.T) {
+	// An agent sends a Result, which has no scope or vantage lines: what an
+	// agent puts there is dropped when its answer is decoded.
 	l := down("fra1")
-	l.Result.Scope = result.ScopeEveryone
-	l.Result.Vantages = []result.VantageLine{up("evil")}
+	if err := json.Unmarshal([]byte(`{"class":"bad_gateway","status":502,"scope":"everyone","vantages":[{"name":"evil","status":"up"}]}`), l.Result); err != nil {
+		t.Fatal(err)
+	}
 	v := Decide([]result.VantageLine{l, up("iad1")})
-	if v.Scope != result.ScopePartial || len(v.Result.Vantages) != 2 || v.Result.Vantages[0].Result.Vantages != nil {
+	if v.Scope != result.ScopePartial || len(v.Result.Vantages) != 2 {
 		t.Fatalf("an agent's own scope leaked into the verdict: %+v", v.Result)
 	}
 }
@@ -290,7 +294,7 @@ func TestObservationDrivesMachine(t *testing.T) {
 func TestObservationLegacyFailure(t *testing.T) {
 	// A daemon without vantages hands over a plain failed result: down, at
 	// the configured severity.
-	o := Observation(result.Result{Class: result.ClassBadGateway}, incident.SeverityWarning)
+	o := Observation(result.Outcome{Result: result.Result{Class: result.ClassBadGateway}}, incident.SeverityWarning)
 	if o.Vote != incident.VoteDown || o.Severity != incident.SeverityWarning {
 		t.Fatalf("vote %q severity %q", o.Vote, o.Severity)
 	}

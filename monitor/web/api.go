@@ -194,7 +194,7 @@ func apiView(m MonitorView) MonitorView {
 	return m
 }
 
-func apiResult(r *result.Result) *result.Result {
+func apiResult(r *result.Outcome) *result.Outcome {
 	if r == nil {
 		return nil
 	}

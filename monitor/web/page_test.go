@@ -115,13 +115,13 @@ func TestStatusPageEscapes(t *testing.T) {
 		Tags:     []string{`"><script>alert(2)</script>`},
 		State:    incident.State(`down"><script>alert(3)</script>`),
 		Flapping: true,
-		LastResult: &result.Result{
+		LastResult: &result.Outcome{Result: result.Result{
 			Class:   result.Class(`x` + script),
 			Gateway: `<b onmouseover=alert(4)>gw</b>`,
 			Via:     []string{script},
 			Detail:  `"><svg onload=alert(5)>`,
 			Error:   "read: " + script,
-		},
+		}},
 		OpenIncident: &incident.Incident{Class: result.Class(script), Severity: incident.Severity(img)},
 	}, {
 		Name: "quoted", URL: `https://ok.example.test/?q="><script>alert(6)</script>`, State: incident.StateUp,
@@ -219,7 +219,7 @@ func TestTruncate(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 	long := strings.Repeat("é", 1000)
-	rec := serve(newTestHandler(&fakeSource{mons: []MonitorView{{Name: "x", LastResult: &result.Result{Error: long}}}}, nil, nil), http.MethodGet, "/")
+	rec := serve(newTestHandler(&fakeSource{mons: []MonitorView{{Name: "x", LastResult: &result.Outcome{Result: result.Result{Error: long}}}}}, nil, nil), http.MethodGet, "/")
 	if strings.Contains(rec.Body.String(), strings.Repeat("é", maxErrorRunes)) || !strings.Contains(rec.Body.String(), strings.Repeat("é", maxErrorRunes-1)+"…") {
 		t.Errorf("long error not cut to %d runes", maxErrorRunes)
 	}

@@ -21,11 +21,11 @@ func manyMonitors(n int) []MonitorView {
 		m := MonitorView{
 			Name: fmt.Sprintf("m%06d", i), URL: fmt.Sprintf("https://m%06d.example.test/healthz", i),
 			Schedule: "@every 30s", State: incident.StateUp, LastCheck: testNow,
-			LastResult: &result.Result{Class: result.ClassOK, Status: 200, OK: true, Phases: result.Phases{TotalMs: 12}},
+			LastResult: &result.Outcome{Result: result.Result{Class: result.ClassOK, Status: 200, OK: true, Phases: result.Phases{TotalMs: 12}}},
 		}
 		if i%3 == 0 {
 			m.State = incident.StateDown
-			m.LastResult = &result.Result{Class: result.ClassBadGateway, Status: 502, Gateway: "nginx", Error: strings.Repeat("upstream failed ", 10)}
+			m.LastResult = &result.Outcome{Result: result.Result{Class: result.ClassBadGateway, Status: 502, Gateway: "nginx", Error: strings.Repeat("upstream failed ", 10)}}
 		}
 		if i%5 == 0 {
 			m.Tags = []string{"eu"}

@@ -18,8 +18,8 @@ func TestQueryRule(t *testing.T) {
 	u := "https://api.example.test/health?api_key=k-123&Token=t-456&page=2"
 	mons := []MonitorView{{
 		Name: "q", URL: u, State: incident.StateDown,
-		LastResult: &result.Result{URL: u, FinalURL: u + "&sig=s-789", Class: result.ClassServerError,
-			Error: "GET " + u + " returned 500 Internal Server Error"},
+		LastResult: &result.Outcome{Result: result.Result{URL: u, FinalURL: u + "&sig=s-789", Class: result.ClassServerError,
+			Error: "GET " + u + " returned 500 Internal Server Error"}},
 	}}
 	h := newTestHandler(&fakeSource{mons: mons}, nil, nil)
 	for _, p := range []string{"/", "/api/v1/monitors", "/api/v1/monitors/q"} {
@@ -44,9 +44,9 @@ func TestEveryFieldRedacted(t *testing.T) {
 	src := &outboxSource{
 		fakeSource: fakeSource{mons: []MonitorView{{
 			Name: "m", URL: "https://m.example.test/", State: incident.StateDown, Tags: []string{"xoxb-token-2"},
-			LastResult: &result.Result{Class: result.ClassClientError, Error: "target echoed xoxb-token-2",
-				Evidence: result.Evidence{Body: "Authorization: Bearer xoxb-token-2", Headers: []string{"X-Echo: " + blob}}},
-			OpenIncident: &incident.Incident{Class: result.ClassClientError, Last: &result.Result{Error: "xoxb-token-2"}},
+			LastResult: &result.Outcome{Result: result.Result{Class: result.ClassClientError, Error: "target echoed xoxb-token-2",
+				Evidence: result.Evidence{Body: "Authorization: Bearer xoxb-token-2", Headers: []string{"X-Echo: " + blob}}}},
+			OpenIncident: &incident.Incident{Class: result.ClassClientError, Last: &result.Outcome{Result: result.Result{Error: "xoxb-token-2"}}},
 		}}},
 		list: []NotificationView{
 			{Key: "1|mail", Receiver: "mail", Event: "open", State: "failed", LastError: "smtp 535 5.7.8 bad credentials " + blob, CreatedAt: time.Unix(0, 0)},

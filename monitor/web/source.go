@@ -18,8 +18,8 @@ type MonitorView struct {
 	State    incident.State `json:"state"`
 	Flapping bool           `json:"flapping"`
 	// LastCheck is when the last round finished; zero before the first one.
-	LastCheck  time.Time      `json:"last_check"`
-	LastResult *result.Result `json:"last_result"`
+	LastCheck  time.Time       `json:"last_check"`
+	LastResult *result.Outcome `json:"last_result"`
 	// OpenIncident is nil when none is open.
 	OpenIncident *incident.Incident `json:"open_incident"`
 	// Skipped counts rounds skipped because the previous one still ran.

@@ -67,12 +67,12 @@ func sampleMonitors() []MonitorView {
 			Name: "api", URL: "https://api.example.test/healthz", Tags: []string{"prod"},
 			Schedule: "@every 30s", State: incident.StateUp,
 			LastCheck:  testNow.Add(-12 * time.Second),
-			LastResult: &result.Result{URL: "https://api.example.test/healthz", OK: true, Class: result.ClassOK, Status: 200, Phases: result.Phases{TotalMs: 42}},
+			LastResult: &result.Outcome{Result: result.Result{URL: "https://api.example.test/healthz", OK: true, Class: result.ClassOK, Status: 200, Phases: result.Phases{TotalMs: 42}}},
 		},
 		{
 			Name: "blog", URL: "https://blog.example.test/", Schedule: "@every 1m", State: incident.StateFailing,
 			LastCheck:  testNow.Add(-3 * time.Second),
-			LastResult: &result.Result{Class: result.ClassConnectTimeout, Detail: "connect", Error: "dial tcp: i/o timeout", Phases: result.Phases{TotalMs: 5000}},
+			LastResult: &result.Outcome{Result: result.Result{Class: result.ClassConnectTimeout, Detail: "connect", Error: "dial tcp: i/o timeout", Phases: result.Phases{TotalMs: 5000}}},
 		},
 		{
 			Name: "new", URL: "https://new.example.test/", Schedule: "@every 1m",
@@ -81,10 +81,10 @@ func sampleMonitors() []MonitorView {
 			Name: "shop", URL: "https://shop.example.test/healthz", Tags: []string{"prod", "eu"},
 			Schedule: "*/2 * * * *", State: incident.StateDown, Flapping: true, Skipped: 3,
 			LastCheck: testNow.Add(-75 * time.Second),
-			LastResult: &result.Result{
+			LastResult: &result.Outcome{Result: result.Result{
 				Class: result.ClassBadGateway, Status: 502, Gateway: "nginx", Via: []string{"cloudflare"},
 				Detail: "upstream-refused", Phases: result.Phases{TotalMs: 123.4},
-			},
+			}},
 			OpenIncident: &incident.Incident{
 				ID: 7, Monitor: "shop", Kind: incident.KindTarget, Severity: incident.SeverityCritical,
 				OpenedAt: testNow.Add(-5 * time.Minute), Class: result.ClassBadGateway, Gateway: "nginx", Status: 502,
@@ -438,10 +438,10 @@ func TestMonitorsError(t *testing.T) {
 func TestRedactPasswords(t *testing.T) {
 	mons := []MonitorView{{
 		Name: "private", URL: "https://bob:hunter2@intranet.example.test/status", State: incident.StateDown,
-		LastResult: &result.Result{URL: "https://bob:hunter2@intranet.example.test/status", Status: 401, Class: result.ClassClientError},
+		LastResult: &result.Outcome{Result: result.Result{URL: "https://bob:hunter2@intranet.example.test/status", Status: 401, Class: result.ClassClientError}},
 		OpenIncident: &incident.Incident{
 			Class: result.ClassClientError,
-			Last:  &result.Result{URL: "https://bob:hunter2@intranet.example.test/status"},
+			Last:  &result.Outcome{Result: result.Result{URL: "https://bob:hunter2@intranet.example.test/status"}},
 		},
 	}}
 	src := &fakeSource{mons: mons}

@@ -18,7 +18,6 @@ import (
 	"golang.org/x/net/publicsuffix"
 
 	"github.com/vantage-monitor/vantage/monitor/config"
-	"github.com/vantage-monitor/vantage/monitor/fixes"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/result"
 	"github.com/vantage-monitor/vantage/monitor/store"
@@ -305,10 +304,8 @@ func Message(cfg *config.Config, ev *incident.Event, id int64) notify.Message {
 			m.URL = r.URL
 		}
 		if ev.Kind != incident.EventResolved {
+			// Chosen once, by the round that made the result.
 			m.Fixes = r.Fixes
-			if len(m.Fixes) == 0 && !r.OK {
-				m.Fixes = fixes.Suggest(&r)
-			}
 		}
 	}
 	m.Persistent = inc.Kind == incident.KindVantage && inc.Monitor == notify.IsolationMonitor

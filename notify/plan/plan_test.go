@@ -86,7 +86,7 @@ var t0 = time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
 
 func target(mon string, sev incident.Severity, class result.Class, opened time.Time) *incident.Incident {
 	return &incident.Incident{ID: 7, Monitor: mon, Kind: incident.KindTarget, Severity: sev, OpenedAt: opened, Class: class, Scope: "everyone",
-		Last: &result.Result{URL: "https://x.example.com/", Class: class, Status: 502, Gateway: "nginx", RemoteAddr: "192.0.2.10:443"}}
+		Last: &result.Outcome{Result: result.Result{URL: "https://x.example.com/", Class: class, Status: 502, Gateway: "nginx", RemoteAddr: "192.0.2.10:443"}}}
 }
 
 // keys is a fake outbox: key → status.
@@ -318,7 +318,7 @@ func TestGroupKey(t *testing.T) {
 		{"https://a.example.com/", result.Result{Class: result.ClassContentMismatch, RemoteAddr: "192.0.2.1:443"}, ""},
 		{"https://a.example.com/", result.Result{Class: result.ClassTLSError, RemoteAddr: "192.0.2.1:443"}, ""},
 	} {
-		m := notify.Message{Kind: incident.KindTarget, URL: tc.url, Result: &tc.r}
+		m := notify.Message{Kind: incident.KindTarget, URL: tc.url, Result: &result.Outcome{Result: tc.r}}
 		if got := GroupKey(&m); got != tc.want {
 			t.Errorf("GroupKey(%s %s %s) = %q, want %q", tc.url, tc.r.Class, tc.r.Detail, got, tc.want)
 		}

@@ -8,7 +8,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/vantage-monitor/vantage/monitor/diagnose"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/result"
 	"github.com/vantage-monitor/vantage/notify"
@@ -403,7 +402,7 @@ func groupCause(m *notify.Message) string {
 }
 
 // addEvidence lists what the verdict rests on.
-func addEvidence(d *doc, r *result.Result) {
+func addEvidence(d *doc, r *result.Outcome) {
 	if r == nil {
 		return
 	}
@@ -473,26 +472,29 @@ func addEvidence(d *doc, r *result.Result) {
 	if len(r.Vantages) > 0 {
 		lines := make([]string, 0, len(r.Vantages))
 		for _, v := range r.Vantages {
-			lines = append(lines, vantageLine(v, r.Error))
+			lines = append(lines, vantageLine(v, r))
 		}
 		d.Parts = append(d.Parts, part{Heading: "What each vantage saw", Lines: boundList(lines, maxVantages)})
 	}
 
-	var findings, checks, why []string
-	for _, mk := range r.Evidence.Markers {
-		mk = clipRunes(oneLine(mk), maxLine)
-		if rest, ok := strings.CutPrefix(mk, diagnose.FindingPrefix); ok {
-			tok, note, _ := strings.Cut(rest, ": ")
-			findings = append(findings, findingLabel(diagnose.Finding(tok))+": "+note)
-		} else if rest, ok := strings.CutPrefix(mk, diagnose.MarkerPrefix); ok {
-			checks = append(checks, "checked: "+rest)
-		} else {
-			why = append(why, mk)
+	var diag, why []string
+	if dg := r.Diagnosis; dg != nil {
+		// The findings are the diagnosis's conclusion, so they lead; the
+		// steps that support them follow. Each line is bounded as if it
+		// still carried the prefix `vantage check` prints, so alerts stay
+		// as they were.
+		for i, f := range dg.Findings {
+			n := maxLine - utf8.RuneCountInString(result.FindingPrefix+string(f)+": ")
+			diag = append(diag, findingLabel(f)+": "+clipRunes(oneLine(dg.Note(i)), n))
+		}
+		for _, st := range dg.Steps() {
+			diag = append(diag, "checked: "+clipRunes(oneLine(st), maxLine-utf8.RuneCountInString(result.MarkerPrefix)))
 		}
 	}
-	// The findings are the diagnosis's conclusion, so they lead; the steps
-	// that support them follow.
-	if diag := append(findings, checks...); len(diag) > 0 {
+	for _, mk := range r.Evidence.Markers {
+		why = append(why, clipRunes(oneLine(mk), maxLine))
+	}
+	if len(diag) > 0 {
 		d.Parts = append(d.Parts, part{Heading: "Diagnosis", Lines: boundList(diag, maxLines)})
 	}
 	if len(why) > 0 {
@@ -514,9 +516,11 @@ func addEvidence(d *doc, r *result.Result) {
 	}
 }
 
-// vantageLine says what one vantage saw. The round's own error (mainErr)
-// is already shown once, so a vantage that saw the same is not repeated.
-func vantageLine(v result.VantageLine, mainErr string) string {
+// vantageLine says what one vantage saw. The round's own error is already
+// shown once, so a vantage that saw the same is not repeated; a vantage
+// that saw the round's failure is described with the round's diagnosis.
+func vantageLine(v result.VantageLine, round *result.Outcome) string {
+	mainErr := round.Error
 	l := clipRunes(oneLine(v.Name), 40) + ": "
 	r := v.Result
 	switch {
@@ -536,7 +540,11 @@ func vantageLine(v result.VantageLine, mainErr string) string {
 		l += string(v.Status)
 	}
 	if r != nil && !r.OK {
-		l += ", " + resultFailure(r).summary()
+		f := resultFailure(r)
+		if d := round.Diagnosis; d != nil && r.Class == round.Class && r.Status == round.Status && r.Gateway == round.Gateway {
+			f.findings, f.origin = d.Findings, d.OriginHeadline()
+		}
+		l += ", " + f.summary()
 		if r.Error != "" && r.Error != mainErr {
 			l += " (" + clipRunes(oneLine(r.Error), 120) + ")"
 		}

@@ -12,10 +12,9 @@ import (
 // policy is shown as "refused by policy" with the refusal, not as a vantage
 // that saw the target unreachable.
 func TestRefusedVantageLine(t *testing.T) {
-	r := res("http://10.0.0.5:8080/health", result.ClassBadGateway, 502, "nginx", "", func(r *result.Result) {
+	r := res("http://10.0.0.5:8080/health", result.ClassBadGateway, 502, "nginx", "", func(r *result.Outcome) {
 		r.Scope = result.ScopeEveryone
-		local := *r
-		local.Scope = ""
+		local := r.Result
 		ref := result.Refusal{Policy: "refuse_private", Destination: "10.0.0.5", Reason: "private addresses are not allowed on this agent"}
 		fra1 := result.Result{URL: r.URL, Class: result.ClassNetworkUnreachable, Refusal: &ref,
 			Error: "connecting to 10.0.0.5:8080: dial tcp 10.0.0.5:8080: " + ref.String()}

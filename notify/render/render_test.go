@@ -120,32 +120,34 @@ func TestTitleAndVerdict(t *testing.T) {
 // detail token when the response named one and from the diagnosis when not.
 func TestSummaryWords(t *testing.T) {
 	cases := []struct {
-		r    *result.Result
+		r    *result.Outcome
 		want string
 	}{
 		{shopDown(), "502 from nginx, upstream refused"},
-		{&result.Result{Class: result.ClassBadGateway, Status: 502, Gateway: "nginx", Evidence: result.Evidence{Markers: []string{
-			"diagnosis: origin http://10.0.0.5:8080/: connect timeout",
-			"finding: upstream-down: the gateway says bad gateway and the origin does not answer (connect timeout): the upstream is down"}}},
+		{&result.Outcome{Result: result.Result{Class: result.ClassBadGateway, Status: 502, Gateway: "nginx"}, Diagnosis: &result.Diagnosis{
+			Origin:   &result.OriginCheck{URL: "http://10.0.0.5:8080/", Result: result.Result{Class: result.ClassConnectTimeout}},
+			Findings: []result.Finding{result.FindingUpstreamDown},
+			Notes:    []string{"the gateway says bad gateway and the origin does not answer (connect timeout): the upstream is down"}}},
 			"502 from nginx, upstream not answering"},
-		{&result.Result{Class: result.ClassBadGateway, Status: 502, Gateway: "nginx", Evidence: result.Evidence{Markers: []string{
-			"finding: gateway-path: the gateway says bad gateway but the origin answers fine"}}},
+		{&result.Outcome{Result: result.Result{Class: result.ClassBadGateway, Status: 502, Gateway: "nginx"}, Diagnosis: &result.Diagnosis{
+			Findings: []result.Finding{result.FindingGatewayPath},
+			Notes:    []string{"the gateway says bad gateway but the origin answers fine"}}},
 			"502 from nginx, path to the upstream broken"},
-		{&result.Result{Class: result.ClassBadGateway, Status: 521, Gateway: "cloudflare", Detail: "cloudflare-521"},
+		{&result.Outcome{Result: result.Result{Class: result.ClassBadGateway, Status: 521, Gateway: "cloudflare", Detail: "cloudflare-521"}},
 			"521 from cloudflare, origin refused the connection"},
-		{&result.Result{Class: result.ClassBadGateway, Status: 502, Gateway: "nginx", Via: []string{"cloudflare"}},
+		{&result.Outcome{Result: result.Result{Class: result.ClassBadGateway, Status: 502, Gateway: "nginx", Via: []string{"cloudflare"}}},
 			"502 from nginx (behind cloudflare)"},
-		{&result.Result{Class: result.ClassGatewayTimeout, Status: 504, Via: []string{"cloudflare"}},
+		{&result.Outcome{Result: result.Result{Class: result.ClassGatewayTimeout, Status: 504, Via: []string{"cloudflare"}}},
 			"504 gateway timeout (through cloudflare)"},
-		{&result.Result{Class: result.ClassServiceUnavailable, Status: 503, Gateway: "envoy", Detail: "no-healthy-upstream"},
+		{&result.Outcome{Result: result.Result{Class: result.ClassServiceUnavailable, Status: 503, Gateway: "envoy", Detail: "no-healthy-upstream"}},
 			"503 from envoy, no healthy upstream"},
-		{&result.Result{Class: result.ClassClientError, Status: 404}, "404 not found"},
-		{&result.Result{Class: result.ClassBadGateway, Status: 520}, "520 bad gateway"},
-		{&result.Result{Class: result.ClassDNSError, Detail: result.DetailServFail}, "DNS failure, resolver failed (SERVFAIL)"},
-		{&result.Result{Class: result.ClassContentMismatch, Status: 200, Detail: result.DetailBodyMissingText}, "wrong content (HTTP 200), expected text missing"},
-		{&result.Result{Class: result.ClassConnectionRefused}, "connection refused"},
-		{&result.Result{Class: result.ClassServiceUnavailable, Status: 503, Gateway: "fastly", Detail: "some-new-token"}, "503 from fastly, some new token"},
-		{&result.Result{Class: result.ClassTLSError, Detail: "weird\nfree text"}, "TLS failure, weird free text"},
+		{&result.Outcome{Result: result.Result{Class: result.ClassClientError, Status: 404}}, "404 not found"},
+		{&result.Outcome{Result: result.Result{Class: result.ClassBadGateway, Status: 520}}, "520 bad gateway"},
+		{&result.Outcome{Result: result.Result{Class: result.ClassDNSError, Detail: result.DetailServFail}}, "DNS failure, resolver failed (SERVFAIL)"},
+		{&result.Outcome{Result: result.Result{Class: result.ClassContentMismatch, Status: 200, Detail: result.DetailBodyMissingText}}, "wrong content (HTTP 200), expected text missing"},
+		{&result.Outcome{Result: result.Result{Class: result.ClassConnectionRefused}}, "connection refused"},
+		{&result.Outcome{Result: result.Result{Class: result.ClassServiceUnavailable, Status: 503, Gateway: "fastly", Detail: "some-new-token"}}, "503 from fastly, some new token"},
+		{&result.Outcome{Result: result.Result{Class: result.ClassTLSError, Detail: "weird\nfree text"}}, "TLS failure, weird free text"},
 	}
 	for _, tc := range cases {
 		m := &notify.Message{Monitor: "x", Class: tc.r.Class, Status: tc.r.Status, Gateway: tc.r.Gateway, Detail: tc.r.Detail, Result: tc.r}

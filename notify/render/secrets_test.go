@@ -17,8 +17,8 @@ import (
 func TestURLSecretsNeverRendered(t *testing.T) {
 	u := "https://bob:hunter22@shop.example.com/health?access_token=tok-abc&page=1"
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	res := &result.Result{URL: u, FinalURL: u + "&sig=sig-def", Redirects: 1, Class: result.ClassServerError, Status: 500,
-		Error: "GET " + u + " returned 500", Evidence: result.Evidence{Body: "see " + u}}
+	res := &result.Outcome{Result: result.Result{URL: u, FinalURL: u + "&sig=sig-def", Redirects: 1, Class: result.ClassServerError, Status: 500,
+		Error: "GET " + u + " returned 500", Evidence: result.Evidence{Body: "see " + u}}}
 	down := &notify.Message{Key: "1", Event: incident.NotifyOpen, Kind: incident.KindTarget, Monitor: "shop", URL: u,
 		Severity: incident.SeverityCritical, Class: result.ClassServerError, Status: 500, OpenedAt: at, At: at, Result: res}
 	update := *down
@@ -29,7 +29,7 @@ func TestURLSecretsNeverRendered(t *testing.T) {
 	group.Group = []notify.Member{{Monitor: "shop", URL: u, Class: result.ClassServerError}, {Monitor: "cart", URL: u, Class: result.ClassServerError}}
 	group.Cause = "gateway"
 	vantage := &notify.Message{Key: "v", Event: incident.NotifyOpen, Kind: incident.KindVantage, Monitor: "fra1", At: at,
-		Result: &result.Result{URL: "https://fra1:agent-pass@fra1.example.net/", Error: "calling the agent failed"}}
+		Result: &result.Outcome{Result: result.Result{URL: "https://fra1:agent-pass@fra1.example.net/", Error: "calling the agent failed"}}}
 	for name, m := range map[string]*notify.Message{"down": down, "update": &update, "resolve": &resolve, "group": &group, "vantage": vantage} {
 		blocks, _ := json.Marshal(SlackBlocks(m))
 		reply, _ := json.Marshal(SlackReply(m))

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vantage-monitor/vantage/monitor/diagnose"
 	"github.com/vantage-monitor/vantage/monitor/gateway"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/result"
@@ -228,8 +227,10 @@ func Summary(m *notify.Message) string {
 		if r.Gateway == f.gateway {
 			f.via = r.Via
 		}
-		f.findings = diagnose.Findings(r)
-		f.origin = originHeadline(r)
+		if r.Diagnosis != nil {
+			f.findings = r.Diagnosis.Findings
+		}
+		f.origin = r.Diagnosis.OriginHeadline()
 	}
 	return f.summary()
 }
@@ -241,13 +242,14 @@ type failure struct {
 	gateway  string
 	via      []string
 	detail   string
-	findings []diagnose.Finding
+	findings []result.Finding
 	origin   string // the diagnosis's direct probe of the origin, if any
 }
 
+// resultFailure is what one vantage's result says; the diagnosis is the
+// round's, not the vantage's, so it has none.
 func resultFailure(r *result.Result) failure {
-	return failure{class: r.Class, status: r.Status, gateway: r.Gateway, via: r.Via, detail: r.Detail,
-		findings: diagnose.Findings(r), origin: originHeadline(r)}
+	return failure{class: r.Class, status: r.Status, gateway: r.Gateway, via: r.Via, detail: r.Detail}
 }
 
 // statusFirst are the classes an HTTP status tells best.
@@ -392,10 +394,10 @@ func isToken(s string) bool {
 // findingWords is what the diagnosis adds to a summary when the response
 // itself named no detail: a 502 from nginx whose origin refuses is
 // "upstream refused", not a DNS failure.
-func findingWords(c result.Class, fs []diagnose.Finding, origin string) string {
+func findingWords(c result.Class, fs []result.Finding, origin string) string {
 	for _, f := range fs {
 		switch f {
-		case diagnose.FindingUpstreamDown:
+		case result.FindingUpstreamDown:
 			switch {
 			case strings.HasPrefix(origin, result.ClassConnectionRefused.Words()):
 				return "upstream refused"
@@ -403,21 +405,21 @@ func findingWords(c result.Class, fs []diagnose.Finding, origin string) string {
 				return "upstream not answering"
 			}
 			return "upstream down"
-		case diagnose.FindingUpstreamError:
+		case result.FindingUpstreamError:
 			return "app behind it failing"
-		case diagnose.FindingGatewayPath:
+		case result.FindingGatewayPath:
 			return "path to the upstream broken"
 		}
 	}
 	for _, f := range fs {
 		switch f {
-		case diagnose.FindingDNSDisagreement:
+		case result.FindingDNSDisagreement:
 			return "resolvers disagree"
-		case diagnose.FindingDNSFailure:
+		case result.FindingDNSFailure:
 			if c != result.ClassDNSError { // a DNS failure says so already
 				return "no resolver answers"
 			}
-		case diagnose.FindingConnectFailed:
+		case result.FindingConnectFailed:
 			switch c {
 			case result.ClassConnectionRefused, result.ClassConnectTimeout, result.ClassNetworkUnreachable:
 			default:
@@ -429,37 +431,22 @@ func findingWords(c result.Class, fs []diagnose.Finding, origin string) string {
 }
 
 // findingLabel names a finding for the diagnosis section.
-func findingLabel(f diagnose.Finding) string {
+func findingLabel(f result.Finding) string {
 	switch f {
-	case diagnose.FindingUpstreamDown:
+	case result.FindingUpstreamDown:
 		return "Upstream down"
-	case diagnose.FindingUpstreamError:
+	case result.FindingUpstreamError:
 		return "Application failing"
-	case diagnose.FindingGatewayPath:
+	case result.FindingGatewayPath:
 		return "Path from the gateway to the upstream broken"
-	case diagnose.FindingDNSDisagreement:
+	case result.FindingDNSDisagreement:
 		return "DNS resolvers disagree"
-	case diagnose.FindingDNSFailure:
+	case result.FindingDNSFailure:
 		return "DNS fails from every resolver"
-	case diagnose.FindingConnectFailed:
+	case result.FindingConnectFailed:
 		return "No address accepts a connection"
 	}
 	return strings.ReplaceAll(string(f), "-", " ")
-}
-
-// originHeadline is the headline of the diagnosis's direct probe of the
-// origin, from its marker "diagnosis: origin URL: HEADLINE".
-func originHeadline(r *result.Result) string {
-	for _, m := range r.Evidence.Markers {
-		rest, ok := strings.CutPrefix(m, diagnose.MarkerPrefix+"origin ")
-		if !ok {
-			continue
-		}
-		if i := strings.LastIndex(rest, ": "); i >= 0 {
-			return rest[i+2:]
-		}
-	}
-	return ""
 }
 
 // explain says what the class means, in a sentence an on-call person

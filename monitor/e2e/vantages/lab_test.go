@@ -315,13 +315,13 @@ func (l *lab) run(role string, args ...string) (stdout, stderr string, code int)
 }
 
 // check runs `vantage check -config -json` in coord and returns its result.
-func (l *lab) check(cfg string) result.Result {
+func (l *lab) check(cfg string) result.Outcome {
 	l.t.Helper()
 	out, errOut, code := l.run("coord", "check", "-config", cfg, "-json", "-timeout", "1s", targetURL)
 	if code != 0 && code != 1 {
 		l.t.Fatalf("vantage check exited %d:\n%s%s", code, out, errOut)
 	}
-	var r result.Result
+	var r result.Outcome
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		l.t.Fatalf("vantage check -json printed no result (%v):\n%s%s", err, out, errOut)
 	}

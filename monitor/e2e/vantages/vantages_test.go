@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vantage-monitor/vantage/daemon"
 	"github.com/vantage-monitor/vantage/internal/testkit"
 	"github.com/vantage-monitor/vantage/monitor/agent"
 	"github.com/vantage-monitor/vantage/monitor/incident"
@@ -24,7 +23,7 @@ import (
 )
 
 // wantRound asserts a round's scope and what each vantage saw.
-func wantRound(t *testing.T, r result.Result, scope result.Scope, lines map[string]result.VantageStatus) {
+func wantRound(t *testing.T, r result.Outcome, scope result.Scope, lines map[string]result.VantageStatus) {
 	t.Helper()
 	got := map[string]result.VantageStatus{}
 	for _, l := range r.Vantages {
@@ -136,7 +135,7 @@ func TestVantages(t *testing.T) {
 		defer l.cut("coord", targetIP, canaryIP, a1IP, a2IP)()
 		before := l.web.hits.Load()
 		incs, rows := l.runDaemon(t, "isolated")
-		wantIncidents(t, incs, daemon.IsolationIncident)
+		wantIncidents(t, incs, incident.IsolationIncident)
 		if n := l.web.hits.Load() - before; n != 0 {
 			t.Errorf("the target got %d requests although every path to it was cut", n)
 		}
@@ -240,7 +239,7 @@ func wantIncidents(t *testing.T, incs []incident.Incident, notice string) {
 		desc := fmt.Sprintf("%s %s #%d, %s, opened %s: %s", in.Kind, in.Monitor, in.ID, state, in.OpenedAt.Format(time.StampMilli), in.Detail)
 		switch in.Kind {
 		case incident.KindVantage:
-			if !in.Open() && in.Resolution == daemon.ResolutionIsolated && notice == daemon.IsolationIncident {
+			if !in.Open() && in.Resolution == incident.ResolutionIsolated && notice == incident.IsolationIncident {
 				continue
 			}
 			vantages = append(vantages, desc)
