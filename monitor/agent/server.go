@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vantage-monitor/vantage/monitor/fixes"
 	"github.com/vantage-monitor/vantage/monitor/probe"
 	"github.com/vantage-monitor/vantage/monitor/redact"
 	"github.com/vantage-monitor/vantage/monitor/result"
@@ -322,6 +323,14 @@ func (s *Server) handleProbe(w http.ResponseWriter, r *http.Request) {
 	}
 	res := s.prober.RunPlan(r.Context(), plan)
 	<-s.sem
+	// A coordinator from before monitor/round takes the fixes of the
+	// result that stands for its round, which may be this one: an agent
+	// upgraded before its coordinator must still hand them over. A current
+	// coordinator ignores them and chooses once, at the end of its round,
+	// from every vantage's result and the diagnosis.
+	if f := fixes.Suggest(&res, nil); len(f) > 0 {
+		res.Fixes = f
+	}
 	bound(&res)
 	out, err := json.Marshal(res)
 	if err != nil {
