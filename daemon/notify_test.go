@@ -167,13 +167,6 @@ end = %s
 	}
 }
 
-func TestRenderKnowsTheIsolationNotice(t *testing.T) {
-	// render cannot import the daemon (a cycle), so it repeats the name.
-	if render.IsolationName != IsolationIncident {
-		t.Fatalf("render.IsolationName = %q, daemon.IsolationIncident = %q", render.IsolationName, IsolationIncident)
-	}
-}
-
 // TestOutageBehindABacklogIsReportedLate: the receiver did not take the
 // DOWN before the incident resolved (nothing was delivered in between),
 // and no window or group wait held it. The outage must not vanish: the

@@ -8,19 +8,10 @@ import (
 	"sync/atomic"
 
 	"github.com/vantage-monitor/vantage/monitor/config"
-	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/result"
 	"github.com/vantage-monitor/vantage/monitor/round"
 	"github.com/vantage-monitor/vantage/monitor/vantage"
 )
-
-// IsolationIncident is the name of the isolation notice (see
-// incident.IsolationIncident).
-const IsolationIncident = incident.IsolationIncident
-
-// ResolutionIsolated is how a vantage incident ends when the isolation
-// notice takes over from it.
-const ResolutionIsolated = incident.ResolutionIsolated
 
 // fleet is the vantage setup of one config: its rounds, their vantage
 // runner and which vantages have shown since it was built that they work.

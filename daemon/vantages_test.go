@@ -308,8 +308,8 @@ func TestIsolationRaisesOneNotice(t *testing.T) {
 	if inc := f.openIncidents(incident.KindTarget); len(inc) != 0 {
 		t.Fatalf("a storm: target incidents %v", names(inc))
 	}
-	if got := names(f.openIncidents(incident.KindVantage)); !slices.Equal(got, []string{IsolationIncident}) {
-		t.Fatalf("vantage incidents %v, want only %s", got, IsolationIncident)
+	if got := names(f.openIncidents(incident.KindVantage)); !slices.Equal(got, []string{incident.IsolationIncident}) {
+		t.Fatalf("vantage incidents %v, want only %s", got, incident.IsolationIncident)
 	}
 
 	// Back online: the notice resolves and stays in the store for the
@@ -332,7 +332,7 @@ func TestIsolationRaisesOneNotice(t *testing.T) {
 	if h, _ := f.d.VantageHealth(); h.Vantages[0].State != vantage.Healthy {
 		t.Fatalf("local still %s after a passing canary", h.Vantages[0].State)
 	}
-	hist, err := f.d.store.RecentIncidents(context.Background(), IsolationIncident, 10)
+	hist, err := f.d.store.RecentIncidents(context.Background(), incident.IsolationIncident, 10)
 	if err != nil || len(hist) != 1 || hist[0].Open() {
 		t.Fatalf("isolation notice history %+v %v, want one resolved", hist, err)
 	}
@@ -436,11 +436,11 @@ func TestIsolationTakesOverAVantageIncidentOpenedOnTheWay(t *testing.T) {
 	f.clock.Advance(time.Minute)
 	f.d.vs.fleet.Load().runner.Tick(context.Background())
 	f.d.syncVantages(context.Background())
-	if got := names(f.openIncidents(incident.KindVantage)); !slices.Equal(got, []string{IsolationIncident}) {
-		t.Fatalf("vantage incidents %v, want only %s", got, IsolationIncident)
+	if got := names(f.openIncidents(incident.KindVantage)); !slices.Equal(got, []string{incident.IsolationIncident}) {
+		t.Fatalf("vantage incidents %v, want only %s", got, incident.IsolationIncident)
 	}
 	hist, err := f.d.store.RecentIncidents(context.Background(), "fra1", 10)
-	if err != nil || len(hist) != 1 || hist[0].Open() || hist[0].Resolution != ResolutionIsolated {
+	if err != nil || len(hist) != 1 || hist[0].Open() || hist[0].Resolution != incident.ResolutionIsolated {
 		t.Fatalf("fra1's incident: %+v %v, want closed as covered by the isolation notice", hist, err)
 	}
 	// Nobody heard of fra1: its alert was withdrawn; the notice goes out.
@@ -449,7 +449,7 @@ func TestIsolationTakesOverAVantageIncidentOpenedOnTheWay(t *testing.T) {
 		t.Fatal(err)
 	}
 	msgs, _ := rec.got()
-	if len(msgs) != 1 || msgs[0].Monitor != IsolationIncident || msgs[0].Event != incident.NotifyOpen {
+	if len(msgs) != 1 || msgs[0].Monitor != incident.IsolationIncident || msgs[0].Event != incident.NotifyOpen {
 		t.Fatalf("delivered %+v, want only the isolation notice", msgs)
 	}
 }

@@ -111,10 +111,6 @@ type Message struct {
 	Persistent bool `json:"persistent,omitempty"`
 }
 
-// IsolationMonitor is the incident name of the notice that this host lost
-// its network (the daemon's isolation incident).
-const IsolationMonitor = incident.IsolationIncident
-
 // Member is one incident of a grouped message.
 type Member struct {
 	IncidentID int64        `json:"incident_id"`

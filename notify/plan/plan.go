@@ -308,7 +308,7 @@ func Message(cfg *config.Config, ev *incident.Event, id int64) notify.Message {
 			m.Fixes = r.Fixes
 		}
 	}
-	m.Persistent = inc.Kind == incident.KindVantage && inc.Monitor == notify.IsolationMonitor
+	m.Persistent = inc.Kind == incident.KindVantage && inc.Monitor == incident.IsolationIncident
 	switch ev.Kind {
 	case incident.EventOpened:
 		m.Event = incident.NotifyOpen

@@ -297,11 +297,11 @@ func vantageImpairedCase() *notify.Message {
 
 func localNetworkCase() *notify.Message {
 	why := "this host has lost its network: the local canaries fail and no remote vantage answers (canary https://canary-a.example.test/ failed: network unreachable)"
-	r := &result.Outcome{Result: result.Result{URL: IsolationName, StartedAt: sentAt, Class: result.ClassNetworkUnreachable, Detail: why, Error: why}}
+	r := &result.Outcome{Result: result.Result{URL: incident.IsolationIncident, StartedAt: sentAt, Class: result.ClassNetworkUnreachable, Detail: why, Error: why}}
 	r.Normalize()
 	return &notify.Message{
 		Key: "open/vantage/local/network/8", Event: incident.NotifyOpen, Receiver: "ops-email", IncidentID: 8,
-		Kind: incident.KindVantage, Monitor: IsolationName, Severity: incident.SeverityWarning,
+		Kind: incident.KindVantage, Monitor: incident.IsolationIncident, Severity: incident.SeverityWarning,
 		Class: result.ClassNetworkUnreachable, Detail: why, OpenedAt: opened, At: sentAt, Result: r,
 	}
 }

@@ -221,7 +221,7 @@ func buildVantage(d *doc, m *notify.Message) {
 	switch {
 	case m.Event == incident.NotifyResolve:
 		d.Tone = toneOK
-		if m.Monitor == IsolationName {
+		if m.Monitor == incident.IsolationIncident {
 			d.Lead = "Our network is " + Verdict(m) + "."
 		} else {
 			d.Lead = fmt.Sprintf("Vantage %s is %s.", name(m), Verdict(m))
@@ -237,7 +237,7 @@ func buildVantage(d *doc, m *notify.Message) {
 			d.Facts = append(d.Facts, fact{Label: "Resolved at", Value: stamp(t)})
 		}
 		return
-	case m.Monitor == IsolationName:
+	case m.Monitor == incident.IsolationIncident:
 		d.Lead = "Our own network is " + Verdict(m) + "."
 		if why != "" {
 			d.Facts = append(d.Facts, fact{Label: "Why", Value: clipRunes(oneLine(why), maxLine)})
@@ -277,7 +277,7 @@ func buildVantage(d *doc, m *notify.Message) {
 // knowledge base (keyed by what a target answered) does not cover.
 func vantageSteps(name, state string) []string {
 	switch {
-	case name == IsolationName:
+	case name == incident.IsolationIncident:
 		return []string{
 			"Check this host's link, default route and resolver (ip addr; ip route; resolvectl status) and whether its provider reports an outage.",
 			"Until it is back, no target can be judged from here: open target alerts are neither confirmed nor resolved.",

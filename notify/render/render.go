@@ -78,7 +78,7 @@ func downTag(m *notify.Message) string {
 func vantageTitle(m *notify.Message) string {
 	n := name(m)
 	d := Duration(m.Duration())
-	if m.Monitor == IsolationName {
+	if m.Monitor == incident.IsolationIncident {
 		switch m.Event {
 		case incident.NotifyResolve:
 			return "[RESOLVED] our network is back after " + d

@@ -12,13 +12,6 @@ import (
 	"github.com/vantage-monitor/vantage/notify"
 )
 
-// IsolationName is the monitor name of the KindVantage notice the daemon
-// raises while its own host has lost its network (incident.IsolationIncident).
-// It is repeated here because the daemon sits above notify and importing it
-// would be a cycle; TestIsolationName in the daemon's package would be the
-// place to pin the two together.
-const IsolationName = notify.IsolationMonitor
-
 // Duration formats how long an incident lasted, coarsely, the way people
 // say it: "45s", "4m 30s", "12m", "1h 5m", "2d 3h". Short outages keep
 // their seconds because "1m" and "1m 59s" are different stories; long ones
@@ -192,7 +185,7 @@ func vantageState(m *notify.Message) (state, why string, monitors []string) {
 }
 
 func vantageVerdict(m *notify.Message) string {
-	if m.Monitor == IsolationName {
+	if m.Monitor == incident.IsolationIncident {
 		if m.Event == incident.NotifyResolve {
 			return "back after " + Duration(m.Duration()) + ": this host has its network again"
 		}
