@@ -131,7 +131,7 @@ func TestVantageScopesDriveTargetIncidents(t *testing.T) {
 		fraDown    bool
 		iadDown    bool
 		localDown  bool
-		wantScope  string
+		wantScope  result.Scope
 		wantSev    incident.Severity
 		wantRegion []string
 	}{
@@ -157,7 +157,7 @@ func TestVantageScopesDriveTargetIncidents(t *testing.T) {
 			m.mu.Lock()
 			last := *m.last
 			m.mu.Unlock()
-			if string(last.Scope) != tt.wantScope || len(last.Vantages) != 3 {
+			if last.Scope != tt.wantScope || len(last.Vantages) != 3 {
 				t.Fatalf("last result scope %q with %d vantage lines, want %q and 3: %+v", last.Scope, len(last.Vantages), tt.wantScope, last.Vantages)
 			}
 			views, err := f.d.Monitors(context.Background())

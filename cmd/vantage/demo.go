@@ -169,7 +169,7 @@ wait:
 	for _, v := range views {
 		scope, class := "-", "-"
 		if inc := v.OpenIncident; inc != nil {
-			scope, class = orDash(inc.Scope), string(inc.Class)
+			scope, class = orDash(string(inc.Scope)), string(inc.Class)
 			if inc.Gateway != "" {
 				class += " (gateway " + inc.Gateway + ")"
 			}

@@ -55,7 +55,7 @@ type Incident struct {
 	Status     int          `json:"status,omitempty"`
 	// Scope is the vantage verdict ("everyone", "partial", ...), empty for a
 	// single-vantage daemon.
-	Scope string `json:"scope,omitempty"`
+	Scope result.Scope `json:"scope,omitempty"`
 	// Regions names the vantages that saw the target down when Scope is
 	// "partial", so the alert can say where it is down from.
 	Regions  []string `json:"regions,omitempty"`
@@ -85,6 +85,6 @@ type Change struct {
 	Note    string       `json:"note,omitempty"`
 	// Scope and Severity are the incident's scope and severity from this
 	// change on.
-	Scope    string   `json:"scope,omitempty"`
-	Severity Severity `json:"severity,omitempty"`
+	Scope    result.Scope `json:"scope,omitempty"`
+	Severity Severity     `json:"severity,omitempty"`
 }

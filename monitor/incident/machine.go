@@ -116,7 +116,7 @@ type Observation struct {
 	Vote Vote
 	// Scope is the vantage verdict of the round, empty for a daemon with
 	// only the local vantage.
-	Scope string
+	Scope result.Scope
 	// Regions names the vantages that saw the target down (for "partial").
 	Regions []string
 	// Severity is the severity of a down vote, as the round decided it
@@ -134,7 +134,7 @@ func (o *Observation) vote() Vote {
 	if o.Result.OK {
 		return VoteUp
 	}
-	if o.Scope == ScopeJustMe || o.Scope == ScopeUnknown {
+	if o.Scope == result.ScopeJustMe || o.Scope == result.ScopeUnknown {
 		return VoteNone
 	}
 	return VoteDown
@@ -170,7 +170,7 @@ func (o *Observation) check() error {
 type failure struct {
 	At       time.Time      `json:"at"`
 	Result   result.Outcome `json:"result"`
-	Scope    string         `json:"scope,omitempty"`
+	Scope    result.Scope   `json:"scope,omitempty"`
 	Regions  []string       `json:"regions,omitempty"`
 	Severity Severity       `json:"severity"`
 }
@@ -461,7 +461,7 @@ func (m *Machine) update(at time.Time, f *failure, sev Severity) (Change, bool) 
 		notes = append(notes, fmt.Sprintf("gateway %s → %s", orNone(inc.Gateway), orNone(r.Gateway)))
 	}
 	if f.Scope != inc.Scope {
-		notes = append(notes, fmt.Sprintf("scope %s → %s", orNone(inc.Scope), orNone(f.Scope)))
+		notes = append(notes, fmt.Sprintf("scope %s → %s", orNone(string(inc.Scope)), orNone(string(f.Scope))))
 	} else if !slices.Equal(f.Regions, inc.Regions) {
 		notes = append(notes, "regions changed")
 	}

@@ -50,16 +50,16 @@ func observation(tok string, at time.Time) (Observation, bool) {
 		o.Result.Result = bad(502, result.ClassBadGateway, "nginx")
 		// The round decides the severity (monitor/verdict.Severity);
 		// the machine takes it as given.
-		o.Scope, o.Regions, o.Severity = ScopePartial, []string{"fra1"}, SeverityWarning
+		o.Scope, o.Regions, o.Severity = result.ScopePartial, []string{"fra1"}, SeverityWarning
 	case "E":
 		o.Result.Result = bad(502, result.ClassBadGateway, "nginx")
-		o.Scope, o.Severity = ScopeEveryone, SeverityCritical
+		o.Scope, o.Severity = result.ScopeEveryone, SeverityCritical
 	case "J":
 		o.Result.Result = result.Result{Class: result.ClassConnectTimeout, StartedAt: at}
-		o.Scope = ScopeJustMe
+		o.Scope = result.ScopeJustMe
 	case "U":
 		o.Result.Result = result.Result{Class: result.ClassConnectTimeout, StartedAt: at}
-		o.Scope = ScopeUnknown
+		o.Scope = result.ScopeUnknown
 	case "N":
 		o.Result.Result = result.Result{OK: true, Class: result.ClassOK, Status: 200, StartedAt: at}
 		o.Vote = VoteNone
@@ -308,7 +308,7 @@ func TestScopeSeverity(t *testing.T) {
 	m, _ := New("shop", KindTarget, Settings{})
 	_, _, evs := play(t, m, Settings{}, "P P E P")
 	opened := lastOf(t, evs, EventOpened).Incident
-	if opened.Severity != SeverityWarning || opened.Scope != ScopePartial || strings.Join(opened.Regions, ",") != "fra1" {
+	if opened.Severity != SeverityWarning || opened.Scope != result.ScopePartial || strings.Join(opened.Regions, ",") != "fra1" {
 		t.Errorf("partial incident: severity %s scope %q regions %v", opened.Severity, opened.Scope, opened.Regions)
 	}
 	var sev []Severity

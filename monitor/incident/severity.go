@@ -6,15 +6,6 @@ import (
 	"time"
 )
 
-// The vantage verdicts of a round (the "scope" of a failure). They are
-// spelled as in the JSON result so the daemon can pass the verdict through.
-const (
-	ScopeEveryone = "everyone" // every healthy vantage sees the target down
-	ScopePartial  = "partial"  // some healthy vantages see it down
-	ScopeJustMe   = "just_me"  // only impaired vantages see it down
-	ScopeUnknown  = "unknown"  // no healthy vantage answered
-)
-
 // Rank orders severities for comparisons such as a route's min_severity:
 // info 1, warning 2, critical 3, anything unknown 0.
 func (s Severity) Rank() int {

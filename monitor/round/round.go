@@ -167,7 +167,7 @@ type Outcome struct {
 // Observation is the round as the target's incident machine observes it,
 // at the time the round ran.
 func (o *Outcome) Observation(at time.Time) incident.Observation {
-	return incident.Observation{At: at, Result: o.Outcome, Vote: o.Vote, Scope: string(o.Scope),
+	return incident.Observation{At: at, Result: o.Outcome, Vote: o.Vote, Scope: o.Scope,
 		Regions: o.Regions, Severity: o.Severity}
 }
 

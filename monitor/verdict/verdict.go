@@ -285,7 +285,7 @@ func Severity(scope result.Scope, configured incident.Severity) incident.Severit
 // partial naming its regions; just_me and unknown are no vote; an up round
 // votes up.
 func Observation(r result.Outcome, configured incident.Severity) incident.Observation {
-	o := incident.Observation{Result: r, Scope: string(r.Scope)}
+	o := incident.Observation{Result: r, Scope: r.Scope}
 	switch {
 	case r.Scope == result.ScopeJustMe || r.Scope == result.ScopeUnknown:
 		o.Vote = incident.VoteNone

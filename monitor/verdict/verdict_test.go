@@ -283,7 +283,7 @@ func TestObservationDrivesMachine(t *testing.T) {
 				t.Fatalf("incident opened = %v, want %v", opened != nil, tc.opens)
 			}
 			if opened != nil {
-				if opened.Severity != tc.severity || opened.Scope != string(v.Scope) || !slices.Equal(opened.Regions, tc.regions) {
+				if opened.Severity != tc.severity || opened.Scope != v.Scope || !slices.Equal(opened.Regions, tc.regions) {
 					t.Errorf("incident severity %q scope %q regions %v", opened.Severity, opened.Scope, opened.Regions)
 				}
 			}

@@ -346,7 +346,7 @@ func describeChange(ev *incident.Event) string {
 		parts = append(parts, "now "+what)
 	}
 	if c.Scope != "" {
-		parts = append(parts, "scope "+c.Scope)
+		parts = append(parts, "scope "+string(c.Scope))
 	}
 	if c.Severity != "" {
 		parts = append(parts, "severity "+string(c.Severity))
