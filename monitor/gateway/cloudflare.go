@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"net/http"
 	"strconv"
 	"strings"
 )
@@ -54,11 +55,24 @@ func cloudflareDetail(status int) string {
 	return "cloudflare-" + strconv.Itoa(status)
 }
 
+// HasCloudflareHeaders reports Cloudflare's unmistakable headers: a CF-Ray
+// (on every response it proxies) or its Server name. The probe asks it of
+// a 52x code, whose meaning only Cloudflare gives.
+func HasCloudflareHeaders(h http.Header) bool {
+	return strings.TrimSpace(h.Get("Cf-Ray")) != "" || cloudflareServer(lowerASCII(strings.TrimSpace(h.Get("Server"))))
+}
+
+// cloudflareServer: the Server names of Cloudflare's edge, lower-cased
+// (cloudflare-nginx on older edges).
+func cloudflareServer(lserver string) bool {
+	return lserver == "cloudflare" || lserver == "cloudflare-nginx"
+}
+
 // cloudflareHeaders: cf-ray on every proxied response; Server: cloudflare.
 func (s *scan) cloudflareHeaders(f *headerFacts) {
 	ray := s.get("Cf-Ray")
-	if ray != "" || f.lserver == "cloudflare" || f.lserver == "cloudflare-nginx" {
-		if f.lserver == "cloudflare" || f.lserver == "cloudflare-nginx" {
+	if ray != "" || cloudflareServer(f.lserver) {
+		if cloudflareServer(f.lserver) {
 			s.evidence("Server", f.server)
 		}
 		if ray != "" {

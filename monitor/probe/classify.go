@@ -170,8 +170,7 @@ func statusClass(resp *http.Response, id gateway.Identification) result.Class {
 // response: the gateway package's verdict, or failing that its two
 // unmistakable headers. Only Cloudflare gives the 52x codes their meanings.
 func isCloudflare(h http.Header, id gateway.Identification) bool {
-	return id.Gateway == gateway.Cloudflare || slices.Contains(id.Via, gateway.Cloudflare) ||
-		strings.EqualFold(h.Get("Server"), "cloudflare") || h.Get("Cf-Ray") != ""
+	return id.Gateway == gateway.Cloudflare || slices.Contains(id.Via, gateway.Cloudflare) || gateway.HasCloudflareHeaders(h)
 }
 
 // identify asks the gateway package which hop produced a response that is
