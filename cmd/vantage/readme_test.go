@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -101,6 +102,49 @@ func TestREADMECommandsAreExercised(t *testing.T) {
 					t.Errorf("README command %q is not exercised by any test listed in exercisedBy", cmd)
 				}
 			}
+		}
+	}
+}
+
+// TestREADMELayoutListsEveryPackage keeps README's Layout table true: one
+// row per package of the module, none for a package that is gone.
+func TestREADMELayoutListsEveryPackage(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, layout, ok := strings.Cut(string(readme), "\n## Layout\n")
+	if !ok {
+		t.Fatal("README.md has no Layout section")
+	}
+	if i := strings.Index(layout, "\n## "); i >= 0 {
+		layout = layout[:i]
+	}
+	rows := map[string]int{}
+	for _, line := range strings.Split(layout, "\n") {
+		if !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		path, _, _ := strings.Cut(strings.TrimPrefix(line, "| `"), "`")
+		rows[path]++
+	}
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}", "../../...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	const module = "github.com/vantage-monitor/vantage/"
+	pkgs := map[string]bool{}
+	for _, p := range strings.Fields(string(out)) {
+		pkgs[strings.TrimPrefix(p, module)] = true
+	}
+	for p := range pkgs {
+		if rows[p] != 1 {
+			t.Errorf("package %s has %d rows in README's Layout table, want 1", p, rows[p])
+		}
+	}
+	for p := range rows {
+		if !pkgs[p] {
+			t.Errorf("README's Layout table lists %s, which is not a package", p)
 		}
 	}
 }
