@@ -2,7 +2,8 @@
 # Go modules come from the module cache, the .deb is made by dpkg-deb.
 #
 #   make                      build ./dist/vantage
-#   make install              binary, units, config (never overwritten), docs
+#   make install              binary, units, config (never overwritten), docs,
+#                             man pages, bash/zsh/fish completion
 #   make install DESTDIR=/tmp/stage PREFIX=/usr
 #   make uninstall            the same files, minus /etc/vantage and the state
 #   make deb                  ./dist/vantage_<version>_<arch>.deb
@@ -19,6 +20,13 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 BINDIR     ?= $(PREFIX)/bin
 DOCDIR     ?= $(PREFIX)/share/doc/vantage
+MANDIR     ?= $(PREFIX)/share/man
+# Where each shell looks for completions that a package ships: the
+# bash-completion package's directory, Debian's zsh vendor-completions,
+# fish's vendor_completions.d.
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/vendor-completions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 SYSCONFDIR ?= /etc
 ifeq ($(PREFIX),/usr)
 UNITDIR    ?= /lib/systemd/system
@@ -30,6 +38,11 @@ GO         ?= go
 BUILDDIR   ?= dist
 DISTDIR    ?= dist
 UNITS      := vantage.service vantage-agent.service
+# The man pages and completion scripts are generated from the CLI's own
+# definitions and committed (docs/man, docs/completion); TestGeneratedDocs
+# in cmd/vantage fails when they drift, and -update rewrites them.
+MAN1       := $(notdir $(wildcard docs/man/*.1))
+MAN5       := $(notdir $(wildcard docs/man/*.5))
 
 # The version baked into the binary: the nearest tag (git describe), else,
 # for a build with no tag behind it, 0.0.0+git<commit date>.<commit>, else
@@ -99,6 +112,16 @@ install: build
 		mv $(DESTDIR)$(UNITDIR)/$$u.tmp $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
 	done
 	install -m 0644 config.example.toml README.md $(DESTDIR)$(DOCDIR)/
+	install -d -m 0755 $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	@# gzip -n: no name or time stamp inside, so the package is reproducible.
+	for m in $(MAN1:%=man1/%) $(MAN5:%=man5/%); do \
+		gzip -9n < docs/man/$$(basename $$m) > $(DESTDIR)$(MANDIR)/$$m.gz && \
+		chmod 0644 $(DESTDIR)$(MANDIR)/$$m.gz || exit 1; \
+	done
+	install -m 0644 docs/completion/vantage.bash $(DESTDIR)$(BASHCOMPDIR)/vantage
+	install -m 0644 docs/completion/_vantage $(DESTDIR)$(ZSHCOMPDIR)/_vantage
+	install -m 0644 docs/completion/vantage.fish $(DESTDIR)$(FISHCOMPDIR)/vantage.fish
 	@# The configs hold no secrets (they come from credentials), and the
 	@# services' dynamic users must read them: 0644. Never overwrite local edits.
 	@for c in vantage.toml agent.toml; do \
@@ -116,6 +139,8 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/vantage
 	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS))
 	rm -f $(DESTDIR)$(DOCDIR)/config.example.toml $(DESTDIR)$(DOCDIR)/README.md
+	rm -f $(MAN1:%=$(DESTDIR)$(MANDIR)/man1/%.gz) $(MAN5:%=$(DESTDIR)$(MANDIR)/man5/%.gz)
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/vantage $(DESTDIR)$(ZSHCOMPDIR)/_vantage $(DESTDIR)$(FISHCOMPDIR)/vantage.fish
 	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 
@@ -124,7 +149,9 @@ uninstall:
 deb:
 	rm -rf $(DEBROOT)
 	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(DEBROOT)) PREFIX=/usr \
-		BINDIR=/usr/bin UNITDIR=/lib/systemd/system DOCDIR=/usr/share/doc/vantage SYSCONFDIR=/etc
+		BINDIR=/usr/bin UNITDIR=/lib/systemd/system DOCDIR=/usr/share/doc/vantage SYSCONFDIR=/etc \
+		MANDIR=/usr/share/man BASHCOMPDIR=/usr/share/bash-completion/completions \
+		ZSHCOMPDIR=/usr/share/zsh/vendor-completions FISHCOMPDIR=/usr/share/fish/vendor_completions.d
 	install -d -m 0755 $(DEBROOT)/DEBIAN
 	{ \
 		echo "Package: vantage"; \

@@ -66,6 +66,48 @@ func TestDeb(t *testing.T) {
 		}
 	})
 
+	// lintian is what a Debian maintainer runs before anything else: any
+	// error or warning fails (info and pedantic tags do not).
+	t.Run("lintian", func(t *testing.T) {
+		lintian := needTool(t, "lintian", "lintian")
+		out, err := exec.Command(lintian, "--fail-on", "error,warning", deb).CombinedOutput()
+		var tags []string
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(line, "E: ") || strings.HasPrefix(line, "W: ") {
+				tags = append(tags, line)
+			}
+		}
+		if err != nil || len(tags) > 0 {
+			t.Errorf("lintian --fail-on error,warning %s: %v\n%s", filepath.Base(deb), err, out)
+		}
+	})
+
+	// The man pages, gzipped, and the completion scripts, where man and
+	// each shell look.
+	t.Run("docs", func(t *testing.T) {
+		listed := run1(t, "dpkg-deb", "--contents", deb)
+		want := []string{
+			"./usr/share/man/man1/vantage.1.gz", "./usr/share/man/man1/vantage-check.1.gz",
+			"./usr/share/man/man5/vantage.toml.5.gz",
+			"./usr/share/bash-completion/completions/vantage",
+			"./usr/share/zsh/vendor-completions/_vantage",
+			"./usr/share/fish/vendor_completions.d/vantage.fish",
+		}
+		pages, err := filepath.Glob(filepath.Join(repoRoot, "docs/man/*.[15]"))
+		if err != nil || len(pages) == 0 {
+			t.Fatalf("no pages in docs/man: %v", err)
+		}
+		for _, p := range pages {
+			b := filepath.Base(p)
+			want = append(want, "./usr/share/man/man"+b[len(b)-1:]+"/"+b+".gz")
+		}
+		for _, w := range want {
+			if !regexp.MustCompile(`(?m)^-rw-r--r-- root/root .* ` + regexp.QuoteMeta(w) + `$`).MatchString(listed) {
+				t.Errorf("the package has no %s (0644 root:root)", w)
+			}
+		}
+	})
+
 	t.Run("contents", func(t *testing.T) {
 		listed := map[string]string{}
 		for _, line := range strings.Split(strings.TrimSpace(run1(t, "dpkg-deb", "--contents", deb)), "\n") {

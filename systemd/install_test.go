@@ -107,6 +107,13 @@ func TestMakeInstall(t *testing.T) {
 			for _, doc := range []string{"config.example.toml", "README.md"} {
 				wantFile(t, filepath.Join(dest, tc.docdir, doc), 0o644)
 			}
+			// Man pages (gzipped) and completion scripts under the prefix's share/.
+			share := filepath.Join(dest, filepath.Dir(tc.bindir), "share")
+			shipped := []string{"man/man1/vantage.1.gz", "man/man1/vantage-check.1.gz", "man/man5/vantage.toml.5.gz",
+				"bash-completion/completions/vantage", "zsh/vendor-completions/_vantage", "fish/vendor_completions.d/vantage.fish"}
+			for _, f := range shipped {
+				wantFile(t, filepath.Join(share, f), 0o644)
+			}
 			conf := filepath.Join(dest, "etc/vantage/vantage.toml")
 			if got := wantFile(t, conf, 0o644); got != string(example) {
 				t.Error("/etc/vantage/vantage.toml is not the starter systemd/vantage.toml")
@@ -152,6 +159,9 @@ func TestMakeInstall(t *testing.T) {
 				wantGone(t, filepath.Join(dest, tc.unitdir, u))
 			}
 			wantGone(t, filepath.Join(dest, tc.docdir))
+			for _, f := range shipped {
+				wantGone(t, filepath.Join(share, f))
+			}
 			if got := wantFile(t, conf, 0o644); got != edited {
 				t.Error("make uninstall removed or changed /etc/vantage/vantage.toml")
 			}
