@@ -49,7 +49,7 @@ func defineCheckFlags(fs *flag.FlagSet, v *checkFlagValues) {
 	fs.StringVar(&v.o.spec.Body, "body", "", "request `body`")
 	fs.StringVar(&v.expectStatus, "expect-status", v.expectStatus, "accepted status `codes` and ranges, e.g. 200,204 or 200-399")
 	fs.StringVar(&v.o.spec.ExpectBody, "expect-body", "", "fail unless the body contains this `text`")
-	fs.StringVar(&v.o.spec.ExpectRegex, "expect-regex", "", "fail unless the body matches this regular expression (`regex`)")
+	fs.StringVar(&v.o.spec.ExpectRegex, "expect-regex", "", "fail unless the body matches this `regexp` (Go syntax)")
 	fs.Var(&v.maxBody, "max-body", "read at most this many bytes of the body, after decompression (e.g. 1MiB)")
 	fs.BoolVar(&v.noFollow, "no-follow", false, "report a redirect as it is instead of following it (default: follow up to 10)")
 	fs.BoolVar(&v.o.spec.Insecure, "insecure", false, "do not verify the TLS certificate (it is still reported)")

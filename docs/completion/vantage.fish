@@ -28,7 +28,7 @@ complete -c vantage -n '__fish_seen_subcommand_from check' -o 6 -d 'use IPv6 onl
 complete -c vantage -n '__fish_seen_subcommand_from check' -l body -r -d 'request body'
 complete -c vantage -n '__fish_seen_subcommand_from check' -l config -r -F -d 'probe from every vantage of this watchlist file (and its canaries) and say whether the target is down for everyone or just here'
 complete -c vantage -n '__fish_seen_subcommand_from check' -l expect-body -r -d 'fail unless the body contains this text'
-complete -c vantage -n '__fish_seen_subcommand_from check' -l expect-regex -r -d 'fail unless the body matches this regular expression (regex)'
+complete -c vantage -n '__fish_seen_subcommand_from check' -l expect-regex -r -d 'fail unless the body matches this regexp (Go syntax)'
 complete -c vantage -n '__fish_seen_subcommand_from check' -l expect-status -r -d 'accepted status codes and ranges, e.g. 200,204 or 200-399'
 complete -c vantage -n '__fish_seen_subcommand_from check' -l header -r -d 'request header \'Name: value\' (repeatable)'
 complete -c vantage -n '__fish_seen_subcommand_from check' -l insecure -d 'do not verify the TLS certificate (it is still reported)'

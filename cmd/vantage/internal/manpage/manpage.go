@@ -5,6 +5,7 @@ package manpage
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -46,6 +47,8 @@ func (p Page) Roff() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, ".\\\" Generated from the vantage command's definitions; do not edit.\n")
 	fmt.Fprintf(&b, ".TH %s %d \"\" \"vantage\" \"%s\"\n", strings.ToUpper(escape(p.Name)), p.Section, manual(p.Section))
+	// Left-adjusted and unhyphenated: flags, keys and paths stay whole.
+	b.WriteString(".nh\n.ad l\n")
 	b.WriteString(".SH NAME\n")
 	fmt.Fprintf(&b, "%s \\- %s\n", escape(p.Name), escape(p.Summary))
 	for _, s := range p.Sections {
@@ -118,10 +121,14 @@ func (s Synopsis) roff(b *strings.Builder) {
 	b.WriteString(line + "\n")
 }
 
+var pageRef = regexp.MustCompile(`\b[a-z][a-z.]*(?:-[a-z.]+)+\([1-8]\)`)
+
 // text escapes s as a line of running text: a leading dot or quote would
 // be read as a request.
 func text(s string) string {
-	e := escape(s)
+	// A page reference (vantage-check(1)) is a name to type: its hyphens
+	// are minus signs, where no line breaks.
+	e := pageRef.ReplaceAllStringFunc(escape(s), func(ref string) string { return strings.ReplaceAll(ref, "-", `\-`) })
 	if strings.HasPrefix(e, ".") || strings.HasPrefix(e, "'") {
 		e = `\&` + e
 	}
