@@ -187,6 +187,26 @@ func TestZshFishCompletionParse(t *testing.T) {
 			t.Errorf("%s does not parse its completion script: %v\n%s", shell, err, out)
 		}
 	}
+	// fish can complete outside an interactive shell: check what it offers.
+	if fish, err := exec.LookPath("fish"); err == nil {
+		var b strings.Builder
+		writeFishCompletion(&b)
+		f := filepath.Join(t.TempDir(), "vantage.fish")
+		if err := os.WriteFile(f, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for line, want := range map[string]string{
+			"vantage val":             "validate\t",
+			"vantage check --ti":      "--timeout\t",
+			"vantage completion z":    "zsh",
+			"vantage demo --keep-run": "--keep-running\t",
+		} {
+			out, err := exec.Command(fish, "--no-config", "-c", "source $argv[1]; complete -C $argv[2]", f, line).CombinedOutput()
+			if err != nil || !strings.HasPrefix(string(out), want) {
+				t.Errorf("fish: %s<TAB> = %q (%v), want %q first", line, out, err, want)
+			}
+		}
+	}
 	if code, _, _ := runCLI(t, "completion", "tcsh"); code != exitUsage {
 		t.Errorf("completion tcsh: exit %d, want %d", code, exitUsage)
 	}
