@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -209,5 +210,60 @@ func TestZshFishCompletionParse(t *testing.T) {
 	}
 	if code, _, _ := runCLI(t, "completion", "tcsh"); code != exitUsage {
 		t.Errorf("completion tcsh: exit %d, want %d", code, exitUsage)
+	}
+}
+
+// zsh completes only inside its line editor: drive an interactive zsh on a
+// pseudo-terminal (zpty), press Tab after each line, and read the screen.
+func TestZshCompletion(t *testing.T) {
+	zsh, err := exec.LookPath("zsh")
+	if err != nil {
+		t.Fatal("zsh is not installed: apt-get install -y zsh (CI's .ci/run does)")
+	}
+	dir := t.TempDir()
+	var b strings.Builder
+	writeZshCompletion(&b)
+	if err := os.WriteFile(filepath.Join(dir, "_vantage"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lines := map[string]string{
+		"vantage check --ti":      "vantage check --timeout ",
+		"vantage demo --keep":     "vantage demo --keep-running ",
+		"vantage notify-test --o": "vantage notify-test --open-only ",
+		"vantage val":             "vantage validate ",
+		"vantage run --log":       "vantage run --log-",
+		"vantage completion ":     "bash  fish  zsh",
+	}
+	driver := `zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z "fpath=($1 \$fpath); autoload -U compinit; compinit -u -D; vantage() { :; }"
+zpty -w z 'zstyle ":completion:*" list-prompt ""; setopt nobeep'
+shift
+for line in "$@"; do
+	zpty -w z "$line"$'\t'
+	sleep 0.5
+	zpty -w z $'\C-u'
+done
+out=
+while zpty -r -t z chunk; do out+=$chunk; done
+print -r -- "$out"
+zpty -d z
+`
+	args := []string{"-f", "-c", driver, "zsh", dir}
+	for l := range lines {
+		args = append(args, l)
+	}
+	out, err := exec.Command(zsh, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("zsh: %v\n%s", err, out)
+	}
+	screen := regexp.MustCompile("\x1b\\[[0-9;?]*[a-zA-Z]").ReplaceAllString(string(out), "")
+	if strings.Contains(screen, "_arguments:") {
+		t.Errorf("zsh reports an error in the script:\n%s", screen)
+	}
+	for line, want := range lines {
+		if !strings.Contains(screen, want) {
+			t.Errorf("zsh: %q<TAB> does not show %q:\n%s", line, want, screen)
+		}
 	}
 }

@@ -145,7 +145,7 @@ func writeZshCompletion(w io.Writer) {
 		fmt.Fprintln(w, "\t\t_arguments -S \\")
 		fmt.Fprintln(w, "\t\t\t'(- *)'{-h,--help}'[show the help]' \\")
 		for _, f := range cmdFlags(cmd) {
-			desc := zshQuote(f.usage)
+			desc, arg := zshQuote(f.usage), zshQuote(strings.ToLower(f.arg))
 			opt := "--" + f.name
 			if len(f.name) == 1 {
 				opt = "-" + f.name
@@ -154,11 +154,11 @@ func writeZshCompletion(w io.Writer) {
 			case "none":
 				fmt.Fprintf(w, "\t\t\t'%s[%s]' \\\n", opt, desc)
 			case "file":
-				fmt.Fprintf(w, "\t\t\t'%s=[%s]:%s:_files' \\\n", opt, desc, strings.ToLower(f.arg))
+				fmt.Fprintf(w, "\t\t\t'%s[%s]:%s:_files' \\\n", opt, desc, arg)
 			case "dir":
-				fmt.Fprintf(w, "\t\t\t'%s=[%s]:%s:_files -/' \\\n", opt, desc, strings.ToLower(f.arg))
+				fmt.Fprintf(w, "\t\t\t'%s[%s]:%s:_files -/' \\\n", opt, desc, arg)
 			default:
-				fmt.Fprintf(w, "\t\t\t'%s=[%s]:%s: ' \\\n", opt, desc, strings.ToLower(f.arg))
+				fmt.Fprintf(w, "\t\t\t'%s[%s]:%s: ' \\\n", opt, desc, arg)
 			}
 		}
 		switch cmd.operands {
@@ -168,9 +168,9 @@ func writeZshCompletion(w io.Writer) {
 			fmt.Fprintf(w, "\t\t\t'1:command:(%s)'\n", strings.Join(commandNames(), " "))
 		case operandShells:
 			fmt.Fprintf(w, "\t\t\t'1:shell:(%s)'\n", strings.Join(shellNames(), " "))
-		case operandAny:
-			fmt.Fprintln(w, "\t\t\t'*: :'")
 		default:
+			// Nothing to offer (a URL, a receiver's name): no spec, as an
+			// empty one's message would keep zsh from inserting an option.
 			fmt.Fprintln(w, "\t\t\t&& return")
 		}
 		fmt.Fprintln(w, "\t\t;;")
