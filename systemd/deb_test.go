@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -45,13 +46,64 @@ func TestDeb(t *testing.T) {
 				t.Errorf("%s: %q, want %q", field, got, want)
 			}
 		}
-		if got := run1(t, "dpkg-deb", "--info", deb, "conffiles"); got != "/etc/vantage/vantage.toml\n" {
-			t.Errorf("conffiles = %q, want only /etc/vantage/vantage.toml", got)
+		if got := run1(t, "dpkg-deb", "--info", deb, "conffiles"); got != "/etc/vantage/vantage.toml\n/etc/vantage/agent.toml\n" {
+			t.Errorf("conffiles = %q, want /etc/vantage/vantage.toml and /etc/vantage/agent.toml", got)
+		}
+		sums := run1(t, "dpkg-deb", "--info", deb, "md5sums")
+		for _, f := range []string{"usr/bin/vantage", "lib/systemd/system/vantage.service", "usr/share/doc/vantage/copyright"} {
+			if !regexp.MustCompile(`(?m)^[0-9a-f]{32}  ` + regexp.QuoteMeta(f) + `$`).MatchString(sums) {
+				t.Errorf("md5sums has no line for %s:\n%s", f, sums)
+			}
+		}
+		if strings.Contains(sums, "etc/vantage") {
+			t.Errorf("md5sums lists a conffile (dpkg keeps their sums itself):\n%s", sums)
 		}
 		info := run1(t, "dpkg-deb", "--info", deb)
 		for _, script := range []string{"postinst", "prerm", "postrm"} {
 			if !strings.Contains(info, " "+script+" ") {
 				t.Errorf("no %s maintainer script in:\n%s", script, info)
+			}
+		}
+	})
+
+	// lintian is what a Debian maintainer runs before anything else: any
+	// error or warning fails (info and pedantic tags do not).
+	t.Run("lintian", func(t *testing.T) {
+		lintian := needTool(t, "lintian", "lintian")
+		out, err := exec.Command(lintian, "--fail-on", "error,warning", deb).CombinedOutput()
+		var tags []string
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(line, "E: ") || strings.HasPrefix(line, "W: ") {
+				tags = append(tags, line)
+			}
+		}
+		if err != nil || len(tags) > 0 {
+			t.Errorf("lintian --fail-on error,warning %s: %v\n%s", filepath.Base(deb), err, out)
+		}
+	})
+
+	// The man pages, gzipped, and the completion scripts, where man and
+	// each shell look.
+	t.Run("docs", func(t *testing.T) {
+		listed := run1(t, "dpkg-deb", "--contents", deb)
+		want := []string{
+			"./usr/share/man/man1/vantage.1.gz", "./usr/share/man/man1/vantage-check.1.gz",
+			"./usr/share/man/man5/vantage.toml.5.gz",
+			"./usr/share/bash-completion/completions/vantage",
+			"./usr/share/zsh/vendor-completions/_vantage",
+			"./usr/share/fish/vendor_completions.d/vantage.fish",
+		}
+		pages, err := filepath.Glob(filepath.Join(repoRoot, "docs/man/*.[15]"))
+		if err != nil || len(pages) == 0 {
+			t.Fatalf("no pages in docs/man: %v", err)
+		}
+		for _, p := range pages {
+			b := filepath.Base(p)
+			want = append(want, "./usr/share/man/man"+b[len(b)-1:]+"/"+b+".gz")
+		}
+		for _, w := range want {
+			if !regexp.MustCompile(`(?m)^-rw-r--r-- root/root .* ` + regexp.QuoteMeta(w) + `$`).MatchString(listed) {
+				t.Errorf("the package has no %s (0644 root:root)", w)
 			}
 		}
 	})
@@ -112,6 +164,27 @@ func TestDeb(t *testing.T) {
 	dpkg("-i", deb)
 	if s := status(); s != "install ok installed" {
 		t.Fatalf("after dpkg -i: status %q", s)
+	}
+	// dpkg --verify checks the installed files against md5sums: silent
+	// when they match, and it notices a changed file.
+	if out := dpkg("--verify", "vantage"); out != "" {
+		t.Errorf("dpkg --verify right after install:\n%s", out)
+	}
+	readme := in("usr/share/doc/vantage/README.md")
+	orig := wantFile(t, readme, 0o644)
+	if err := os.WriteFile(readme, []byte(orig+"changed"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := exec.Command("dpkg", "--root="+root, "--verify", "vantage").CombinedOutput(); !strings.Contains(string(out), "/usr/share/doc/vantage/README.md") {
+		t.Errorf("dpkg --verify did not notice a changed README.md: %q", out)
+	}
+	if err := os.WriteFile(readme, []byte(orig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wantFile(t, in("usr/share/doc/vantage/copyright"), 0o644)
+	wantFile(t, in("usr/share/doc/vantage/changelog.gz"), 0o644)
+	if got := wantFile(t, in("etc/vantage/agent.toml"), 0o644); !strings.Contains(got, "key_file") {
+		t.Error("the installed /etc/vantage/agent.toml is not the starter agent config")
 	}
 	wantVersion(t, in("usr/bin/vantage"))
 	for _, u := range units {

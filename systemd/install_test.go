@@ -1,11 +1,14 @@
 package systemd
 
 import (
+	"bufio"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // wantFile checks that path exists with the given permission bits and
@@ -69,6 +72,10 @@ func TestMakeInstall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	agentExample, err := os.ReadFile(filepath.Join(repoRoot, "systemd", "agent.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		prefix  []string // PREFIX= argument, none for the default
@@ -100,6 +107,13 @@ func TestMakeInstall(t *testing.T) {
 			for _, doc := range []string{"config.example.toml", "README.md"} {
 				wantFile(t, filepath.Join(dest, tc.docdir, doc), 0o644)
 			}
+			// Man pages (gzipped) and completion scripts under the prefix's share/.
+			share := filepath.Join(dest, filepath.Dir(tc.bindir), "share")
+			shipped := []string{"man/man1/vantage.1.gz", "man/man1/vantage-check.1.gz", "man/man5/vantage.toml.5.gz",
+				"bash-completion/completions/vantage", "zsh/vendor-completions/_vantage", "fish/vendor_completions.d/vantage.fish"}
+			for _, f := range shipped {
+				wantFile(t, filepath.Join(share, f), 0o644)
+			}
 			conf := filepath.Join(dest, "etc/vantage/vantage.toml")
 			if got := wantFile(t, conf, 0o644); got != string(example) {
 				t.Error("/etc/vantage/vantage.toml is not the starter systemd/vantage.toml")
@@ -109,6 +123,15 @@ func TestMakeInstall(t *testing.T) {
 			if out, err := exec.Command(filepath.Join(dest, tc.bindir, "vantage"), "validate", "-config", conf).CombinedOutput(); err != nil {
 				t.Errorf("the installed config does not validate: %v\n%s", err, out)
 			}
+
+			// The agent unit runs `vantage agent -config /etc/vantage/agent.toml`:
+			// the starter file must be there and start an agent once its key
+			// is in place.
+			agentConf := filepath.Join(dest, "etc/vantage/agent.toml")
+			if got := wantFile(t, agentConf, 0o644); got != string(agentExample) {
+				t.Error("/etc/vantage/agent.toml is not the starter systemd/agent.toml")
+			}
+			wantAgentStarts(t, filepath.Join(dest, tc.bindir, "vantage"), agentConf)
 
 			// A local edit survives a second install.
 			edited := string(example) + "\n# local edit\n"
@@ -136,10 +159,53 @@ func TestMakeInstall(t *testing.T) {
 				wantGone(t, filepath.Join(dest, tc.unitdir, u))
 			}
 			wantGone(t, filepath.Join(dest, tc.docdir))
+			for _, f := range shipped {
+				wantGone(t, filepath.Join(share, f))
+			}
 			if got := wantFile(t, conf, 0o644); got != edited {
 				t.Error("make uninstall removed or changed /etc/vantage/vantage.toml")
 			}
 			wantFile(t, state, 0o600)
 		})
 	}
+}
+
+// wantAgentStarts runs the agent on conf as its unit would, the key among
+// the credentials and the port moved to loopback, and waits for it to
+// listen: the file parses, names a key that loads, and asks for nothing the
+// unit does not give.
+func wantAgentStarts(t *testing.T, bin, conf string) {
+	t.Helper()
+	creds := t.TempDir()
+	key, err := exec.Command(bin, "agent", "-gen-key").Output()
+	if err != nil {
+		t.Fatalf("vantage agent -gen-key: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(creds, "agent.key"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "agent", "-config", conf, "-listen", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "CREDENTIALS_DIRECTORY="+creds)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting the agent: %v", err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	var log strings.Builder
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), `msg="agent listening"`) {
+			if !strings.Contains(sc.Text(), "refuse_private=true") {
+				t.Errorf("the starter agent config does not refuse private destinations:\n%s", sc.Text())
+			}
+			return
+		}
+	}
+	t.Fatalf("the agent did not start on the installed %s:\n%s", conf, log.String())
 }

@@ -24,33 +24,36 @@ type agentOptions struct {
 	debug  bool
 }
 
-func parseAgentFlags(args []string, stderr io.Writer) (agentOptions, error) {
-	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var o agentOptions
-	var flags agent.Config
-	configPath := fs.String("config", "", "read these settings from a TOML file (flags given too override it)")
-	fs.StringVar(&flags.Listen, "listen", "", "address to listen on, e.g. 0.0.0.0:9208")
-	fs.StringVar(&flags.KeyFile, "key-file", "", "file with the shared key(s), one per line, hex or base64 (several lines: key rotation)")
-	fs.StringVar(&flags.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
-	fs.StringVar(&flags.TLSKey, "tls-key", "", "private key of -tls-cert (PEM)")
-	fs.BoolVar(&flags.RefusePrivate, "refuse-private", false, "refuse private, loopback, link-local and other non-public destinations, and this host's own addresses")
-	fs.IntVar(&flags.MaxConcurrency, "max-concurrency", agent.DefaultMaxConcurrency, "probes running at once; more get 503")
-	fs.Float64Var(&flags.Rate, "rate", agent.DefaultRate, "probes per second; more get 429")
-	fs.IntVar(&flags.Burst, "burst", 0, "probes allowed in a burst above -rate (default: max(-max-concurrency, -rate))")
-	fs.BoolVar(&o.genKey, "gen-key", false, "print a new random key for a key file and exit")
-	fs.BoolVar(&o.debug, "debug", false, "log at debug level (includes probed URLs)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: vantage agent -listen ADDR -key-file F [flags]")
-		fmt.Fprintln(stderr, "       vantage agent -config agent.toml")
-		fmt.Fprintln(stderr, "       vantage agent -gen-key > agent.key")
-		fmt.Fprintln(stderr, "\nRuns probes for a coordinator that signs its requests with the shared key.")
-		fmt.Fprintln(stderr, "\nFlags:")
-		fs.PrintDefaults()
-	}
+// agentFlagValues are the flags of `vantage agent` as given; the ones
+// given win over the --config file's settings.
+type agentFlagValues struct {
+	o          agentOptions
+	cfg        agent.Config
+	configPath string
+}
+
+func defineAgentFlags(fs *flag.FlagSet, v *agentFlagValues) {
+	fs.StringVar(&v.configPath, "config", "", "read these settings from a TOML `file` (flags given too override it)")
+	fs.StringVar(&v.cfg.Listen, "listen", "", "`address` to listen on, e.g. 0.0.0.0:9208")
+	fs.StringVar(&v.cfg.KeyFile, "key-file", "", "`file` with the shared key(s), one per line, hex or base64 (several lines: key rotation)")
+	fs.StringVar(&v.cfg.TLSCert, "tls-cert", "", "serve HTTPS with this certificate `file` (PEM)")
+	fs.StringVar(&v.cfg.TLSKey, "tls-key", "", "private key `file` of --tls-cert (PEM)")
+	fs.BoolVar(&v.cfg.RefusePrivate, "refuse-private", false, "refuse private, loopback, link-local and other non-public destinations, and this host's own addresses")
+	fs.IntVar(&v.cfg.MaxConcurrency, "max-concurrency", agent.DefaultMaxConcurrency, "probes running at once; more get 503")
+	fs.Float64Var(&v.cfg.Rate, "rate", agent.DefaultRate, "probes per second; more get 429")
+	fs.IntVar(&v.cfg.Burst, "burst", 0, "probes allowed in a burst above --rate (default: max(--max-concurrency, --rate))")
+	fs.BoolVar(&v.o.genKey, "gen-key", false, "print a new random key for a key file and exit")
+	fs.BoolVar(&v.o.debug, "debug", false, "log at debug level (includes probed URLs)")
+}
+
+func parseAgentFlags(args []string, _ io.Writer) (agentOptions, error) {
+	fs := newFlagSet("agent")
+	var v agentFlagValues
+	defineAgentFlags(fs, &v)
 	if err := fs.Parse(args); err != nil {
-		return o, err
+		return v.o, err
 	}
+	o, flags, configPath := v.o, &v.cfg, &v.configPath
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
@@ -93,22 +96,22 @@ func parseAgentFlags(args []string, stderr io.Writer) (agentOptions, error) {
 	})
 	var problems []string
 	if o.cfg.Listen == "" {
-		problems = append(problems, "-listen (or listen in the config) is required")
+		problems = append(problems, "--listen (or listen in the config) is required")
 	}
 	if o.cfg.KeyFile == "" {
-		problems = append(problems, "-key-file (or key_file in the config) is required; make one with `vantage agent -gen-key`")
+		problems = append(problems, "--key-file (or key_file in the config) is required; make one with `vantage agent --gen-key`")
 	}
 	if (o.cfg.TLSCert == "") != (o.cfg.TLSKey == "") {
-		problems = append(problems, "-tls-cert and -tls-key go together")
+		problems = append(problems, "--tls-cert and --tls-key go together")
 	}
 	if o.cfg.MaxConcurrency <= 0 {
-		problems = append(problems, "-max-concurrency must be positive")
+		problems = append(problems, "--max-concurrency must be positive")
 	}
 	if o.cfg.Rate <= 0 {
-		problems = append(problems, "-rate must be positive")
+		problems = append(problems, "--rate must be positive")
 	}
 	if o.cfg.Burst < 0 {
-		problems = append(problems, "-burst must not be negative")
+		problems = append(problems, "--burst must not be negative")
 	}
 	if len(problems) > 0 {
 		return o, errors.New(strings.Join(problems, "\n"))

@@ -28,63 +28,70 @@ type checkOptions struct {
 	config string
 }
 
-func parseCheckFlags(args []string, stderr io.Writer) (checkOptions, error) {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var (
-		o            checkOptions
-		headers      stringList
-		resolves     stringList
-		expectStatus = probe.DefaultExpectStatus
-		maxBody      = byteSize(probe.DefaultMaxBody)
-		v4, v6       bool
-	)
-	fs.DurationVar(&o.spec.Timeout, "timeout", probe.DefaultTimeout, "give up after this long: DNS, connect, TLS, headers and body together")
-	fs.StringVar(&o.spec.Method, "method", http.MethodGet, "HTTP method")
-	fs.Var(&headers, "header", "request header 'Name: value' (repeatable)")
-	fs.StringVar(&o.spec.Body, "body", "", "request body")
-	fs.StringVar(&expectStatus, "expect-status", expectStatus, "accepted status codes and ranges, e.g. 200,204 or 200-399")
-	fs.StringVar(&o.spec.ExpectBody, "expect-body", "", "fail unless the body contains this text")
-	fs.StringVar(&o.spec.ExpectRegex, "expect-regex", "", "fail unless the body matches this regular expression")
-	fs.Var(&maxBody, "max-body", "read at most this many bytes of the body, after decompression (e.g. 1MiB)")
-	noFollow := fs.Bool("no-follow", false, "report a redirect as it is instead of following it (default: follow up to 10)")
-	fs.BoolVar(&o.spec.Insecure, "insecure", false, "do not verify the TLS certificate (it is still reported)")
-	fs.Var(&resolves, "resolve", "pin host:port to an address, as curl's host:port:addr (repeatable)")
-	fs.BoolVar(&v4, "4", false, "use IPv4 only")
-	fs.BoolVar(&v6, "6", false, "use IPv6 only")
-	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of a diagnosis")
-	fs.StringVar(&o.config, "config", "", "probe from every vantage of this watchlist (and its canaries) and say whether the target is down for everyone or just here")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: vantage check [flags] URL")
-		fmt.Fprintln(stderr, "\nProbes URL once from this host and says exactly what failed.")
-		fmt.Fprintln(stderr, "Exit status: 0 when the check passed, 1 when it failed, 2 for a usage error.")
-		fmt.Fprintln(stderr, "\nFlags:")
-		fs.PrintDefaults()
-	}
+// checkFlagValues are the flags of `vantage check` as given, before
+// parseCheckFlags turns them into checkOptions.
+type checkFlagValues struct {
+	o            checkOptions
+	headers      stringList
+	resolves     stringList
+	expectStatus string
+	maxBody      byteSize
+	v4, v6       bool
+	noFollow     bool
+}
+
+func defineCheckFlags(fs *flag.FlagSet, v *checkFlagValues) {
+	v.expectStatus = probe.DefaultExpectStatus
+	v.maxBody = byteSize(probe.DefaultMaxBody)
+	durationVar(fs, &v.o.spec.Timeout, "timeout", probe.DefaultTimeout, "give up after this long: DNS, connect, TLS, headers and body together")
+	fs.StringVar(&v.o.spec.Method, "method", http.MethodGet, "HTTP `method`")
+	fs.Var(&v.headers, "header", "request header `'Name: value'` (repeatable)")
+	fs.StringVar(&v.o.spec.Body, "body", "", "request `body`")
+	fs.StringVar(&v.expectStatus, "expect-status", v.expectStatus, "accepted status `codes` and ranges, e.g. 200,204 or 200-399")
+	fs.StringVar(&v.o.spec.ExpectBody, "expect-body", "", "fail unless the body contains this `text`")
+	fs.StringVar(&v.o.spec.ExpectRegex, "expect-regex", "", "fail unless the body matches this `regexp` (Go syntax)")
+	fs.Var(&v.maxBody, "max-body", "read at most this many bytes of the body, after decompression (e.g. 1MiB)")
+	fs.BoolVar(&v.noFollow, "no-follow", false, "report a redirect as it is instead of following it (default: follow up to 10)")
+	fs.BoolVar(&v.o.spec.Insecure, "insecure", false, "do not verify the TLS certificate (it is still reported)")
+	fs.Var(&v.resolves, "resolve", "pin host:port to an address, as curl's `host:port:addr` (repeatable)")
+	fs.BoolVar(&v.v4, "4", false, "use IPv4 only")
+	fs.BoolVar(&v.v6, "6", false, "use IPv6 only")
+	fs.BoolVar(&v.o.json, "json", false, "print one JSON object instead of a diagnosis")
+	fs.StringVar(&v.o.config, "config", "", "probe from every vantage of this watchlist `file` (and its canaries) and say whether the target is down for everyone or just here")
+}
+
+func parseCheckFlags(args []string, _ io.Writer) (checkOptions, error) {
+	fs := newFlagSet("check")
+	var v checkFlagValues
+	defineCheckFlags(fs, &v)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
-		return o, err
+		return v.o, err
 	}
+	o := &v.o
 	var problems []string
 	switch len(pos) {
 	case 0:
 		problems = append(problems, "a URL is required")
 	case 1:
 		o.spec.URL = pos[0]
+		if hint := schemeHint(pos[0]); hint != "" {
+			problems = append(problems, hint)
+		}
 	default:
 		problems = append(problems, fmt.Sprintf("one URL expected, got %d: %s", len(pos), strings.Join(pos, " ")))
 	}
-	if v4 && v6 {
+	if v.v4 && v.v6 {
 		problems = append(problems, "-4 and -6 exclude each other")
-	} else if v4 {
+	} else if v.v4 {
 		o.spec.IPVersion = 4
-	} else if v6 {
+	} else if v.v6 {
 		o.spec.IPVersion = 6
 	}
 	if o.spec.Timeout <= 0 {
 		problems = append(problems, "--timeout must be positive")
 	}
-	for _, h := range headers {
+	for _, h := range v.headers {
 		name, value, ok := strings.Cut(h, ":")
 		if !ok || strings.TrimSpace(name) == "" {
 			problems = append(problems, fmt.Sprintf("--header %q is not 'Name: value'", h))
@@ -95,14 +102,14 @@ func parseCheckFlags(args []string, stderr io.Writer) (checkOptions, error) {
 		}
 		o.spec.Headers[strings.TrimSpace(name)] = strings.TrimSpace(value)
 	}
-	set, err := probe.ParseStatusSet(expectStatus)
+	set, err := probe.ParseStatusSet(v.expectStatus)
 	if err != nil {
 		problems = append(problems, "--expect-status: "+err.Error())
 	}
 	o.spec.ExpectStatus = set
-	o.spec.MaxBody = int64(maxBody)
-	o.spec.NoFollow = *noFollow
-	o.spec.Resolve = resolves
+	o.spec.MaxBody = int64(v.maxBody)
+	o.spec.NoFollow = v.noFollow
+	o.spec.Resolve = v.resolves
 	o.spec.Method = strings.ToUpper(o.spec.Method)
 	if len(problems) == 0 && o.spec.URL != "" {
 		if err := o.spec.Validate(); err != nil {
@@ -110,9 +117,19 @@ func parseCheckFlags(args []string, stderr io.Writer) (checkOptions, error) {
 		}
 	}
 	if len(problems) > 0 {
-		return o, errors.New(strings.Join(problems, "\n"))
+		return *o, errors.New(strings.Join(problems, "\n"))
 	}
-	return o, nil
+	return *o, nil
+}
+
+// schemeHint says what to add to a URL given without a scheme: a bare
+// host:port ("127.0.0.1:8080") would otherwise get Go's "first path segment
+// in URL cannot contain colon", and "localhost:8080" a "scheme localhost".
+func schemeHint(raw string) string {
+	if raw == "" || strings.Contains(raw, "://") {
+		return ""
+	}
+	return fmt.Sprintf("%q has no scheme: add http:// or https:// (http://%s)", raw, raw)
 }
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {

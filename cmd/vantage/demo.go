@@ -25,24 +25,18 @@ type demoOptions struct {
 	logLevel    string
 }
 
-func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func defineDemoFlags(fs *flag.FlagSet, o *demoOptions) {
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "`address` where the status page listens")
+	fs.StringVar(&o.state, "state", "", "keep the demo's state store in this `dir`ectory (default: a temporary one, removed at exit)")
+	durationVar(fs, &o.duration, "duration", time.Minute, "stop after this long even if the cycle is not complete (exit 1 then)")
+	fs.BoolVar(&o.keepRunning, "keep-running", false, "keep running after the cycle, until Ctrl-C (no --duration cap)")
+	fs.StringVar(&o.logLevel, "log-level", "error", "daemon log `level` on stderr: debug, info, warn or error")
+}
+
+func parseDemoFlags(args []string, _ io.Writer) (demoOptions, error) {
+	fs := newFlagSet("demo")
 	var o demoOptions
-	fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "where the status page listens")
-	fs.StringVar(&o.state, "state", "", "keep the demo's state store in this directory (default: a temporary one, removed at exit)")
-	fs.DurationVar(&o.duration, "duration", time.Minute, "stop after this long even if the cycle is not complete (exit 1 then)")
-	fs.BoolVar(&o.keepRunning, "keep-running", false, "keep running after the cycle, until Ctrl-C (no -duration cap)")
-	fs.StringVar(&o.logLevel, "log-level", "error", "daemon log level on stderr: debug, info, warn or error")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: vantage demo [-listen ADDR] [-state DIR] [-duration D] [-keep-running]")
-		fmt.Fprintln(stderr, "\nRuns the real daemon against scenario targets on 127.0.0.1 (a healthy site,")
-		fmt.Fprintln(stderr, "a 502 and a 504 behind nginx-like gateways, a refused port, a name that does")
-		fmt.Fprintln(stderr, "not resolve) from three vantages, one of them impaired, and prints the alerts")
-		fmt.Fprintln(stderr, "that would go to Slack and email. No config and no network needed.")
-		fmt.Fprintln(stderr, "\nFlags:")
-		fs.PrintDefaults()
-	}
+	defineDemoFlags(fs, &o)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -50,7 +44,7 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if o.duration <= 0 {
-		return o, fmt.Errorf("-duration %s: must be longer than 0s", o.duration)
+		return o, fmt.Errorf("--duration %s: must be longer than 0s", o.duration)
 	}
 	if _, err := parseLevel(o.logLevel); err != nil {
 		return o, err

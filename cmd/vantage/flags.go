@@ -5,7 +5,33 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
+
+// durationValue is a duration flag that says what to write when a bare
+// number is given: "5 is not a duration; did you mean 5s?".
+type durationValue time.Duration
+
+// durationVar defines a duration flag; every duration flag of the CLI is one.
+func durationVar(fs *flag.FlagSet, p *time.Duration, name string, value time.Duration, usage string) {
+	*p = value
+	fs.Var((*durationValue)(p), name, usage)
+}
+
+func (d *durationValue) String() string      { return time.Duration(*d).String() }
+func (d *durationValue) Placeholder() string { return "duration" }
+
+func (d *durationValue) Set(v string) error {
+	t, err := time.ParseDuration(v)
+	if err == nil {
+		*d = durationValue(t)
+		return nil
+	}
+	if _, numErr := strconv.ParseFloat(v, 64); numErr == nil {
+		return &flagValueError{fmt.Sprintf("%s is not a duration; did you mean %ss?", v, v)}
+	}
+	return &flagValueError{fmt.Sprintf("%q is not a duration (e.g. 500ms, 10s, 1m30s)", v)}
+}
 
 // stringList is a repeatable string flag.
 type stringList []string
@@ -17,12 +43,26 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 // 1048576, 512KiB, 1MiB, 1MB.
 type byteSize int64
 
-func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+// String says the size as it is best written back: 1MiB, 512KiB, 1000.
+func (b *byteSize) String() string {
+	n := int64(*b)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.mult && n%u.mult == 0 {
+			return strconv.FormatInt(n/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+func (b *byteSize) Placeholder() string { return "size" }
 
 func (b *byteSize) Set(v string) error {
 	n, err := parseByteSize(v)
 	if err != nil {
-		return err
+		return &flagValueError{err.Error()}
 	}
 	*b = byteSize(n)
 	return nil

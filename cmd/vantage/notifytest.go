@@ -19,31 +19,34 @@ import (
 	"github.com/vantage-monitor/vantage/notify/render"
 )
 
+type notifyTestOptions struct {
+	config   string
+	openOnly bool
+	timeout  time.Duration
+}
+
+func defineNotifyTestFlags(fs *flag.FlagSet, o *notifyTestOptions) {
+	fs.StringVar(&o.config, "config", config.DefaultPath(), "the TOML watchlist `file` that defines the receiver")
+	fs.BoolVar(&o.openOnly, "open-only", false, "send only the sample DOWN, not the follow-up RESOLVED")
+	durationVar(fs, &o.timeout, "timeout", 30*time.Second, "bound on each send")
+}
+
 func runNotifyTest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("notify-test", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", config.DefaultPath(), "the TOML watchlist that defines the receiver")
-	openOnly := fs.Bool("open-only", false, "send only the sample DOWN, not the follow-up RESOLVED")
-	timeout := fs.Duration("timeout", 30*time.Second, "bound on each send")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: vantage notify-test RECEIVER [-config FILE] [-open-only] [-timeout 30s]")
-		fmt.Fprintln(stderr, "\nSends a sample alert through the real receiver (a DOWN, then its RESOLVED,")
-		fmt.Fprintln(stderr, "which updates the same Slack message or threads under the same email) and")
-		fmt.Fprintln(stderr, "prints what happened. Nothing is written to the daemon's store.")
-		fmt.Fprintln(stderr, "Exit status: 0 when every send worked, 1 when one failed, 2 for a usage error.")
-		fmt.Fprintln(stderr, "\nFlags:")
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("notify-test")
+	var o notifyTestOptions
+	defineNotifyTestFlags(fs, &o)
+	path, openOnly, timeout := &o.config, &o.openOnly, &o.timeout
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
+		fmt.Fprintf(stderr, "vantage notify-test: %v\nRun 'vantage notify-test -h' for usage.\n", err)
 		return exitUsage
 	}
 	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "vantage notify-test: name one receiver")
-		fs.Usage()
+		fmt.Fprintln(stderr, "Run 'vantage notify-test -h' for usage.")
 		return exitUsage
 	}
 	cfg, err := config.Load(*path)

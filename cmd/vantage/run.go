@@ -30,19 +30,16 @@ type runOptions struct {
 	getenv    func(string) string // os.Getenv if nil; tests set NOTIFY_SOCKET and JOURNAL_STREAM
 }
 
-func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func defineRunFlags(fs *flag.FlagSet, o *runOptions) {
+	fs.StringVar(&o.config, "config", config.DefaultPath(), "the TOML watchlist `file`")
+	fs.StringVar(&o.logFormat, "log-format", "", "log `format`: text or json (default: the config's log_format, else text)")
+	fs.StringVar(&o.logLevel, "log-level", "", "log `level`: debug, info, warn or error (default: the config's log_level, else info)")
+}
+
+func parseRunFlags(args []string, _ io.Writer) (runOptions, error) {
+	fs := newFlagSet("run")
 	var o runOptions
-	fs.StringVar(&o.config, "config", config.DefaultPath(), "the TOML watchlist")
-	fs.StringVar(&o.logFormat, "log-format", "", "log format: text or json (default: the config's log_format, else text)")
-	fs.StringVar(&o.logLevel, "log-level", "", "log level: debug, info, warn or error (default: the config's log_level, else info)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: vantage run [-config FILE] [-log-format text|json] [-log-level LEVEL]")
-		fmt.Fprintln(stderr, "\nRuns the monitor daemon until SIGTERM or SIGINT; SIGHUP reloads the config.")
-		fmt.Fprintln(stderr, "\nFlags:")
-		fs.PrintDefaults()
-	}
+	defineRunFlags(fs, &o)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -52,7 +49,7 @@ func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
 	switch o.logFormat {
 	case "", "text", "json":
 	default:
-		return o, fmt.Errorf("-log-format %q: want text or json", o.logFormat)
+		return o, fmt.Errorf("--log-format %q: want text or json", o.logFormat)
 	}
 	if o.logLevel != "" {
 		if _, err := parseLevel(o.logLevel); err != nil {
@@ -65,7 +62,7 @@ func parseRunFlags(args []string, stderr io.Writer) (runOptions, error) {
 func parseLevel(s string) (slog.Level, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return 0, fmt.Errorf("-log-level %q: want debug, info, warn or error", s)
+		return 0, fmt.Errorf("--log-level %q: want debug, info, warn or error", s)
 	}
 	return l, nil
 }

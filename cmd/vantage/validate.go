@@ -6,37 +6,65 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/vantage-monitor/vantage/monitor/config"
 )
 
+func defineValidateFlags(fs *flag.FlagSet, path *string) {
+	fs.StringVar(path, "config", config.DefaultPath(), "the TOML watchlist `file` to check when no FILE is named")
+}
+
+// runValidate checks each FILE named, or the --config file, as promtool
+// check config does: every file is reported, and the exit status is the
+// worst of them.
 func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", config.DefaultPath(), "the TOML watchlist to check")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: vantage validate [-config FILE]")
-		fmt.Fprintln(stderr, "\nChecks the config without running anything and reports every problem.")
-		fmt.Fprintln(stderr, "Exit status: 0 when the file is valid, 1 when it is not, 2 for a usage error.")
-		fmt.Fprintln(stderr, "\nFlags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	fs := newFlagSet("validate")
+	var path string
+	defineValidateFlags(fs, &path)
+	files, err := parseInterleaved(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
+		fmt.Fprintf(stderr, "vantage validate: %v\nRun 'vantage validate -h' for usage.\n", err)
 		return exitUsage
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "vantage validate: unexpected argument %q\n", fs.Arg(0))
+	if len(files) == 0 {
+		return validateFile(path, stdout, stderr)
+	}
+	configSet := false
+	fs.Visit(func(f *flag.Flag) { configSet = configSet || f.Name == "config" })
+	if configSet {
+		fmt.Fprintln(stderr, "vantage validate: name the files either with --config or as arguments, not both")
 		return exitUsage
 	}
-	cfg, err := config.Load(*path)
+	// A FILE that is not there is an argument that names nothing to check
+	// ("vantage validate extra"): a usage error, after every file has been
+	// reported.
+	code := exitOK
+	for _, f := range files {
+		if _, err := os.Stat(f); errors.Is(err, os.ErrNotExist) {
+			fmt.Fprintf(stderr, "vantage validate: %s: no such file\n", f)
+			code = exitUsage
+			continue
+		}
+		if c := validateFile(f, stdout, stderr); c != exitOK && code == exitOK {
+			code = c
+		}
+	}
+	return code
+}
+
+// validateFile loads one config and says OK with what it holds, or every
+// problem.
+func validateFile(path string, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(path)
 	if err != nil {
 		printConfigError(stderr, "vantage validate", err)
 		return exitFailed
 	}
-	fmt.Fprintf(stdout, "%s: OK: %d %s, %d %s, %d %s, %d %s\n", *path,
+	fmt.Fprintf(stdout, "%s: OK: %d %s, %d %s, %d %s, %d %s\n", path,
 		len(cfg.Monitors), plural(len(cfg.Monitors), "monitor", "monitors"),
 		len(cfg.Receivers), plural(len(cfg.Receivers), "receiver", "receivers"),
 		len(cfg.Routes), plural(len(cfg.Routes), "route", "routes"),
