@@ -29,13 +29,12 @@ func (d *Daemon) round(ctx context.Context, name string, _ time.Time) {
 		return
 	}
 	m.mu.Lock()
-	removed, mc := m.removed || m.broken != "", m.cfg
+	removed, t := m.removed || m.broken != "", m.target
 	m.mu.Unlock()
 	if removed {
 		return
 	}
 	at := d.clock.Now()
-	t := round.MonitorTarget(mc)
 	var out round.Outcome
 	if f := d.vs.fleet.Load(); f != nil && t.PlanErr == nil {
 		out = d.vantageRound(ctx, f, t)

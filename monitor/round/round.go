@@ -119,16 +119,18 @@ func (r *Runner) Vantages() *vantage.Runner { return r.fleet }
 type Target struct {
 	// Name is the monitor's, "" for an ad-hoc check.
 	Name string
-	// Spec is what remote vantages are asked to probe.
-	Spec probe.Spec
-	// Plan is Spec compiled once, when the config was loaded: the local
-	// vantage runs it, so a round never compiles its spec again. Nil when
-	// there is none; PlanErr says why.
+	// Monitor is the configured monitor; AdHoc the spec of a check from
+	// the shell. A round asks them for the spec only when remote vantages
+	// or the diagnosis need it, so that a daemon can keep a target per
+	// monitor for a few words each, and a round of this host alone copies
+	// nothing.
+	Monitor *config.Monitor
+	AdHoc   *probe.Spec
+	// Plan is the spec compiled once, when the config was loaded: the
+	// local vantage runs it, so a round never compiles its spec again. Nil
+	// when there is none; PlanErr says why.
 	Plan    *probe.Plan
 	PlanErr error
-	// Origin is the monitor's origin, probed directly by the diagnosis of
-	// a failing gateway; nil when it has none.
-	Origin *probe.Spec
 	// Vantages names the vantages to ask; empty means all.
 	Vantages []string
 	// Severity is the monitor's configured severity (empty: critical).
@@ -138,12 +140,9 @@ type Target struct {
 // MonitorTarget is the target of the configured monitor mc, with the plan
 // the config compiled at load.
 func MonitorTarget(mc *config.Monitor) Target {
-	t := Target{Name: mc.Name, Spec: mc.Spec(), Plan: mc.Plan, Vantages: mc.Vantages, Severity: mc.Severity}
+	t := Target{Name: mc.Name, Monitor: mc, Plan: mc.Plan, Vantages: mc.Vantages, Severity: mc.Severity}
 	if t.Plan == nil {
 		t.PlanErr = fmt.Errorf("monitor %s has no compiled probe plan: its config was not made by config.Load", mc.Name)
-	}
-	if o, ok := mc.OriginSpec(); ok {
-		t.Origin = &o
 	}
 	return t
 }
@@ -151,7 +150,32 @@ func MonitorTarget(mc *config.Monitor) Target {
 // SpecTarget is the target of an ad-hoc check of s, compiled here once.
 func SpecTarget(s probe.Spec) Target {
 	pl, err := probe.Compile(s)
-	return Target{Spec: s, Plan: pl, PlanErr: err}
+	return Target{AdHoc: &s, Plan: pl, PlanErr: err}
+}
+
+// Spec is what remote vantages are asked to probe: the monitor's spec as
+// configured (each agent applies its own defaults and caps), or the ad-hoc
+// one.
+func (t *Target) Spec() probe.Spec {
+	switch {
+	case t.Monitor != nil:
+		return t.Monitor.Spec()
+	case t.AdHoc != nil:
+		return *t.AdHoc
+	}
+	return probe.Spec{}
+}
+
+// Origin is the monitor's origin, probed directly by the diagnosis of a
+// failing gateway; nil when it has none.
+func (t *Target) Origin() *probe.Spec {
+	if t.Monitor == nil {
+		return nil
+	}
+	if o, ok := t.Monitor.OriginSpec(); ok {
+		return &o
+	}
+	return nil
 }
 
 // Outcome is what a round found and what it votes.
@@ -182,24 +206,26 @@ type Probed struct {
 
 // Run runs one round of t: Probe, then Finish.
 func (r *Runner) Run(ctx context.Context, t Target) Outcome {
-	return r.Probe(ctx, t).Finish(ctx)
+	p := r.Probe(ctx, t)
+	return p.Finish(ctx)
 }
 
 // Probe asks every vantage of t (or only this host) and decides the
 // verdict.
-func (r *Runner) Probe(ctx context.Context, t Target) *Probed {
-	p := &Probed{r: r, t: t}
+func (r *Runner) Probe(ctx context.Context, t Target) Probed {
+	p := Probed{r: r, t: t}
 	switch {
 	case t.PlanErr != nil || t.Plan == nil:
 		// The config validated the spec, so this is unexpected; report it
 		// as a failed check rather than silently never checking.
 		err := t.PlanErr
 		if err == nil {
-			err = fmt.Errorf("probing %s: the spec has no compiled plan", t.Spec.URL)
+			err = fmt.Errorf("probing %s: the spec has no compiled plan", t.Spec().URL)
 		}
-		p.o.Result = result.Result{URL: t.Spec.URL, Method: t.Spec.Method, StartedAt: r.clock.Now(), Class: result.ClassProtocolError, Error: err.Error()}
+		s := t.Spec()
+		p.o.Result = result.Result{URL: s.URL, Method: s.Method, StartedAt: r.clock.Now(), Class: result.ClassProtocolError, Error: err.Error()}
 	case r.fleet != nil:
-		p.o = r.fleet.RoundPlan(ctx, t.Name, t.Spec, t.Plan, t.Vantages)
+		p.o = r.fleet.RoundPlan(ctx, t.Name, t.Spec(), t.Plan, t.Vantages)
 	default:
 		p.o.Result = r.local.RunPlan(ctx, t.Plan)
 	}
@@ -214,7 +240,7 @@ func (p *Probed) Vantages() []result.VantageLine { return p.o.Vantages }
 func (p *Probed) Finish(ctx context.Context) Outcome {
 	o := p.o
 	if p.r.diag != nil && diagnose.Needed(&o) {
-		d := p.r.diag.Diagnose(ctx, o.Result, p.t.Spec, p.t.Origin)
+		d := p.r.diag.Diagnose(ctx, o.Result, p.t.Spec(), p.t.Origin())
 		o.Diagnosis = &d
 	}
 	return Conclude(o, p.t.Severity)
@@ -225,7 +251,12 @@ func (p *Probed) Finish(ctx context.Context) Outcome {
 // all the facts (the result and the diagnosis), and the vote and severity
 // by the verdict's rule, given the monitor's configured severity.
 func Conclude(o result.Outcome, configured incident.Severity) Outcome {
-	o.Fixes = fixes.Suggest(&o.Result, o.Diagnosis)
+	if !o.OK {
+		// Suggest keeps a pointer to what it is given: a copy, so that a
+		// round that passed (most of them) puts nothing on the heap here.
+		r := o.Result
+		o.Fixes = fixes.Suggest(&r, o.Diagnosis)
+	}
 	o.Normalize()
 	obs := verdict.Observation(o, configured)
 	return Outcome{Outcome: o, Vote: obs.Vote, Severity: obs.Severity, Regions: obs.Regions}
