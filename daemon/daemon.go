@@ -152,7 +152,6 @@ type mon struct {
 	// probing, so the API does not wait on a slow target.
 	mu        sync.Mutex
 	cfg       *config.Monitor
-	target    round.Target // cfg as a round probes it, made when cfg is set
 	machine   *incident.Machine
 	last      *result.Outcome
 	lastCheck time.Time
@@ -333,10 +332,7 @@ func (d *Daemon) newMon(mc *config.Monitor, machine *incident.Machine) *mon {
 // rounds do no per-check preparation. Call with m.mu held (or before m is
 // shared).
 func (m *mon) setConfig(mc *config.Monitor) {
-	// The round's target is made here, once per config, not every round:
-	// at thousands of monitors its spec and origin copies are garbage the
-	// collector would pay for on every check.
-	m.cfg, m.target = mc, round.MonitorTarget(mc)
+	m.cfg = mc
 }
 
 // restore rebuilds every configured monitor's machine from the store and

@@ -29,12 +29,15 @@ func (d *Daemon) round(ctx context.Context, name string, _ time.Time) {
 		return
 	}
 	m.mu.Lock()
-	removed, t := m.removed || m.broken != "", m.target
+	removed, mc := m.removed || m.broken != "", m.cfg
 	m.mu.Unlock()
 	if removed {
 		return
 	}
 	at := d.clock.Now()
+	// A target is a few words that point into the config: made for each
+	// round, it costs nothing on the heap and cannot go stale on a reload.
+	t := round.MonitorTarget(mc)
 	var out round.Outcome
 	if f := d.vs.fleet.Load(); f != nil && t.PlanErr == nil {
 		out = d.vantageRound(ctx, f, t)
