@@ -44,10 +44,14 @@ func Suggest(r *result.Result, d *result.Diagnosis) []string {
 		return nil
 	}
 	k := &known{Result: r, diag: d}
-	facts := newFacts(k)
+	return suggest(k, knowledge, newFacts(k))
+}
+
+// suggest renders the steps of the entries of table that k selects.
+func suggest(k *known, table []entry, facts facts) []string {
 	var out []string
 	seen := make(map[string]bool)
-	for _, e := range selectEntries(k) {
+	for _, e := range selectFrom(k, table) {
 		for _, tmpl := range e.steps {
 			if !fits(tmpl, k) {
 				continue
@@ -72,6 +76,9 @@ type known struct {
 	*result.Result
 	diag *result.Diagnosis
 	dest *destination // what was dialled, worked out on first use
+	// trouble is set when the steps are for one of our own vantages
+	// (ForVantage); Result is then its failing canary's, if any.
+	trouble *VantageTrouble
 }
 
 // destination is what the result says about the address the check dialled,
@@ -164,11 +171,16 @@ func (e entry) matches(r *known) bool {
 	return true
 }
 
-// selectEntries returns the entries the facts select, most specific first.
-func selectEntries(r *known) []entry {
+// selectEntries returns the knowledge base's entries the facts select, most
+// specific first.
+func selectEntries(r *known) []entry { return selectFrom(r, knowledge) }
+
+// selectFrom returns the entries of table the facts select, most specific
+// first.
+func selectFrom(r *known, table []entry) []entry {
 	var sel []entry
 	out := make(map[string]bool)
-	for _, e := range knowledge {
+	for _, e := range table {
 		if e.matches(r) {
 			sel = append(sel, e)
 			for _, id := range e.rulesOut {
