@@ -25,6 +25,13 @@ type VantageTrouble struct {
 // ForVantage returns ordered next steps for the vantage trouble t, at most
 // MaxSteps, chosen from vantageKnowledge by the same rules as Suggest.
 func ForVantage(t VantageTrouble) []string {
+	k, f := vantageFacts(t)
+	return suggest(k, vantageKnowledge, f)
+}
+
+// vantageFacts are the facts of t and the template values taken from them:
+// the failing canary's, and {vantage}.
+func vantageFacts(t VantageTrouble) (*known, facts) {
 	r := result.Result{}
 	if t.Canary != nil {
 		r = *t.Canary
@@ -35,7 +42,7 @@ func ForVantage(t VantageTrouble) []string {
 	if t.Isolated || t.Vantage == result.LocalVantage {
 		f["vantage"] = "this host"
 	}
-	return suggest(k, vantageKnowledge, f)
+	return k, f
 }
 
 // Conditions on a vantage's trouble.
