@@ -31,8 +31,8 @@ type fakeAgent struct {
 	// canaryFails, when set, is how the canary fails while canaryDown
 	// (a DNS failure, say); a 502 otherwise.
 	canaryFails *result.Result
-	silent     atomic.Bool // answers nothing: unreachable
-	calls      atomic.Int64
+	silent      atomic.Bool // answers nothing: unreachable
+	calls       atomic.Int64
 }
 
 func (a *fakeAgent) Probe(_ context.Context, s probe.Spec) (result.Result, error) {
