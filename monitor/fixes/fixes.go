@@ -1,9 +1,12 @@
 // Package fixes is the project's knowledge base of next steps for an
-// operator, keyed by class, gateway and evidence.
+// operator, keyed by class, gateway and evidence, and by what was dialled;
+// and of the steps for our own vantages' trouble, keyed by why their
+// canaries fail.
 //
-// The knowledge itself lives in kb.go as a reviewed Go table; this file holds
-// the small engine that decides which entries a result selects, orders them
-// most specific first and fills their templates from the result.
+// The knowledge itself lives in kb.go and vantage.go as reviewed Go tables;
+// this file holds the small engine that decides which entries a result
+// selects, orders them most specific first and fills their templates from
+// the result.
 package fixes
 
 import (

@@ -97,7 +97,7 @@ var vantageKnowledge = []entry{
 		when:     []cond{canaryFailed(result.ClassDNSError)},
 		rulesOut: []string{"vantage-by-hand", "isolated-by-hand"},
 		steps: []string{
-			"The resolver of {vantage} cannot resolve the canaries: on {vantage}, check resolvectl status and /etc/resolv.conf (or the resolvers its agent is configured with).",
+			"The resolver of {vantage} cannot resolve the canaries: on {vantage}, check resolvectl status and /etc/resolv.conf, or the resolvers configured for it.",
 			"Ask another resolver from {vantage}: dig {host}, then dig @1.1.1.1 {host}; if only its own fails, fix or replace that resolver: the monitored sites are not at fault.",
 		},
 	},
@@ -106,7 +106,7 @@ var vantageKnowledge = []entry{
 		when:     []cond{canaryFailed(result.ClassConnectionRefused)},
 		rulesOut: []string{"vantage-by-hand", "isolated-by-hand"},
 		steps: []string{
-			"Connections from {vantage} to the canaries are refused: an egress firewall REJECT rule or a proxy on {vantage}; check iptables -S and nft list ruleset there, and any HTTPS_PROXY its agent uses.",
+			"Connections from {vantage} to the canaries are refused: an egress firewall REJECT rule or a proxy on {vantage}; check iptables -S and nft list ruleset there, and any HTTPS_PROXY set for vantage there.",
 		},
 	},
 	{
