@@ -106,7 +106,7 @@ var vantageKnowledge = []entry{
 		when:     []cond{canaryFailed(result.ClassConnectionRefused)},
 		rulesOut: []string{"vantage-by-hand", "isolated-by-hand"},
 		steps: []string{
-			"Connections from {vantage} to the canaries are refused: an egress firewall REJECT rule or a proxy on {vantage}; check iptables -S and nft list ruleset there, and any HTTPS_PROXY set for vantage there.",
+			"Connections from {vantage} to the canaries are refused: an egress firewall REJECT rule or a proxy on {vantage}; check iptables -S, nft list ruleset and any HTTPS_PROXY set for vantage there.",
 		},
 	},
 	{
