@@ -162,6 +162,10 @@ type Result struct {
 	BodyBytes  int64     `json:"body_bytes"`
 	Truncated  bool      `json:"body_truncated"`
 	RetryAfter string    `json:"retry_after,omitempty"`
+	// Pinned is set when the address dialled came from the check's resolve
+	// pin (curl's --resolve), so no name was looked up: advice about the
+	// host's DNS records does not fit it.
+	Pinned bool `json:"pinned,omitempty"`
 	// Refusal is set when the vantage declined to reach the destination by
 	// its own policy (an agent's refuse_private). Class then stays
 	// network_unreachable, which is what older coordinators make of it,
