@@ -2,7 +2,8 @@
 // probe, which the probe produces and agents send, and the Outcome of one
 // round (its scope, vantage lines and diagnosis), which incidents and
 // notifications carry. Their JSON field names are a public interface:
-// scripts parse them, and renaming one is a breaking change.
+// scripts parse them, and renaming one is a breaking change. Time (time.go)
+// is how every time in that JSON, and in the API's, is written.
 package result
 
 import (
