@@ -14,7 +14,7 @@ import (
 func BenchmarkSettleSteady(b *testing.B) {
 	f := newFixture(b, monitorTOML("web", "http://127.0.0.1:1/"), func(o *Options) { o.Logger = nil })
 	m := f.d.lookup("web")
-	res := result.Outcome{Result: result.Result{URL: "http://127.0.0.1:1/", OK: true, Class: result.ClassOK, Status: 200, StartedAt: t0}}
+	res := result.Outcome{Result: result.Result{URL: "http://127.0.0.1:1/", OK: true, Class: result.ClassOK, Status: 200, StartedAt: result.TimeOf(t0)}}
 	res.Normalize()
 	ctx := context.Background()
 	b.ReportAllocs()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vantage-monitor/vantage/monitor/result"
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/monitor/web"
 	"github.com/vantage-monitor/vantage/notify/outbox"
@@ -34,7 +35,7 @@ func (d *Daemon) Monitors(ctx context.Context) ([]web.MonitorView, error) {
 			Schedule:     m.cfg.Schedule.String(),
 			State:        m.machine.State(),
 			Flapping:     m.machine.Flapping(),
-			LastCheck:    m.lastCheck,
+			LastCheck:    result.TimeOf(m.lastCheck),
 			OpenIncident: m.machine.Incident(),
 			Problem:      m.broken,
 		}
@@ -90,7 +91,7 @@ func (d *Daemon) Notifications(ctx context.Context, state string) ([]web.Notific
 		out = append(out, web.NotificationView{
 			Key: it.Key, Receiver: it.Receiver, IncidentID: it.IncidentID, Event: string(it.Event),
 			State: string(it.State), Attempts: it.Attempts, MaybeSent: it.MaybeSent,
-			NextAttemptAt: it.NextAttemptAt, LastError: it.LastError, CreatedAt: it.CreatedAt,
+			NextAttemptAt: result.TimeOf(it.NextAttemptAt), LastError: it.LastError, CreatedAt: result.TimeOf(it.CreatedAt),
 		})
 	}
 	return out, nil
@@ -110,7 +111,7 @@ func (d *Daemon) Receivers(context.Context) []web.ReceiverView {
 	for i := range cfg.Receivers {
 		v := web.ReceiverView{Name: cfg.Receivers[i].Name}
 		if g, ok := deg[v.Name]; ok {
-			v.Degraded, v.DegradedSince, v.DegradedReason = true, g.Since.UTC(), g.Reason
+			v.Degraded, v.DegradedSince, v.DegradedReason = true, result.TimeOf(g.Since.UTC()), g.Reason
 		}
 		out = append(out, v)
 	}

@@ -58,6 +58,7 @@ import (
 
 	"github.com/vantage-monitor/vantage/internal/testkit"
 	"github.com/vantage-monitor/vantage/monitor/incident"
+	"github.com/vantage-monitor/vantage/monitor/result"
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/monitor/web"
 )
@@ -1170,7 +1171,7 @@ func chaosStory(as []chaosAttempt) string {
 // ledgers: what counts as lost, as an unmarked double, and as unexpected.
 func TestChaosCheck(t *testing.T) {
 	at := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
-	resolved := incident.Incident{ID: 1, Monitor: "chaos-a", Kind: incident.KindTarget, OpenedAt: at, ResolvedAt: at.Add(time.Minute)}
+	resolved := incident.Incident{ID: 1, Monitor: "chaos-a", Kind: incident.KindTarget, OpenedAt: result.TimeOf(at), ResolvedAt: result.TimeOf(at.Add(time.Minute))}
 	d := func(rx, call, event string, repeat bool, ts string) chaosDelivery {
 		return chaosDelivery{receiver: rx, call: call, incident: 1, event: event, repeat: repeat, ts: ts,
 			id: fmt.Sprintf("%s #1 %s", rx, event)}
@@ -1211,7 +1212,7 @@ func TestChaosCheck(t *testing.T) {
 			chaosDelivery{receiver: chaosSlackName, call: "post", incident: 1, event: "resolve", late: true, ts: "1.1", id: "chaos-slack #1 resolve"}), allModes, ""},
 		{"a late open", []incident.Incident{resolved}, with(chaosDelivery{receiver: chaosMailName, call: "mail", incident: 1, event: "open", late: true}), allModes, "got a late mail carrying open"},
 		{"an unknown incident", []incident.Incident{resolved}, with(chaosDelivery{receiver: chaosMailName, call: "mail", incident: 7, event: "open"}), allModes, "incident #7, which is not in the store"},
-		{"an incident left open", []incident.Incident{resolved, {ID: 2, Monitor: "chaos-b", OpenedAt: at}}, complete, allModes, "incident #2 of chaos-b is still open"},
+		{"an incident left open", []incident.Incident{resolved, {ID: 2, Monitor: "chaos-b", OpenedAt: result.TimeOf(at)}}, complete, allModes, "incident #2 of chaos-b is still open"},
 		{"no incidents", nil, nil, allModes, "no incident was opened"},
 		{"a mode never used", []incident.Incident{resolved}, complete, map[string]map[string]int{chaosSlackName: allModes[chaosSlackName]}, "chaos-mail: mode drop-after-DATA was never exercised"},
 	} {

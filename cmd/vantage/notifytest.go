@@ -135,7 +135,7 @@ func sampleAlert(receiverName string, now time.Time) (open, resolve notify.Messa
 	// fixes are chosen as a real alert's are.
 	res := round.Conclude(result.Outcome{Result: result.Result{
 		URL: "https://shop.example.com/healthz", Class: result.ClassBadGateway, Status: 502,
-		Gateway: "nginx", Detail: "upstream-refused", RemoteAddr: "203.0.113.10:443", StartedAt: now,
+		Gateway: "nginx", Detail: "upstream-refused", RemoteAddr: "203.0.113.10:443", StartedAt: result.TimeOf(now),
 		Phases:   result.Phases{DNSMs: 3.1, ConnectMs: 11.4, TLSMs: 24.9, TTFBMs: 41.7, TotalMs: 42.3},
 		Evidence: result.Evidence{Headers: []string{"Server: nginx/1.22.1"}, Body: "<center><h1>502 Bad Gateway</h1></center>", Markers: []string{"server: nginx"}},
 	}, Scope: result.ScopeEveryone}, incident.SeverityCritical).Outcome

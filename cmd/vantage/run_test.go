@@ -256,7 +256,7 @@ func TestRunSurvivesKill(t *testing.T) {
 	b := startDaemon(t, file, addr)
 	v := b.view("web", "checked after restart", func(v web.MonitorView) bool { return v.LastResult != nil })
 	first := v.LastCheck
-	v = b.view("web", "checked again", func(v web.MonitorView) bool { return v.LastCheck.After(first) })
+	v = b.view("web", "checked again", func(v web.MonitorView) bool { return v.LastCheck.After(first.Time) })
 	if !down(v) || v.OpenIncident.ID != id {
 		t.Fatalf("after restart: %s with incident %+v, want down with #%d", v.State, v.OpenIncident, id)
 	}

@@ -71,8 +71,8 @@ func fullResult() *result.Result {
 		RemoteAddr: "[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:8443",
 		TLS: &result.TLSInfo{
 			Issuer:    "CN=Example Corporate Issuing CA 02,OU=PKI,O=Example Corporation,C=US",
-			NotBefore: time.Date(2026, 8, 5, 0, 0, 0, 0, time.UTC),
-			NotAfter:  time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC),
+			NotBefore: result.TimeOf(time.Date(2026, 8, 5, 0, 0, 0, 0, time.UTC)),
+			NotAfter:  result.TimeOf(time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC)),
 			DNSNames:  []string{"checkout.example.test", "www.checkout.example.test", "api.checkout.example.test", "a.example.test", "b.example.test", "c.example.test"},
 		},
 	}
@@ -166,7 +166,7 @@ func TestCertExpiredNamesTheDate(t *testing.T) {
 	notAfter := time.Date(2026, 11, 4, 1, 0, 0, 0, time.FixedZone("UTC+5", 5*3600))
 	r := &result.Result{
 		URL: testURL, Class: result.ClassTLSError, Detail: result.DetailCertExpired,
-		TLS: &result.TLSInfo{NotAfter: notAfter, DaysLeft: -3},
+		TLS: &result.TLSInfo{NotAfter: result.TimeOf(notAfter), DaysLeft: -3},
 	}
 	got := Suggest(r, nil)
 	if len(got) == 0 || got[0] != "The certificate for shop.example.test expired on 2026-11-03: renewal failed or never ran." {
@@ -268,7 +268,7 @@ func TestPathologicalInputStaysBounded(t *testing.T) {
 				URL: "https://" + long + ":8443/x", Class: c, Detail: d, Status: 502,
 				Gateway: gateway.Nginx, Via: []string{gateway.Cloudflare, gateway.Fastly},
 				RemoteAddr: "[2001:db8::1]:8443", RetryAfter: strings.Repeat("9", 300),
-				TLS:      &result.TLSInfo{NotAfter: time.Unix(0, 0), DNSNames: names, Issuer: long},
+				TLS:      &result.TLSInfo{NotAfter: result.TimeOf(time.Unix(0, 0)), DNSNames: names, Issuer: long},
 				Evidence: result.Evidence{Headers: []string{"", ":", "no colon"}, Body: strings.Repeat("ü", 500)},
 			}
 			checkBounded(t, Suggest(r, nil))

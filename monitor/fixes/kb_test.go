@@ -37,8 +37,8 @@ var (
 	leafCert = &result.TLSInfo{
 		Issuer:    "CN=R11,O=Let's Encrypt,C=US",
 		Subject:   "CN=shop.example.test",
-		NotBefore: expiry.AddDate(0, -3, 0),
-		NotAfter:  expiry,
+		NotBefore: result.TimeOf(expiry.AddDate(0, -3, 0)),
+		NotAfter:  result.TimeOf(expiry),
 		DaysLeft:  -18,
 		DNSNames:  []string{"example.test", "www.example.test"},
 	}

@@ -5,8 +5,6 @@
 package incident
 
 import (
-	"time"
-
 	"github.com/vantage-monitor/vantage/monitor/result"
 )
 
@@ -42,13 +40,13 @@ const (
 
 // Incident is one outage, from open to resolve.
 type Incident struct {
-	ID       int64     `json:"id"`
-	Monitor  string    `json:"monitor"` // monitor name, or vantage name for KindVantage
-	Kind     Kind      `json:"kind"`
-	Severity Severity  `json:"severity"`
-	OpenedAt time.Time `json:"opened_at"`
-	// ResolvedAt is zero while the incident is open.
-	ResolvedAt time.Time    `json:"resolved_at,omitempty"`
+	ID       int64       `json:"id"`
+	Monitor  string      `json:"monitor"` // monitor name, or vantage name for KindVantage
+	Kind     Kind        `json:"kind"`
+	Severity Severity    `json:"severity"`
+	OpenedAt result.Time `json:"opened_at"`
+	// ResolvedAt is zero (null in JSON) while the incident is open.
+	ResolvedAt result.Time  `json:"resolved_at"`
 	Class      result.Class `json:"class"`
 	Gateway    string       `json:"gateway,omitempty"`
 	Detail     string       `json:"detail,omitempty"`
@@ -63,7 +61,7 @@ type Incident struct {
 	// FirstFailure is when the first failed round of the confirmed streak
 	// ran: the outage began before the incident was confirmed, and "how long
 	// it lasted" is counted from here.
-	FirstFailure time.Time `json:"first_failure_at,omitzero"`
+	FirstFailure result.Time `json:"first_failure_at,omitzero"`
 	// Resolution says how it ended: "recovered", "monitor removed", ...
 	Resolution string `json:"resolution,omitempty"`
 	// Changes records every change of class (or scope, or flapping) while open.
@@ -77,7 +75,7 @@ func (i *Incident) Open() bool { return i.ResolvedAt.IsZero() }
 
 // Change is one change to an open incident.
 type Change struct {
-	At      time.Time    `json:"at"`
+	At      result.Time  `json:"at"`
 	Class   result.Class `json:"class"`
 	Gateway string       `json:"gateway,omitempty"`
 	Detail  string       `json:"detail,omitempty"`

@@ -258,7 +258,7 @@ func (m *Machine) Observe(o Observation) (Transition, error) {
 	}
 	at := o.At
 	if at.IsZero() {
-		at = o.Result.StartedAt
+		at = o.Result.StartedAt.Time
 	}
 	// A clock that steps back must not make the flap window count backwards.
 	if at.Before(m.lastAt) {
@@ -413,9 +413,9 @@ func (m *Machine) open(at time.Time, f *failure, sev Severity) {
 		Monitor:      m.monitor,
 		Kind:         m.kind,
 		Severity:     sev,
-		OpenedAt:     at,
+		OpenedAt:     result.TimeOf(at),
 		Flapping:     m.flapping,
-		FirstFailure: m.firstFail,
+		FirstFailure: result.TimeOf(m.firstFail),
 	}
 	if f != nil {
 		inc.Class = f.Result.Class
@@ -427,7 +427,7 @@ func (m *Machine) open(at time.Time, f *failure, sev Severity) {
 		inc.Last = cloneResult(&f.Result)
 	}
 	if inc.FirstFailure.IsZero() {
-		inc.FirstFailure = at
+		inc.FirstFailure = result.TimeOf(at)
 	}
 	m.incident = inc
 }
@@ -483,7 +483,7 @@ func (m *Machine) update(at time.Time, f *failure, sev Severity) (Change, bool) 
 func (m *Machine) change(at time.Time, note string) Change {
 	inc := m.incident
 	return Change{
-		At: at, Class: inc.Class, Gateway: inc.Gateway, Detail: inc.Detail,
+		At: result.TimeOf(at), Class: inc.Class, Gateway: inc.Gateway, Detail: inc.Detail,
 		Status: inc.Status, Note: note, Scope: inc.Scope, Severity: inc.Severity,
 	}
 }
@@ -491,7 +491,7 @@ func (m *Machine) change(at time.Time, note string) Change {
 // resolve closes the open incident. The resolved copy waits in m.resolved
 // until stamp hands it to the event; the machine itself holds no incident.
 func (m *Machine) resolve(at time.Time, how string) {
-	m.incident.ResolvedAt = at
+	m.incident.ResolvedAt = result.TimeOf(at)
 	m.incident.Resolution = how
 	m.resolved = m.incident
 	m.incident = nil

@@ -34,12 +34,12 @@ const round = 30 * time.Second
 //	R     restart: snapshot to JSON, restore into a new machine
 func observation(tok string, at time.Time) (Observation, bool) {
 	bad := func(status int, class result.Class, gw string) result.Result {
-		return result.Result{URL: "https://shop.test/", Class: class, Status: status, Gateway: gw, StartedAt: at}
+		return result.Result{URL: "https://shop.test/", Class: class, Status: status, Gateway: gw, StartedAt: result.TimeOf(at)}
 	}
 	o := Observation{At: at}
 	switch tok {
 	case "O":
-		o.Result.Result = result.Result{URL: "https://shop.test/", OK: true, Class: result.ClassOK, Status: 200, StartedAt: at}
+		o.Result.Result = result.Result{URL: "https://shop.test/", OK: true, Class: result.ClassOK, Status: 200, StartedAt: result.TimeOf(at)}
 	case "F":
 		o.Result.Result = bad(502, result.ClassBadGateway, "nginx")
 	case "T":
@@ -55,13 +55,13 @@ func observation(tok string, at time.Time) (Observation, bool) {
 		o.Result.Result = bad(502, result.ClassBadGateway, "nginx")
 		o.Scope, o.Severity = result.ScopeEveryone, SeverityCritical
 	case "J":
-		o.Result.Result = result.Result{Class: result.ClassConnectTimeout, StartedAt: at}
+		o.Result.Result = result.Result{Class: result.ClassConnectTimeout, StartedAt: result.TimeOf(at)}
 		o.Scope = result.ScopeJustMe
 	case "U":
-		o.Result.Result = result.Result{Class: result.ClassConnectTimeout, StartedAt: at}
+		o.Result.Result = result.Result{Class: result.ClassConnectTimeout, StartedAt: result.TimeOf(at)}
 		o.Scope = result.ScopeUnknown
 	case "N":
-		o.Result.Result = result.Result{OK: true, Class: result.ClassOK, Status: 200, StartedAt: at}
+		o.Result.Result = result.Result{OK: true, Class: result.ClassOK, Status: 200, StartedAt: result.TimeOf(at)}
 		o.Vote = VoteNone
 	default:
 		return o, false
@@ -446,14 +446,14 @@ func TestRemove(t *testing.T) {
 		t.Errorf("second Remove: %v", eventList(tr.Events))
 	}
 	// A store-held incident without a machine.
-	inc := &Incident{Monitor: "gone", Kind: KindTarget, OpenedAt: t0}
+	inc := &Incident{Monitor: "gone", Kind: KindTarget, OpenedAt: result.TimeOf(t0)}
 	if err := inc.Resolve(at, ResolutionRemoved); err != nil || inc.Open() || inc.Resolution != ResolutionRemoved {
 		t.Fatalf("Resolve: %v %+v", err, inc)
 	}
 	if err := inc.Resolve(at, ResolutionRemoved); err == nil {
 		t.Error("resolving twice is not an error")
 	}
-	if err := (&Incident{Monitor: "x", OpenedAt: t0}).Resolve(time.Time{}, "x"); err == nil {
+	if err := (&Incident{Monitor: "x", OpenedAt: result.TimeOf(t0)}).Resolve(time.Time{}, "x"); err == nil {
 		t.Error("resolving at zero time is not an error")
 	}
 }
@@ -492,7 +492,7 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("bad input changed the machine:\n%s\n%s", b1, b2)
 	}
 	// Time falls back to the result's start time.
-	if _, err := m.Observe(Observation{Result: result.Outcome{Result: result.Result{Class: result.ClassBadGateway, StartedAt: t0.Add(time.Hour)}}}); err != nil {
+	if _, err := m.Observe(Observation{Result: result.Outcome{Result: result.Result{Class: result.ClassBadGateway, StartedAt: result.TimeOf(t0.Add(time.Hour))}}}); err != nil {
 		t.Errorf("observation timed by its result: %v", err)
 	}
 }
@@ -504,7 +504,7 @@ func TestClockStepBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if inc := tr.Find(EventOpened).Incident; inc.OpenedAt.Before(inc.FirstFailure) {
+	if inc := tr.Find(EventOpened).Incident; inc.OpenedAt.Before(inc.FirstFailure.Time) {
 		t.Errorf("opened %v before its first failure %v", inc.OpenedAt, inc.FirstFailure)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/vantage-monitor/vantage/monitor/result"
 )
 
 // Rank orders severities for comparisons such as a route's min_severity:
@@ -67,10 +69,10 @@ func (i *Incident) Resolve(at time.Time, how string) error {
 	if !i.Open() {
 		return fmt.Errorf("resolving incident %s: already resolved at %s (%s)", i.Key(), i.ResolvedAt.Format(time.RFC3339), i.Resolution)
 	}
-	if at.Before(i.OpenedAt) {
-		at = i.OpenedAt // a clock step back must not give a negative duration
+	if at.Before(i.OpenedAt.Time) {
+		at = i.OpenedAt.Time // a clock step back must not give a negative duration
 	}
-	i.ResolvedAt = at
+	i.ResolvedAt = result.TimeOf(at)
 	i.Resolution = how
 	return nil
 }

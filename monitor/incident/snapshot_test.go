@@ -57,7 +57,7 @@ func TestRestoreRefusesBadSnapshots(t *testing.T) {
 		{"future version", edit(func(s *Snapshot) { s.Version = 2 }), "snapshot version 2"},
 		{"unknown state", edit(func(s *Snapshot) { s.State = "sideways" }), `unknown state "sideways"`},
 		{"down without incident", edit(func(s *Snapshot) { s.Incident = nil }), "state down without an open incident"},
-		{"resolved incident", edit(func(s *Snapshot) { s.Incident.ResolvedAt = t0 }), "already resolved"},
+		{"resolved incident", edit(func(s *Snapshot) { s.Incident.ResolvedAt = result.TimeOf(t0) }), "already resolved"},
 		{"someone else's incident", edit(func(s *Snapshot) { s.Incident.Monitor = "blog" }), "another monitor"},
 		{"no monitor", edit(func(s *Snapshot) { s.Monitor = "" }), "empty monitor name"},
 		{"negative streak", edit(func(s *Snapshot) { s.Fails = -1 }), "negative streak"},
@@ -154,7 +154,7 @@ func TestReconcile(t *testing.T) {
 
 	t.Run("a resolved incident from the store is ignored", func(t *testing.T) {
 		m, _ := New("shop", KindTarget, Settings{})
-		old := &Incident{ID: 1, Monitor: "shop", Kind: KindTarget, OpenedAt: t0, ResolvedAt: t0.Add(time.Minute)}
+		old := &Incident{ID: 1, Monitor: "shop", Kind: KindTarget, OpenedAt: result.TimeOf(t0), ResolvedAt: result.TimeOf(t0.Add(time.Minute))}
 		m.Reconcile(old)
 		if m.Incident() != nil || m.State() != StateUp {
 			t.Errorf("adopted a resolved incident")

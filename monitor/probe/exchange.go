@@ -488,8 +488,8 @@ func tlsInfo(c *x509.Certificate, version uint16, now time.Time) *result.TLSInfo
 	return &result.TLSInfo{
 		Issuer:    c.Issuer.String(),
 		Subject:   c.Subject.String(),
-		NotBefore: c.NotBefore,
-		NotAfter:  c.NotAfter,
+		NotBefore: result.TimeOf(c.NotBefore),
+		NotAfter:  result.TimeOf(c.NotAfter),
 		DaysLeft:  int(math.Floor(c.NotAfter.Sub(now).Hours() / 24)),
 		DNSNames:  c.DNSNames,
 		Version:   tls.VersionName(version),

@@ -184,7 +184,7 @@ func (p *Prober) invalid(s Spec, err error) result.Result {
 	r := result.Result{
 		URL:       s.URL,
 		Method:    s.Method,
-		StartedAt: p.now(),
+		StartedAt: result.TimeOf(p.now()),
 		// No class fits a check that was never sent; protocol_error is the
 		// closest ("the request could not be expressed").
 		Class: result.ClassProtocolError,
@@ -208,7 +208,7 @@ func (p *Prober) RunPlan(ctx context.Context, pl *Plan) result.Result {
 		return p.invalid(Spec{}, errors.New("probing: the plan is empty; make it with Compile"))
 	}
 	start := time.Now()
-	r := result.Result{URL: pl.spec.URL, Method: pl.spec.Method, StartedAt: p.now()}
+	r := result.Result{URL: pl.spec.URL, Method: pl.spec.Method, StartedAt: result.TimeOf(p.now())}
 	deadline := start.Add(pl.spec.Timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d

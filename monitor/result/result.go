@@ -2,13 +2,13 @@
 // probe, which the probe produces and agents send, and the Outcome of one
 // round (its scope, vantage lines and diagnosis), which incidents and
 // notifications carry. Their JSON field names are a public interface:
-// scripts parse them, and renaming one is a breaking change.
+// scripts parse them, and renaming one is a breaking change. Time (time.go)
+// is how every time in that JSON, and in the API's, is written.
 package result
 
 import (
 	"fmt"
 	"strings"
-	"time"
 )
 
 // Class names what kind of failure a check saw. It is a closed set so that
@@ -112,13 +112,13 @@ type Phases struct {
 // TLSInfo describes the leaf certificate the server presented, when TLS was
 // used, even when verification failed (so an alert can say when it expired).
 type TLSInfo struct {
-	Issuer    string    `json:"issuer"`
-	Subject   string    `json:"subject"`
-	NotBefore time.Time `json:"not_before"`
-	NotAfter  time.Time `json:"not_after"`
-	DaysLeft  int       `json:"days_left"`
-	DNSNames  []string  `json:"dns_names,omitempty"`
-	Version   string    `json:"version,omitempty"`
+	Issuer    string   `json:"issuer"`
+	Subject   string   `json:"subject"`
+	NotBefore Time     `json:"not_before"`
+	NotAfter  Time     `json:"not_after"`
+	DaysLeft  int      `json:"days_left"`
+	DNSNames  []string `json:"dns_names,omitempty"`
+	Version   string   `json:"version,omitempty"`
 }
 
 // Evidence is what the class and gateway verdicts rest on, so a person can
@@ -155,13 +155,13 @@ type Result struct {
 	Fixes      []string `json:"fixes"`
 
 	// Fields beyond the fixed contract.
-	Method     string    `json:"method,omitempty"`
-	StartedAt  time.Time `json:"started_at"`
-	FinalURL   string    `json:"final_url,omitempty"`
-	Redirects  int       `json:"redirects"`
-	BodyBytes  int64     `json:"body_bytes"`
-	Truncated  bool      `json:"body_truncated"`
-	RetryAfter string    `json:"retry_after,omitempty"`
+	Method     string `json:"method,omitempty"`
+	StartedAt  Time   `json:"started_at"`
+	FinalURL   string `json:"final_url,omitempty"`
+	Redirects  int    `json:"redirects"`
+	BodyBytes  int64  `json:"body_bytes"`
+	Truncated  bool   `json:"body_truncated"`
+	RetryAfter string `json:"retry_after,omitempty"`
 	// Pinned is set when the address dialled came from the check's resolve
 	// pin (curl's --resolve), so no name was looked up: advice about the
 	// host's DNS records does not fit it.

@@ -223,7 +223,7 @@ func (r *Runner) Probe(ctx context.Context, t Target) Probed {
 			err = fmt.Errorf("probing %s: the spec has no compiled plan", t.Spec().URL)
 		}
 		s := t.Spec()
-		p.o.Result = result.Result{URL: s.URL, Method: s.Method, StartedAt: r.clock.Now(), Class: result.ClassProtocolError, Error: err.Error()}
+		p.o.Result = result.Result{URL: s.URL, Method: s.Method, StartedAt: result.TimeOf(r.clock.Now()), Class: result.ClassProtocolError, Error: err.Error()}
 	case r.fleet != nil:
 		p.o = r.fleet.RoundPlan(ctx, t.Name, t.Spec(), t.Plan, t.Vantages)
 	default:
@@ -273,7 +273,7 @@ func (l localProber) ProbePlan(ctx context.Context, pl *probe.Plan) (result.Resu
 func (l localProber) Probe(ctx context.Context, s probe.Spec) (result.Result, error) {
 	pl, err := probe.Compile(s)
 	if err != nil {
-		r := result.Result{URL: s.URL, StartedAt: l.r.clock.Now(), Class: result.ClassProtocolError, Error: err.Error()}
+		r := result.Result{URL: s.URL, StartedAt: result.TimeOf(l.r.clock.Now()), Class: result.ClassProtocolError, Error: err.Error()}
 		r.Normalize()
 		return r, nil
 	}

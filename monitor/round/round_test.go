@@ -162,7 +162,7 @@ severity = "warning"
 				t.Fatal(err)
 			}
 			out := r.Run(context.Background(), MonitorTarget(cfg.Monitor("shop")))
-			o := out.Observation(out.StartedAt)
+			o := out.Observation(out.StartedAt.Time)
 			if out.Vote != incident.VoteDown || out.Severity != tc.want || o.Severity != tc.want || o.Vote != incident.VoteDown {
 				t.Errorf("vote %s severity %s (observation %s %s), want down %s", out.Vote, out.Severity, o.Vote, o.Severity, tc.want)
 			}

@@ -66,7 +66,7 @@ func (t *Tx) OpenIncident(ctx context.Context, inc *incident.Incident) error {
 		return fmt.Errorf("open incident for %s: %w: it has a resolved_at", inc.Monitor, ErrInvalid)
 	}
 	if inc.OpenedAt.IsZero() {
-		inc.OpenedAt = t.s.now()
+		inc.OpenedAt = result.TimeOf(t.s.now())
 	}
 	changes, err := marshalChanges(inc.Changes)
 	if err != nil {
@@ -80,10 +80,10 @@ func (t *Tx) OpenIncident(ctx context.Context, inc *incident.Incident) error {
 		(monitor, kind, severity, opened_at, class, gateway, detail, status, scope,
 		 flapping, resolution, changes, last, updated_at, regions, first_failure_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		inc.Monitor, string(inc.Kind), string(inc.Severity), toNanos(inc.OpenedAt),
+		inc.Monitor, string(inc.Kind), string(inc.Severity), toNanos(inc.OpenedAt.Time),
 		string(inc.Class), inc.Gateway, inc.Detail, inc.Status, inc.Scope,
 		inc.Flapping, inc.Resolution, changes, last, toNanos(t.s.now()),
-		marshalRegions(inc.Regions), nullNanos(inc.FirstFailure))
+		marshalRegions(inc.Regions), nullNanos(inc.FirstFailure.Time))
 	if isUniqueViolation(err) {
 		e := &AlreadyOpenError{Monitor: inc.Monitor, Kind: inc.Kind}
 		_ = t.tx.QueryRowContext(ctx, `SELECT id FROM incidents
@@ -122,7 +122,7 @@ func (t *Tx) SaveIncident(ctx context.Context, inc *incident.Incident) error {
 		WHERE id = ? AND resolved_at IS NULL`,
 		string(inc.Severity), string(inc.Class), inc.Gateway, inc.Detail, inc.Status,
 		inc.Scope, inc.Flapping, inc.Resolution, changes, last, toNanos(t.s.now()),
-		marshalRegions(inc.Regions), nullNanos(inc.FirstFailure), inc.ID)
+		marshalRegions(inc.Regions), nullNanos(inc.FirstFailure.Time), inc.ID)
 	if err != nil {
 		return t.wrap(op, err)
 	}
@@ -155,7 +155,7 @@ func (t *Tx) mustChange(ctx context.Context, op string, res sql.Result, id int64
 func (t *Tx) AppendIncidentChange(ctx context.Context, id int64, c incident.Change, last *result.Outcome) error {
 	op := fmt.Sprintf("append change to incident %d", id)
 	if c.At.IsZero() {
-		c.At = t.s.now()
+		c.At = result.TimeOf(t.s.now())
 	}
 	cj, err := json.Marshal(c)
 	if err != nil {
@@ -228,7 +228,7 @@ func scanIncident(sc interface{ Scan(...any) error }) (incident.Incident, error)
 		&changes, &last, &regions, &firstFailure); err != nil {
 		return inc, err
 	}
-	inc.FirstFailure = fromNullNanos(firstFailure)
+	inc.FirstFailure = result.TimeOf(fromNullNanos(firstFailure))
 	if err := json.Unmarshal(regions, &inc.Regions); err != nil {
 		return inc, fmt.Errorf("decode regions of incident %d: %w", inc.ID, err)
 	}
@@ -236,8 +236,8 @@ func scanIncident(sc interface{ Scan(...any) error }) (incident.Incident, error)
 		inc.Regions = nil
 	}
 	inc.Kind, inc.Severity, inc.Class = incident.Kind(kind), incident.Severity(sev), result.Class(class)
-	inc.OpenedAt = fromNanos(opened)
-	inc.ResolvedAt = fromNullNanos(resolved)
+	inc.OpenedAt = result.TimeOf(fromNanos(opened))
+	inc.ResolvedAt = result.TimeOf(fromNullNanos(resolved))
 	if err := json.Unmarshal(changes, &inc.Changes); err != nil {
 		return inc, fmt.Errorf("decode changes of incident %d: %w", inc.ID, err)
 	}

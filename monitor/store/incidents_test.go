@@ -178,7 +178,7 @@ func TestIncidentBadInput(t *testing.T) {
 	for name, inc := range map[string]*incident.Incident{
 		"no monitor": {Kind: incident.KindTarget},
 		"no kind":    {Monitor: "x"},
-		"resolved":   {Monitor: "x", Kind: incident.KindTarget, ResolvedAt: time.Unix(1, 0)},
+		"resolved":   {Monitor: "x", Kind: incident.KindTarget, ResolvedAt: result.TimeOf(time.Unix(1, 0))},
 	} {
 		err := s.Update(ctx, func(tx *Tx) error { return tx.OpenIncident(ctx, inc) })
 		if !errors.Is(err, ErrInvalid) {
@@ -197,9 +197,9 @@ func TestIncidentJSONRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	last := sampleResult(false, result.ClassTLSError, 0, clk.Now())
 	in := incident.Incident{Monitor: "api", Kind: incident.KindTarget, Severity: incident.SeverityInfo,
-		OpenedAt: clk.Now().Add(-time.Hour), Class: result.ClassTLSError, Detail: "cert-expired",
-		Scope: "partial", Regions: []string{"fra1", "local"}, FirstFailure: clk.Now().Add(-time.Hour - time.Minute),
-		Changes: []incident.Change{{At: clk.Now().Add(-30 * time.Minute), Class: result.ClassTLSError, Detail: "cert-expired", Note: "scope partial→everyone"}},
+		OpenedAt: result.TimeOf(clk.Now().Add(-time.Hour)), Class: result.ClassTLSError, Detail: "cert-expired",
+		Scope: "partial", Regions: []string{"fra1", "local"}, FirstFailure: result.TimeOf(clk.Now().Add(-time.Hour - time.Minute)),
+		Changes: []incident.Change{{At: result.TimeOf(clk.Now().Add(-30 * time.Minute)), Class: result.ClassTLSError, Detail: "cert-expired", Note: "scope partial→everyone"}},
 		Last:    &last}
 	update(t, s, func(tx *Tx) error { return tx.OpenIncident(ctx, &in) })
 	out, err := s.Incident(ctx, in.ID)
@@ -222,7 +222,7 @@ func TestIncidentJSONRoundTrip(t *testing.T) {
 	if out, err = s.Incident(ctx, in.ID); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(out.Regions, []string{"fra1"}) || !out.FirstFailure.Equal(in.FirstFailure) {
+	if !reflect.DeepEqual(out.Regions, []string{"fra1"}) || !out.FirstFailure.Equal(in.FirstFailure.Time) {
 		t.Errorf("after SaveIncident: regions %v, first failure %v; want [fra1], %v", out.Regions, out.FirstFailure, in.FirstFailure)
 	}
 }

@@ -52,7 +52,7 @@ func (t *Tx) RecordResult(ctx context.Context, row *ResultRow) error {
 		row.Vantage = result.LocalVantage
 	}
 	if row.At.IsZero() {
-		row.At = row.Result.StartedAt
+		row.At = row.Result.StartedAt.Time
 		if row.At.IsZero() {
 			row.At = t.s.now()
 		}

@@ -54,9 +54,9 @@ func sampleResult(ok bool, class result.Class, status int, at time.Time) result.
 		URL: "https://shop.example.com/healthz", OK: ok, Class: class, Status: status,
 		Gateway: "nginx", Via: []string{"cloudflare"}, Detail: "upstream-refused",
 		Phases:    result.Phases{DNSMs: 1.5, ConnectMs: 2.25, TLSMs: 3, TTFBMs: 40, TotalMs: 47.75},
-		StartedAt: at,
-		TLS: &result.TLSInfo{Issuer: "R3", Subject: "shop", NotBefore: at.Add(-time.Hour),
-			NotAfter: at.Add(90 * 24 * time.Hour), DaysLeft: 90, DNSNames: []string{"shop.example.com"}},
+		StartedAt: result.TimeOf(at),
+		TLS: &result.TLSInfo{Issuer: "R3", Subject: "shop", NotBefore: result.TimeOf(at.Add(-time.Hour)),
+			NotAfter: result.TimeOf(at.Add(90 * 24 * time.Hour)), DaysLeft: 90, DNSNames: []string{"shop.example.com"}},
 		Evidence: result.Evidence{Headers: []string{"Server: nginx"}, Body: "<hr><center>nginx",
 			Markers: []string{`body contains "<hr><center>nginx"`}},
 		Fixes: []string{"check the upstream"},
@@ -102,12 +102,12 @@ func TestResultsRoundTripAndQueries(t *testing.T) {
 	// Full JSON round trip.
 	want := rows[4].Result
 	got := recent[0].Result
-	if !got.StartedAt.Equal(want.StartedAt) || !got.TLS.NotAfter.Equal(want.TLS.NotAfter) || !got.TLS.NotBefore.Equal(want.TLS.NotBefore) {
+	if !got.StartedAt.Equal(want.StartedAt.Time) || !got.TLS.NotAfter.Equal(want.TLS.NotAfter.Time) || !got.TLS.NotBefore.Equal(want.TLS.NotBefore.Time) {
 		t.Errorf("times did not round-trip: %v vs %v", got.StartedAt, want.StartedAt)
 	}
-	got.StartedAt, want.StartedAt = time.Time{}, time.Time{}
+	got.StartedAt, want.StartedAt = result.Time{}, result.Time{}
 	gt, wt := *got.TLS, *want.TLS
-	gt.NotAfter, gt.NotBefore, wt.NotAfter, wt.NotBefore = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	gt.NotAfter, gt.NotBefore, wt.NotAfter, wt.NotBefore = result.Time{}, result.Time{}, result.Time{}, result.Time{}
 	got.TLS, want.TLS = &gt, &wt
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("result did not round-trip:\n got %+v\nwant %+v", got, want)

@@ -214,7 +214,7 @@ func (in *Incidents) Sync(ctx context.Context) {
 			if len(w.mons) > 0 {
 				detail += "; monitors it could not vote in: " + strings.Join(w.mons, ", ")
 			}
-			r := result.Result{URL: w.url, StartedAt: now, Class: result.ClassNetworkUnreachable, Detail: detail, Error: w.why}
+			r := result.Result{URL: w.url, StartedAt: result.TimeOf(now), Class: result.ClassNetworkUnreachable, Detail: detail, Error: w.why}
 			if c := w.trouble.Canary; c != nil && c.Class != "" && c.Class != result.ClassOK {
 				r.Class = c.Class // why its canaries fail: DNS, refused, timeout, TLS
 			}
@@ -224,7 +224,7 @@ func (in *Incidents) Sync(ctx context.Context) {
 			r.Normalize()
 			t, err = m.Observe(incident.Observation{At: now, Result: result.Outcome{Result: r}, Vote: incident.VoteDown, Severity: incidentSeverity})
 		case !w.down && m != nil && m.Incident() != nil && w.proven:
-			r := result.Result{URL: w.url, StartedAt: now, OK: true, Class: result.ClassOK}
+			r := result.Result{URL: w.url, StartedAt: result.TimeOf(now), OK: true, Class: result.ClassOK}
 			r.Normalize()
 			t, err = m.Observe(incident.Observation{At: now, Result: result.Outcome{Result: r}, Vote: incident.VoteUp})
 		default:

@@ -303,7 +303,7 @@ func (r *Runner) RoundPlan(ctx context.Context, monitor string, spec probe.Spec,
 		res.Method = spec.WithDefaults().Method
 	}
 	if res.StartedAt.IsZero() {
-		res.StartedAt = start
+		res.StartedAt = result.TimeOf(start)
 	}
 	return res
 }

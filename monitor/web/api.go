@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/redact"
@@ -18,7 +17,7 @@ import (
 // listResponse is the body of GET /api/v1/monitors.
 type listResponse struct {
 	Monitors    []MonitorView `json:"monitors"`
-	GeneratedAt time.Time     `json:"generated_at"`
+	GeneratedAt result.Time   `json:"generated_at"`
 	// Total counts the monitors the filters select, on every page.
 	Total int `json:"total"`
 	Page  int `json:"page"`
@@ -30,7 +29,7 @@ type listResponse struct {
 // oneResponse is the body of GET /api/v1/monitors/{name}.
 type oneResponse struct {
 	Monitor     MonitorView `json:"monitor"`
-	GeneratedAt time.Time   `json:"generated_at"`
+	GeneratedAt result.Time `json:"generated_at"`
 }
 
 // filter selects monitors by state and tag; an empty set lets everything
@@ -109,7 +108,7 @@ func (s *server) apiList(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	lo, hi := pg.window(len(sel))
-	resp := listResponse{Monitors: make([]MonitorView, 0, hi-lo), GeneratedAt: s.now().UTC(), Total: len(sel), Page: pg.page, Limit: pg.limit}
+	resp := listResponse{Monitors: make([]MonitorView, 0, hi-lo), GeneratedAt: result.TimeOf(s.now().UTC()), Total: len(sel), Page: pg.page, Limit: pg.limit}
 	for _, i := range sel[lo:hi] {
 		resp.Monitors = append(resp.Monitors, apiView(all[i]))
 	}
@@ -131,7 +130,7 @@ func (s *server) apiOne(w http.ResponseWriter, r *http.Request) {
 	}
 	for i := range all {
 		if all[i].Name == name {
-			s.writeJSON(w, r, oneResponse{Monitor: apiView(all[i]), GeneratedAt: s.now().UTC()})
+			s.writeJSON(w, r, oneResponse{Monitor: apiView(all[i]), GeneratedAt: result.TimeOf(s.now().UTC())})
 			return
 		}
 	}

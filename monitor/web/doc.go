@@ -33,7 +33,9 @@
 // [web] hostname (DNS rebinding).
 //
 // Every endpoint answers GET and HEAD only (405 otherwise). API errors are
-// JSON objects {"error": "..."}.
+// JSON objects {"error": "..."}. Every time is a result.Time: RFC 3339, or
+// null for one that has not happened (an open incident's resolved_at, the
+// last_check of a monitor not checked yet).
 //
 // # Hostile text
 //

@@ -3,22 +3,23 @@ package web
 import (
 	"context"
 	"net/http"
-	"time"
+
+	"github.com/vantage-monitor/vantage/monitor/result"
 )
 
 // NotificationView is one notification still in the outbox: waiting, being
 // sent, or failed for good (with why), for /api/v1/notifications.
 type NotificationView struct {
-	Key           string    `json:"key"`
-	Receiver      string    `json:"receiver"`
-	IncidentID    int64     `json:"incident_id,omitempty"`
-	Event         string    `json:"event"`
-	State         string    `json:"state"`
-	Attempts      int       `json:"attempts"`
-	MaybeSent     bool      `json:"maybe_sent,omitempty"`
-	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
-	LastError     string    `json:"last_error,omitempty"`
-	CreatedAt     time.Time `json:"created_at"`
+	Key           string      `json:"key"`
+	Receiver      string      `json:"receiver"`
+	IncidentID    int64       `json:"incident_id,omitempty"`
+	Event         string      `json:"event"`
+	State         string      `json:"state"`
+	Attempts      int         `json:"attempts"`
+	MaybeSent     bool        `json:"maybe_sent,omitempty"`
+	NextAttemptAt result.Time `json:"next_attempt_at,omitzero"`
+	LastError     string      `json:"last_error,omitempty"`
+	CreatedAt     result.Time `json:"created_at"`
 }
 
 // NotificationSource is what a Source also implements when it has an
@@ -32,9 +33,9 @@ type ReceiverView struct {
 	Name string `json:"name"`
 	// Degraded: the receiver asked to wait longer than max_retry_after;
 	// it is retried at that cap until it delivers again.
-	Degraded       bool      `json:"degraded"`
-	DegradedSince  time.Time `json:"degraded_since,omitzero"`
-	DegradedReason string    `json:"degraded_reason,omitempty"`
+	Degraded       bool        `json:"degraded"`
+	DegradedSince  result.Time `json:"degraded_since,omitzero"`
+	DegradedReason string      `json:"degraded_reason,omitempty"`
 }
 
 // ReceiverSource is what a NotificationSource also implements when it
@@ -46,7 +47,7 @@ type ReceiverSource interface {
 type notificationsResponse struct {
 	Notifications []NotificationView `json:"notifications"`
 	Receivers     []ReceiverView     `json:"receivers,omitempty"`
-	GeneratedAt   time.Time          `json:"generated_at"`
+	GeneratedAt   result.Time        `json:"generated_at"`
 }
 
 func (s *server) apiNotifications(w http.ResponseWriter, r *http.Request) {
@@ -71,7 +72,7 @@ func (s *server) apiNotifications(w http.ResponseWriter, r *http.Request) {
 	if list == nil {
 		list = []NotificationView{}
 	}
-	resp := notificationsResponse{Notifications: list, GeneratedAt: s.now().UTC()}
+	resp := notificationsResponse{Notifications: list, GeneratedAt: result.TimeOf(s.now().UTC())}
 	if rs, ok := s.src.(ReceiverSource); ok {
 		resp.Receivers = rs.Receivers(r.Context())
 	}

@@ -225,13 +225,13 @@ func buildRow(m *MonitorView, now time.Time) pageRow {
 	if m.Problem != "" {
 		row.Error = truncate(m.Problem, maxErrorRunes)
 	}
-	row.LastCheck = ago(now, m.LastCheck)
+	row.LastCheck = ago(now, m.LastCheck.Time)
 	if !m.LastCheck.IsZero() {
 		row.LastCheckAbs = m.LastCheck.UTC().Format(time.RFC3339)
 	}
 	if inc := m.OpenIncident; inc != nil {
 		row.Incident = true
-		row.IncidentSince = ago(now, inc.OpenedAt)
+		row.IncidentSince = ago(now, inc.OpenedAt.Time)
 		if !inc.OpenedAt.IsZero() {
 			row.IncidentAbs = inc.OpenedAt.UTC().Format(time.RFC3339)
 		}

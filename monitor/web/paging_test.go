@@ -20,7 +20,7 @@ func manyMonitors(n int) []MonitorView {
 	for i := range ms {
 		m := MonitorView{
 			Name: fmt.Sprintf("m%06d", i), URL: fmt.Sprintf("https://m%06d.example.test/healthz", i),
-			Schedule: "@every 30s", State: incident.StateUp, LastCheck: testNow,
+			Schedule: "@every 30s", State: incident.StateUp, LastCheck: result.TimeOf(testNow),
 			LastResult: &result.Outcome{Result: result.Result{Class: result.ClassOK, Status: 200, OK: true, Phases: result.Phases{TotalMs: 12}}},
 		}
 		if i%3 == 0 {

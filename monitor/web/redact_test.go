@@ -49,8 +49,8 @@ func TestEveryFieldRedacted(t *testing.T) {
 			OpenIncident: &incident.Incident{Class: result.ClassClientError, Last: &result.Outcome{Result: result.Result{Error: "xoxb-token-2"}}},
 		}}},
 		list: []NotificationView{
-			{Key: "1|mail", Receiver: "mail", Event: "open", State: "failed", LastError: "smtp 535 5.7.8 bad credentials " + blob, CreatedAt: time.Unix(0, 0)},
-			{Key: "2|slack", Receiver: "slack", Event: "open", State: "failed", LastError: "permanent failure (invalid_auth xoxb-token-2)", CreatedAt: time.Unix(0, 0)},
+			{Key: "1|mail", Receiver: "mail", Event: "open", State: "failed", LastError: "smtp 535 5.7.8 bad credentials " + blob, CreatedAt: result.TimeOf(time.Unix(0, 0))},
+			{Key: "2|slack", Receiver: "slack", Event: "open", State: "failed", LastError: "permanent failure (invalid_auth xoxb-token-2)", CreatedAt: result.TimeOf(time.Unix(0, 0))},
 		},
 	}
 	h := Handler(src, nil, nil, WithRedact(r.String))

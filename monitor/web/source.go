@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"time"
 
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/result"
@@ -17,8 +16,9 @@ type MonitorView struct {
 	// State is the monitor's state machine state: up, failing, down, recovering.
 	State    incident.State `json:"state"`
 	Flapping bool           `json:"flapping"`
-	// LastCheck is when the last round finished; zero before the first one.
-	LastCheck  time.Time       `json:"last_check"`
+	// LastCheck is when the last round finished; zero (null in JSON)
+	// before the first one.
+	LastCheck  result.Time     `json:"last_check"`
 	LastResult *result.Outcome `json:"last_result"`
 	// OpenIncident is nil when none is open.
 	OpenIncident *incident.Incident `json:"open_incident"`

@@ -66,12 +66,12 @@ func sampleMonitors() []MonitorView {
 		{
 			Name: "api", URL: "https://api.example.test/healthz", Tags: []string{"prod"},
 			Schedule: "@every 30s", State: incident.StateUp,
-			LastCheck:  testNow.Add(-12 * time.Second),
+			LastCheck:  result.TimeOf(testNow.Add(-12 * time.Second)),
 			LastResult: &result.Outcome{Result: result.Result{URL: "https://api.example.test/healthz", OK: true, Class: result.ClassOK, Status: 200, Phases: result.Phases{TotalMs: 42}}},
 		},
 		{
 			Name: "blog", URL: "https://blog.example.test/", Schedule: "@every 1m", State: incident.StateFailing,
-			LastCheck:  testNow.Add(-3 * time.Second),
+			LastCheck:  result.TimeOf(testNow.Add(-3 * time.Second)),
 			LastResult: &result.Outcome{Result: result.Result{Class: result.ClassConnectTimeout, Detail: "connect", Error: "dial tcp: i/o timeout", Phases: result.Phases{TotalMs: 5000}}},
 		},
 		{
@@ -80,14 +80,14 @@ func sampleMonitors() []MonitorView {
 		{
 			Name: "shop", URL: "https://shop.example.test/healthz", Tags: []string{"prod", "eu"},
 			Schedule: "*/2 * * * *", State: incident.StateDown, Flapping: true, Skipped: 3,
-			LastCheck: testNow.Add(-75 * time.Second),
+			LastCheck: result.TimeOf(testNow.Add(-75 * time.Second)),
 			LastResult: &result.Outcome{Result: result.Result{
 				Class: result.ClassBadGateway, Status: 502, Gateway: "nginx", Via: []string{"cloudflare"},
 				Detail: "upstream-refused", Phases: result.Phases{TotalMs: 123.4},
 			}},
 			OpenIncident: &incident.Incident{
 				ID: 7, Monitor: "shop", Kind: incident.KindTarget, Severity: incident.SeverityCritical,
-				OpenedAt: testNow.Add(-5 * time.Minute), Class: result.ClassBadGateway, Gateway: "nginx", Status: 502,
+				OpenedAt: result.TimeOf(testNow.Add(-5 * time.Minute)), Class: result.ClassBadGateway, Gateway: "nginx", Status: 502,
 			},
 		},
 	}

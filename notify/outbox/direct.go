@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vantage-monitor/vantage/monitor/incident"
+	"github.com/vantage-monitor/vantage/monitor/result"
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/notify"
 )
@@ -234,7 +235,7 @@ func (o *Outbox) AdoptDue(ctx context.Context) (int, error) {
 			msg.Repeat = msg.Repeat || maybeRepeat(it)
 			ik := ""
 			if it.IncidentID != 0 {
-				ik = (&incident.Incident{Kind: msg.Kind, Monitor: msg.Monitor, OpenedAt: msg.OpenedAt}).Key()
+				ik = (&incident.Incident{Kind: msg.Kind, Monitor: msg.Monitor, OpenedAt: result.TimeOf(msg.OpenedAt)}).Key()
 			}
 			q.mu.Lock()
 			_, known := q.entries[it.Key]

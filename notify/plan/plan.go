@@ -215,7 +215,7 @@ func Reminders(cfg *config.Config, inc *incident.Incident, id int64, now time.Ti
 		if repeat <= 0 {
 			continue
 		}
-		n := int(now.Sub(inc.OpenedAt) / repeat)
+		n := int(now.Sub(inc.OpenedAt.Time) / repeat)
 		if n < 1 {
 			continue
 		}
@@ -231,7 +231,7 @@ func Reminders(cfg *config.Config, inc *incident.Incident, id int64, now time.Ti
 		m.Event = incident.NotifyReminder
 		m.Receiver = r
 		m.Key = Key(fmt.Sprintf("%s/reminder/%d", inc.Key(), n), r)
-		m.Change = fmt.Sprintf("Still down after %s.", roundDuration(now.Sub(inc.OpenedAt)))
+		m.Change = fmt.Sprintf("Still down after %s.", roundDuration(now.Sub(inc.OpenedAt.Time)))
 		m.GroupKey = ""
 		out = append(out, Send{Msg: m})
 	}
@@ -278,16 +278,16 @@ func Message(cfg *config.Config, ev *incident.Event, id int64) notify.Message {
 		Gateway:    inc.Gateway,
 		Status:     inc.Status,
 		Detail:     inc.Detail,
-		OpenedAt:   inc.OpenedAt,
+		OpenedAt:   inc.OpenedAt.Time,
 		At:         ev.At,
-		ResolvedAt: inc.ResolvedAt,
+		ResolvedAt: inc.ResolvedAt.Time,
 		Resolution: inc.Resolution,
 		Flapping:   inc.Flapping,
 	}
-	if !inc.FirstFailure.IsZero() && inc.FirstFailure.Before(inc.OpenedAt) {
+	if !inc.FirstFailure.IsZero() && inc.FirstFailure.Before(inc.OpenedAt.Time) {
 		// The outage began with the first failed round, before it was
 		// confirmed: that is when operators want it counted from.
-		m.OpenedAt = inc.FirstFailure
+		m.OpenedAt = inc.FirstFailure.Time
 	}
 	if mc := cfg.Monitor(inc.Monitor); mc != nil && inc.Kind == incident.KindTarget {
 		m.URL = mc.URL

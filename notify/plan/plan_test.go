@@ -85,7 +85,7 @@ func loadTest(t *testing.T) *config.Config {
 var t0 = time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
 
 func target(mon string, sev incident.Severity, class result.Class, opened time.Time) *incident.Incident {
-	return &incident.Incident{ID: 7, Monitor: mon, Kind: incident.KindTarget, Severity: sev, OpenedAt: opened, Class: class, Scope: "everyone",
+	return &incident.Incident{ID: 7, Monitor: mon, Kind: incident.KindTarget, Severity: sev, OpenedAt: result.TimeOf(opened), Class: class, Scope: "everyone",
 		Last: &result.Outcome{Result: result.Result{URL: "https://x.example.com/", Class: class, Status: 502, Gateway: "nginx", RemoteAddr: "192.0.2.10:443"}}}
 }
 
@@ -141,7 +141,7 @@ func TestRouting(t *testing.T) {
 
 func TestVantageIncidentsRouteByTag(t *testing.T) {
 	cfg := loadTest(t)
-	inc := &incident.Incident{Monitor: "fra1", Kind: incident.KindVantage, Severity: incident.SeverityWarning, OpenedAt: t0, Class: result.ClassNetworkUnreachable}
+	inc := &incident.Incident{Monitor: "fra1", Kind: incident.KindVantage, Severity: incident.SeverityWarning, OpenedAt: result.TimeOf(t0), Class: result.ClassNetworkUnreachable}
 	ev := incident.Event{Kind: incident.EventOpened, Monitor: "fra1", At: t0, Incident: inc}
 	d, err := Event(cfg, &ev, 3, keys{}.lookup)
 	if err != nil {
@@ -164,9 +164,9 @@ func TestLaterEventsGoToWhoeverWasToldItOpened(t *testing.T) {
 	cfg := loadTest(t)
 	inc := target("shop", incident.SeverityCritical, result.ClassBadGateway, t0)
 	resolved := *inc
-	resolved.ResolvedAt = t0.Add(20 * time.Minute)
+	resolved.ResolvedAt = result.TimeOf(t0.Add(20 * time.Minute))
 	resolved.Resolution = "recovered"
-	ev := incident.Event{Kind: incident.EventResolved, Monitor: "shop", At: resolved.ResolvedAt, Incident: &resolved}
+	ev := incident.Event{Kind: incident.EventResolved, Monitor: "shop", At: resolved.ResolvedAt.Time, Incident: &resolved}
 	k := keys{
 		openKey(inc, "slack"): store.KeyDelivered,
 		openKey(inc, "mail"):  store.KeyAttempted, // failed once: the resolve queues behind it
@@ -189,8 +189,8 @@ func TestUnseenAlertIsWithdrawnOnResolve(t *testing.T) {
 	cfg := loadTest(t)
 	inc := target("shop", incident.SeverityWarning, result.ClassBadGateway, t0)
 	resolved := *inc
-	resolved.ResolvedAt = t0.Add(5 * time.Second)
-	ev := incident.Event{Kind: incident.EventResolved, Monitor: "shop", At: resolved.ResolvedAt, Incident: &resolved}
+	resolved.ResolvedAt = result.TimeOf(t0.Add(5 * time.Second))
+	ev := incident.Event{Kind: incident.EventResolved, Monitor: "shop", At: resolved.ResolvedAt.Time, Incident: &resolved}
 	k := keys{openKey(inc, "slack"): store.KeyQueued, openKey(inc, "mail"): store.KeyDelivered}
 	d, err := Event(cfg, &ev, 7, k.lookup)
 	if err != nil {
@@ -239,7 +239,7 @@ func TestMaintenance(t *testing.T) {
 	// is held to the window's end, never swallowed.
 	before := target("api", incident.SeverityWarning, result.ClassGatewayTimeout, in.Add(-time.Hour))
 	res := *before
-	res.ResolvedAt = in
+	res.ResolvedAt = result.TimeOf(in)
 	rev := incident.Event{Kind: incident.EventResolved, Monitor: "api", At: in, Incident: &res}
 	d, err = Event(cfg, &rev, 4, keys{openKey(before, "slack"): store.KeyDelivered}.lookup)
 	if err != nil {
@@ -251,8 +251,8 @@ func TestMaintenance(t *testing.T) {
 
 	// Opened and resolved inside the window: its held DOWN is withdrawn.
 	res2 := *inc
-	res2.ResolvedAt = in.Add(10 * time.Minute)
-	rev2 := incident.Event{Kind: incident.EventResolved, Monitor: "api", At: res2.ResolvedAt, Incident: &res2}
+	res2.ResolvedAt = result.TimeOf(in.Add(10 * time.Minute))
+	rev2 := incident.Event{Kind: incident.EventResolved, Monitor: "api", At: res2.ResolvedAt.Time, Incident: &res2}
 	d, err = Event(cfg, &rev2, 9, keys{openKey(inc, "slack"): store.KeyQueued, openKey(inc, "mail"): store.KeyQueued}.lookup)
 	if err != nil {
 		t.Fatal(err)
@@ -349,8 +349,8 @@ func TestOverdueDownBecomesOneLateMessage(t *testing.T) {
 	cfg := loadTest(t)
 	inc := target("shop", incident.SeverityWarning, result.ClassBadGateway, t0)
 	resolved := *inc
-	resolved.ResolvedAt = t0.Add(5 * time.Minute)
-	ev := incident.Event{Kind: incident.EventResolved, Monitor: "shop", At: resolved.ResolvedAt, Incident: &resolved}
+	resolved.ResolvedAt = result.TimeOf(t0.Add(5 * time.Minute))
+	ev := incident.Event{Kind: incident.EventResolved, Monitor: "shop", At: resolved.ResolvedAt.Time, Incident: &resolved}
 	k := keys{openKey(inc, "slack"): store.KeyOverdue, openKey(inc, "mail"): store.KeyDelivered}
 	d, err := Event(cfg, &ev, 7, k.lookup)
 	if err != nil {
@@ -374,7 +374,7 @@ func TestOverdueDownBecomesOneLateMessage(t *testing.T) {
 	v.Kind, v.Monitor = incident.KindVantage, "fra1"
 	vres := v
 	vres.ResolvedAt = resolved.ResolvedAt
-	vev := incident.Event{Kind: incident.EventResolved, Monitor: "fra1", At: vres.ResolvedAt, Incident: &vres}
+	vev := incident.Event{Kind: incident.EventResolved, Monitor: "fra1", At: vres.ResolvedAt.Time, Incident: &vres}
 	d, err = Event(cfg, &vev, 8, keys{openKey(&v, "slack"): store.KeyOverdue}.lookup)
 	if err != nil {
 		t.Fatal(err)

@@ -25,7 +25,7 @@ const (
 func res(url string, c result.Class, status int, gw, detail string, f func(*result.Outcome)) *result.Outcome {
 	r := &result.Outcome{Result: result.Result{
 		URL: url, Class: c, Status: status, Gateway: gw, Detail: detail, Method: "GET",
-		StartedAt:  sentAt.Add(-20 * time.Second),
+		StartedAt:  result.TimeOf(sentAt.Add(-20 * time.Second)),
 		RemoteAddr: "203.0.113.10:443",
 		Phases:     result.Phases{DNSMs: 2.1, ConnectMs: 11.4, TLSMs: 24.8, TTFBMs: 38.2, TotalMs: 39.0},
 	}}
@@ -163,7 +163,7 @@ func classCases() map[string]*notify.Message {
 		r.Phases.TTFBMs, r.Phases.TotalMs = 0, 37.0
 		r.Error = "tls: failed to verify certificate: x509: certificate has expired or is not yet valid: current time 2026-11-21T03:10:40Z is after 2026-11-03T12:00:00Z"
 		exp := time.Date(2026, 11, 3, 12, 0, 0, 0, time.UTC)
-		r.TLS = &result.TLSInfo{Issuer: "CN=R11,O=Let's Encrypt,C=US", Subject: "CN=checkout.example.test", NotBefore: exp.AddDate(0, -3, 0), NotAfter: exp, DaysLeft: -18, DNSNames: []string{"checkout.example.test"}}
+		r.TLS = &result.TLSInfo{Issuer: "CN=R11,O=Let's Encrypt,C=US", Subject: "CN=checkout.example.test", NotBefore: result.TimeOf(exp.AddDate(0, -3, 0)), NotAfter: result.TimeOf(exp), DaysLeft: -18, DNSNames: []string{"checkout.example.test"}}
 		everyone(r)
 	}))
 	add(result.ClassTimeout, "orders", crit, res("https://orders.example.test/health", result.ClassTimeout, 0, "", result.DetailWaitingHeaders, func(r *result.Outcome) {
@@ -286,7 +286,7 @@ func groupResolvedCase() *notify.Message {
 func vantageImpairedCase() *notify.Message {
 	why := "vantage fra1 is impaired: canary https://canary-a.example.test/ failed: connect timeout; canary https://canary-b.example.test/ failed: connect timeout"
 	detail := why + "; monitors it could not vote in: shop, api, billing"
-	r := &result.Outcome{Result: result.Result{URL: "https://fra1.vantage.example.test:7443", StartedAt: sentAt, Class: result.ClassNetworkUnreachable, Detail: detail, Error: why}}
+	r := &result.Outcome{Result: result.Result{URL: "https://fra1.vantage.example.test:7443", StartedAt: result.TimeOf(sentAt), Class: result.ClassNetworkUnreachable, Detail: detail, Error: why}}
 	// The steps monitor/vantage chooses for it, from its failing canary.
 	r.Fixes = fixes.ForVantage(fixes.VantageTrouble{Vantage: "fra1", Canary: &result.Result{
 		URL: "https://canary-a.example.test/", Class: result.ClassConnectTimeout, Detail: result.DetailConnect}})
@@ -300,7 +300,7 @@ func vantageImpairedCase() *notify.Message {
 
 func localNetworkCase() *notify.Message {
 	why := "this host has lost its network: the local canaries fail and no remote vantage answers (canary https://canary-a.example.test/ failed: network unreachable)"
-	r := &result.Outcome{Result: result.Result{URL: incident.IsolationIncident, StartedAt: sentAt, Class: result.ClassNetworkUnreachable, Detail: why, Error: why}}
+	r := &result.Outcome{Result: result.Result{URL: incident.IsolationIncident, StartedAt: result.TimeOf(sentAt), Class: result.ClassNetworkUnreachable, Detail: why, Error: why}}
 	r.Fixes = fixes.ForVantage(fixes.VantageTrouble{Vantage: result.LocalVantage, Isolated: true, Canary: &result.Result{
 		URL: "https://canary-a.example.test/", Class: result.ClassNetworkUnreachable, Detail: result.DetailNetUnreachable}})
 	r.Normalize()

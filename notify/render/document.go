@@ -443,7 +443,7 @@ func addEvidence(d *doc, r *result.Outcome) {
 		d.Facts = append(d.Facts, fact{Label: "Timing", Value: p})
 	}
 	if !r.StartedAt.IsZero() {
-		d.Facts = append(d.Facts, fact{Label: "Checked at", Value: stamp(r.StartedAt)})
+		d.Facts = append(d.Facts, fact{Label: "Checked at", Value: stamp(r.StartedAt.Time)})
 	}
 
 	if len(r.Vantages) > 0 {
