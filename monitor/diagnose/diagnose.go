@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/vantage-monitor/vantage/monitor/probe"
+	"github.com/vantage-monitor/vantage/monitor/resolver"
 	"github.com/vantage-monitor/vantage/monitor/result"
 )
 
@@ -102,13 +103,13 @@ func New(opts Options) (*Diagnoser, error) {
 	if sys == nil {
 		sys = net.DefaultResolver
 	}
-	d := &Diagnoser{opts: opts, resolvers: []namedResolver{{name: SystemResolver, lookup: sys.LookupNetIP}}}
+	d := &Diagnoser{opts: opts, resolvers: []namedResolver{{name: SystemResolver, lookup: lookupWith(sys)}}}
 	for _, addr := range opts.Resolvers {
 		ap, err := netip.ParseAddrPort(addr)
 		if err != nil {
 			return nil, fmt.Errorf("making the diagnoser: resolver %q is not ip:port: %w", addr, err)
 		}
-		d.resolvers = append(d.resolvers, namedResolver{name: addr, lookup: ResolverAt(ap.String()).LookupNetIP})
+		d.resolvers = append(d.resolvers, namedResolver{name: addr, lookup: lookupWith(resolver.At(ap.String()))})
 	}
 	for _, v := range opts.Vantages {
 		switch {
@@ -142,15 +143,10 @@ func vantageLookup(f func(ctx context.Context, host string) ([]netip.Addr, error
 	}
 }
 
-// ResolverAt returns a resolver that asks only the DNS server at addr
-// ("ip:port"), bypassing the host's configured servers.
-func ResolverAt(addr string) *net.Resolver {
-	return &net.Resolver{
-		PreferGo: true,
-		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, addr)
-		},
+// lookupWith asks r, so that a failure names the server r dialled.
+func lookupWith(r *net.Resolver) lookupFunc {
+	return func(ctx context.Context, network, host string) ([]netip.Addr, error) {
+		return resolver.LookupNetIP(ctx, r, network, host)
 	}
 }
 
