@@ -1,5 +1,6 @@
-// Package diagnose is the follow-up to a round whose target is down for
-// everyone or from some regions: it asks several resolvers for the target's
+// Package diagnose is the follow-up to a failing round (through vantages,
+// one whose target is down for everyone or from some regions; from a single
+// host, any that fails): it asks several resolvers for the target's
 // name (the host's own, the configured extra ones, and each remote vantage
 // point's own), tries a TCP connection to every address they give, and, when a
 // gateway answered with an error and the monitor knows its origin, probes
@@ -150,10 +151,11 @@ func lookupWith(r *net.Resolver) lookupFunc {
 	}
 }
 
-// Needed reports whether a round's outcome calls for a diagnosis: the
-// target is down for everyone or from some regions. Our own trouble
-// (just_me) and rounds nobody could vote in (unknown) say nothing about the
-// target.
+// Needed reports whether the outcome of a round through vantages calls for
+// a diagnosis: the target is down for everyone or from some regions. Our
+// own trouble (just_me) and rounds nobody could vote in (unknown) say
+// nothing about the target. A round of this host alone has no scope: it
+// calls for one when it fails (monitor/round decides).
 func Needed(o *result.Outcome) bool {
 	return !o.OK && (o.Scope == result.ScopeEveryone || o.Scope == result.ScopePartial)
 }

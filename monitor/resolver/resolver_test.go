@@ -9,48 +9,9 @@ import (
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
-)
 
-// startDNS runs a DNS server on loopback UDP that answers every query with
-// rcode, or never answers when silent; it returns its "ip:port".
-func startDNS(t *testing.T, rcode dnsmessage.RCode, silent bool) string {
-	t.Helper()
-	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	t.Cleanup(func() { conn.Close(); <-done })
-	go func() {
-		defer close(done)
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := conn.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			if silent {
-				continue
-			}
-			var p dnsmessage.Parser
-			h, err := p.Start(buf[:n])
-			if err != nil {
-				continue
-			}
-			q, err := p.Question()
-			if err != nil {
-				continue
-			}
-			b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, RecursionDesired: h.RecursionDesired, RecursionAvailable: true, RCode: rcode})
-			_ = b.StartQuestions()
-			_ = b.Question(q)
-			if out, err := b.Finish(); err == nil {
-				_, _ = conn.WriteTo(out, from)
-			}
-		}
-	}()
-	return conn.LocalAddr().String()
-}
+	"github.com/vantage-monitor/vantage/internal/testkit"
+)
 
 func TestFailedLookupNamesTheServerAsked(t *testing.T) {
 	cases := []struct {
@@ -66,7 +27,7 @@ func TestFailedLookupNamesTheServerAsked(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			addr := startDNS(t, tc.rcode, tc.silent)
+			addr := testkit.DNS{RCode: tc.rcode, Silent: tc.silent}.Start(t)
 			ctx, cancel := context.WithTimeout(t.Context(), tc.timeout)
 			defer cancel()
 			_, err := LookupNetIP(ctx, At(addr), "ip4", "shop.example.test.")
