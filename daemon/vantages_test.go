@@ -28,8 +28,11 @@ type fakeAgent struct {
 	canary     string
 	targetDown atomic.Bool
 	canaryDown atomic.Bool
-	silent     atomic.Bool // answers nothing: unreachable
-	calls      atomic.Int64
+	// canaryFails, when set, is how the canary fails while canaryDown
+	// (a DNS failure, say); a 502 otherwise.
+	canaryFails *result.Result
+	silent      atomic.Bool // answers nothing: unreachable
+	calls       atomic.Int64
 }
 
 func (a *fakeAgent) Probe(_ context.Context, s probe.Spec) (result.Result, error) {
@@ -42,7 +45,11 @@ func (a *fakeAgent) Probe(_ context.Context, s probe.Spec) (result.Result, error
 		down = a.canaryDown.Load()
 	}
 	r := result.Result{URL: s.URL, OK: true, Class: result.ClassOK, Status: http.StatusOK}
-	if down {
+	switch {
+	case down && s.URL == a.canary && a.canaryFails != nil:
+		r = a.canaryFails.Clone()
+		r.URL = s.URL
+	case down:
 		r = result.Result{URL: s.URL, Class: result.ClassBadGateway, Status: http.StatusBadGateway}
 	}
 	r.Normalize()
@@ -451,5 +458,45 @@ func TestIsolationTakesOverAVantageIncidentOpenedOnTheWay(t *testing.T) {
 	msgs, _ := rec.got()
 	if len(msgs) != 1 || msgs[0].Monitor != incident.IsolationIncident || msgs[0].Event != incident.NotifyOpen {
 		t.Fatalf("delivered %+v, want only the isolation notice", msgs)
+	}
+}
+
+// TestVantageAlertStepsFollowItsCanaries: the alert for a vantage whose
+// canaries fail by DNS tells the operator to look at that vantage's
+// resolver, not at its routes or at the monitored site (issue 12, point 3).
+func TestVantageAlertStepsFollowItsCanaries(t *testing.T) {
+	t.Setenv("VANTAGE_TEST_TOKEN", "xoxb-test")
+	tg := newTarget(t)
+	tg.status.Store(http.StatusBadGateway)
+	rec := &recorder{}
+	f := newVantageFixture(t, monitorTOML("site", tg.URL)+receiverTOML)
+	f.d.opts.Notifier = nil
+	f.d.outbox.SetNotifiers(map[string]notify.Notifier{"ops": rec})
+
+	fra := f.agents["fra1"]
+	fra.canaryFails = &result.Result{Class: result.ClassDNSError, Detail: result.DetailServFail, Error: "looking up canary: SERVFAIL"}
+	fra.canaryDown.Store(true)
+	fra.targetDown.Store(true) // its failure triggers the canary check
+	f.round("site")
+	f.d.syncVantages(context.Background())
+	if got := names(f.openIncidents(incident.KindVantage)); !slices.Equal(got, []string{"fra1"}) {
+		t.Fatalf("vantage incidents %v, want [fra1]", got)
+	}
+	f.clock.Advance(time.Minute)
+	if _, err := f.d.outbox.DeliverDue(context.Background(), "ops"); err != nil {
+		t.Fatal(err)
+	}
+	msgs, _ := rec.got()
+	var fixes []string
+	for _, m := range msgs {
+		if m.Kind == incident.KindVantage && m.Monitor == "fra1" && m.Event == incident.NotifyOpen {
+			fixes = m.Fixes
+		}
+	}
+	if !slices.ContainsFunc(fixes, func(s string) bool { return strings.Contains(s, "The resolver of fra1") }) {
+		t.Errorf("fra1's alert steps %q, want its resolver first", fixes)
+	}
+	if slices.ContainsFunc(fixes, func(s string) bool { return strings.Contains(s, "routing") || strings.Contains(s, "route") }) {
+		t.Errorf("fra1's alert steps speak of routes for a DNS failure: %q", fixes)
 	}
 }

@@ -1,14 +1,18 @@
 // Package fixes is the project's knowledge base of next steps for an
-// operator, keyed by class, gateway and evidence.
+// operator, keyed by class, gateway and evidence, and by what was dialled;
+// and of the steps for our own vantages' trouble, keyed by why their
+// canaries fail.
 //
-// The knowledge itself lives in kb.go as a reviewed Go table; this file holds
-// the small engine that decides which entries a result selects, orders them
-// most specific first and fills their templates from the result.
+// The knowledge itself lives in kb.go and vantage.go as reviewed Go tables;
+// this file holds the small engine that decides which entries a result
+// selects, orders them most specific first and fills their templates from
+// the result.
 package fixes
 
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -43,11 +47,18 @@ func Suggest(r *result.Result, d *result.Diagnosis) []string {
 		return nil
 	}
 	k := &known{Result: r, diag: d}
-	facts := newFacts(k)
+	return suggest(k, knowledge, newFacts(k))
+}
+
+// suggest renders the steps of the entries of table that k selects.
+func suggest(k *known, table []entry, facts facts) []string {
 	var out []string
 	seen := make(map[string]bool)
-	for _, e := range selectEntries(k) {
+	for _, e := range selectFrom(k, table) {
 		for _, tmpl := range e.steps {
+			if !fits(tmpl, k) {
+				continue
+			}
 			step, ok := facts.render(tmpl)
 			if !ok || seen[step] {
 				continue
@@ -67,6 +78,70 @@ func Suggest(r *result.Result, d *result.Diagnosis) []string {
 type known struct {
 	*result.Result
 	diag *result.Diagnosis
+	dest *destination // what was dialled, worked out on first use
+	// trouble is set when the steps are for one of our own vantages
+	// (ForVantage); Result is then its failing canary's, if any.
+	trouble *VantageTrouble
+}
+
+// destination is what the result says about the address the check dialled,
+// worked out once from the URL, the remote address and the pin, so that
+// entries choose steps that fit it by a condition instead of each template
+// guessing from the host's spelling.
+type destination struct {
+	// addr is the address dialled: the remote address, else a host that is
+	// an IP literal; invalid when neither is known.
+	addr netip.Addr
+	// named is set when a name was looked up to reach the target: the host
+	// is not an IP literal and no resolve pin chose the address. Only then
+	// can its DNS record be the fault.
+	named bool
+	// ipHost is set when the URL's host is an IP literal: the client sends
+	// no SNI, and a certificate can only match it by an IP SAN.
+	ipHost bool
+}
+
+func (k *known) destination() *destination {
+	if k.dest != nil {
+		return k.dest
+	}
+	d := &destination{}
+	host := ""
+	if u, err := url.Parse(k.URL); err == nil {
+		host = u.Hostname()
+	}
+	lit, litErr := netip.ParseAddr(host)
+	d.named = host != "" && litErr != nil && !k.Pinned
+	d.ipHost = litErr == nil
+	if ap, err := netip.ParseAddrPort(k.RemoteAddr); err == nil {
+		d.addr = ap.Addr().Unmap()
+	} else if litErr == nil {
+		d.addr = lit.Unmap()
+	}
+	k.dest = d
+	return d
+}
+
+// Kinds of address a check can dial, for binding and firewall advice.
+type addrKind int
+
+const (
+	addrUnknown  addrKind = iota // no remote address and a host name
+	addrLoopback                 // 127.0.0.0/8, ::1: the host the check ran on
+	addrPrivate                  // RFC 1918, fc00::/7, link-local: one interface of a private network
+	addrPublic
+)
+
+func (d *destination) kind() addrKind {
+	switch a := d.addr; {
+	case !a.IsValid():
+		return addrUnknown
+	case a.IsLoopback():
+		return addrLoopback
+	case a.IsPrivate() || a.IsLinkLocalUnicast():
+		return addrPrivate
+	}
+	return addrPublic
 }
 
 // entry is one piece of operator knowledge: when every condition holds, its
@@ -99,11 +174,16 @@ func (e entry) matches(r *known) bool {
 	return true
 }
 
-// selectEntries returns the entries the facts select, most specific first.
-func selectEntries(r *known) []entry {
+// selectEntries returns the knowledge base's entries the facts select, most
+// specific first.
+func selectEntries(r *known) []entry { return selectFrom(r, knowledge) }
+
+// selectFrom returns the entries of table the facts select, most specific
+// first.
+func selectFrom(r *known, table []entry) []entry {
 	var sel []entry
 	out := make(map[string]bool)
-	for _, e := range knowledge {
+	for _, e := range table {
 		if e.matches(r) {
 			sel = append(sel, e)
 			for _, id := range e.rulesOut {
@@ -116,6 +196,17 @@ func selectEntries(r *known) []entry {
 	}
 	sort.SliceStable(sel, func(i, j int) bool { return sel[i].weight() > sel[j].weight() })
 	return sel
+}
+
+// fits reports whether step suits the target of k: a step listed in
+// stepFits is left out unless all its conditions hold.
+func fits(step string, k *known) bool {
+	for _, c := range stepFits[step] {
+		if !c.test(k) {
+			return false
+		}
+	}
+	return true
 }
 
 // cond is one fact an entry requires. A new kind of fact (say, how many
@@ -296,6 +387,40 @@ func originSaw(cs ...result.Class) cond {
 	}}
 }
 
+// Facts about the destination say which steps fit it, not what is wrong:
+// they are the conditions of steps (stepFits in kb.go), which keep their
+// entry's order, and weigh as little as any fact if an entry uses one.
+const wDestination = wFact
+
+// nameLookedUp requires that a name was resolved to reach the target: a
+// host that is an IP literal, or pinned to an address, has no DNS record to
+// blame.
+func nameLookedUp() cond {
+	return cond{"name-looked-up", wDestination, func(r *known) bool { return r.destination().named }}
+}
+
+// noNameLookedUp is nameLookedUp's opposite.
+func noNameLookedUp() cond {
+	return cond{"no-name-looked-up", wDestination, func(r *known) bool { return !r.destination().named }}
+}
+
+// hostIsIP requires the URL's host to be an IP literal (ip) or a name (!ip).
+func hostIsIP(ip bool) cond {
+	return cond{"host-is-ip=" + strconv.FormatBool(ip), wDestination, func(r *known) bool { return r.destination().ipHost == ip }}
+}
+
+// dialled requires the address dialled to be of one of the kinds ks.
+func dialled(ks ...addrKind) cond {
+	names := map[addrKind]string{addrUnknown: "unknown", addrLoopback: "loopback", addrPrivate: "private", addrPublic: "public"}
+	ns := make([]string, len(ks))
+	for i, k := range ks {
+		ns[i] = names[k]
+	}
+	return cond{"dialled=" + strings.Join(ns, "|"), wDestination, func(r *known) bool {
+		return slices.Contains(ks, r.destination().kind())
+	}}
+}
+
 // retryAfter requires the response to have carried Retry-After.
 func retryAfter() cond {
 	return cond{"retry-after", wFact, func(r *known) bool { return r.RetryAfter != "" }}
@@ -410,6 +535,11 @@ func newFacts(r *known) facts {
 		// address or a proxy may have sent the check elsewhere.
 		if port != "" {
 			f["port"] = port
+		}
+	}
+	if f["ip"] == "" {
+		if a := r.destination().addr; a.IsValid() {
+			f["ip"] = a.String() // the host is an IP literal: that is what was dialled
 		}
 	}
 	switch {

@@ -9,6 +9,26 @@ import (
 // drops the repeat when more than one of those entries applies.
 const (
 	stepShowChain = "Check the served chain with SNI: openssl s_client -connect {host}:{port} -servername {host} -showcerts </dev/null"
+	// An IP literal host sends no SNI: the server shows its default chain.
+	stepShowChainNoSNI = "Check the served chain (an IP address sends no SNI, so this is the server's default): openssl s_client -connect {host}:{port} -showcerts </dev/null"
+
+	// Connection refused: what to check depends on the address dialled.
+	stepRefused         = "{target} refused the connection: nothing listens on port {port}, or a firewall REJECTs it. There: ss -ltnp | grep ':{port} '; systemctl status <service>."
+	stepRefusedPublic   = "If the service runs, make sure it binds the public address (0.0.0.0), not 127.0.0.1, and look for firewall REJECT rules: iptables -S; nft list ruleset."
+	stepRefusedPrivate  = "If the service runs, make sure it listens on {ip} (that interface) or 0.0.0.0, not only 127.0.0.1, and look for firewall REJECT rules: iptables -S; nft list ruleset."
+	stepRefusedLoopback = "{ip} is the loopback of the host the check ran on: the service must run on that host and listen on loopback port {port}; check the port in the URL."
+	stepRefusedDNS      = "If {host} resolves to an old or wrong IP, fix its DNS record; if it is a load balancer, check its listener on port {port}."
+	stepRefusedNoDNS    = "If {target} is a load balancer or a NAT rule, check its listener or forward on port {port}; if the service moved, update the address in the check."
+
+	// A connect timeout to a name may be a stale record.
+	stepTimeoutDNS = "Confirm {ip} is still the server's address: if {host} moved, its DNS record or a cached answer may point at the old IP."
+
+	// TLS name checks depend on whether the check used a name or an IP.
+	stepMismatchVhost   = "Hostname mismatch: the server sent a certificate for another name, often its default vhost because no server_name/ServerName matches; check the vhost and SNI."
+	stepMismatchNoSNI   = "The check dials an IP address, so it sends no SNI and gets the server's default certificate: check by the name the certificate is for, or add the IP as an IP SAN."
+	stepMismatchLB      = "Behind a load balancer or CDN, attach the certificate for {host} to the listener or distribution (ALB listener certificates, CloudFront alternate domain names)."
+	stepMismatchNames   = "The certificate covers only {dns_names}: add {host} to its SAN list or check a covered name."
+	stepMismatchNamesIP = "The certificate covers only {dns_names}, no IP: check by one of those names, or issue one with this IP as an IP SAN."
 
 	// nginx's 502 causes, by the error.log line each leaves.
 	stepNginxRefused   = "In /var/log/nginx/error.log, 'connect() failed (111: Connection refused) while connecting to upstream': nothing listens on the upstream port; check the app (ss -ltnp) and proxy_pass host:port."
@@ -31,6 +51,30 @@ const (
 	// What the diagnosis's resolvers said.
 	stepDNSDisagree = "Resolvers disagree about {host} (see the diagnosis): one has a stale cache or a split-horizon view, or a DNS change is spreading; dig @<each resolver>, fix the odd one."
 )
+
+// stepFits lists the steps that fit only some targets, with the facts
+// about what was dialled that they need (fixes.go works them out once per
+// result). Suggest leaves a step out where its facts do not hold, wherever
+// the step is listed; every other step fits every target.
+//
+// It is never written after initialisation.
+var stepFits = map[string][]cond{
+	stepRefusedPublic:   {dialled(addrPublic, addrUnknown)},
+	stepRefusedPrivate:  {dialled(addrPrivate)},
+	stepRefusedLoopback: {dialled(addrLoopback)},
+	// Only a looked-up name has a DNS record that can be wrong.
+	stepRefusedDNS:   {nameLookedUp(), dialled(addrPublic, addrPrivate, addrUnknown)},
+	stepRefusedNoDNS: {noNameLookedUp(), dialled(addrPublic, addrPrivate, addrUnknown)},
+	stepTimeoutDNS:   {nameLookedUp()},
+
+	stepShowChain:       {hostIsIP(false)},
+	stepShowChainNoSNI:  {hostIsIP(true)},
+	stepMismatchVhost:   {hostIsIP(false)},
+	stepMismatchNoSNI:   {hostIsIP(true)},
+	stepMismatchLB:      {hostIsIP(false)},
+	stepMismatchNames:   {hostIsIP(false)},
+	stepMismatchNamesIP: {hostIsIP(true)},
+}
 
 // gatewayClasses are the failures a gateway reports about what is behind
 // it: the ones whose origin the diagnosis probes directly.
@@ -706,23 +750,19 @@ var knowledge = []entry{
 		steps: []string{
 			"Unknown authority is usually a missing intermediate: serve the full chain (nginx ssl_certificate fullchain.pem; Apache 2.4.8+ SSLCertificateFile with the chain appended).",
 			stepShowChain,
+			stepShowChainNoSNI,
 			"If the issuer is self-signed or an internal CA, install a publicly trusted certificate, or add that CA to this monitor's trust store.",
 		},
 	},
 	{
-		id:   "tls-hostname-mismatch-names",
-		when: []cond{class(result.ClassTLSError), detail(result.DetailHostnameMismatch), certNames()},
-		steps: []string{
-			"The certificate covers only {dns_names}: add {host} to its SAN list or check a covered name.",
-		},
+		id:    "tls-hostname-mismatch-names",
+		when:  []cond{class(result.ClassTLSError), detail(result.DetailHostnameMismatch), certNames()},
+		steps: []string{stepMismatchNames, stepMismatchNamesIP},
 	},
 	{
-		id:   "tls-hostname-mismatch",
-		when: []cond{class(result.ClassTLSError), detail(result.DetailHostnameMismatch)},
-		steps: []string{
-			"Hostname mismatch: the server sent a certificate for another name, often its default vhost because no server_name/ServerName matches; check the vhost and SNI.",
-			"Behind a load balancer or CDN, attach the certificate for {host} to the listener or distribution (ALB listener certificates, CloudFront alternate domain names).",
-		},
+		id:    "tls-hostname-mismatch",
+		when:  []cond{class(result.ClassTLSError), detail(result.DetailHostnameMismatch)},
+		steps: []string{stepMismatchVhost, stepMismatchNoSNI, stepMismatchLB},
 	},
 	{
 		id:   "tls-handshake-failure",
@@ -737,18 +777,15 @@ var knowledge = []entry{
 		when: []cond{class(result.ClassTLSError)},
 		steps: []string{
 			stepShowChain,
+			stepShowChainNoSNI,
 		},
 	},
 
 	// --- Connection -------------------------------------------------------
 	{
-		id:   "connection-refused",
-		when: []cond{class(result.ClassConnectionRefused)},
-		steps: []string{
-			"{target} refused the connection: nothing listens on port {port}, or a firewall REJECTs it. There: ss -ltnp | grep ':{port} '; systemctl status <service>.",
-			"If the service runs, make sure it binds the public address (0.0.0.0), not 127.0.0.1, and look for firewall REJECT rules: iptables -S; nft list ruleset.",
-			"If {host} resolves to an old or wrong IP, fix its DNS record; if it is a load balancer, check its listener on port {port}.",
-		},
+		id:    "connection-refused",
+		when:  []cond{class(result.ClassConnectionRefused)},
+		steps: []string{stepRefused, stepRefusedPublic, stepRefusedPrivate, stepRefusedLoopback, stepRefusedDNS, stepRefusedNoDNS},
 	},
 	{
 		id:   "connection-reset-before-response",
@@ -786,7 +823,7 @@ var knowledge = []entry{
 			"No reply to the TCP SYN: a firewall silently drops it (iptables DROP, cloud security group, NACL) or the host is down. Check inbound rules for the port first.",
 			"On the server, tcpdump -ni any port {port}: if SYNs arrive unanswered, check the host firewall and listen backlog; if none arrive, the drop is upstream of it.",
 			"Find where packets stop from this vantage: mtr -T -P {port} {host} (or traceroute -T -p {port} {host}).",
-			"Confirm {ip} is still the server's address: if {host} moved, its DNS record or a cached answer may point at the old IP.",
+			stepTimeoutDNS,
 		},
 	},
 	{

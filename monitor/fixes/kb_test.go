@@ -406,3 +406,63 @@ func TestDiagnosisNarrows(t *testing.T) {
 		})
 	}
 }
+
+// TestStepsFitTheTarget: a step about DNS is left out when no name was
+// looked up (an IP literal host, a pinned address), binding advice fits the
+// address dialled, and TLS name advice fits a check of an IP address, which
+// sends no SNI and can only match an IP SAN.
+func TestStepsFitTheTarget(t *testing.T) {
+	refused := func(url, remote string, pinned bool) *known {
+		return &known{Result: &result.Result{URL: url, RemoteAddr: remote, Pinned: pinned, Class: result.ClassConnectionRefused}}
+	}
+	mismatch := func(url string) *known {
+		r := res(result.ClassTLSError, 0, "", result.DetailHostnameMismatch)
+		r.URL, r.TLS = url, leafCert
+		return r
+	}
+	tests := []struct {
+		name     string
+		r        *known
+		want     []string // substrings some step must contain
+		wantNone []string // substrings no step may contain
+	}{
+		{"refused at a public address by name: DNS and public binding", refused("https://shop.example.test/", "203.0.113.7:443", false),
+			[]string{"fix its DNS record", "binds the public address (0.0.0.0)"}, []string{"loopback"}},
+		{"refused at 127.0.0.1: the service listens on loopback, no DNS, no 0.0.0.0", refused("http://127.0.0.1:8080/", "", false),
+			[]string{"127.0.0.1 is the loopback of the host the check ran on", "loopback port 8080"}, []string{"DNS", "0.0.0.0", "not 127.0.0.1"}},
+		{"refused at localhost: loopback, and its DNS is not the fault", refused("http://localhost:8080/", "[::1]:8080", false),
+			[]string{"::1 is the loopback"}, []string{"DNS", "0.0.0.0"}},
+		{"refused at a private IP: that interface, no DNS", refused("http://10.0.0.5:8080/", "10.0.0.5:8080", false),
+			[]string{"listens on 10.0.0.5 (that interface) or 0.0.0.0", "10.0.0.5:8080 is a load balancer"}, []string{"DNS", "public address"}},
+		{"refused at a public IP literal: no DNS", refused("https://203.0.113.7/", "", false),
+			[]string{"binds the public address", "203.0.113.7:443 is a load balancer"}, []string{"DNS"}},
+		{"refused at a pinned address: no DNS", refused("https://shop.example.test/", "203.0.113.7:443", true),
+			[]string{"binds the public address"}, []string{"DNS"}},
+		{"connect timeout to a name: the record may be stale", &known{Result: &result.Result{URL: "https://shop.example.test/", RemoteAddr: "203.0.113.7:443", Class: result.ClassConnectTimeout}},
+			[]string{"its DNS record"}, nil},
+		{"connect timeout to an IP: no DNS", &known{Result: &result.Result{URL: "https://203.0.113.7/", RemoteAddr: "203.0.113.7:443", Class: result.ClassConnectTimeout}},
+			[]string{"mtr -T -P 443 203.0.113.7"}, []string{"DNS"}},
+		{"name mismatch by name: vhost and SAN", mismatch("https://shop.example.test/"),
+			[]string{"add shop.example.test to its SAN list", "check the vhost and SNI"}, []string{"IP SAN"}},
+		{"name mismatch at an IP: no SNI, IP SAN", mismatch("https://203.0.113.7/"),
+			[]string{"sends no SNI", "no IP: check by one of those names"}, []string{"add 203.0.113.7 to its SAN list", "check the vhost and SNI", "-servername"}},
+		{"unknown authority at an IP: no -servername", with(res(result.ClassTLSError, 0, "", result.DetailUnknownAuthority), func(r *known) { r.URL = "https://203.0.113.7:8443/" }),
+			[]string{"openssl s_client -connect 203.0.113.7:8443 -showcerts"}, []string{"-servername"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Suggest(tc.r.Result, tc.r.diag)
+			for _, w := range tc.want {
+				if !containsSub(got, w) {
+					t.Errorf("no step says %q: %q", w, got)
+				}
+			}
+			for _, w := range tc.wantNone {
+				if containsSub(got, w) {
+					t.Errorf("a step says %q, which does not fit: %q", w, got)
+				}
+			}
+			checkBounded(t, got)
+		})
+	}
+}

@@ -80,7 +80,9 @@ func isRefusal(err error) bool {
 func (x *exchange) addresses(host, port string) ([]string, bool) {
 	ipv := x.pl.spec.IPVersion
 	var lit string
-	if a, ok := x.pl.pins[strings.ToLower(host)+":"+port]; ok {
+	a, pinned := x.pl.pins[strings.ToLower(host)+":"+port]
+	x.r.Pinned = pinned // the last hop dialled says, as RemoteAddr does
+	if pinned {
 		lit = a
 	} else if _, err := netip.ParseAddr(host); err == nil {
 		lit = host

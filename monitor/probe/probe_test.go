@@ -721,3 +721,26 @@ func (m *runtimeMem) read() {
 	runtime.ReadMemStats(&s)
 	m.total = s.TotalAlloc
 }
+
+// TestPinnedIsRecorded: a result says whether a resolve pin chose the
+// address, so that advice about the host's DNS records is left out
+// (monitor/fixes).
+func TestPinnedIsRecorded(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	ln.Close() // nothing listens there now: refused, after the address is chosen
+	var p Prober
+	pinned := p.Run(context.Background(), Spec{URL: "http://app.example.test:" + port + "/", Resolve: []string{"app.example.test:" + port + ":127.0.0.1"}, Timeout: time.Second})
+	check(t, pinned, result.ClassConnectionRefused, "")
+	if !pinned.Pinned {
+		t.Error("a pinned check's result does not say it was pinned")
+	}
+	literal := p.Run(context.Background(), Spec{URL: "http://127.0.0.1:" + port + "/", Timeout: time.Second})
+	check(t, literal, result.ClassConnectionRefused, "")
+	if literal.Pinned {
+		t.Error("an IP literal check's result says it was pinned")
+	}
+}

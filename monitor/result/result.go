@@ -162,6 +162,10 @@ type Result struct {
 	BodyBytes  int64     `json:"body_bytes"`
 	Truncated  bool      `json:"body_truncated"`
 	RetryAfter string    `json:"retry_after,omitempty"`
+	// Pinned is set when the address dialled came from the check's resolve
+	// pin (curl's --resolve), so no name was looked up: advice about the
+	// host's DNS records does not fit it.
+	Pinned bool `json:"pinned,omitempty"`
 	// DNSServer is the DNS server ("ip:port") a failed lookup asked, as
 	// far as the probe knows it: the resolver that answered or timed out,
 	// which a custom resolver's Go error would misname.

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vantage-monitor/vantage/monitor/fixes"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/result"
 )
@@ -134,6 +135,8 @@ func (in *Incidents) Sync(ctx context.Context) {
 		why    string
 		url    string
 		mons   []string
+		// trouble is why it is down, typed: what its fixes follow.
+		trouble fixes.VantageTrouble
 	}
 	wants := make(map[string]want)
 	if f != nil {
@@ -149,6 +152,7 @@ func (in *Incidents) Sync(ctx context.Context) {
 			anyProven = anyProven || w.proven
 			if v.State != Healthy && !h.Isolated {
 				w.down, w.why, w.mons = true, fmt.Sprintf("vantage %s is %s: %s", v.Name, v.State, v.Error), v.Monitors
+				w.trouble = fixes.VantageTrouble{Vantage: v.Name, Unreachable: v.State == Unreachable, Canary: v.Cause}
 			}
 			wants[v.Name] = w
 		}
@@ -157,6 +161,7 @@ func (in *Incidents) Sync(ctx context.Context) {
 		iso := want{url: incident.IsolationIncident, proven: anyProven}
 		if local, ok := h.Vantage(result.LocalVantage); ok && h.Isolated {
 			iso.down, iso.why = true, "this host has lost its network: the local canaries fail and no remote vantage answers ("+local.Error+")"
+			iso.trouble = fixes.VantageTrouble{Vantage: result.LocalVantage, Isolated: true, Canary: local.Cause}
 		}
 		wants[incident.IsolationIncident] = iso
 	}
@@ -210,6 +215,12 @@ func (in *Incidents) Sync(ctx context.Context) {
 				detail += "; monitors it could not vote in: " + strings.Join(w.mons, ", ")
 			}
 			r := result.Result{URL: w.url, StartedAt: now, Class: result.ClassNetworkUnreachable, Detail: detail, Error: w.why}
+			if c := w.trouble.Canary; c != nil && c.Class != "" && c.Class != result.ClassOK {
+				r.Class = c.Class // why its canaries fail: DNS, refused, timeout, TLS
+			}
+			// The one place a vantage problem's steps are chosen: from why
+			// it is down, about its own host, never about a monitored site.
+			r.Fixes = fixes.ForVantage(w.trouble)
 			r.Normalize()
 			t, err = m.Observe(incident.Observation{At: now, Result: result.Outcome{Result: r}, Vote: incident.VoteDown, Severity: incidentSeverity})
 		case !w.down && m != nil && m.Incident() != nil && w.proven:

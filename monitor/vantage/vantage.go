@@ -96,6 +96,10 @@ type Health struct {
 	Since time.Time `json:"since"`
 	// Error says why the vantage is impaired or unreachable.
 	Error string `json:"error,omitempty"`
+	// Cause is, while impaired, the result of a canary that failed: why
+	// the canaries fail, typed, for the vantage problem's fixes. Error
+	// already says it in words, so the API leaves it out.
+	Cause *result.Result `json:"-"`
 	// Canary is the last canary verdict and CanaryAt when it was reached
 	// (zero before the first check).
 	Canary   string    `json:"canary"`
@@ -446,6 +450,7 @@ func (r *Runner) runCanaries(ctx context.Context, v *vstate) (c verdict.Canary, 
 	wg.Wait()
 	var fails, refused []string
 	var errs []error
+	var cause *result.Result
 	for i, o := range outs {
 		switch {
 		case o.err != nil:
@@ -456,6 +461,10 @@ func (r *Runner) runCanaries(ctx context.Context, v *vstate) (c verdict.Canary, 
 			refused = append(refused, urls[i])
 		default:
 			fails = append(fails, fmt.Sprintf("%s: %s", urls[i], o.res.Headline()))
+			if cause == nil {
+				c := o.res.Clone()
+				cause = &c
+			}
 		}
 	}
 	if len(fails) == 0 && len(refused) > 0 {
@@ -465,7 +474,7 @@ func (r *Runner) runCanaries(ctx context.Context, v *vstate) (c verdict.Canary, 
 		return verdict.Canary{}, fmt.Errorf("checking canaries from %s: %w", v.name, errors.Join(errs...))
 	}
 	return verdict.Canary{State: verdict.CanaryFailed,
-		Error: fmt.Sprintf("no canary answered OK (%s)", strings.Join(fails, "; "))}, nil
+		Error: fmt.Sprintf("no canary answered OK (%s)", strings.Join(fails, "; ")), Cause: cause}, nil
 }
 
 // setReach records whether v answered.
@@ -567,7 +576,7 @@ func (r *Runner) Health() Snapshot {
 		case Unreachable:
 			h.Error = v.reachErr.Error()
 		case Impaired:
-			h.Error = v.canary.Error
+			h.Error, h.Cause = v.canary.Error, v.canary.Cause
 		}
 		s.Vantages = append(s.Vantages, h)
 	}

@@ -43,6 +43,10 @@ type Canary struct {
 	State CanaryState
 	// Error says why the canaries failed, e.g. which URLs and how.
 	Error string
+	// Cause is the result of the first canary that failed, so that why
+	// they failed (DNS, refused, timeout, TLS) stays typed for the vantage
+	// problem's fixes (monitor/fixes); nil unless State is CanaryFailed.
+	Cause *result.Result
 }
 
 // Classify makes the line of one vantage in a round from what its prober

@@ -287,22 +287,27 @@ func vantageImpairedCase() *notify.Message {
 	why := "vantage fra1 is impaired: canary https://canary-a.example.test/ failed: connect timeout; canary https://canary-b.example.test/ failed: connect timeout"
 	detail := why + "; monitors it could not vote in: shop, api, billing"
 	r := &result.Outcome{Result: result.Result{URL: "https://fra1.vantage.example.test:7443", StartedAt: sentAt, Class: result.ClassNetworkUnreachable, Detail: detail, Error: why}}
+	// The steps monitor/vantage chooses for it, from its failing canary.
+	r.Fixes = fixes.ForVantage(fixes.VantageTrouble{Vantage: "fra1", Canary: &result.Result{
+		URL: "https://canary-a.example.test/", Class: result.ClassConnectTimeout, Detail: result.DetailConnect}})
 	r.Normalize()
 	return &notify.Message{
 		Key: "open/vantage/fra1/7", Event: incident.NotifyOpen, Receiver: "ops-slack", IncidentID: 7,
 		Kind: incident.KindVantage, Monitor: "fra1", Severity: incident.SeverityWarning,
-		Class: result.ClassNetworkUnreachable, Detail: detail, OpenedAt: opened, At: sentAt, Result: r,
+		Class: result.ClassNetworkUnreachable, Detail: detail, OpenedAt: opened, At: sentAt, Result: r, Fixes: r.Fixes,
 	}
 }
 
 func localNetworkCase() *notify.Message {
 	why := "this host has lost its network: the local canaries fail and no remote vantage answers (canary https://canary-a.example.test/ failed: network unreachable)"
 	r := &result.Outcome{Result: result.Result{URL: incident.IsolationIncident, StartedAt: sentAt, Class: result.ClassNetworkUnreachable, Detail: why, Error: why}}
+	r.Fixes = fixes.ForVantage(fixes.VantageTrouble{Vantage: result.LocalVantage, Isolated: true, Canary: &result.Result{
+		URL: "https://canary-a.example.test/", Class: result.ClassNetworkUnreachable, Detail: result.DetailNetUnreachable}})
 	r.Normalize()
 	return &notify.Message{
 		Key: "open/vantage/local/network/8", Event: incident.NotifyOpen, Receiver: "ops-email", IncidentID: 8,
 		Kind: incident.KindVantage, Monitor: incident.IsolationIncident, Severity: incident.SeverityWarning,
-		Class: result.ClassNetworkUnreachable, Detail: why, OpenedAt: opened, At: sentAt, Result: r,
+		Class: result.ClassNetworkUnreachable, Detail: why, OpenedAt: opened, At: sentAt, Result: r, Fixes: r.Fixes,
 	}
 }
 

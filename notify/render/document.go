@@ -266,32 +266,9 @@ func buildVantage(d *doc, m *notify.Message) {
 	if len(mons) > 0 {
 		d.Parts = append(d.Parts, part{Heading: "Monitors it could not vote on", Lines: boundList(mons, maxMembers)})
 	}
-	if len(m.Fixes) == 0 {
-		d.Parts = append(d.Parts, part{Heading: "What to do next", Kind: numbered, Lines: vantageSteps(m.Monitor, state)})
-		return
-	}
+	// Chosen with the incident, from why the vantage is down
+	// (monitor/fixes, ForVantage).
 	addFixes(d, m)
-}
-
-// vantageSteps are the next steps for our own trouble, which the fixes
-// knowledge base (keyed by what a target answered) does not cover.
-func vantageSteps(name, state string) []string {
-	switch {
-	case name == incident.IsolationIncident:
-		return []string{
-			"Check this host's link, default route and resolver (ip addr; ip route; resolvectl status) and whether its provider reports an outage.",
-			"Until it is back, no target can be judged from here: open target alerts are neither confirmed nor resolved.",
-		}
-	case state == "unreachable":
-		return []string{
-			"Check that the vantage agent on " + name + " is running and listening at the configured URL, and that this host can reach it (curl -v the vantage URL).",
-			"If it answers but refuses us, the key configured here no longer matches the agent's key file: compare them and rotate both sides together.",
-		}
-	}
-	return []string{
-		"From " + name + ", fetch the canary URLs by hand (curl -v) to see whether its network, DNS or firewall is at fault.",
-		"Until its canaries pass, " + name + " takes no part in verdicts: targets are judged by the other vantages.",
-	}
 }
 
 func buildGroup(d *doc, m *notify.Message) {
