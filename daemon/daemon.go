@@ -112,7 +112,7 @@ type Daemon struct {
 	log     *slog.Logger
 	clock   schedule.Clock
 	prober  Prober
-	single  *round.Runner // the rounds of a config without vantages
+	single  atomic.Pointer[round.Runner] // the rounds of a config without vantages: the current config's, swapped on reload
 	opts    Options
 	store   *store.Store
 	sched   *schedule.Scheduler
@@ -245,7 +245,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Daemon, err 
 		log: opts.Logger, clock: opts.Clock, prober: opts.Prober, opts: opts,
 		reg: opts.Registry, cfg: cfg, monitors: make(map[string]*mon, len(cfg.Monitors)),
 	}
-	d.single = round.Single(round.Options{Prober: opts.Prober, Clock: opts.Clock})
+	single, err := d.newSingle(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("starting daemon: %w", err)
+	}
+	d.single.Store(single)
 	d.buf.init(opts.FlushRows)
 	d.down = cleanup.New(d.log)
 	defer func() {

@@ -81,6 +81,10 @@ func (d *Daemon) reloadLocked(ctx context.Context, newCfg *config.Config) error 
 		}
 		newFleet = f
 	}
+	single, err := d.newSingle(newCfg)
+	if err != nil {
+		return fmt.Errorf("reloading: %w", err)
+	}
 	var updates []update
 	added := make(map[string]*mon)
 	entries := d.entries(newCfg)
@@ -134,6 +138,7 @@ func (d *Daemon) reloadLocked(ctx context.Context, newCfg *config.Config) error 
 	}
 	d.cfg = newCfg
 	d.mu.Unlock()
+	d.single.Store(single)
 	d.outbox.SetNotifiers(notifiers)
 
 	if swapFleets {

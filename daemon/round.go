@@ -42,7 +42,7 @@ func (d *Daemon) round(ctx context.Context, name string, _ time.Time) {
 	if f := d.vs.fleet.Load(); f != nil && t.PlanErr == nil {
 		out = d.vantageRound(ctx, f, t)
 	} else {
-		out = d.single.Run(ctx, t)
+		out = d.single.Load().Run(ctx, t)
 	}
 	// One rule for the vote and the severity on both paths: the round's.
 	d.settle(ctx, m, at, &out.Outcome, out.Observation(at))

@@ -63,6 +63,12 @@ func (d *Daemon) newFleet(cfg *config.Config) (*fleet, error) {
 	return f, nil
 }
 
+// newSingle builds the runner of cfg's rounds from this host alone, whose
+// diagnosis asks cfg's resolvers.
+func (d *Daemon) newSingle(cfg *config.Config) (*round.Runner, error) {
+	return round.Single(cfg, round.Options{Prober: d.prober, Resolver: d.opts.Resolver, Clock: d.clock})
+}
+
 // fleetChanged reports whether a reload from old to new needs a new fleet.
 func fleetChanged(old, new *config.Config, ch config.Changes) bool {
 	return len(ch.VantagesChanged) > 0 || round.UsesVantages(old) != round.UsesVantages(new) ||

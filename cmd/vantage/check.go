@@ -159,7 +159,14 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitUsage
 		}
 	} else {
-		r = round.Single(round.Options{}).Run(ctx, round.SpecTarget(o.spec)).Outcome
+		// A failure is diagnosed with the host's resolver alone: there is
+		// no config to name others or an origin.
+		single, err := round.Single(nil, round.Options{})
+		if err != nil {
+			fmt.Fprintf(stderr, "vantage check: %v\n", err)
+			return exitFailed
+		}
+		r = single.Run(ctx, round.SpecTarget(o.spec)).Outcome
 	}
 	// The output goes to terminals, tickets and chat: URLs follow the URL
 	// rule, and the credentials given (the URL's, --header values, the

@@ -1,5 +1,6 @@
-// Package testkit holds the fake clock, the synchronised log buffer and the
-// wait-for helper that the tests of every package share.
+// Package testkit holds the fake clock, the synchronised log buffer, the
+// wait-for helper and a loopback DNS server that the tests of every package
+// share.
 //
 // It exists so that each of these is written, and fixed, once: they used to
 // be copied into the tests of monitor/store, notify/outbox, monitor/agent,

@@ -438,3 +438,30 @@ func TestResolveRoutes(t *testing.T) {
 		}
 	}
 }
+
+// The agent's answer names its own resolver's server, not the nameserver
+// of its host's resolv.conf, which its resolver's Dial never asked.
+func TestResolveFailureNamesTheServerAsked(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		rcode  dnsmessage.RCode
+		silent bool
+	}{
+		{"nxdomain", dnsmessage.RCodeNameError, false},
+		{"servfail", dnsmessage.RCodeServerFailure, false},
+		{"silent server", 0, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dns := startDNS(t, tt.rcode, tt.silent)
+			a := newAgent(t, Options{Resolver: loopbackResolver(dns.addr), MaxTimeout: 300 * time.Millisecond})
+			_, err := a.client(testKey).Resolve(context.Background(), "missing.test")
+			var re *ResolveError
+			if !errors.As(err, &re) {
+				t.Fatalf("Resolve: %v, want a *ResolveError", err)
+			}
+			if !strings.Contains(re.Msg, " on "+dns.addr+":") {
+				t.Errorf("the agent's answer %q does not name its resolver's server %s", re.Msg, dns.addr)
+			}
+		})
+	}
+}

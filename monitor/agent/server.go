@@ -21,6 +21,7 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/fixes"
 	"github.com/vantage-monitor/vantage/monitor/probe"
 	"github.com/vantage-monitor/vantage/monitor/redact"
+	"github.com/vantage-monitor/vantage/monitor/resolver"
 	"github.com/vantage-monitor/vantage/monitor/result"
 )
 
@@ -138,10 +139,9 @@ func NewServer(opts Options) (*Server, error) {
 	}
 	if opts.Lookup == nil {
 		r := opts.Resolver
-		if r == nil {
-			r = net.DefaultResolver
+		opts.Lookup = func(ctx context.Context, network, host string) ([]netip.Addr, error) {
+			return resolver.LookupNetIP(ctx, r, network, host)
 		}
-		opts.Lookup = r.LookupNetIP
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -1,5 +1,6 @@
-// Package diagnose is the follow-up to a round whose target is down for
-// everyone or from some regions: it asks several resolvers for the target's
+// Package diagnose is the follow-up to a failing round (through vantages,
+// one whose target is down for everyone or from some regions; from a single
+// host, any that fails): it asks several resolvers for the target's
 // name (the host's own, the configured extra ones, and each remote vantage
 // point's own), tries a TCP connection to every address they give, and, when a
 // gateway answered with an error and the monitor knows its origin, probes
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/vantage-monitor/vantage/monitor/probe"
+	"github.com/vantage-monitor/vantage/monitor/resolver"
 	"github.com/vantage-monitor/vantage/monitor/result"
 )
 
@@ -102,13 +104,13 @@ func New(opts Options) (*Diagnoser, error) {
 	if sys == nil {
 		sys = net.DefaultResolver
 	}
-	d := &Diagnoser{opts: opts, resolvers: []namedResolver{{name: SystemResolver, lookup: sys.LookupNetIP}}}
+	d := &Diagnoser{opts: opts, resolvers: []namedResolver{{name: SystemResolver, lookup: lookupWith(sys)}}}
 	for _, addr := range opts.Resolvers {
 		ap, err := netip.ParseAddrPort(addr)
 		if err != nil {
 			return nil, fmt.Errorf("making the diagnoser: resolver %q is not ip:port: %w", addr, err)
 		}
-		d.resolvers = append(d.resolvers, namedResolver{name: addr, lookup: ResolverAt(ap.String()).LookupNetIP})
+		d.resolvers = append(d.resolvers, namedResolver{name: addr, lookup: lookupWith(resolver.At(ap.String()))})
 	}
 	for _, v := range opts.Vantages {
 		switch {
@@ -142,22 +144,18 @@ func vantageLookup(f func(ctx context.Context, host string) ([]netip.Addr, error
 	}
 }
 
-// ResolverAt returns a resolver that asks only the DNS server at addr
-// ("ip:port"), bypassing the host's configured servers.
-func ResolverAt(addr string) *net.Resolver {
-	return &net.Resolver{
-		PreferGo: true,
-		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, addr)
-		},
+// lookupWith asks r, so that a failure names the server r dialled.
+func lookupWith(r *net.Resolver) lookupFunc {
+	return func(ctx context.Context, network, host string) ([]netip.Addr, error) {
+		return resolver.LookupNetIP(ctx, r, network, host)
 	}
 }
 
-// Needed reports whether a round's outcome calls for a diagnosis: the
-// target is down for everyone or from some regions. Our own trouble
-// (just_me) and rounds nobody could vote in (unknown) say nothing about the
-// target.
+// Needed reports whether the outcome of a round through vantages calls for
+// a diagnosis: the target is down for everyone or from some regions. Our
+// own trouble (just_me) and rounds nobody could vote in (unknown) say
+// nothing about the target. A round of this host alone has no scope: it
+// calls for one when it fails (monitor/round decides).
 func Needed(o *result.Outcome) bool {
 	return !o.OK && (o.Scope == result.ScopeEveryone || o.Scope == result.ScopePartial)
 }

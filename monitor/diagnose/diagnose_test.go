@@ -15,6 +15,7 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/vantage-monitor/vantage/monitor/probe"
+	"github.com/vantage-monitor/vantage/monitor/resolver"
 	"github.com/vantage-monitor/vantage/monitor/result"
 )
 
@@ -120,7 +121,7 @@ func closedPort(t *testing.T) string {
 
 func newDiagnoser(t *testing.T, system string, extra ...string) *Diagnoser {
 	t.Helper()
-	d, err := New(Options{System: ResolverAt(system), Resolvers: extra, LookupTimeout: 2 * time.Second, ConnectTimeout: time.Second})
+	d, err := New(Options{System: resolver.At(system), Resolvers: extra, LookupTimeout: 2 * time.Second, ConnectTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +262,7 @@ func TestOrigin(t *testing.T) {
 }
 
 func TestOriginTimeoutIsUpstreamDown(t *testing.T) {
-	g, err := New(Options{System: ResolverAt(startDNS(t, "127.0.0.1")),
+	g, err := New(Options{System: resolver.At(startDNS(t, "127.0.0.1")),
 		Probe: func(context.Context, probe.Spec) result.Result {
 			return result.Result{Class: result.ClassConnectTimeout}
 		}})
@@ -331,5 +332,34 @@ func TestBadInput(t *testing.T) {
 	d := g.Diagnose(context.Background(), down(result.ClassTimeout), probe.Spec{URL: "::not a url"}, nil)
 	if len(d.Findings) != 0 || len(d.Markers()) != 1 || !strings.Contains(d.Markers()[0], "cannot diagnose") {
 		t.Fatalf("diagnosis of a bad URL: %+v", d)
+	}
+}
+
+// Each resolver's failed answer names its own server, in the answer's error
+// and so in the markers, not the host's resolv.conf nameserver.
+func TestFailedAnswersNameTheirServer(t *testing.T) {
+	system, extra := startDNS(t), startDNS(t)
+	silent, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	mute := silent.LocalAddr().String()
+	g, err := New(Options{System: resolver.At(system), Resolvers: []string{extra, mute}, LookupTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := g.Diagnose(t.Context(), down(result.ClassDNSError), probe.Spec{URL: "http://" + host + "/"}, nil)
+	want := map[string]string{SystemResolver: system, extra: extra, mute: mute}
+	if len(d.Answers) != len(want) {
+		t.Fatalf("answers %+v, want one of each resolver", d.Answers)
+	}
+	for _, a := range d.Answers {
+		if !strings.Contains(a.Error, " on "+want[a.Resolver]+":") {
+			t.Errorf("resolver %s: error %q does not name %s", a.Resolver, a.Error, want[a.Resolver])
+		}
+	}
+	if !slices.ContainsFunc(d.Markers(), func(m string) bool { return strings.Contains(m, " on "+mute+":") }) {
+		t.Errorf("markers %q do not name the resolver that timed out, %s", d.Markers(), mute)
 	}
 }

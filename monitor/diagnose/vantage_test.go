@@ -14,6 +14,7 @@ import (
 
 	"github.com/vantage-monitor/vantage/monitor/agent"
 	"github.com/vantage-monitor/vantage/monitor/probe"
+	"github.com/vantage-monitor/vantage/monitor/resolver"
 	"github.com/vantage-monitor/vantage/monitor/result"
 )
 
@@ -140,7 +141,7 @@ func TestVantageResolvers(t *testing.T) {
 			for _, e := range tc.extra {
 				extra = append(extra, startDNS(t, e...))
 			}
-			g, err := New(Options{System: ResolverAt(startDNS(t, tc.system...)), Resolvers: extra, Vantages: tc.vantages,
+			g, err := New(Options{System: resolver.At(startDNS(t, tc.system...)), Resolvers: extra, Vantages: tc.vantages,
 				LookupTimeout: 2 * time.Second, ConnectTimeout: time.Second})
 			if err != nil {
 				t.Fatal(err)
@@ -192,7 +193,7 @@ func TestVantageLookupIsBoundedAndFiltered(t *testing.T) {
 		}
 		return []netip.Addr{netip.MustParseAddr("::1"), netip.MustParseAddr("::ffff:127.0.0.1")}, nil
 	}
-	g, err := New(Options{System: ResolverAt(startDNS(t, "127.0.0.1")), LookupTimeout: time.Second,
+	g, err := New(Options{System: resolver.At(startDNS(t, "127.0.0.1")), LookupTimeout: time.Second,
 		Vantages: []VantageResolver{{"fra1", lookup}}})
 	if err != nil {
 		t.Fatal(err)
@@ -218,7 +219,7 @@ func TestVantageAddressesKeepTheConnectBound(t *testing.T) {
 	for i := range 20 {
 		many = append(many, fmt.Sprintf("127.0.1.%d", i+1))
 	}
-	g, err := New(Options{System: ResolverAt(startDNS(t, "127.0.0.1")), ConnectTimeout: time.Second,
+	g, err := New(Options{System: resolver.At(startDNS(t, "127.0.0.1")), ConnectTimeout: time.Second,
 		Vantages: []VantageResolver{{"fra1", answers(append([]string{"127.0.0.1"}, many...)...)}}})
 	if err != nil {
 		t.Fatal(err)
@@ -256,7 +257,7 @@ func TestVantageOptionsErrors(t *testing.T) {
 // not there is left out.
 func TestWithAgentClients(t *testing.T) {
 	key := []byte(strings.Repeat("k", agent.MinKeyBytes))
-	srv, err := agent.NewServer(agent.Options{Keys: [][]byte{key}, Resolver: ResolverAt(startDNS(t))})
+	srv, err := agent.NewServer(agent.Options{Keys: [][]byte{key}, Resolver: resolver.At(startDNS(t))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +265,7 @@ func TestWithAgentClients(t *testing.T) {
 	t.Cleanup(fra1.Close)
 	fraClient := &agent.Client{URL: fra1.URL, Key: key}
 	sfoClient := &agent.Client{URL: "http://127.0.0.1:" + closedPort(t), Key: key}
-	g, err := New(Options{System: ResolverAt(startDNS(t, "127.0.0.1")), LookupTimeout: time.Second,
+	g, err := New(Options{System: resolver.At(startDNS(t, "127.0.0.1")), LookupTimeout: time.Second,
 		Vantages: []VantageResolver{{"fra1", fraClient.Resolve}, {"sfo", sfoClient.Resolve}}})
 	if err != nil {
 		t.Fatal(err)

@@ -177,9 +177,13 @@ func TestProbeBehindRealProxies(t *testing.T) {
 			// The round (a probe from this host, then its fixes) and the
 			// plain GET run side by side: the slow cases then cost one
 			// proxy timeout, not two.
+			single, err := round.Single(nil, round.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
 			probed := make(chan result.Result, 1)
 			go func() {
-				probed <- round.Single(round.Options{}).Run(ctx, round.SpecTarget(probe.Spec{URL: url, Timeout: probeTimeout})).Result
+				probed <- single.Run(ctx, round.SpecTarget(probe.Spec{URL: url, Timeout: probeTimeout})).Result
 			}()
 			raw := fetchRaw(t, url)
 			r := <-probed

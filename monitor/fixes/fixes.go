@@ -426,6 +426,12 @@ func retryAfter() cond {
 	return cond{"retry-after", wFact, func(r *known) bool { return r.RetryAfter != "" }}
 }
 
+// dnsServerKnown requires the result to name the DNS server its lookup
+// asked.
+func dnsServerKnown() cond {
+	return cond{"dns-server", wFact, func(r *known) bool { return r.DNSServer != "" }}
+}
+
 // certSeen requires the leaf certificate to have been captured.
 func certSeen() cond {
 	return cond{"tls-cert", wFact, func(r *known) bool { return r.TLS != nil && !r.TLS.NotAfter.IsZero() }}
@@ -541,6 +547,11 @@ func newFacts(r *known) facts {
 		f["target"] = r.RemoteAddr
 	case f["host"] != "" && f["port"] != "":
 		f["target"] = net.JoinHostPort(f["host"], f["port"])
+	}
+	if ip, port, err := net.SplitHostPort(r.DNSServer); err == nil {
+		// The DNS server the lookup asked, which is not always this
+		// host's (a configured resolver, an agent's, the demo's).
+		f["dns_server"], f["dns_ip"], f["dns_port"] = r.DNSServer, ip, port
 	}
 	if r.diag != nil && r.diag.Origin != nil {
 		f["origin"] = r.diag.Origin.URL

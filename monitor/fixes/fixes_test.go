@@ -48,7 +48,7 @@ func checkBounded(t *testing.T, steps []string) {
 var knownPlaceholders = []string{
 	"url", "final_url", "gateway", "via", "detail", "retry_after", "status",
 	"host", "port", "ip", "target", "not_after", "not_before", "issuer", "dns_names",
-	"origin",
+	"origin", "dns_server", "dns_ip", "dns_port",
 }
 
 // fullFacts has every fact a template can use, the diagnosis's included.
@@ -69,6 +69,7 @@ func fullResult() *result.Result {
 		Detail:     "upstream-connect-error",
 		RetryAfter: "Wed, 21 Oct 2026 07:28:00 GMT",
 		RemoteAddr: "[2001:db8:ffff:ffff:ffff:ffff:ffff:ffff]:8443",
+		DNSServer:  "[2001:db8:4860::8888]:5353",
 		TLS: &result.TLSInfo{
 			Issuer:    "CN=Example Corporate Issuing CA 02,OU=PKI,O=Example Corporation,C=US",
 			NotBefore: result.TimeOf(time.Date(2026, 8, 5, 0, 0, 0, 0, time.UTC)),

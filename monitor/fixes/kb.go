@@ -668,6 +668,26 @@ var knowledge = []entry{
 		},
 	},
 	{
+		// The resolver asked is known, and may not be this host's
+		// resolv.conf one: say which one failed, before why resolvers do.
+		id:   "dns-servfail-at",
+		when: []cond{class(result.ClassDNSError), detail(result.DetailServFail), dnsServerKnown()},
+		steps: []string{
+			"{dns_server} answered SERVFAIL: ask it again with dig @{dns_ip} -p {dns_port} {host}, and with +cd to see whether DNSSEC validation fails.",
+		},
+	},
+	{
+		// The resolver asked is known, and may not be this host's
+		// resolv.conf one: name it.
+		id:       "dns-resolver-timeout-at",
+		when:     []cond{class(result.ClassDNSError), detail(result.DetailResolverTimeout), dnsServerKnown()},
+		rulesOut: []string{"dns-resolver-timeout"},
+		steps: []string{
+			"{dns_server} did not answer: dig @{dns_ip} -p {dns_port} {host} here; if it is in /etc/resolv.conf, the fault is this monitor's, not the service's.",
+			"If only {dns_server} hangs while dig @<authoritative-ns> {host} answers, fix or replace that resolver.",
+		},
+	},
+	{
 		// Some resolvers have an address: the name exists, so its
 		// registration and delegation are not the problem.
 		id:       "dns-nxdomain-disagreement",

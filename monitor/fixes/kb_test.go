@@ -143,7 +143,11 @@ var entryCases = map[string]*known{
 	"dns-servfail":         res(result.ClassDNSError, 0, "", result.DetailServFail),
 	"dns-no-answer":        res(result.ClassDNSError, 0, "", result.DetailNoAnswer),
 	"dns-resolver-timeout": res(result.ClassDNSError, 0, "", result.DetailResolverTimeout),
-	"dns":                  res(result.ClassDNSError, 0, "", ""),
+	"dns-servfail-at":      with(res(result.ClassDNSError, 0, "", result.DetailServFail), func(r *known) { r.DNSServer = "127.0.0.1:5353" }),
+	"dns-resolver-timeout-at": with(res(result.ClassDNSError, 0, "", result.DetailResolverTimeout), func(r *known) {
+		r.DNSServer = "127.0.0.1:5353"
+	}),
+	"dns": res(result.ClassDNSError, 0, "", ""),
 
 	"tls-cert-expired-dated": with(res(result.ClassTLSError, 0, "", result.DetailCertExpired), func(r *known) { r.TLS = leafCert }),
 	"tls-cert-expired":       res(result.ClassTLSError, 0, "", result.DetailCertExpired),

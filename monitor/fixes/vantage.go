@@ -102,6 +102,17 @@ var vantageKnowledge = []entry{
 		},
 	},
 	{
+		// The canary's result names the server the vantage's resolver
+		// asked, which is not always the one in its resolv.conf.
+		id:       "vantage-dns-at",
+		when:     []cond{canaryFailed(result.ClassDNSError), dnsServerKnown()},
+		rulesOut: []string{"vantage-dns", "vantage-by-hand", "isolated-by-hand"},
+		steps: []string{
+			"The resolver of {vantage}, {dns_server}, cannot resolve the canaries: on {vantage}, dig @{dns_ip} -p {dns_port} {host}; check resolvectl status or the resolvers configured for it.",
+			"If dig @1.1.1.1 {host} answers on {vantage} while {dns_server} does not, fix or replace that resolver: the monitored sites are not at fault.",
+		},
+	},
+	{
 		id:       "vantage-refused",
 		when:     []cond{canaryFailed(result.ClassConnectionRefused)},
 		rulesOut: []string{"vantage-by-hand", "isolated-by-hand"},

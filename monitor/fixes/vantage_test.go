@@ -18,6 +18,7 @@ func canary(c result.Class, status int, detail string) *result.Result {
 // selects it.
 var vantageCases = map[string]VantageTrouble{
 	"vantage-dns":               {Vantage: "sgp1", Canary: canary(result.ClassDNSError, 0, result.DetailServFail)},
+	"vantage-dns-at":            {Vantage: "sgp1", Canary: canaryAsked(canary(result.ClassDNSError, 0, result.DetailServFail), "127.0.0.1:5353")},
 	"vantage-refused":           {Vantage: "sgp1", Canary: canary(result.ClassConnectionRefused, 0, "")},
 	"vantage-timeout":           {Vantage: "sgp1", Canary: canary(result.ClassConnectTimeout, 0, result.DetailConnect)},
 	"vantage-unreachable-route": {Vantage: "sgp1", Canary: canary(result.ClassNetworkUnreachable, 0, result.DetailNetUnreachable)},

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/net/dns/dnsmessage"
 
+	"github.com/vantage-monitor/vantage/monitor/resolver"
 	"github.com/vantage-monitor/vantage/monitor/result"
 )
 
@@ -103,12 +104,8 @@ func (x *exchange) addresses(host, port string) ([]string, bool) {
 	case 6:
 		network = "ip6"
 	}
-	res := x.p.Resolver
-	if res == nil {
-		res = net.DefaultResolver
-	}
 	t0 := time.Now()
-	ips, err := res.LookupNetIP(x.ctx, network, host)
+	ips, err := resolver.LookupNetIP(x.ctx, x.p.Resolver, network, host)
 	x.r.Phases.DNSMs += ms(time.Since(t0))
 	if err == nil && len(ips) == 0 {
 		err = &net.DNSError{Err: "no addresses", Name: host, IsNotFound: true}
@@ -137,8 +134,12 @@ func (x *exchange) addresses(host, port string) ([]string, bool) {
 func (x *exchange) dnsFail(host string, err error) {
 	var de *net.DNSError
 	isDNS := errors.As(err, &de)
+	x.r.DNSServer = resolver.Server(err)
 	if x.ctx.Err() != nil || (isDNS && de.IsTimeout) || errors.Is(err, context.DeadlineExceeded) {
 		x.fail(result.ClassDNSError, result.DetailResolverTimeout, "looking up %s: the resolver did not answer in time (%v)", host, err)
+		if x.r.DNSServer != "" {
+			x.mark("DNS server %s did not answer for %s in time", x.r.DNSServer, host)
+		}
 		return
 	}
 	notFound := isDNS && de.IsNotFound
@@ -146,7 +147,12 @@ func (x *exchange) dnsFail(host string, err error) {
 	if x.pl.spec.IPVersion == 6 {
 		qtype = dnsmessage.TypeAAAA
 	}
-	rcode, qerr := x.queryRcode(host, qtype)
+	rcode, asked, qerr := x.queryRcode(host, qtype)
+	if qerr == nil {
+		// The server that answered the follow-up is the one to name.
+		x.r.DNSServer = asked
+		x.mark("DNS server %s answered %s for %s", asked, rcodeName(rcode), host)
+	}
 	detail := result.DetailServFail
 	switch {
 	case qerr != nil && notFound:
@@ -168,12 +174,27 @@ func (x *exchange) dnsFail(host string, err error) {
 	x.fail(result.ClassDNSError, detail, "looking up %s: %s: %v", host, what, err)
 }
 
+// rcodeName is an rcode as dig prints it.
+func rcodeName(rc dnsmessage.RCode) string {
+	switch rc {
+	case dnsmessage.RCodeSuccess:
+		return "NOERROR"
+	case dnsmessage.RCodeNameError:
+		return "NXDOMAIN"
+	case dnsmessage.RCodeServerFailure:
+		return "SERVFAIL"
+	case dnsmessage.RCodeRefused:
+		return "REFUSED"
+	}
+	return strings.TrimPrefix(rc.String(), "RCode")
+}
+
 // queryRcode asks the probe's resolver about host directly and returns the
-// response code.
-func (x *exchange) queryRcode(host string, qtype dnsmessage.Type) (dnsmessage.RCode, error) {
+// response code and the server that gave it.
+func (x *exchange) queryRcode(host string, qtype dnsmessage.Type) (dnsmessage.RCode, string, error) {
 	name, err := dnsmessage.NewName(strings.TrimSuffix(host, ".") + ".")
 	if err != nil {
-		return 0, fmt.Errorf("building a DNS query for %q: %w", host, err)
+		return 0, "", fmt.Errorf("building a DNS query for %q: %w", host, err)
 	}
 	var idb [2]byte
 	rand.Read(idb[:])
@@ -184,7 +205,7 @@ func (x *exchange) queryRcode(host string, qtype dnsmessage.Type) (dnsmessage.RC
 	}
 	msg, err := q.Pack()
 	if err != nil {
-		return 0, fmt.Errorf("packing a DNS query: %w", err)
+		return 0, "", fmt.Errorf("packing a DNS query: %w", err)
 	}
 	// The original lookup already used most of the budget when it failed
 	// slowly; never let the follow-up run past the probe's deadline.
@@ -192,29 +213,39 @@ func (x *exchange) queryRcode(host string, qtype dnsmessage.Type) (dnsmessage.RC
 	defer cancel()
 	var lastErr error
 	for _, ns := range nameservers() {
-		rc, err := exchangeDNS(ctx, x.p.Resolver, ns, msg, id)
+		rc, asked, err := exchangeDNS(ctx, x.p.Resolver, ns, msg, id)
 		if err == nil {
-			return rc, nil
+			return rc, asked, nil
 		}
 		lastErr = err
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	return 0, lastErr
+	return 0, "", lastErr
 }
 
-func exchangeDNS(ctx context.Context, res *net.Resolver, ns string, msg []byte, id uint16) (dnsmessage.RCode, error) {
+// exchangeDNS sends msg to ns, or wherever res's Dial sends it instead,
+// and returns the answer's rcode and the server that gave it.
+func exchangeDNS(ctx context.Context, res *net.Resolver, ns string, msg []byte, id uint16) (dnsmessage.RCode, string, error) {
 	var c net.Conn
 	var err error
 	if res != nil && res.Dial != nil {
+		// The Dial may ignore ns: the error names where it went (the
+		// *net.OpError's address), and so does everything below.
 		c, err = res.Dial(ctx, "udp", ns)
+		if err != nil {
+			return 0, "", fmt.Errorf("dialing the resolver's DNS server: %w", err)
+		}
+		if a := c.RemoteAddr(); a != nil {
+			ns = a.String()
+		}
 	} else {
 		var d net.Dialer
 		c, err = d.DialContext(ctx, "udp", ns)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("dialing nameserver %s: %w", ns, err)
+		if err != nil {
+			return 0, "", fmt.Errorf("dialing nameserver %s: %w", ns, err)
+		}
 	}
 	defer c.Close()
 	if d, ok := ctx.Deadline(); ok {
@@ -231,7 +262,7 @@ func exchangeDNS(ctx context.Context, res *net.Resolver, ns string, msg []byte, 
 		_, err = c.Write(framed)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("sending a DNS query to %s: %w", ns, err)
+		return 0, "", fmt.Errorf("sending a DNS query to %s: %w", ns, err)
 	}
 	for {
 		var resp []byte
@@ -239,28 +270,28 @@ func exchangeDNS(ctx context.Context, res *net.Resolver, ns string, msg []byte, 
 			buf := make([]byte, 1232)
 			n, err := c.Read(buf)
 			if err != nil {
-				return 0, fmt.Errorf("reading the DNS answer from %s: %w", ns, err)
+				return 0, "", fmt.Errorf("reading the DNS answer from %s: %w", ns, err)
 			}
 			resp = buf[:n]
 		} else {
 			var l [2]byte
 			if _, err := io.ReadFull(c, l[:]); err != nil {
-				return 0, fmt.Errorf("reading the DNS answer from %s: %w", ns, err)
+				return 0, "", fmt.Errorf("reading the DNS answer from %s: %w", ns, err)
 			}
 			resp = make([]byte, binary.BigEndian.Uint16(l[:]))
 			if _, err := io.ReadFull(c, resp); err != nil {
-				return 0, fmt.Errorf("reading the DNS answer from %s: %w", ns, err)
+				return 0, "", fmt.Errorf("reading the DNS answer from %s: %w", ns, err)
 			}
 		}
 		var p dnsmessage.Parser
 		h, err := p.Start(resp)
 		if err != nil || h.ID != id || !h.Response {
 			if !packet {
-				return 0, fmt.Errorf("unusable DNS answer from %s", ns)
+				return 0, "", fmt.Errorf("unusable DNS answer from %s", ns)
 			}
 			continue // a stray or forged datagram; wait for ours
 		}
-		return h.RCode, nil
+		return h.RCode, ns, nil
 	}
 }
 
@@ -287,4 +318,9 @@ func nameservers() []string {
 		out = out[:3]
 	}
 	return out
+}
+
+// mark adds a line of evidence to the result.
+func (x *exchange) mark(format string, args ...any) {
+	x.r.Evidence.Markers = append(x.r.Evidence.Markers, fmt.Sprintf(format, args...))
 }

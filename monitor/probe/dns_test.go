@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,8 +88,52 @@ func TestQueryRcodeOverStream(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	x := exchange{p: &Prober{Resolver: res}, ctx: ctx}
-	rc, err := x.queryRcode("gone.example.test", 1)
+	rc, _, err := x.queryRcode("gone.example.test", 1)
 	if err != nil || rc != 3 {
 		t.Fatalf("rcode %v err %v, want NXDOMAIN", rc, err)
+	}
+}
+
+// A failed lookup names the server the probe's resolver asked, in the error,
+// in dns_server and in the evidence, not a nameserver of /etc/resolv.conf
+// that Go's resolver names for a custom Dial.
+func TestDNSErrorNamesTheServerAsked(t *testing.T) {
+	res := dnsServer(t)
+	c, err := res.Dial(t.Context(), "udp", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := c.RemoteAddr().String()
+	c.Close()
+	for _, tc := range []struct {
+		host    string
+		timeout time.Duration
+		marker  string
+	}{
+		{"nx.example.test", time.Second, "DNS server " + addr + " answered NXDOMAIN"},
+		{"fail.example.test", time.Second, "DNS server " + addr + " answered SERVFAIL"},
+		{"hang.example.test", 300 * time.Millisecond, "DNS server " + addr + " did not answer"},
+	} {
+		t.Run(tc.host, func(t *testing.T) {
+			p := &Prober{Resolver: res}
+			r, _ := runTimed(p, Spec{URL: "http://" + tc.host + "/", Timeout: tc.timeout})
+			if r.Class != result.ClassDNSError {
+				t.Fatalf("class %s (%s), want dns_error", r.Class, r.Error)
+			}
+			if !strings.Contains(r.Error, " on "+addr+":") {
+				t.Errorf("error %q does not name the server asked, %s", r.Error, addr)
+			}
+			for _, ns := range nameservers() {
+				if ns != addr && strings.Contains(r.Error, ns) {
+					t.Errorf("error %q names %s of resolv.conf, which was not asked", r.Error, ns)
+				}
+			}
+			if r.DNSServer != addr {
+				t.Errorf("dns_server %q, want %s", r.DNSServer, addr)
+			}
+			if !slices.ContainsFunc(r.Evidence.Markers, func(m string) bool { return strings.HasPrefix(m, tc.marker) }) {
+				t.Errorf("markers %q, want one starting %q", r.Evidence.Markers, tc.marker)
+			}
+		})
 	}
 }

@@ -166,6 +166,10 @@ type Result struct {
 	// pin (curl's --resolve), so no name was looked up: advice about the
 	// host's DNS records does not fit it.
 	Pinned bool `json:"pinned,omitempty"`
+	// DNSServer is the DNS server ("ip:port") a failed lookup asked, as
+	// far as the probe knows it: the resolver that answered or timed out,
+	// which a custom resolver's Go error would misname.
+	DNSServer string `json:"dns_server,omitempty"`
 	// Refusal is set when the vantage declined to reach the destination by
 	// its own policy (an agent's refuse_private). Class then stays
 	// network_unreachable, which is what older coordinators make of it,

@@ -55,9 +55,8 @@ type Options struct {
 type Runner struct {
 	local Prober
 	clock schedule.Clock
-	// fleet and diag are nil when the config uses no vantages: a round is
-	// then the local probe alone, and a single host's failure says nothing
-	// about whom the target is down for, so there is nothing to diagnose.
+	// fleet is nil when the config uses no vantages: a round is then the
+	// local probe alone.
 	fleet *vantage.Runner
 	diag  *diagnose.Diagnoser
 }
@@ -65,10 +64,10 @@ type Runner struct {
 // New makes the Runner of cfg: through the vantages when cfg configures
 // any (UsesVantages), from this host alone otherwise.
 func New(cfg *config.Config, opts Options) (*Runner, error) {
-	r := Single(opts)
 	if !UsesVantages(cfg) {
-		return r, nil
+		return Single(cfg, opts)
 	}
+	r := single(opts)
 	local := localProber{r}
 	fleet, err := NewRunner(cfg, local, opts.Remote, opts.Vantage)
 	if err != nil {
@@ -85,22 +84,28 @@ func New(cfg *config.Config, opts Options) (*Runner, error) {
 			vrs = append(vrs, diagnose.VantageResolver{Name: name, Lookup: rs.Resolve})
 		}
 	}
-	dg, err := diagnose.New(diagnose.Options{System: opts.Resolver, Resolvers: cfg.Resolvers, Vantages: vrs,
-		Probe: func(ctx context.Context, s probe.Spec) result.Result {
-			res, _ := local.Probe(ctx, s)
-			return res
-		}})
-	if err != nil {
-		return nil, fmt.Errorf("setting up the follow-up diagnosis: %w", err)
+	if r.diag, err = newDiagnoser(cfg, opts, vrs, local); err != nil {
+		return nil, err
 	}
-	r.fleet, r.diag = fleet, dg
+	r.fleet = fleet
 	return r, nil
 }
 
-// Single is a Runner that probes from this host alone, whatever the config
-// says: the rounds of a daemon without vantages. Options.Remote, Resolver
-// and Vantage are not used.
-func Single(opts Options) *Runner {
+// Single is a Runner that probes from this host alone, whatever cfg says
+// about vantages: the rounds of a daemon without vantages, and of `vantage
+// check` without --config (cfg nil). Its diagnosis asks the host's resolver
+// (Options.Resolver) and cfg's resolvers. Options.Remote and Vantage are
+// not used.
+func Single(cfg *config.Config, opts Options) (*Runner, error) {
+	r := single(opts)
+	var err error
+	if r.diag, err = newDiagnoser(cfg, opts, nil, localProber{r}); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func single(opts Options) *Runner {
 	r := &Runner{local: opts.Prober, clock: opts.Clock}
 	if r.local == nil {
 		r.local = &probe.Prober{}
@@ -109,6 +114,24 @@ func Single(opts Options) *Runner {
 		r.clock = schedule.RealClock{}
 	}
 	return r
+}
+
+// newDiagnoser is the follow-up diagnosis of cfg's rounds (cfg may be
+// nil): the origin is probed like any target of this host.
+func newDiagnoser(cfg *config.Config, opts Options, vrs []diagnose.VantageResolver, local localProber) (*diagnose.Diagnoser, error) {
+	var resolvers []string
+	if cfg != nil {
+		resolvers = cfg.Resolvers
+	}
+	dg, err := diagnose.New(diagnose.Options{System: opts.Resolver, Resolvers: resolvers, Vantages: vrs,
+		Probe: func(ctx context.Context, s probe.Spec) result.Result {
+			res, _ := local.Probe(ctx, s)
+			return res
+		}})
+	if err != nil {
+		return nil, fmt.Errorf("setting up the follow-up diagnosis: %w", err)
+	}
+	return dg, nil
 }
 
 // Vantages is the vantage runner (health, canary checks); nil when the
@@ -235,15 +258,33 @@ func (r *Runner) Probe(ctx context.Context, t Target) Probed {
 // Vantages is what each vantage saw; nil for a round of this host alone.
 func (p *Probed) Vantages() []result.VantageLine { return p.o.Vantages }
 
-// Finish follows a target that is down for everyone or from some regions
-// up with the diagnosis, then concludes the round.
+// Finish follows a failing round up with the diagnosis, then concludes the
+// round.
+//
+// Every round that counts against the target is diagnosed, not only the
+// ones that open or change an incident: which ones do is the incident
+// machine's rule, and it observes the concluded round, diagnosis included
+// (an incident keeps the round it opened on). The diagnosis costs a failing
+// round at most its timeouts (lookups and connects in parallel, a few
+// seconds); a passing round, and one through vantages that is only our
+// trouble (diagnose.Needed), pays nothing.
 func (p *Probed) Finish(ctx context.Context) Outcome {
 	o := p.o
-	if p.r.diag != nil && diagnose.Needed(&o) {
+	if p.r.diag != nil && p.diagnosable() {
 		d := p.r.diag.Diagnose(ctx, o.Result, p.t.Spec(), p.t.Origin())
 		o.Diagnosis = &d
 	}
 	return Conclude(o, p.t.Severity)
+}
+
+// diagnosable reports whether the round calls for a diagnosis: a failure
+// of this host alone (there is no scope to wait for), or, through the
+// vantages, a target down for everyone or from some regions.
+func (p *Probed) diagnosable() bool {
+	if p.r.fleet == nil {
+		return !p.o.OK && p.t.PlanErr == nil && p.t.Plan != nil
+	}
+	return diagnose.Needed(&p.o)
 }
 
 // Conclude is the last step of every round, and of any outcome made

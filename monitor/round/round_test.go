@@ -173,7 +173,11 @@ severity = "warning"
 // TestUnplannedTargetFailsLoudly: a target without a plan is a failed
 // round naming why, not a round that never runs.
 func TestUnplannedTargetFailsLoudly(t *testing.T) {
-	out := Single(Options{Prober: &fakeLocal{answer: nginx502}}).Run(context.Background(),
+	single, err := Single(nil, Options{Prober: &fakeLocal{answer: nginx502}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := single.Run(context.Background(),
 		Target{AdHoc: &probe.Spec{URL: "http://x.test/"}, PlanErr: fmt.Errorf("compiling: bad regexp")})
 	if out.OK || out.Class != result.ClassProtocolError || !strings.Contains(out.Error, "bad regexp") || out.Vote != incident.VoteDown {
 		t.Errorf("got ok %v class %s error %q vote %s", out.OK, out.Class, out.Error, out.Vote)

@@ -1,7 +1,6 @@
 package demo
 
 import (
-	"context"
 	"errors"
 	"net"
 	"net/netip"
@@ -101,15 +100,4 @@ func (s *dnsServer) answer(q []byte) ([]byte, bool) {
 	}
 	out, err := b.Finish()
 	return out, err == nil
-}
-
-// resolverAt is a Go resolver that asks only the DNS server at addr.
-func resolverAt(addr string) *net.Resolver {
-	return &net.Resolver{
-		PreferGo: true,
-		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "udp", addr)
-		},
-	}
 }

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"syscall"
 	"testing"
+
+	"github.com/vantage-monitor/vantage/monitor/resolver"
 )
 
 func TestDNSServer(t *testing.T) {
@@ -31,7 +33,7 @@ func TestDNSServer(t *testing.T) {
 		{"broken resolver", broken, "canary.demo.test", "servfail"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			addrs, err := resolverAt(c.server.Addr()).LookupNetIP(t.Context(), "ip4", c.host)
+			addrs, err := resolver.At(c.server.Addr()).LookupNetIP(t.Context(), "ip4", c.host)
 			var de *net.DNSError
 			switch {
 			case err == nil:

@@ -25,6 +25,7 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/agent"
 	"github.com/vantage-monitor/vantage/monitor/config"
 	"github.com/vantage-monitor/vantage/monitor/probe"
+	"github.com/vantage-monitor/vantage/monitor/resolver"
 )
 
 // The scenario monitors and vantages.
@@ -122,7 +123,7 @@ func Start(ctx context.Context, opts Options) (w *World, err error) {
 	}
 	w.dns = append(w.dns, good)
 	w.DNS = good.Addr()
-	w.Resolver = resolverAt(good.Addr())
+	w.Resolver = resolver.At(good.Addr())
 	// sgp1's resolver is broken: every query gets SERVFAIL.
 	broken, err := startDNS(nil, true)
 	if err != nil {
@@ -201,11 +202,11 @@ func Start(ctx context.Context, opts Options) (w *World, err error) {
 		})
 		return ln.Addr().String(), nil
 	}
-	fra1, err := startAgent(Fra1, resolverAt(good.Addr()))
+	fra1, err := startAgent(Fra1, resolver.At(good.Addr()))
 	if err != nil {
 		return nil, err
 	}
-	sgp1, err := startAgent(Sgp1, resolverAt(broken.Addr()))
+	sgp1, err := startAgent(Sgp1, resolver.At(broken.Addr()))
 	if err != nil {
 		return nil, err
 	}
