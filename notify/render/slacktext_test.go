@@ -80,7 +80,9 @@ func TestSlackTextShowsWhatSlackShows(t *testing.T) {
 
 func TestSlackTextLayout(t *testing.T) {
 	yes := true
-	md := func(s string) *slack.TextBlockObject { return slack.NewTextBlockObject(slack.MarkdownType, s, false, false) }
+	md := func(s string) *slack.TextBlockObject {
+		return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
+	}
 	cases := []struct {
 		name   string
 		blocks []slack.Block
