@@ -127,9 +127,10 @@ func commands() map[string]command {
 			summary:  "run a self-contained demo on loopback: no config, no network",
 			synopsis: []string{"[--listen ADDR] [--state DIR] [--duration D] [--keep-running]"},
 			description: []string{
-				"Runs the real daemon against scenario targets on 127.0.0.1 (a healthy site, a 502 and a 504 behind nginx-like gateways, a refused port, a name that does not resolve) from three vantages, one of them impaired, and prints the alerts that would go to Slack and email. No config and no network needed.",
+				"Runs the real daemon against scenario targets on 127.0.0.1 (a healthy site, a 502 and a 504 behind nginx-like gateways, a refused port, a name that does not resolve) from three vantages, one of them impaired, and prints each alert once: the email's text, then what Slack would show. No config and no network needed.",
+				"It prints the URL of the daemon's status page, which is up while the demo runs; --keep-running keeps it running after the cycle, until Ctrl-C, to look at the page.",
 			},
-			exits: []exitStatus{{exitOK, "when the demo's cycle completed"}, {exitFailed, "when it did not within --duration, or was interrupted"}, usageExit()},
+			exits: []exitStatus{{exitOK, "when the demo's cycle completed or Ctrl-C stopped it"}, {exitFailed, "when the cycle did not complete within --duration or the daemon failed"}, usageExit()},
 			flags: func(fs *flag.FlagSet) { defineDemoFlags(fs, new(demoOptions)) },
 			run:   runDemo,
 		},
