@@ -66,6 +66,7 @@ func commands() map[string]command {
 			description: []string{
 				"Probes URL once from this host and says exactly what failed: which phase (DNS, connect, TLS, the response), which hop produced the error (the origin or a gateway in front of it), the evidence, and what to do.",
 				"With --config, probes from every vantage of that watchlist (and checks their canaries) and says whether the target is down for everyone or just from here.",
+				"On a terminal the verdict is coloured (DOWN red, UP green, the scope and the gateway); output to a file or a pipe never is, nor with NO_COLOR set to any value or TERM=dumb.",
 			},
 			exits:    []exitStatus{{exitOK, "when the check passed"}, {exitFailed, "when it failed"}, usageExit()},
 			operands: operandAny,
