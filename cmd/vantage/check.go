@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -180,7 +181,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitFailed
 		}
 	} else {
-		writeDiagnosis(stdout, &r)
+		writeDiagnosis(stdout, &r, paletteFor(stdout, os.Getenv))
 	}
 	if r.OK {
 		return exitOK
@@ -189,16 +190,17 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 }
 
 // writeDiagnosis prints a round's outcome for a person at a terminal: the
-// verdict first, then the facts behind it, then what to do.
-func writeDiagnosis(w io.Writer, r *result.Outcome) {
+// verdict first, then the facts behind it, then what to do. pal colours the
+// verdict, the scope and the gateway.
+func writeDiagnosis(w io.Writer, r *result.Outcome, pal palette) {
 	verdict := "DOWN"
 	if r.OK {
 		verdict = "UP"
 	}
-	fmt.Fprintf(w, "%s  %s\n", verdict, r.URL)
+	fmt.Fprintf(w, "%s  %s\n", pal.verdict(r.OK, verdict), r.URL)
 	fmt.Fprintf(w, "  %-9s %s\n", "verdict", r.Headline())
 	if len(r.Vantages) > 0 {
-		fmt.Fprintf(w, "  %-9s %s\n", "scope", scopeWords(r))
+		fmt.Fprintf(w, "  %-9s %s\n", "scope", pal.scope(r.Scope, scopeWords(r)))
 		for _, l := range r.Vantages {
 			fmt.Fprintf(w, "  %-9s %s\n", "vantage", vantageWords(&l))
 		}
@@ -208,7 +210,7 @@ func writeDiagnosis(w io.Writer, r *result.Outcome) {
 		fmt.Fprintf(w, "  %-9s %d %s\n", "status", r.Status, http.StatusText(r.Status))
 	}
 	if r.Gateway != "" {
-		gw := r.Gateway
+		gw := pal.gateway(r.Gateway)
 		if len(r.Via) > 0 {
 			gw += ", behind " + strings.Join(r.Via, " → ")
 		}

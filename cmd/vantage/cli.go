@@ -66,6 +66,7 @@ func commands() map[string]command {
 			description: []string{
 				"Probes URL once from this host and says exactly what failed: which phase (DNS, connect, TLS, the response), which hop produced the error (the origin or a gateway in front of it), the evidence, and what to do.",
 				"With --config, probes from every vantage of that watchlist (and checks their canaries) and says whether the target is down for everyone or just from here.",
+				"On a terminal the verdict is coloured (DOWN red, UP green, the scope and the gateway); output to a file or a pipe never is, nor with NO_COLOR set to any value or TERM=dumb.",
 			},
 			exits:    []exitStatus{{exitOK, "when the check passed"}, {exitFailed, "when it failed"}, usageExit()},
 			operands: operandAny,
@@ -127,9 +128,10 @@ func commands() map[string]command {
 			summary:  "run a self-contained demo on loopback: no config, no network",
 			synopsis: []string{"[--listen ADDR] [--state DIR] [--duration D] [--keep-running]"},
 			description: []string{
-				"Runs the real daemon against scenario targets on 127.0.0.1 (a healthy site, a 502 and a 504 behind nginx-like gateways, a refused port, a name that does not resolve) from three vantages, one of them impaired, and prints the alerts that would go to Slack and email. No config and no network needed.",
+				"Runs the real daemon against scenario targets on 127.0.0.1 (a healthy site, a 502 and a 504 behind nginx-like gateways, a refused port, a name that does not resolve) from three vantages, one of them impaired, and prints each alert once: the email's text, then what Slack would show. No config and no network needed.",
+				"It prints the URL of the daemon's status page, which is up while the demo runs; --keep-running keeps it running after the cycle, until Ctrl-C, to look at the page.",
 			},
-			exits: []exitStatus{{exitOK, "when the demo's cycle completed"}, {exitFailed, "when it did not within --duration, or was interrupted"}, usageExit()},
+			exits: []exitStatus{{exitOK, "when the demo's cycle completed or Ctrl-C stopped it"}, {exitFailed, "when the cycle did not complete within --duration or the daemon failed"}, usageExit()},
 			flags: func(fs *flag.FlagSet) { defineDemoFlags(fs, new(demoOptions)) },
 			run:   runDemo,
 		},

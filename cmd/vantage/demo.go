@@ -29,7 +29,7 @@ func defineDemoFlags(fs *flag.FlagSet, o *demoOptions) {
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "`address` where the status page listens")
 	fs.StringVar(&o.state, "state", "", "keep the demo's state store in this `dir`ectory (default: a temporary one, removed at exit)")
 	durationVar(fs, &o.duration, "duration", time.Minute, "stop after this long even if the cycle is not complete (exit 1 then)")
-	fs.BoolVar(&o.keepRunning, "keep-running", false, "keep running after the cycle, until Ctrl-C (no --duration cap)")
+	fs.BoolVar(&o.keepRunning, "keep-running", false, "keep running after the cycle, serving the status page, until Ctrl-C (no --duration cap)")
 	fs.StringVar(&o.logLevel, "log-level", "error", "daemon log `level` on stderr: debug, info, warn or error")
 }
 
@@ -102,7 +102,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	select {
 	case <-ready:
 		fmt.Fprintf(out, "status page: http://%s/\n", d.Addr())
-		fmt.Fprintln(out, "Alerts that would go to Slack and email follow as they are sent. Ctrl-C stops.")
+		if o.keepRunning {
+			fmt.Fprintln(out, "  (up until Ctrl-C)")
+		} else {
+			fmt.Fprintln(out, "  (up until the cycle is done; run with --keep-running to keep it up and look at it)")
+		}
+		fmt.Fprintln(out, "Each alert follows once as it is sent: the email's text, then what Slack would show. Ctrl-C stops.")
 	case err := <-runErr:
 		fmt.Fprintf(stderr, "vantage demo: %v\n", err)
 		return exitFailed
@@ -148,6 +153,7 @@ wait:
 		fmt.Fprintf(stderr, "vantage demo: the daemon stopped with an error: %v\n", err)
 		return exitFailed
 	}
+	printer.Flush()
 
 	fmt.Fprintln(out)
 	switch {
@@ -179,7 +185,8 @@ wait:
 		}
 		fmt.Fprintln(out, line)
 	}
-	fmt.Fprintf(out, "%d alert messages printed.\n", printer.Count())
+	alerts, messages := printer.Count()
+	fmt.Fprintf(out, "%d alerts printed (%d messages: each alert to each receiver).\n", alerts, messages)
 	if !complete && !interrupted {
 		return exitFailed
 	}

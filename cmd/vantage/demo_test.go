@@ -3,10 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vantage-monitor/vantage/cmd/vantage/internal/demo"
+	"github.com/vantage-monitor/vantage/internal/testkit"
 )
 
 // TestDemoFullCycle runs `vantage demo` end to end: the real daemon, real
@@ -132,4 +138,115 @@ func (n *notifyWriter) Write(p []byte) (int, error) {
 		n.hit()
 	}
 	return n.w.Write(p)
+}
+
+// TestDemoPrintsEachAlertOnce: every alert is printed once, as the email's
+// text and then as Slack would show it (its blocks as text), not the same
+// text once per receiver.
+func TestDemoPrintsEachAlertOnce(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := dispatch(t.Context(), []string{"demo", "--duration", "60s"}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+	s := out.String()
+	parts := strings.Split(s, "\n──── ")[1:]
+	if len(parts) == 0 || len(parts)%2 != 0 {
+		t.Fatalf("%d printed sections, want an email and a Slack one per alert:\n%s", len(parts), s)
+	}
+	seen := map[string]int{}
+	for i := 0; i < len(parts); i += 2 {
+		emailHead, email, _ := strings.Cut(parts[i], "\n")
+		slackHead, slack, _ := strings.Cut(parts[i+1], "\n")
+		if !strings.HasPrefix(emailHead, "email to oncall@example.com") || !strings.HasPrefix(slackHead, "Slack C0DEMOOPS") {
+			t.Errorf("sections %q and %q, want the email then Slack", emailHead, slackHead)
+			continue
+		}
+		title, _, _ := strings.Cut(email, "\n")
+		seen[title]++
+		if !strings.HasPrefix(slack, title+"\n") {
+			t.Errorf("%q: the Slack section is another alert:\n%s", title, slack)
+		}
+		// The email's text underlines its title and lists with "  - ";
+		// Slack's layout has its emoji, bullets and dividers.
+		if !strings.Contains(email, "\n====") || !strings.Contains(email, "\n  1. ") {
+			t.Errorf("%q: the email section is not the email's text:\n%s", title, email)
+		}
+		if strings.Contains(slack, "\n====") || !strings.Contains(slack, "\n"+strings.Repeat("─", 40)+"\n") ||
+			!strings.ContainsAny(slack, "🔴🟠") || strings.Contains(slack, ":red_circle:") || strings.Contains(slack, "&lt;") {
+			t.Errorf("%q: the Slack section is not Slack's layout:\n%s", title, slack)
+		}
+	}
+	for title, n := range seen {
+		if n != 1 {
+			t.Errorf("%q printed %d times, want once", title, n)
+		}
+	}
+	if len(seen) != len(demo.Failing)+1 { // and sgp1's vantage alert
+		t.Errorf("%d alerts, want %d:\n%v", len(seen), len(demo.Failing)+1, seen)
+	}
+	if !strings.Contains(s, fmt.Sprintf("%d alerts printed (%d messages", len(seen), 2*len(seen))) {
+		t.Errorf("the summary does not count %d alerts:\n%s", len(seen), s[max(0, strings.LastIndex(s, "Summary:")):])
+	}
+}
+
+// TestDemoKeepRunningServesStatusPage: with --keep-running the status page
+// the demo prints answers after the cycle is done and past --duration,
+// until Ctrl-C (the context), and then the demo ends cleanly.
+func TestDemoKeepRunningServesStatusPage(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var out, errb testkit.Buffer
+	done := make(chan int, 1)
+	go func() { done <- dispatch(ctx, []string{"demo", "--keep-running", "--duration", "1s"}, &out, &errb) }()
+	if !testkit.Eventually(60*time.Second, func() bool { return strings.Contains(out.String(), "full cycle done") }) {
+		cancel()
+		<-done
+		t.Fatalf("no full cycle:\n%s\nstderr:\n%s", out.String(), errb.String())
+	}
+	m := regexp.MustCompile(`(?m)^status page: (http://127\.0\.0\.1:\d+/)$`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no status page line:\n%s", out.String())
+	}
+	page := m[1]
+	get := func() (int, string, error) {
+		c := &http.Client{Timeout: 5 * time.Second}
+		resp, err := c.Get(page)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), err
+	}
+	for i := range 3 { // after the cycle, then past --duration and another round
+		if i > 0 {
+			time.Sleep(time.Second)
+		}
+		code, body, err := get()
+		if err != nil || code != http.StatusOK {
+			t.Fatalf("GET %s %ds after the cycle: %d, %v\n%s", page, i, code, err, out.String())
+		}
+		for _, want := range []string{"shop", "billing", "healthy"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("the status page does not show %s:\n%s", want, body)
+			}
+		}
+	}
+	select {
+	case code := <-done:
+		t.Fatalf("the demo ended (exit %d) before Ctrl-C:\n%s", code, out.String())
+	default:
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Errorf("exit %d after Ctrl-C, want 0\nstderr:\n%s", code, errb.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the demo did not stop within 15s of Ctrl-C")
+	}
+	if _, _, err := get(); err == nil {
+		t.Errorf("the status page still answers after the demo stopped")
+	}
 }

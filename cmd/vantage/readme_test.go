@@ -151,3 +151,51 @@ func TestREADMELayoutListsEveryPackage(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMEFlagsAreDefined: every flag README's commands give a vantage
+// subcommand (`vantage check --config`, `go run ./cmd/vantage demo
+// --keep-running`) is one that subcommand's definition has, so the README
+// cannot tell a newcomer to use a flag that is gone or misspelt.
+func TestREADMEFlagsAreDefined(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, b := range fencedBlocks(string(readme), "sh") {
+		for _, line := range strings.Split(strings.TrimSpace(b), "\n") {
+			for _, c := range strings.Split(line, "&&") {
+				words := strings.Fields(c)
+				for len(words) > 0 && words[0] != "vantage" && words[0] != "./cmd/vantage" {
+					words = words[1:]
+				}
+				if len(words) < 2 {
+					continue
+				}
+				cmd, ok := commands()[words[1]]
+				if !ok {
+					t.Errorf("README command %q: no subcommand %q", strings.TrimSpace(c), words[1])
+					continue
+				}
+				fs := definedFlags(cmd)
+				for _, w := range words[2:] {
+					if w == ">" || w == "|" {
+						break
+					}
+					name, isFlag := strings.CutPrefix(w, "-")
+					if !isFlag {
+						continue
+					}
+					name, _, _ = strings.Cut(strings.TrimPrefix(name, "-"), "=")
+					if fs.Lookup(name) == nil {
+						t.Errorf("README command %q: vantage %s has no flag %s", strings.TrimSpace(c), cmd.name, w)
+					}
+					checked++
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Error("no README command gives a flag; is the parsing broken?")
+	}
+}

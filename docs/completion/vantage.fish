@@ -42,7 +42,7 @@ complete -c vantage -n '__fish_seen_subcommand_from completion' -s h -l help -d 
 complete -c vantage -n '__fish_seen_subcommand_from completion' -a 'bash fish zsh'
 complete -c vantage -n '__fish_seen_subcommand_from demo' -s h -l help -d 'show the help'
 complete -c vantage -n '__fish_seen_subcommand_from demo' -l duration -r -d 'stop after this long even if the cycle is not complete (exit 1 then)'
-complete -c vantage -n '__fish_seen_subcommand_from demo' -l keep-running -d 'keep running after the cycle, until Ctrl-C (no --duration cap)'
+complete -c vantage -n '__fish_seen_subcommand_from demo' -l keep-running -d 'keep running after the cycle, serving the status page, until Ctrl-C (no --duration cap)'
 complete -c vantage -n '__fish_seen_subcommand_from demo' -l listen -r -d 'address where the status page listens'
 complete -c vantage -n '__fish_seen_subcommand_from demo' -l log-level -r -d 'daemon log level on stderr: debug, info, warn or error'
 complete -c vantage -n '__fish_seen_subcommand_from demo' -l state -r -a '(__fish_complete_directories)' -d 'keep the demo\'s state store in this directory (default: a temporary one, removed at exit)'

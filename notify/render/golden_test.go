@@ -42,6 +42,7 @@ func renderings(t *testing.T, m *notify.Message) map[string][]byte {
 		".txt":        []byte(Text(m)),
 		".html":       []byte(HTML(m)),
 		".slack.json": slackPayload(t, SlackBlocks(m)),
+		".slack.txt":  []byte(SlackText(SlackBlocks(m))),
 	}
 }
 
@@ -109,7 +110,7 @@ func TestNoStaleGoldens(t *testing.T) {
 	}
 	for _, f := range files {
 		base := filepath.Base(f)
-		name := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(base, ".txt"), ".html"), ".slack.json")
+		name := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(base, ".slack.txt"), ".txt"), ".html"), ".slack.json")
 		if _, ok := cs[name]; !ok {
 			t.Errorf("golden file %s belongs to no case", f)
 		}

@@ -11,36 +11,55 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/config"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/notify"
+	"github.com/vantage-monitor/vantage/notify/plan"
 	"github.com/vantage-monitor/vantage/notify/render"
 )
 
-// Printer stands in for every receiver: it writes each message the outbox
-// delivers as a readable block (who would get it, then the plain-text
-// rendering every receiver shares) and remembers which incidents have had
+// Printer stands in for every receiver. The outbox delivers each alert
+// once per receiver; the printer collects an alert's deliveries and prints
+// the alert once, when every receiver has had it: the email's text part,
+// then what Slack would show (its Block Kit as text), each under a line
+// that says who would get it. It also remembers which incidents have had
 // their opening alert delivered.
 type Printer struct {
-	mu      sync.Mutex
-	w       io.Writer
-	opened  map[string]map[string]bool // receiver -> "kind/monitor" -> opened
-	changed chan struct{}              // closed and replaced on every message
-	count   int
+	mu        sync.Mutex
+	w         io.Writer
+	receivers []string                   // names, in the order the daemon set them up
+	pending   map[string]*alert          // event key -> deliveries so far
+	waiting   []string                   // the keys of pending, oldest first
+	opened    map[string]map[string]bool // receiver -> "kind/monitor" -> opened
+	changed   chan struct{}              // closed and replaced on every delivery
+	alerts    int
+	messages  int
+}
+
+// alert is one event's deliveries, one per receiver.
+type alert struct {
+	got []delivery
+}
+
+type delivery struct {
+	receiver *config.Receiver
+	msg      *notify.Message
 }
 
 // NewPrinter writes to w.
 func NewPrinter(w io.Writer) *Printer {
-	return &Printer{w: w, opened: make(map[string]map[string]bool), changed: make(chan struct{})}
+	return &Printer{w: w, pending: make(map[string]*alert), opened: make(map[string]map[string]bool), changed: make(chan struct{})}
 }
 
 // Notifier is the daemon's Options.Notifier: a printing notifier for r.
 func (p *Printer) Notifier(r *config.Receiver) (notify.Notifier, error) {
-	label := Label(r)
 	p.mu.Lock()
+	if !slices.Contains(p.receivers, r.Name) {
+		p.receivers = append(p.receivers, r.Name)
+	}
 	if p.opened[r.Name] == nil {
 		p.opened[r.Name] = make(map[string]bool)
 	}
 	p.mu.Unlock()
 	return notify.NotifierFunc(func(ctx context.Context, m *notify.Message, ref string) (string, error) {
-		p.print(r.Name, label, m)
+		p.deliver(r, m)
 		return ref, nil
 	}), nil
 }
@@ -56,33 +75,138 @@ func Label(r *config.Receiver) string {
 	return "receiver " + r.Name
 }
 
-func (p *Printer) print(receiver, label string, m *notify.Message) {
-	var b strings.Builder
-	head := fmt.Sprintf("──── %s: %s ", label, m.Event)
-	b.WriteString("\n" + head + strings.Repeat("─", max(0, 72-len([]rune(head)))) + "\n")
-	b.WriteString(render.Text(m))
+// eventKey is what an alert's deliveries share: the outbox key without
+// the receiver (plan.Key).
+func eventKey(m *notify.Message) string {
+	return strings.TrimSuffix(m.Key, plan.Key("", m.Receiver))
+}
+
+func (p *Printer) deliver(r *config.Receiver, m *notify.Message) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	_, _ = io.WriteString(p.w, b.String())
+	p.messages++
 	if m.Event == incident.NotifyOpen {
-		seen := p.opened[receiver]
+		seen := p.opened[r.Name]
 		if seen == nil {
 			seen = make(map[string]bool)
-			p.opened[receiver] = seen
+			p.opened[r.Name] = seen
 		}
 		seen[key(m.Kind, m.Monitor)] = true
 		for _, g := range m.Group {
 			seen[key(incident.KindTarget, g.Monitor)] = true
 		}
 	}
-	p.count++
+	k := eventKey(m)
+	a := p.pending[k]
+	if a != nil && slices.ContainsFunc(a.got, func(d delivery) bool { return d.receiver.Name == r.Name }) {
+		// The same receiver again (a retry the receiver may have taken):
+		// what is collected goes out as it is, the repeat on its own.
+		p.printLocked(k)
+		a = nil
+	}
+	if a == nil {
+		a = &alert{}
+		p.pending[k] = a
+		p.waiting = append(p.waiting, k)
+	}
+	a.got = append(a.got, delivery{r, m})
+	if len(a.got) >= len(p.receivers) {
+		p.printLocked(k)
+	}
 	close(p.changed)
 	p.changed = make(chan struct{})
 }
 
+// Flush prints the alerts that some receiver has not had yet, saying which.
+func (p *Printer) Flush() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.waiting) > 0 {
+		p.printLocked(p.waiting[0])
+	}
+}
+
+// printLocked prints the alert collected under k and forgets it.
+func (p *Printer) printLocked(k string) {
+	a := p.pending[k]
+	delete(p.pending, k)
+	p.waiting = slices.DeleteFunc(p.waiting, func(w string) bool { return w == k })
+	if a == nil {
+		return
+	}
+	// The email's text first, the plain rendering every receiver shares;
+	// then Slack's layout of the same alert.
+	slices.SortStableFunc(a.got, func(x, y delivery) int { return rank(x.receiver) - rank(y.receiver) })
+	var b strings.Builder
+	var missing []string
+	for _, name := range p.receivers {
+		if !slices.ContainsFunc(a.got, func(d delivery) bool { return d.receiver.Name == name }) {
+			missing = append(missing, name)
+		}
+	}
+	for _, d := range a.got {
+		for _, v := range views(d.receiver, d.msg) {
+			head := fmt.Sprintf("──── %s: %s", Label(d.receiver), d.msg.Event)
+			if v.how != "" {
+				head += ", " + v.how
+			}
+			head += " "
+			b.WriteString("\n" + head + strings.Repeat("─", max(0, 72-len([]rune(head)))) + "\n")
+			b.WriteString(v.text)
+		}
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(&b, "(not delivered to receiver %s when the demo stopped)\n", strings.Join(missing, ", "))
+	}
+	_, _ = io.WriteString(p.w, b.String())
+	p.alerts++
+}
+
+func rank(r *config.Receiver) int {
+	switch r.Type {
+	case config.ReceiverEmail:
+		return 0
+	case config.ReceiverSlack:
+		return 1
+	}
+	return 2
+}
+
+// view is one thing a receiver would send for a message.
+type view struct {
+	how  string // what happens in the receiver ("a new message"), "" when it goes without saying
+	text string
+}
+
+// views are what the receiver r would send for m: an email's text part;
+// for Slack what its bot posts (notify/slack's Notify), as text: a new
+// message for an opening alert or a notice, a reply in the incident's
+// thread for an update or a reminder, and for a resolve the incident's
+// message rewritten, then a reply.
+func views(r *config.Receiver, m *notify.Message) []view {
+	if r.Type != config.ReceiverSlack {
+		return []view{{text: render.Text(m)}}
+	}
+	reply := view{"a reply in the incident's thread", render.SlackText(render.SlackReply(m))}
+	switch m.Event {
+	case incident.NotifyUpdate, incident.NotifyReminder:
+		return []view{reply}
+	case incident.NotifyResolve:
+		rewritten := m
+		if m.InGroup {
+			rewritten = m.GroupUpdate
+		}
+		if rewritten == nil {
+			return []view{reply}
+		}
+		return []view{{"the incident's message rewritten", render.SlackText(render.SlackBlocks(rewritten))}, reply}
+	}
+	return []view{{"a new message", render.SlackText(render.SlackBlocks(m))}}
+}
+
 func key(k incident.Kind, monitor string) string { return string(k) + "/" + monitor }
 
-// Changed is closed when the next message has been printed.
+// Changed is closed when the next message has been delivered.
 func (p *Printer) Changed() <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -118,9 +242,10 @@ func (p *Printer) Missing(monitors, vantages []string) []string {
 	return missing
 }
 
-// Count is how many messages were printed.
-func (p *Printer) Count() int {
+// Count is how many alerts were printed, and how many messages (one per
+// receiver) they stand for.
+func (p *Printer) Count() (alerts, messages int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.count
+	return p.alerts, p.messages
 }

@@ -114,6 +114,12 @@ func Start(ctx context.Context, opts Options) (w *World, err error) {
 	if stateDir == "" {
 		stateDir = filepath.Join(dir, "state")
 	}
+	// The config below lives in dir, and a relative state_dir is taken
+	// relative to its file: --state given relative is the operator's, from
+	// the working directory, not one inside dir that Close removes.
+	if stateDir, err = filepath.Abs(stateDir); err != nil {
+		return nil, fmt.Errorf("starting the demo: the state directory: %w", err)
+	}
 
 	// The demo's DNS knows the canary; anything else is NXDOMAIN.
 	loop := netip.MustParseAddr("127.0.0.1")
