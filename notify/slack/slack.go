@@ -160,19 +160,79 @@ func (n *Notifier) Notify(ctx context.Context, msg *notify.Message, ref string) 
 		// receiver switched from email): still deliver, as a new message.
 		n.log.Warn("slack: ignoring malformed message ref, posting a new message", "ref", ref, "key", msg.Key)
 	}
-	if !ok || msg.Event == incident.NotifyOpen {
-		return n.post(ctx, msg)
+	var newRef string
+	for _, st := range Steps(msg, ok) {
+		switch st.Kind {
+		case StepPost:
+			r, err := n.post(ctx, st.Message)
+			if err != nil {
+				return "", err
+			}
+			if st.Keeps {
+				newRef = r
+			}
+		case StepRewrite:
+			lost, err := n.rewrite(ctx, msg, st.Message, channel, ts)
+			if err != nil {
+				return "", err
+			}
+			if lost && st.Message == msg {
+				// The message is gone or no longer ours to edit: the
+				// resolution must still be seen, as a new message.
+				return n.post(ctx, msg)
+			}
+		case StepReply:
+			if err := n.reply(ctx, msg, channel, ts); err != nil {
+				return "", err
+			}
+		}
 	}
-	switch msg.Event {
-	case incident.NotifyNotice:
-		// A notice stands alone; the incident keeps its own message.
-		_, err := n.post(ctx, msg)
-		return "", err
-	case incident.NotifyResolve:
-		return n.resolve(ctx, msg, channel, ts)
-	default: // update, reminder
-		return "", n.reply(ctx, msg, channel, ts)
+	return newRef, nil
+}
+
+// StepKind is what one call of the bot does to the channel.
+type StepKind string
+
+// The steps of a delivery.
+const (
+	StepPost    StepKind = "post"    // a new message in the channel
+	StepRewrite StepKind = "rewrite" // the incident's (or its group's) message, edited in place
+	StepReply   StepKind = "reply"   // a reply in the incident's thread
+)
+
+// Step is one call the bot makes to deliver a message.
+type Step struct {
+	Kind StepKind
+	// Message is what the call shows: the delivered message, or for the
+	// rewrite of a group's message, the group's update.
+	Message *notify.Message
+	// Keeps: the posted message becomes the incident's message, whose
+	// ref later events thread under.
+	Keeps bool
+}
+
+// Steps is the rule of the bot: what it sends for msg when the incident's
+// message exists (threaded) or not. An open event, or any event without a
+// message, posts a new one; a notice stands alone and the incident keeps
+// its own message; updates and reminders reply in the thread; a resolve
+// rewrites the message (the group's, for a member of a group) and replies
+// in the thread. Notify follows it, and `vantage demo` shows it as text.
+func Steps(msg *notify.Message, threaded bool) []Step {
+	switch {
+	case !threaded || msg.Event == incident.NotifyOpen:
+		return []Step{{Kind: StepPost, Message: msg, Keeps: true}}
+	case msg.Event == incident.NotifyNotice:
+		return []Step{{Kind: StepPost, Message: msg}}
+	case msg.Event == incident.NotifyResolve:
+		var out []Step
+		if !msg.InGroup {
+			out = append(out, Step{Kind: StepRewrite, Message: msg})
+		} else if msg.GroupUpdate != nil {
+			out = append(out, Step{Kind: StepRewrite, Message: msg.GroupUpdate})
+		}
+		return append(out, Step{Kind: StepReply, Message: msg})
 	}
+	return []Step{{Kind: StepReply, Message: msg}} // update, reminder
 }
 
 // post sends the incident's main message to the configured channel.
@@ -209,46 +269,33 @@ func (n *Notifier) reply(ctx context.Context, msg *notify.Message, channel, ts s
 	return nil
 }
 
-// resolve rewrites the incident's message into its resolved version, then
-// says so in the thread. The rewrite is idempotent, so when the reply
-// fails the retry redoing the rewrite does no harm. A grouped message
-// stands for other incidents too: it is rewritten to what the outbox says
-// the group now is (GroupUpdate: "2 of 3 resolved", resolved once all
-// are), and the thread hears of this one.
-func (n *Notifier) resolve(ctx context.Context, msg *notify.Message, channel, ts string) (string, error) {
-	if msg.InGroup && msg.GroupUpdate != nil {
-		uctx, c := withCapture(ctx)
-		_, _, _, err := n.api.UpdateMessageContext(uctx, channel, ts,
-			slackgo.MsgOptionBlocks(render.SlackBlocks(msg.GroupUpdate)...),
-			slackgo.MsgOptionText(render.Title(msg.GroupUpdate), true),
-		)
-		if err != nil {
-			if code := slackCode(err); !lostMessage[code] {
-				return "", n.fail(fmt.Sprintf("update grouped message %s/%s for %s", channel, ts, msg.Event), err, c)
-			}
-			// The group's message is gone or frozen: its thread still
-			// carries the news.
-			n.log.Warn("slack: cannot update the grouped message", "ref", channel+"/"+ts, "error", slackCode(err), "key", msg.Key)
-		}
+// rewrite edits the message at channel/ts to show shown (msg itself, or
+// its group's update). lost reports a message that is gone or no longer
+// ours to edit: for a group's message that is only logged, since the
+// thread still carries the news; the caller decides for the incident's.
+func (n *Notifier) rewrite(ctx context.Context, msg, shown *notify.Message, channel, ts string) (lost bool, err error) {
+	uctx, c := withCapture(ctx)
+	_, _, _, err = n.api.UpdateMessageContext(uctx, channel, ts,
+		slackgo.MsgOptionBlocks(render.SlackBlocks(shown)...),
+		slackgo.MsgOptionText(render.Title(shown), true),
+	)
+	if err == nil {
+		return false, nil
 	}
-	if !msg.InGroup {
-		uctx, c := withCapture(ctx)
-		_, _, _, err := n.api.UpdateMessageContext(uctx, channel, ts,
-			slackgo.MsgOptionBlocks(render.SlackBlocks(msg)...),
-			slackgo.MsgOptionText(render.Title(msg), true),
-		)
-		if err != nil {
-			if code := slackCode(err); lostMessage[code] {
-				// The message is gone or no longer ours to edit: the
-				// resolution must still be seen, as a new message.
-				n.log.Warn("slack: cannot update the incident's message, posting a new one",
-					"ref", channel+"/"+ts, "error", code, "key", msg.Key)
-				return n.post(ctx, msg)
-			}
-			return "", n.fail(fmt.Sprintf("update %s/%s for %s", channel, ts, msg.Event), err, c)
-		}
+	code := slackCode(err)
+	group := shown != msg
+	switch {
+	case lostMessage[code] && group:
+		n.log.Warn("slack: cannot update the grouped message", "ref", channel+"/"+ts, "error", code, "key", msg.Key)
+		return true, nil
+	case lostMessage[code]:
+		n.log.Warn("slack: cannot update the incident's message, posting a new one",
+			"ref", channel+"/"+ts, "error", code, "key", msg.Key)
+		return true, nil
+	case group:
+		return false, n.fail(fmt.Sprintf("update grouped message %s/%s for %s", channel, ts, msg.Event), err, c)
 	}
-	return "", n.reply(ctx, msg, channel, ts)
+	return false, n.fail(fmt.Sprintf("update %s/%s for %s", channel, ts, msg.Event), err, c)
 }
 
 // webhook posts msg as one standalone message to the incoming webhook.

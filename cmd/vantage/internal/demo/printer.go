@@ -13,6 +13,7 @@ import (
 	"github.com/vantage-monitor/vantage/notify"
 	"github.com/vantage-monitor/vantage/notify/plan"
 	"github.com/vantage-monitor/vantage/notify/render"
+	"github.com/vantage-monitor/vantage/notify/slack"
 )
 
 // Printer stands in for every receiver. The outbox delivers each alert
@@ -179,29 +180,26 @@ type view struct {
 }
 
 // views are what the receiver r would send for m: an email's text part;
-// for Slack what its bot posts (notify/slack's Notify), as text: a new
-// message for an opening alert or a notice, a reply in the incident's
-// thread for an update or a reminder, and for a resolve the incident's
-// message rewritten, then a reply.
+// for Slack, each call of its bot (notify/slack's Steps, the rule its
+// Notify follows) as text. The demo's incidents always have their message
+// by the time a later event comes, so it asks for the threaded steps of
+// everything but an opening alert.
 func views(r *config.Receiver, m *notify.Message) []view {
 	if r.Type != config.ReceiverSlack {
 		return []view{{text: render.Text(m)}}
 	}
-	reply := view{"a reply in the incident's thread", render.SlackText(render.SlackReply(m))}
-	switch m.Event {
-	case incident.NotifyUpdate, incident.NotifyReminder:
-		return []view{reply}
-	case incident.NotifyResolve:
-		rewritten := m
-		if m.InGroup {
-			rewritten = m.GroupUpdate
+	var out []view
+	for _, st := range slack.Steps(m, m.Event != incident.NotifyOpen) {
+		switch st.Kind {
+		case slack.StepReply:
+			out = append(out, view{"a reply in the incident's thread", render.SlackText(render.SlackReply(st.Message))})
+		case slack.StepRewrite:
+			out = append(out, view{"the incident's message rewritten", render.SlackText(render.SlackBlocks(st.Message))})
+		default:
+			out = append(out, view{"a new message", render.SlackText(render.SlackBlocks(st.Message))})
 		}
-		if rewritten == nil {
-			return []view{reply}
-		}
-		return []view{{"the incident's message rewritten", render.SlackText(render.SlackBlocks(rewritten))}, reply}
 	}
-	return []view{{"a new message", render.SlackText(render.SlackBlocks(m))}}
+	return out
 }
 
 func key(k incident.Kind, monitor string) string { return string(k) + "/" + monitor }
