@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"golang.org/x/net/dns/dnsmessage"
 
+	"github.com/vantage-monitor/vantage/internal/testkit"
 	"github.com/vantage-monitor/vantage/monitor/result"
 )
 
@@ -104,75 +106,19 @@ func runTimed(p *Prober, s Spec) (result.Result, time.Duration) {
 	return r, time.Since(t0)
 }
 
-// dnsServer answers on 127.0.0.1 by the first label of the name:
-// "nx" NXDOMAIN, "fail" SERVFAIL, "empty" NOERROR without answers,
-// "hang" never, "two" 127.0.0.2 and 127.0.0.1 for A, anything else
-// 127.0.0.1 for A; nothing for AAAA.
+// dnsServer answers on 127.0.0.1: nx.example.test NXDOMAIN,
+// fail.example.test SERVFAIL, empty.example.test NOERROR without answers,
+// hang.example.test never, two.example.test 127.0.0.2 and 127.0.0.1 for A,
+// ok.example.test 127.0.0.1 for A; nothing for AAAA.
 func dnsServer(t *testing.T) *net.Resolver {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			var m dnsmessage.Message
-			if err := m.Unpack(buf[:n]); err != nil || len(m.Questions) != 1 {
-				continue
-			}
-			q := m.Questions[0]
-			label, _, _ := strings.Cut(q.Name.String(), ".")
-			m.Response, m.RecursionAvailable = true, true
-			m.Answers = nil
-			switch label {
-			case "hang":
-				continue
-			case "nx":
-				m.RCode = dnsmessage.RCodeNameError
-			case "fail":
-				m.RCode = dnsmessage.RCodeServerFailure
-			case "empty":
-				m.RCode = dnsmessage.RCodeSuccess
-			case "two":
-				m.RCode = dnsmessage.RCodeSuccess
-				if q.Type == dnsmessage.TypeA {
-					for _, a := range [][4]byte{{127, 0, 0, 2}, {127, 0, 0, 1}} {
-						m.Answers = append(m.Answers, dnsmessage.Resource{
-							Header: dnsmessage.ResourceHeader{Name: q.Name, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET, TTL: 5},
-							Body:   &dnsmessage.AResource{A: a},
-						})
-					}
-				}
-			default:
-				m.RCode = dnsmessage.RCodeSuccess
-				if q.Type == dnsmessage.TypeA {
-					m.Answers = []dnsmessage.Resource{{
-						Header: dnsmessage.ResourceHeader{Name: q.Name, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET, TTL: 5},
-						Body:   &dnsmessage.AResource{A: [4]byte{127, 0, 0, 1}},
-					}}
-				}
-			}
-			out, err := m.Pack()
-			if err != nil {
-				continue
-			}
-			pc.WriteTo(out, from)
-		}
-	}()
-	t.Cleanup(func() { pc.Close(); <-done })
-	addr := pc.LocalAddr().String()
-	return &net.Resolver{
-		PreferGo: true,
-		Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "udp", addr)
-		},
-	}
+	lo := netip.MustParseAddr("127.0.0.1")
+	return testkit.Resolver(testkit.DNS{Names: map[string]testkit.DNSAnswer{
+		"nx.example.test":    {RCode: dnsmessage.RCodeNameError},
+		"fail.example.test":  {RCode: dnsmessage.RCodeServerFailure},
+		"empty.example.test": {},
+		"hang.example.test":  {Silent: true},
+		"two.example.test":   {A: []netip.Addr{netip.MustParseAddr("127.0.0.2"), lo}},
+		"ok.example.test":    {A: []netip.Addr{lo}},
+	}}.Start(t))
 }
