@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vantage-monitor/vantage/internal/testkit"
+	"github.com/vantage-monitor/vantage/internal/testkit/outboxtest"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/notify"
@@ -44,18 +45,7 @@ func openStoreAt(t testing.TB, path string, now func() time.Time) *store.Store {
 // put enqueues msg as the daemon does: the payload is the Message.
 func put(t testing.TB, s *store.Store, msg notify.Message, notBefore time.Time) {
 	t.Helper()
-	payload, err := json.Marshal(msg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := s.Update(ctx, func(tx *store.Tx) error {
-		_, err := tx.Enqueue(ctx, store.OutboxEvent{Key: msg.Key, Receiver: msg.Receiver,
-			IncidentID: msg.IncidentID, Event: msg.Event, Payload: payload, NotBefore: notBefore})
-		return err
-	}); err != nil {
-		t.Fatalf("enqueue %s: %v", msg.Key, err)
-	}
+	outboxtest.Enqueue(t, s, msg, notBefore)
 }
 
 func open(key, receiver string, incidentID int64) notify.Message {

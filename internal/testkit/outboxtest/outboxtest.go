@@ -1,0 +1,38 @@
+// Package outboxtest queues notifications for the tests of notify/outbox
+// and of the notifiers that deliver through it (notify/slack,
+// notify/email), the way the daemon queues them: each used to write the
+// same store transaction by hand.
+//
+// It is apart from internal/testkit because it imports monitor/store and
+// notify, which the kit must not: the tests of monitor/... use the kit, and
+// nothing under monitor/ may import notify/ (daemon/layout_test.go). Like
+// the kit, only tests import it (internal/testkit/imports_test.go).
+package outboxtest
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/vantage-monitor/vantage/monitor/store"
+	"github.com/vantage-monitor/vantage/notify"
+)
+
+// Enqueue queues msg in s for its receiver, due at notBefore (zero: now),
+// with msg itself as the payload, as daemon/notify.go's enqueueSend does.
+func Enqueue(t testing.TB, s *store.Store, msg notify.Message, notBefore time.Time) {
+	t.Helper()
+	payload, err := json.Marshal(&msg)
+	if err != nil {
+		t.Fatalf("encoding %s: %v", msg.Key, err)
+	}
+	ctx := context.Background()
+	if err := s.Update(ctx, func(tx *store.Tx) error {
+		_, err := tx.Enqueue(ctx, store.OutboxEvent{Key: msg.Key, Receiver: msg.Receiver,
+			IncidentID: msg.IncidentID, Event: msg.Event, Payload: payload, NotBefore: notBefore})
+		return err
+	}); err != nil {
+		t.Fatalf("enqueue %s: %v", msg.Key, err)
+	}
+}
