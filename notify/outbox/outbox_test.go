@@ -671,14 +671,8 @@ func TestBadPayloadFails(t *testing.T) {
 	o, _ := newOutbox(t, s, clk, Options{})
 	rec := &recorder{}
 	o.SetNotifiers(map[string]notify.Notifier{"slack": rec})
-	ctx := context.Background()
-	if err := s.Update(ctx, func(tx *store.Tx) error {
-		_, err := tx.Enqueue(ctx, store.OutboxEvent{Key: "bad", Receiver: "slack", IncidentID: 1,
-			Event: incident.NotifyOpen, Payload: json.RawMessage(`"not a message"`)})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	outboxtest.EnqueueEvent(t, s, store.OutboxEvent{Key: "bad", Receiver: "slack", IncidentID: 1,
+		Event: incident.NotifyOpen, Payload: json.RawMessage(`"not a message"`)})
 	put(t, s, resolve("1-resolve", "slack", 1), time.Time{})
 	deliver(t, o, "slack")
 	if it := item(t, s, "bad"); it.State != store.StateFailed || !strings.Contains(it.LastError, "not a notification message") {

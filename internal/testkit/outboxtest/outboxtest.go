@@ -27,12 +27,19 @@ func Enqueue(t testing.TB, s *store.Store, msg notify.Message, notBefore time.Ti
 	if err != nil {
 		t.Fatalf("encoding %s: %v", msg.Key, err)
 	}
+	EnqueueEvent(t, s, store.OutboxEvent{Key: msg.Key, Receiver: msg.Receiver,
+		IncidentID: msg.IncidentID, Event: msg.Event, Payload: payload, NotBefore: notBefore})
+}
+
+// EnqueueEvent queues ev as it is, for a test whose payload is not one the
+// daemon writes today: one an older version wrote, or not a message at all.
+func EnqueueEvent(t testing.TB, s *store.Store, ev store.OutboxEvent) {
+	t.Helper()
 	ctx := context.Background()
 	if err := s.Update(ctx, func(tx *store.Tx) error {
-		_, err := tx.Enqueue(ctx, store.OutboxEvent{Key: msg.Key, Receiver: msg.Receiver,
-			IncidentID: msg.IncidentID, Event: msg.Event, Payload: payload, NotBefore: notBefore})
+		_, err := tx.Enqueue(ctx, ev)
 		return err
 	}); err != nil {
-		t.Fatalf("enqueue %s: %v", msg.Key, err)
+		t.Fatalf("enqueue %s: %v", ev.Key, err)
 	}
 }
