@@ -2,18 +2,11 @@ package daemon
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -27,42 +20,13 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/config"
 )
 
-// selfSigned writes a certificate for 127.0.0.1 and its key into dir and
-// returns a pool that trusts it.
-func selfSigned(t *testing.T, dir string) *x509.CertPool {
+// webCert writes a certificate for 127.0.0.1 and localhost and its key into
+// dir as web.crt and web.key, and returns a pool that trusts it.
+func webCert(t *testing.T, dir string) *x509.CertPool {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "vantage test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:     []string{"localhost"},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	if err := os.WriteFile(filepath.Join(dir, "web.crt"), certPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "web.key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(certPEM)
-	return pool
+	ca := testkit.NewCA(t, "vantage test CA")
+	testkit.WriteKeyPair(t, ca.Leaf(t, []string{"127.0.0.1", "localhost"}), filepath.Join(dir, "web.crt"), filepath.Join(dir, "web.key"))
+	return ca.Pool()
 }
 
 // TestWebConfigTLSAndBasicAuth: a Prometheus web.config with TLS and a
@@ -70,7 +34,7 @@ func selfSigned(t *testing.T, dir string) *x509.CertPool {
 // 401, the right ones 200, and plain HTTP gets no page.
 func TestWebConfigTLSAndBasicAuth(t *testing.T) {
 	dir := t.TempDir()
-	pool := selfSigned(t, dir)
+	pool := webCert(t, dir)
 	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)

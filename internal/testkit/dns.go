@@ -1,9 +1,11 @@
 package testkit
 
 import (
+	"context"
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"golang.org/x/net/dns/dnsmessage"
@@ -12,10 +14,27 @@ import (
 // DNS is a DNS server for a test, on loopback UDP: it answers an A query
 // for a name in Hosts with its address, an empty answer to its other
 // types, and NXDOMAIN for any other name. RCode, when not success, is the
-// answer to every query (SERVFAIL, REFUSED, ...); Silent never answers, as
-// a resolver that times out.
+// answer to every query for a name not in Names (SERVFAIL, REFUSED, ...);
+// Silent never answers such a query, as a resolver that times out.
 type DNS struct {
 	Hosts  map[string]netip.Addr // names without the trailing dot
+	RCode  dnsmessage.RCode
+	Silent bool
+
+	// Names answers each of its names its own way, before Hosts, RCode
+	// and Silent are looked at: several addresses, none, an error, or
+	// silence, from one server.
+	Names map[string]DNSAnswer
+	// Queries, when set, counts the queries the server reads, answered
+	// or not.
+	Queries *atomic.Int64
+}
+
+// DNSAnswer is how DNS answers one name: with RCode when it is not
+// success, else with A for an A query (none: NOERROR without an answer)
+// and an empty answer to other types; Silent, not at all.
+type DNSAnswer struct {
+	A      []netip.Addr
 	RCode  dnsmessage.RCode
 	Silent bool
 }
@@ -27,9 +46,20 @@ func (d DNS) Start(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("starting a test DNS server: %v", err)
 	}
-	hosts := make(map[string]netip.Addr, len(d.Hosts))
+	names := make(map[string]DNSAnswer, len(d.Hosts)+len(d.Names))
+	other := DNSAnswer{RCode: d.RCode, Silent: d.Silent}
 	for name, a := range d.Hosts {
-		hosts[strings.ToLower(strings.TrimSuffix(name, "."))+"."] = a
+		ans := other
+		if d.RCode == dnsmessage.RCodeSuccess {
+			ans.A = []netip.Addr{a}
+		}
+		names[fqdn(name)] = ans
+	}
+	for name, ans := range d.Names {
+		names[fqdn(name)] = ans
+	}
+	if other.RCode == dnsmessage.RCodeSuccess {
+		other.RCode = dnsmessage.RCodeNameError
 	}
 	done := make(chan struct{})
 	t.Cleanup(func() { conn.Close(); <-done })
@@ -41,10 +71,10 @@ func (d DNS) Start(t testing.TB) string {
 			if err != nil {
 				return
 			}
-			if d.Silent {
-				continue
+			if d.Queries != nil {
+				d.Queries.Add(1)
 			}
-			if out, ok := d.answer(buf[:n], hosts); ok {
+			if out, ok := answer(buf[:n], names, other); ok {
 				_, _ = conn.WriteTo(out, from)
 			}
 		}
@@ -52,7 +82,13 @@ func (d DNS) Start(t testing.TB) string {
 	return conn.LocalAddr().String()
 }
 
-func (d DNS) answer(query []byte, hosts map[string]netip.Addr) ([]byte, bool) {
+func fqdn(name string) string {
+	return strings.ToLower(strings.TrimSuffix(name, ".")) + "."
+}
+
+// answer is the reply to query, and false for none: a query it cannot
+// parse, or a name answered with silence.
+func answer(query []byte, names map[string]DNSAnswer, other DNSAnswer) ([]byte, bool) {
 	var p dnsmessage.Parser
 	h, err := p.Start(query)
 	if err != nil {
@@ -62,21 +98,38 @@ func (d DNS) answer(query []byte, hosts map[string]netip.Addr) ([]byte, bool) {
 	if err != nil {
 		return nil, false
 	}
-	addr, known := hosts[strings.ToLower(q.Name.String())]
-	rh := dnsmessage.Header{ID: h.ID, Response: true, RecursionDesired: h.RecursionDesired, RecursionAvailable: true, RCode: d.RCode}
-	if !known && d.RCode == dnsmessage.RCodeSuccess {
-		rh.RCode = dnsmessage.RCodeNameError
+	ans, known := names[strings.ToLower(q.Name.String())]
+	if !known {
+		ans = other
 	}
-	b := dnsmessage.NewBuilder(nil, rh)
-	if b.StartQuestions() != nil || b.Question(q) != nil {
+	if ans.Silent {
 		return nil, false
 	}
-	if rh.RCode == dnsmessage.RCodeSuccess && q.Type == dnsmessage.TypeA && addr.Is4() {
-		rr := dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 5}
-		if b.StartAnswers() != nil || b.AResource(rr, dnsmessage.AResource{A: addr.As4()}) != nil {
-			return nil, false
+	rh := dnsmessage.Header{ID: h.ID, Response: true, RecursionDesired: h.RecursionDesired, RecursionAvailable: true, RCode: ans.RCode}
+	b := dnsmessage.NewBuilder(nil, rh)
+	if b.StartQuestions() != nil || b.Question(q) != nil || b.StartAnswers() != nil {
+		return nil, false
+	}
+	if rh.RCode == dnsmessage.RCodeSuccess && q.Type == dnsmessage.TypeA {
+		for _, a := range ans.A {
+			if !a.Is4() {
+				continue
+			}
+			rr := dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 5}
+			if b.AResource(rr, dnsmessage.AResource{A: a.As4()}) != nil {
+				return nil, false
+			}
 		}
 	}
 	out, err := b.Finish()
 	return out, err == nil
+}
+
+// Resolver is a Go resolver whose DNS queries go only to addr, a server
+// DNS.Start returned; /etc/hosts still answers first.
+func Resolver(addr string) *net.Resolver {
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}
 }

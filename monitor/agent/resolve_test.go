@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vantage-monitor/vantage/internal/testkit"
 	"golang.org/x/net/dns/dnsmessage"
 )
 
@@ -26,75 +27,18 @@ type dnsServer struct {
 
 func startDNS(t *testing.T, rcode dnsmessage.RCode, silent bool, addrs ...string) *dnsServer {
 	t.Helper()
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	ok := testkit.DNSAnswer{Silent: silent}
+	for _, a := range addrs {
+		ok.A = append(ok.A, netip.MustParseAddr(a))
 	}
-	t.Cleanup(func() { pc.Close() })
-	s := &dnsServer{addr: pc.LocalAddr().String()}
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			s.queries.Add(1)
-			if silent {
-				continue
-			}
-			if resp, err := dnsAnswer(buf[:n], rcode, addrs); err == nil {
-				_, _ = pc.WriteTo(resp, from)
-			}
-		}
-	}()
+	s := &dnsServer{}
+	s.addr = testkit.DNS{RCode: rcode, Silent: silent, Names: map[string]testkit.DNSAnswer{"ok.test": ok}, Queries: &s.queries}.Start(t)
 	return s
-}
-
-func dnsAnswer(query []byte, rcode dnsmessage.RCode, addrs []string) ([]byte, error) {
-	var p dnsmessage.Parser
-	h, err := p.Start(query)
-	if err != nil {
-		return nil, err
-	}
-	q, err := p.Question()
-	if err != nil {
-		return nil, err
-	}
-	ours := strings.EqualFold(q.Name.String(), "ok.test.")
-	rh := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired, RecursionAvailable: true}
-	if !ours {
-		rh.RCode = rcode
-	}
-	b := dnsmessage.NewBuilder(nil, rh)
-	if err := b.StartQuestions(); err != nil {
-		return nil, err
-	}
-	if err := b.Question(q); err != nil {
-		return nil, err
-	}
-	if err := b.StartAnswers(); err != nil {
-		return nil, err
-	}
-	if ours && q.Type == dnsmessage.TypeA {
-		for _, a := range addrs {
-			rr := dnsmessage.ResourceHeader{Name: q.Name, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET, TTL: 60}
-			if err := b.AResource(rr, dnsmessage.AResource{A: netip.MustParseAddr(a).As4()}); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return b.Finish()
 }
 
 // loopbackResolver is a Go resolver whose DNS traffic goes only to addr on
 // loopback; /etc/hosts still answers first.
-func loopbackResolver(addr string) *net.Resolver {
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, network, addr)
-	}}
-}
+func loopbackResolver(addr string) *net.Resolver { return testkit.Resolver(addr) }
 
 // countingLookup is an Options.Lookup that counts its calls and answers
 // with addrs.

@@ -12,8 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/dns/dnsmessage"
-
+	"github.com/vantage-monitor/vantage/internal/testkit"
 	"github.com/vantage-monitor/vantage/monitor/probe"
 	"github.com/vantage-monitor/vantage/monitor/resolver"
 	"github.com/vantage-monitor/vantage/monitor/result"
@@ -25,65 +24,14 @@ const host = "shop.test"
 // answer list makes it say NXDOMAIN. It returns "127.0.0.1:port".
 func startDNS(t *testing.T, answers ...string) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	if len(answers) == 0 {
+		return testkit.DNS{}.Start(t)
 	}
-	t.Cleanup(func() { pc.Close() })
-	var ips [][4]byte
+	var ans testkit.DNSAnswer
 	for _, a := range answers {
-		ips = append(ips, netip.MustParseAddr(a).As4())
+		ans.A = append(ans.A, netip.MustParseAddr(a))
 	}
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			if resp, err := answer(buf[:n], ips); err == nil {
-				_, _ = pc.WriteTo(resp, from)
-			}
-		}
-	}()
-	return pc.LocalAddr().String()
-}
-
-func answer(query []byte, ips [][4]byte) ([]byte, error) {
-	var p dnsmessage.Parser
-	h, err := p.Start(query)
-	if err != nil {
-		return nil, err
-	}
-	q, err := p.Question()
-	if err != nil {
-		return nil, err
-	}
-	ours := strings.EqualFold(q.Name.String(), host+".")
-	rh := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired, RecursionAvailable: true}
-	if !ours || len(ips) == 0 {
-		rh.RCode = dnsmessage.RCodeNameError
-	}
-	b := dnsmessage.NewBuilder(nil, rh)
-	b.EnableCompression()
-	if err := b.StartQuestions(); err != nil {
-		return nil, err
-	}
-	if err := b.Question(q); err != nil {
-		return nil, err
-	}
-	if err := b.StartAnswers(); err != nil {
-		return nil, err
-	}
-	if ours && q.Type == dnsmessage.TypeA {
-		for _, ip := range ips {
-			rr := dnsmessage.ResourceHeader{Name: q.Name, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET, TTL: 60}
-			if err := b.AResource(rr, dnsmessage.AResource{A: ip}); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return b.Finish()
+	return testkit.DNS{Names: map[string]testkit.DNSAnswer{host: ans}}.Start(t)
 }
 
 // listen returns a loopback TCP listener's port, accepting and closing.
@@ -339,12 +287,7 @@ func TestBadInput(t *testing.T) {
 // and so in the markers, not the host's resolv.conf nameserver.
 func TestFailedAnswersNameTheirServer(t *testing.T) {
 	system, extra := startDNS(t), startDNS(t)
-	silent, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
-	mute := silent.LocalAddr().String()
+	mute := testkit.DNS{Silent: true}.Start(t)
 	g, err := New(Options{System: resolver.At(system), Resolvers: []string{extra, mute}, LookupTimeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

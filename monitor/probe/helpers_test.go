@@ -2,14 +2,8 @@ package probe
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +11,7 @@ import (
 
 	"golang.org/x/net/dns/dnsmessage"
 
+	"github.com/vantage-monitor/vantage/internal/testkit"
 	"github.com/vantage-monitor/vantage/monitor/result"
 )
 
@@ -111,144 +106,19 @@ func runTimed(p *Prober, s Spec) (result.Result, time.Duration) {
 	return r, time.Since(t0)
 }
 
-// testPKI is a CA the tests trust and a way to issue leaves from it.
-type testPKI struct {
-	caCert *x509.Certificate
-	caKey  *ecdsa.PrivateKey
-	pool   *x509.CertPool
-}
-
-func newPKI(t *testing.T) *testPKI {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "vantage test CA"},
-		NotBefore:             time.Now().Add(-24 * time.Hour * 365),
-		NotAfter:              time.Now().Add(24 * time.Hour * 365 * 5),
-		IsCA:                  true,
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(c)
-	return &testPKI{caCert: c, caKey: key, pool: pool}
-}
-
-// leaf issues a certificate for names valid from nb to na. With selfSigned
-// the leaf signs itself instead of the CA signing it.
-func (p *testPKI) leaf(t *testing.T, names []string, nb, na time.Time, selfSigned bool) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: names[0]},
-		NotBefore:    nb,
-		NotAfter:     na,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	for _, n := range names {
-		if ip := net.ParseIP(n); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, n)
-		}
-	}
-	parent, signer := p.caCert, p.caKey
-	if selfSigned {
-		parent, signer = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
-// dnsServer answers on 127.0.0.1 by the first label of the name:
-// "nx" NXDOMAIN, "fail" SERVFAIL, "empty" NOERROR without answers,
-// "hang" never, "two" 127.0.0.2 and 127.0.0.1 for A, anything else
-// 127.0.0.1 for A; nothing for AAAA.
+// dnsServer answers on 127.0.0.1: nx.example.test NXDOMAIN,
+// fail.example.test SERVFAIL, empty.example.test NOERROR without answers,
+// hang.example.test never, two.example.test 127.0.0.2 and 127.0.0.1 for A,
+// ok.example.test 127.0.0.1 for A; nothing for AAAA.
 func dnsServer(t *testing.T) *net.Resolver {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			var m dnsmessage.Message
-			if err := m.Unpack(buf[:n]); err != nil || len(m.Questions) != 1 {
-				continue
-			}
-			q := m.Questions[0]
-			label, _, _ := strings.Cut(q.Name.String(), ".")
-			m.Response, m.RecursionAvailable = true, true
-			m.Answers = nil
-			switch label {
-			case "hang":
-				continue
-			case "nx":
-				m.RCode = dnsmessage.RCodeNameError
-			case "fail":
-				m.RCode = dnsmessage.RCodeServerFailure
-			case "empty":
-				m.RCode = dnsmessage.RCodeSuccess
-			case "two":
-				m.RCode = dnsmessage.RCodeSuccess
-				if q.Type == dnsmessage.TypeA {
-					for _, a := range [][4]byte{{127, 0, 0, 2}, {127, 0, 0, 1}} {
-						m.Answers = append(m.Answers, dnsmessage.Resource{
-							Header: dnsmessage.ResourceHeader{Name: q.Name, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET, TTL: 5},
-							Body:   &dnsmessage.AResource{A: a},
-						})
-					}
-				}
-			default:
-				m.RCode = dnsmessage.RCodeSuccess
-				if q.Type == dnsmessage.TypeA {
-					m.Answers = []dnsmessage.Resource{{
-						Header: dnsmessage.ResourceHeader{Name: q.Name, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET, TTL: 5},
-						Body:   &dnsmessage.AResource{A: [4]byte{127, 0, 0, 1}},
-					}}
-				}
-			}
-			out, err := m.Pack()
-			if err != nil {
-				continue
-			}
-			pc.WriteTo(out, from)
-		}
-	}()
-	t.Cleanup(func() { pc.Close(); <-done })
-	addr := pc.LocalAddr().String()
-	return &net.Resolver{
-		PreferGo: true,
-		Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "udp", addr)
-		},
-	}
+	lo := netip.MustParseAddr("127.0.0.1")
+	return testkit.Resolver(testkit.DNS{Names: map[string]testkit.DNSAnswer{
+		"nx.example.test":    {RCode: dnsmessage.RCodeNameError},
+		"fail.example.test":  {RCode: dnsmessage.RCodeServerFailure},
+		"empty.example.test": {},
+		"hang.example.test":  {Silent: true},
+		"two.example.test":   {A: []netip.Addr{netip.MustParseAddr("127.0.0.2"), lo}},
+		"ok.example.test":    {A: []netip.Addr{lo}},
+	}}.Start(t))
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vantage-monitor/vantage/internal/testkit"
 	"github.com/vantage-monitor/vantage/monitor/result"
 )
 
@@ -32,16 +33,16 @@ func tlsServer(t *testing.T, cert tls.Certificate, host string) (string, []strin
 }
 
 func TestTLS(t *testing.T) {
-	pki := newPKI(t)
+	pki := testkit.NewCA(t, "vantage test CA")
 	now := time.Now()
 	day := 24 * time.Hour
-	valid := pki.leaf(t, []string{"app.example.test"}, now.Add(-day), now.Add(90*day), false)
+	valid := pki.Leaf(t, []string{"app.example.test"}, testkit.ValidBetween(now.Add(-day), now.Add(90*day)))
 	expiry := time.Date(now.Year()-1, 3, 14, 12, 0, 0, 0, time.UTC)
-	expired := pki.leaf(t, []string{"app.example.test"}, expiry.Add(-90*day), expiry, false)
-	future := pki.leaf(t, []string{"app.example.test"}, now.Add(30*day), now.Add(120*day), false)
-	wrongName := pki.leaf(t, []string{"other.example.test"}, now.Add(-day), now.Add(90*day), false)
-	selfSigned := pki.leaf(t, []string{"app.example.test"}, now.Add(-day), now.Add(90*day), true)
-	ipCert := pki.leaf(t, []string{"127.0.0.1"}, now.Add(-day), now.Add(90*day), false)
+	expired := pki.Leaf(t, []string{"app.example.test"}, testkit.ValidBetween(expiry.Add(-90*day), expiry))
+	future := pki.Leaf(t, []string{"app.example.test"}, testkit.ValidBetween(now.Add(30*day), now.Add(120*day)))
+	wrongName := pki.Leaf(t, []string{"other.example.test"}, testkit.ValidBetween(now.Add(-day), now.Add(90*day)))
+	selfSigned := pki.Leaf(t, []string{"app.example.test"}, testkit.ValidBetween(now.Add(-day), now.Add(90*day)), testkit.SelfSigned())
+	ipCert := pki.Leaf(t, []string{"127.0.0.1"}, testkit.ValidBetween(now.Add(-day), now.Add(90*day)))
 
 	tests := []struct {
 		name     string
@@ -66,7 +67,7 @@ func TestTLS(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			u, pins := tlsServer(t, tc.cert, tc.host)
-			p := &Prober{RootCAs: pki.pool}
+			p := &Prober{RootCAs: pki.Pool()}
 			if !tc.clock.IsZero() {
 				p.Now = func() time.Time { return tc.clock }
 			}

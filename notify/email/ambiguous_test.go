@@ -2,7 +2,6 @@ package email
 
 import (
 	"context"
-	"encoding/json"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/vantage-monitor/vantage/internal/testkit/outboxtest"
 	"github.com/vantage-monitor/vantage/monitor/config"
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/notify"
@@ -92,7 +92,7 @@ func TestDropThenOKMarksRepeat(t *testing.T) {
 	ob.SetNotifiers(map[string]notify.Notifier{"ops-mail": n})
 
 	msg := openMsg("inc-22/open|ops-mail")
-	enqueueMsg(t, s, msg)
+	outboxtest.Enqueue(t, s, *msg, time.Time{})
 	if sent, err := ob.DeliverDue(ctx, "ops-mail"); err != nil || sent != 0 {
 		t.Fatalf("first pass: sent %d, %v", sent, err)
 	}
@@ -125,21 +125,5 @@ func TestDropThenOKMarksRepeat(t *testing.T) {
 	}
 	if !strings.Contains(second.text, "Possible repeat") || !strings.Contains(second.html, "Possible repeat") {
 		t.Errorf("second copy body does not say possible repeat:\n%s", second.text)
-	}
-}
-
-func enqueueMsg(t *testing.T, s *store.Store, msg *notify.Message) {
-	t.Helper()
-	payload, err := json.Marshal(msg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := s.Update(ctx, func(tx *store.Tx) error {
-		_, err := tx.Enqueue(ctx, store.OutboxEvent{Key: msg.Key, Receiver: msg.Receiver,
-			IncidentID: msg.IncidentID, Event: msg.Event, Payload: payload})
-		return err
-	}); err != nil {
-		t.Fatal(err)
 	}
 }

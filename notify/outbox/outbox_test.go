@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vantage-monitor/vantage/internal/testkit"
+	"github.com/vantage-monitor/vantage/internal/testkit/outboxtest"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/notify"
@@ -44,18 +45,7 @@ func openStoreAt(t testing.TB, path string, now func() time.Time) *store.Store {
 // put enqueues msg as the daemon does: the payload is the Message.
 func put(t testing.TB, s *store.Store, msg notify.Message, notBefore time.Time) {
 	t.Helper()
-	payload, err := json.Marshal(msg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := s.Update(ctx, func(tx *store.Tx) error {
-		_, err := tx.Enqueue(ctx, store.OutboxEvent{Key: msg.Key, Receiver: msg.Receiver,
-			IncidentID: msg.IncidentID, Event: msg.Event, Payload: payload, NotBefore: notBefore})
-		return err
-	}); err != nil {
-		t.Fatalf("enqueue %s: %v", msg.Key, err)
-	}
+	outboxtest.Enqueue(t, s, msg, notBefore)
 }
 
 func open(key, receiver string, incidentID int64) notify.Message {
@@ -681,14 +671,8 @@ func TestBadPayloadFails(t *testing.T) {
 	o, _ := newOutbox(t, s, clk, Options{})
 	rec := &recorder{}
 	o.SetNotifiers(map[string]notify.Notifier{"slack": rec})
-	ctx := context.Background()
-	if err := s.Update(ctx, func(tx *store.Tx) error {
-		_, err := tx.Enqueue(ctx, store.OutboxEvent{Key: "bad", Receiver: "slack", IncidentID: 1,
-			Event: incident.NotifyOpen, Payload: json.RawMessage(`"not a message"`)})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	outboxtest.EnqueueEvent(t, s, store.OutboxEvent{Key: "bad", Receiver: "slack", IncidentID: 1,
+		Event: incident.NotifyOpen, Payload: json.RawMessage(`"not a message"`)})
 	put(t, s, resolve("1-resolve", "slack", 1), time.Time{})
 	deliver(t, o, "slack")
 	if it := item(t, s, "bad"); it.State != store.StateFailed || !strings.Contains(it.LastError, "not a notification message") {

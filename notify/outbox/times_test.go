@@ -1,12 +1,12 @@
 package outbox
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/vantage-monitor/vantage/internal/testkit/outboxtest"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/notify"
@@ -23,20 +23,14 @@ func TestPayloadsWithOldAndNewZeroTimesDeliver(t *testing.T) {
 	o, _ := newOutbox(t, s, clk, Options{})
 	rec := &recorder{}
 	o.SetNotifiers(map[string]notify.Notifier{"slack": rec})
-	ctx := context.Background()
 	for i, zero := range []string{`"0001-01-01T00:00:00Z"`, `null`} {
 		key := fmt.Sprintf("%d-open", i+1)
 		payload := fmt.Sprintf(`{"key":%q,"receiver":"slack","event":"open","incident_id":%d,"kind":"target","monitor":"shop","severity":"critical",`+
 			`"class":"tls_error","opened_at":"2026-03-01T11:59:00Z","at":"2026-03-01T12:00:00Z",`+
 			`"result":{"url":"https://shop.test/","ok":false,"class":"tls_error","started_at":%s,`+
 			`"tls":{"issuer":"R3","subject":"shop","not_before":%s,"not_after":"2026-03-01T12:00:00Z","days_left":0}}}`, key, i+1, zero, zero)
-		if err := s.Update(ctx, func(tx *store.Tx) error {
-			_, err := tx.Enqueue(ctx, store.OutboxEvent{Key: key, Receiver: "slack", IncidentID: int64(i + 1),
-				Event: incident.NotifyOpen, Payload: json.RawMessage(payload)})
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
+		outboxtest.EnqueueEvent(t, s, store.OutboxEvent{Key: key, Receiver: "slack", IncidentID: int64(i + 1),
+			Event: incident.NotifyOpen, Payload: json.RawMessage(payload)})
 	}
 	if n := deliver(t, o, "slack"); n != 2 {
 		t.Fatalf("delivered %d, want both", n)

@@ -2,7 +2,6 @@ package slack_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vantage-monitor/vantage/internal/testkit"
+	"github.com/vantage-monitor/vantage/internal/testkit/outboxtest"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/notify"
@@ -31,22 +31,6 @@ func outboxFor(t *testing.T, n notify.Notifier) (*outbox.Outbox, *store.Store, *
 	ob := outbox.New(outbox.Options{Store: s, Now: clk.Now})
 	ob.SetNotifiers(map[string]notify.Notifier{"ops": n})
 	return ob, s, clk
-}
-
-func enqueue(t *testing.T, s *store.Store, msg *notify.Message) {
-	t.Helper()
-	payload, err := json.Marshal(msg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := s.Update(ctx, func(tx *store.Tx) error {
-		_, err := tx.Enqueue(ctx, store.OutboxEvent{Key: msg.Key, Receiver: msg.Receiver,
-			IncidentID: msg.IncidentID, Event: msg.Event, Payload: payload})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestAcceptedThenHangThen500ThenOK is the audit's "okhang,500,ok": Slack
@@ -86,7 +70,7 @@ func TestAcceptedThenHangThen500ThenOK(t *testing.T) {
 	ob, s, clk := outboxFor(t, mustNew(t, r))
 	msg := message(incident.NotifyOpen, "shop")
 	msg.Key = "shop/open|ops"
-	enqueue(t, s, msg)
+	outboxtest.Enqueue(t, s, *msg, time.Time{})
 	ctx := context.Background()
 
 	for attempt := 1; attempt <= 2; attempt++ {
@@ -184,7 +168,7 @@ func TestDayLongRetryAfterIsCapped(t *testing.T) {
 	ob, s, clk := outboxFor(t, mustNew(t, botReceiver(f.URL())))
 	msg := message(incident.NotifyOpen, "shop")
 	msg.Key = "shop/open|ops"
-	enqueue(t, s, msg)
+	outboxtest.Enqueue(t, s, *msg, time.Time{})
 	ctx := context.Background()
 	start := clk.Now()
 	if _, err := ob.DeliverDue(ctx, "ops"); err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vantage-monitor/vantage/internal/testkit/outboxtest"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 )
 
@@ -22,7 +23,7 @@ func TestGroupMessageFollowsItsMembers(t *testing.T) {
 		m.IncidentID = int64(i + 1)
 		m.Key = mon + "/open|ops"
 		m.GroupKey = "gateway 10.0.0.5:443 (nginx)"
-		enqueue(t, s, m)
+		outboxtest.Enqueue(t, s, *m, time.Time{})
 	}
 	if sent, err := ob.DeliverDue(ctx, "ops"); err != nil || sent != 3 {
 		t.Fatalf("open pass: sent %d, %v", sent, err)
@@ -41,7 +42,7 @@ func TestGroupMessageFollowsItsMembers(t *testing.T) {
 		m.Key = mon + "/resolve|ops"
 		m.ResolvedAt = clk.Now()
 		m.At = m.ResolvedAt
-		enqueue(t, s, m)
+		outboxtest.Enqueue(t, s, *m, time.Time{})
 		before := len(f.Calls())
 		if sent, err := ob.DeliverDue(ctx, "ops"); err != nil || sent != 1 {
 			t.Fatalf("resolve of %s: sent %d, %v", mon, sent, err)
