@@ -76,7 +76,7 @@ func parseCheckFlags(args []string, _ io.Writer) (checkOptions, error) {
 		problems = append(problems, "a URL is required")
 	case 1:
 		o.spec.URL = pos[0]
-		if hint := schemeHint(pos[0]); hint != "" {
+		if hint := probe.SchemeHint(pos[0]); hint != "" {
 			problems = append(problems, hint)
 		}
 	default:
@@ -121,16 +121,6 @@ func parseCheckFlags(args []string, _ io.Writer) (checkOptions, error) {
 		return *o, errors.New(strings.Join(problems, "\n"))
 	}
 	return *o, nil
-}
-
-// schemeHint says what to add to a URL given without a scheme: a bare
-// host:port ("127.0.0.1:8080") would otherwise get Go's "first path segment
-// in URL cannot contain colon", and "localhost:8080" a "scheme localhost".
-func schemeHint(raw string) string {
-	if raw == "" || strings.Contains(raw, "://") {
-		return ""
-	}
-	return fmt.Sprintf("%q has no scheme: add http:// or https:// (http://%s)", raw, raw)
 }
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {

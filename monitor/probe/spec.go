@@ -65,6 +65,26 @@ func (s Spec) WithDefaults() Spec {
 	return s
 }
 
+// SchemeHint says what to add to a URL written without a scheme, "" when
+// it has one or is not a bare host[:port][/path]. Left alone, Go's parser
+// says "first path segment in URL cannot contain colon" of 127.0.0.1:8080
+// and takes the host of localhost:8080 for its scheme.
+func SchemeHint(raw string) string {
+	if raw == "" || strings.Contains(raw, "://") || strings.ContainsAny(raw, " \t\n") {
+		return ""
+	}
+	host, _, _ := strings.Cut(raw, "/")
+	if host == "" {
+		return ""
+	}
+	// "mailto:x" has a scheme, only the wrong one; "shop.test:8080" has a
+	// port where a scheme's text would be, and "[::1]:80" an IPv6 host.
+	if _, after, ok := strings.Cut(host, ":"); ok && !strings.HasPrefix(host, "[") && (after == "" || after[0] < '0' || after[0] > '9') {
+		return ""
+	}
+	return fmt.Sprintf("%q has no scheme: add http:// or https:// (http://%s)", raw, raw)
+}
+
 // Validate reports every problem with s at once, each naming its field.
 func (s Spec) Validate() error {
 	var errs []error
@@ -72,6 +92,8 @@ func (s Spec) Validate() error {
 	switch {
 	case s.URL == "":
 		errs = append(errs, errors.New("url: missing"))
+	case SchemeHint(s.URL) != "":
+		errs = append(errs, errors.New("url: "+SchemeHint(s.URL)))
 	case err != nil:
 		errs = append(errs, fmt.Errorf("url: %w", err))
 	case u.Scheme != "http" && u.Scheme != "https":
