@@ -210,6 +210,26 @@ func mustField(t *testing.T, payload []byte, field string) []byte {
 // TestSlackGoldensWithinLimits reads the goldens as Slack would receive
 // them, so a golden regenerated with -update cannot quietly break a limit.
 func TestSlackGoldensWithinLimits(t *testing.T) {
+	for _, g := range slackGoldens(t) {
+		checkSlackLimits(t, g.file, g.raw)
+	}
+	for _, name := range sortedNames(goldenCases()) {
+		for label, m := range replies(name, goldenCases()[name]) {
+			checkSlackLimits(t, label, slackPayload(t, SlackReply(m)))
+		}
+	}
+}
+
+// slackGolden is one checked-in *.slack.json file.
+type slackGolden struct {
+	file string
+	raw  []byte
+}
+
+// slackGoldens reads every *.slack.json golden, and fails when a case has
+// none.
+func slackGoldens(t *testing.T) []slackGolden {
+	t.Helper()
 	files, err := filepath.Glob(filepath.Join("testdata", "*.slack.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -217,19 +237,25 @@ func TestSlackGoldensWithinLimits(t *testing.T) {
 	if len(files) < len(goldenCases()) {
 		t.Fatalf("%d Slack goldens for %d cases", len(files), len(goldenCases()))
 	}
+	out := make([]slackGolden, 0, len(files))
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkSlackLimits(t, f, b)
+		out = append(out, slackGolden{f, b})
 	}
-	for _, name := range sortedNames(goldenCases()) {
-		m := goldenCases()[name]
-		for _, ev := range []incident.Notification{incident.NotifyUpdate, incident.NotifyReminder, incident.NotifyResolve} {
-			c := *m
-			c.Event = ev
-			checkSlackLimits(t, name+" reply "+string(ev), slackPayload(t, SlackReply(&c)))
-		}
+	return out
+}
+
+// replies are the thread replies a case's incident gets, by label: its
+// update, reminder and resolve.
+func replies(name string, m *notify.Message) map[string]*notify.Message {
+	out := make(map[string]*notify.Message, 3)
+	for _, ev := range []incident.Notification{incident.NotifyUpdate, incident.NotifyReminder, incident.NotifyResolve} {
+		c := *m
+		c.Event = ev
+		out[name+" reply "+string(ev)] = &c
 	}
+	return out
 }

@@ -4,13 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/slack-go/slack"
-
-	"github.com/vantage-monitor/vantage/monitor/incident"
 )
 
 // TestSlackTextOfTheJSONGoldens reads every Slack golden back as Slack
@@ -18,18 +15,8 @@ import (
 // the JSON says, and slack-go's decoded block types must render like the
 // ones SlackBlocks builds.
 func TestSlackTextOfTheJSONGoldens(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "*.slack.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) < len(goldenCases()) {
-		t.Fatalf("%d Slack goldens for %d cases", len(files), len(goldenCases()))
-	}
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, g := range slackGoldens(t) {
+		f, raw := g.file, g.raw
 		var blocks slack.Blocks
 		if err := json.Unmarshal(bytes.TrimSpace(mustField(t, raw, "blocks")), &blocks); err != nil {
 			t.Fatalf("%s: %v", f, err)
@@ -52,10 +39,8 @@ func TestSlackTextShowsWhatSlackShows(t *testing.T) {
 	for _, name := range sortedNames(goldenCases()) {
 		m := goldenCases()[name]
 		views := map[string][]slack.Block{name: SlackBlocks(m)}
-		for _, ev := range []incident.Notification{incident.NotifyUpdate, incident.NotifyReminder, incident.NotifyResolve} {
-			c := *m
-			c.Event = ev
-			views[name+" reply "+string(ev)] = SlackReply(&c)
+		for label, r := range replies(name, m) {
+			views[label] = SlackReply(r)
 		}
 		for label, blocks := range views {
 			got := SlackText(blocks)
