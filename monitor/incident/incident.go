@@ -62,6 +62,15 @@ type Incident struct {
 	// ran: the outage began before the incident was confirmed, and "how long
 	// it lasted" is counted from here.
 	FirstFailure result.Time `json:"first_failure_at,omitzero"`
+	// RecoveredAt is when the first good round after the incident's last
+	// failed round ran: where its downtime ends, though the incident is only
+	// resolved after Recover good rounds. Zero (null) while the latest
+	// voting round failed.
+	RecoveredAt result.Time `json:"recovered_at"`
+	// OpenScope is the scope the incident opened with; Scope is the scope it
+	// has now, and Changes say when it moved. Together they tell which part
+	// of the outage was partial (degraded) and which was down for everyone.
+	OpenScope result.Scope `json:"open_scope,omitempty"`
 	// Resolution says how it ended: "recovered", "monitor removed", ...
 	Resolution string `json:"resolution,omitempty"`
 	// Changes records every change of class (or scope, or flapping) while open.

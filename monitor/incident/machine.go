@@ -299,6 +299,16 @@ func (m *Machine) Observe(o Observation) (Transition, error) {
 		}
 	}
 
+	// Where the downtime of an open incident ends: the first good round
+	// after its last failure, unset again by the next failure.
+	if m.incident != nil {
+		if vote == VoteDown {
+			m.incident.RecoveredAt = result.Time{}
+		} else if m.incident.RecoveredAt.IsZero() {
+			m.incident.RecoveredAt = result.TimeOf(at)
+		}
+	}
+
 	opened := false
 	switch {
 	case to == StateDown && m.incident == nil:
@@ -329,6 +339,10 @@ func (m *Machine) Observe(o Observation) (Transition, error) {
 				sev = m.effectiveSeverity(m.lastFail.Severity)
 			}
 			m.open(at, m.lastFail, sev)
+			if vote == VoteUp {
+				// Opened by a good round: the failure it is about has ended.
+				m.incident.RecoveredAt = result.TimeOf(at)
+			}
 			m.incident.Changes = append(m.incident.Changes, m.change(at, note))
 			t.add(Event{Kind: EventOpened})
 		default:
@@ -423,6 +437,7 @@ func (m *Machine) open(at time.Time, f *failure, sev Severity) {
 		inc.Detail = f.Result.Detail
 		inc.Status = f.Result.Status
 		inc.Scope = f.Scope
+		inc.OpenScope = f.Scope
 		inc.Regions = cloneStrings(f.Regions)
 		inc.Last = cloneResult(&f.Result)
 	}
