@@ -41,6 +41,24 @@ type server struct {
 	now     func() time.Time
 	page    *template.Template
 	redact  func(string) string
+
+	// public is set for the [status_page] listener (WithPublic): only the
+	// pages, badges and assets, for the monitors allow lets through, and
+	// never a URL, an error text, evidence, fixes or a vantage address.
+	public bool
+	title  string
+	allow  func(*MonitorView) bool
+}
+
+// WithPublic turns the handler into the public status page: title heads
+// it, and only the monitors allow accepts (nil: all) are shown or known.
+func WithPublic(title string, allow func(*MonitorView) bool) Option {
+	return func(s *server) {
+		s.public, s.title, s.allow = true, title, allow
+		if s.allow == nil {
+			s.allow = func(*MonitorView) bool { return true }
+		}
+	}
 }
 
 // Handler returns the daemon's HTTP surface (see the package doc for the
