@@ -131,6 +131,7 @@ type Daemon struct {
 	outbox *outbox.Outbox
 
 	buf      resultBuffer
+	hist     *keeper // history: rollups, coverage, maintenance (history.go)
 	storeErr atomic.Pointer[string] // last store write error, nil when the last write worked
 	outage   storeOutage            // notices and log of a failing store (unpersisted.go)
 	// unsavedWaiting is set while some monitor has transitions the store
@@ -138,7 +139,8 @@ type Daemon struct {
 	unsavedWaiting atomic.Bool
 	retiring       retiringMons // removed monitors the store has not retired yet
 
-	addr    atomic.Pointer[net.TCPAddr]
+	addr       atomic.Pointer[net.TCPAddr]
+	publicAddr atomic.Pointer[net.TCPAddr] // the [status_page] listener's
 	running atomic.Bool
 	reload  sync.Mutex // one Reload at a time
 }
@@ -251,6 +253,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Daemon, err 
 	}
 	d.single.Store(single)
 	d.buf.init(opts.FlushRows)
+	d.hist = newKeeper(cfg.History.Enabled)
 	d.down = cleanup.New(d.log)
 	defer func() {
 		if err != nil {
@@ -304,6 +307,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Daemon, err 
 		return nil, fmt.Errorf("starting daemon: %w", err)
 	}
 	if err := d.restoreVantages(ctx); err != nil {
+		return nil, fmt.Errorf("starting daemon: %w", err)
+	}
+	if err := d.startHistory(ctx); err != nil {
 		return nil, fmt.Errorf("starting daemon: %w", err)
 	}
 	f, err := d.newFleet(cfg)
@@ -538,12 +544,18 @@ func (d *Daemon) entries(cfg *config.Config) []schedule.Entry {
 // address, when it is one address, and the [web] hostnames of the config
 // running now.
 func (d *Daemon) allowedHosts(listen string) func() []string {
+	return hostsOf(listen, func() []string { return d.config().Web.Hostnames })
+}
+
+// hostsOf is the Host check's list for a listener on listen: its address,
+// when it is one address, and the hostnames configured for it now.
+func hostsOf(listen string, hostnames func() []string) func() []string {
 	host, _, _ := net.SplitHostPort(listen)
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		host = ""
 	}
 	return func() []string {
-		hs := d.config().Web.Hostnames
+		hs := hostnames()
 		if host == "" {
 			return hs
 		}
@@ -586,7 +598,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// stops them in reverse: the scheduler first (no new rounds), then what
 	// rounds use (vantages, delivery), the HTTP surface, the flush loop,
 	// the last results, and the store.
-	d.down.Push("flushing results", func() error { return d.Flush(context.Background()) })
+	d.down.Push("flushing results", func() error {
+		return errors.Join(d.Flush(context.Background()), d.flushHistory(context.Background(), true))
+	})
 	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
 	flushDone := make(chan struct{})
 	go func() {
@@ -616,6 +630,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer cancel()
 		return srv.Shutdown(httpCtx)
 	})
+
+	if err := d.servePublic(serveErr); err != nil {
+		_ = d.down.Run()
+		return fmt.Errorf("running daemon: %w", err)
+	}
 
 	// Delivery outlives ctx by a moment so a send in flight can finish;
 	// the outbox bounds each attempt, and what is left stays in the store.

@@ -149,8 +149,15 @@ func (d *Daemon) reloadLocked(ctx context.Context, newCfg *config.Config) error 
 		// leave the swap half done.
 		d.log.Error("config reload: updating the schedule", "err", err)
 	}
+	removedNames := make([]string, 0, len(removed))
 	for _, m := range removed {
 		d.retire(ctx, m)
+		removedNames = append(removedNames, m.name)
+	}
+	if err := d.syncHistory(ctx, newCfg, removedNames, d.clock.Now()); err != nil {
+		// History of the removed monitors reads as measured a while longer;
+		// nothing else depends on it.
+		d.log.Warn("config reload: updating history", "err", err)
 	}
 	d.kickOutbox()
 	d.log.Info("config reloaded", "file", newCfg.File, "changes", changes.String())

@@ -64,6 +64,7 @@ func (d *Daemon) settle(ctx context.Context, m *mon, at time.Time, res *result.O
 		m.checks[res.Class] = c
 	}
 	c.Inc()
+	d.hist.observe(d.config(), m.cfg, at, res)
 	m.last, m.lastCheck = res, d.clock.Now()
 	if d.log.Enabled(ctx, slog.LevelDebug) {
 		d.log.Debug("check", "monitor", m.name, "ok", res.OK, "class", res.Class, "status", res.Status, "total_ms", res.Phases.TotalMs)
@@ -240,6 +241,16 @@ func (d *Daemon) persistEventsWith(ctx context.Context, tx *store.Tx, machine *i
 			}
 		}
 	}
+	// A state change with no event of its own can still move where the
+	// open incident's downtime ends (down → recovering and back), which
+	// history reads from the store's copy.
+	if r == nil && t.Changed() && t.Find(incident.EventOpened) == nil {
+		if inc := machine.Incident(); inc != nil && inc.ID != 0 {
+			if err := tx.SaveIncident(ctx, inc); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
@@ -302,6 +313,11 @@ func (d *Daemon) flushLoop(ctx context.Context) {
 func (d *Daemon) storeTick(ctx context.Context) {
 	if err := d.Flush(ctx); err == nil {
 		_ = d.PersistUnsaved(ctx)
+		if d.hist.due(d.clock.Now()) {
+			if err := d.flushHistory(ctx, false); err != nil {
+				d.log.Warn("history not written; kept for the next try", "err", err)
+			}
+		}
 	}
 	if d.storeDown() {
 		if _, err := d.outbox.AdoptDue(ctx); err != nil {
