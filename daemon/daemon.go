@@ -131,7 +131,7 @@ type Daemon struct {
 	outbox *outbox.Outbox
 
 	buf      resultBuffer
-	hist     *keeper // history: rollups, coverage, maintenance (history.go)
+	hist     *keeper                // history: rollups, coverage, maintenance (history.go)
 	storeErr atomic.Pointer[string] // last store write error, nil when the last write worked
 	outage   storeOutage            // notices and log of a failing store (unpersisted.go)
 	// unsavedWaiting is set while some monitor has transitions the store
@@ -141,8 +141,8 @@ type Daemon struct {
 
 	addr       atomic.Pointer[net.TCPAddr]
 	publicAddr atomic.Pointer[net.TCPAddr] // the [status_page] listener's
-	running atomic.Bool
-	reload  sync.Mutex // one Reload at a time
+	running    atomic.Bool
+	reload     sync.Mutex // one Reload at a time
 }
 
 // mon is one configured monitor.
