@@ -236,6 +236,7 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 		reflect.TypeFor[Config](), reflect.TypeFor[Monitor](), reflect.TypeFor[Vantage](),
 		reflect.TypeFor[Canary](), reflect.TypeFor[Receiver](), reflect.TypeFor[Route](),
 		reflect.TypeFor[Maintenance](), reflect.TypeFor[Notify](), reflect.TypeFor[Web](),
+		reflect.TypeFor[History](), reflect.TypeFor[StatusPage](),
 	} {
 		_, names := tomlFields(typ)
 		for _, n := range names {
