@@ -224,7 +224,9 @@ func TestMaintenanceMergesOverlappingAndAdjacent(t *testing.T) {
 	s, _ := openTest(t, clk, Options{})
 	ctx := context.Background()
 	t0 := clk.Now()
-	m := func(a, b int) history.Interval { return iv(t0.Add(time.Duration(a)*time.Minute), t0.Add(time.Duration(b)*time.Minute)) }
+	m := func(a, b int) history.Interval {
+		return iv(t0.Add(time.Duration(a)*time.Minute), t0.Add(time.Duration(b)*time.Minute))
+	}
 	for _, w := range []history.Interval{m(10, 20), m(10, 20), m(50, 60), m(20, 30), m(25, 40), m(12, 15)} {
 		update(t, s, func(tx *Tx) error { return tx.RecordMaintenance(ctx, "shop", w) })
 	}
