@@ -464,3 +464,129 @@ func TestListIncidentsPages(t *testing.T) {
 		}
 	}
 }
+
+// A removed monitor's history is kept for KeepRemoved, then goes in full
+// (but an incident still open stays); runs and spans go after 400 days.
+func TestPruneRemovedMonitorsAndOldRuns(t *testing.T) {
+	clk := newClock()
+	s, _ := openTest(t, clk, Options{KeepDelivered: 365 * 24 * time.Hour, PruneBatch: 2})
+	ctx := context.Background()
+	T0 := clk.Now()
+	day := 24 * time.Hour
+
+	empty, err := s.StartRun(ctx, T0.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run1, err := s.StartRun(ctx, T0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	update(t, s, func(tx *Tx) error { return tx.StartSpans(ctx, run1, []string{"x", "y"}, T0) })
+	if err := s.Heartbeat(ctx, run1, T0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"x", "y"} {
+		for i := range 3 {
+			w := iv(T0.Add(time.Duration(2*i)*time.Minute), T0.Add(time.Duration(2*i+1)*time.Minute))
+			update(t, s, func(tx *Tx) error { return tx.RecordMaintenance(ctx, m, w) })
+		}
+	}
+	xr := storeIncident(t, s, incident.Incident{Monitor: "x", OpenedAt: rt(T0), ResolvedAt: rt(T0.Add(time.Minute))})
+	xo := storeIncident(t, s, incident.Incident{Monitor: "x", OpenedAt: rt(T0.Add(time.Hour))})
+	xv := storeIncident(t, s, incident.Incident{Monitor: "x", Kind: incident.KindVantage, OpenedAt: rt(T0), ResolvedAt: rt(T0.Add(time.Minute))})
+	yr := storeIncident(t, s, incident.Incident{Monitor: "y", OpenedAt: rt(T0), ResolvedAt: rt(T0.Add(time.Minute))})
+	update(t, s, func(tx *Tx) error { return tx.SetMessageRef(ctx, "slack", xr.ID, "ref-x") })
+	update(t, s, func(tx *Tx) error { return tx.SetMessageRef(ctx, "slack", yr.ID, "ref-y") })
+	if err := s.SyncMonitors(ctx, []string{"x", "y"}, T0); err != nil {
+		t.Fatal(err)
+	}
+	removedAt := T0.Add(2 * time.Hour)
+	if err := s.SyncMonitors(ctx, []string{"y"}, removedAt); err != nil {
+		t.Fatal(err)
+	}
+	update(t, s, func(tx *Tx) error { return tx.EndSpans(ctx, []string{"x"}, removedAt) })
+
+	count := func(q string, args ...any) int {
+		t.Helper()
+		var n int
+		if err := s.r.QueryRow(q, args...).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	held := func(m string) [3]int {
+		return [3]int{
+			count(`SELECT count(*) FROM history_spans WHERE monitor = ?`, m),
+			count(`SELECT count(*) FROM history_maintenance WHERE monitor = ?`, m),
+			count(`SELECT count(*) FROM incidents WHERE monitor = ?`, m),
+		}
+	}
+
+	clk.Set(removedAt.Add(29 * day))
+	p, err := s.Prune(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Incidents != 0 || p.History != 0 || held("x") != [3]int{1, 3, 3} {
+		t.Fatalf("after 29 days: pruned %+v, x has %v", p, held("x"))
+	}
+	if _, ok, _ := s.KnownMonitor(ctx, "x"); !ok {
+		t.Fatal("x forgotten before keep_removed")
+	}
+
+	clk.Set(removedAt.Add(31 * day))
+	p, err = s.Prune(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// x's span, 3 maintenance windows and its known-monitor row; its resolved
+	// target incident and that incident's message ref.
+	if p.History != 5 || p.Incidents != 1 || p.Refs != 1 {
+		t.Errorf("after 31 days: pruned %+v", p)
+	}
+	if h := held("x"); h != [3]int{0, 0, 2} {
+		t.Errorf("x keeps %v, want only its open incident and its vantage incident", h)
+	}
+	for _, id := range []int64{xo.ID, xv.ID, yr.ID} {
+		if _, err := s.Incident(ctx, id); err != nil {
+			t.Errorf("incident %d pruned: %v", id, err)
+		}
+	}
+	if _, ok, _ := s.KnownMonitor(ctx, "x"); ok {
+		t.Error("x still known")
+	}
+	if h := held("y"); h != [3]int{1, 3, 1} {
+		t.Errorf("y keeps %v, want everything", h)
+	}
+	if ref, ok, _ := s.MessageRef(ctx, "slack", yr.ID); !ok || ref != "ref-y" {
+		t.Errorf("y's message ref pruned")
+	}
+	if n := count(`SELECT count(*) FROM history_runs`); n != 2 {
+		t.Errorf("%d runs, want both kept", n)
+	}
+
+	// 400 days on, a new run measures y: the old runs, their spans and the
+	// old maintenance windows go; the new run's stay.
+	later := T0.Add(401 * day)
+	clk.Set(later)
+	run2, err := s.StartRun(ctx, later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	update(t, s, func(tx *Tx) error { return tx.StartSpans(ctx, run2, []string{"y"}, later) })
+	update(t, s, func(tx *Tx) error { return tx.RecordMaintenance(ctx, "y", iv(later.Add(-time.Hour), later)) })
+	if _, err := s.Prune(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(`SELECT count(*) FROM history_runs WHERE id IN (?, ?)`, empty, run1); n != 0 {
+		t.Errorf("%d old runs kept", n)
+	}
+	if h := held("y"); h != [3]int{1, 1, 1} {
+		t.Errorf("y keeps %v after 400 days, want the new span and window", h)
+	}
+	cov, err := s.Coverage(ctx, []string{"y"}, later, later.Add(time.Hour), later.Add(time.Minute), run2)
+	if err != nil || len(cov["y"]) != 1 {
+		t.Errorf("coverage of the new run = %v, %v", cov, err)
+	}
+}
