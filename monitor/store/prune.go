@@ -216,6 +216,9 @@ func (s *Store) pruneLoop() {
 // pruneHistory drops rollups by age, the history of monitors removed longer
 // than KeepRemoved ago, and what no window reaches any more.
 func (s *Store) pruneHistory(ctx context.Context, now time.Time, batch int, p *Pruned) error {
+	// An unreadable compaction state keeps that resolution's rollups, not
+	// the rest of the pruning.
+	var stateErr error
 	for _, res := range history.Resolutions {
 		cutoff := toNanos(now.Add(-res.Keep()))
 		// Until a bucket is compacted into the next resolution, it is the
@@ -226,7 +229,8 @@ func (s *Store) pruneHistory(ctx context.Context, now time.Time, batch int, p *P
 			}
 			st, err := readCompactState(ctx, s.r, c.dst)
 			if err != nil {
-				return classify(s.path, "prune rollups", err)
+				stateErr = errors.Join(stateErr, classify(s.path, "prune "+string(res)+" rollups", err))
+				st.Done = math.MinInt64
 			}
 			if st.Done == math.MinInt64 {
 				cutoff = math.MinInt64
@@ -310,5 +314,5 @@ func (s *Store) pruneHistory(ctx context.Context, now time.Time, batch int, p *P
 		`DELETE FROM history_monitors WHERE monitor IN (
 			SELECT monitor FROM history_monitors WHERE removed_at < ? LIMIT ?)`, removed, batch)
 	p.History += n
-	return err
+	return errors.Join(stateErr, err)
 }

@@ -61,7 +61,9 @@ func readCompactState(ctx context.Context, q querier, dst history.Resolution) (c
 	}
 	var st compactState
 	if err := json.Unmarshal([]byte(v), &st); err != nil {
-		return compactState{}, fmt.Errorf("%w: compaction state %q does not decode: %v", ErrCorrupt, v, err)
+		// Compaction replaces what it makes, so starting again is safe.
+		return compactState{}, fmt.Errorf("%w: the rollup compaction state %q (store_meta key %s) does not decode; delete that row to compact from the start: %v",
+			ErrCorrupt, v, compactKey(dst), err)
 	}
 	return st, nil
 }
@@ -100,14 +102,13 @@ func (t *Tx) WriteRollups(ctx context.Context, buckets []history.Bucket) error {
 	if len(buckets) == 0 {
 		return nil
 	}
-	const op = "write rollups"
-	hours, err := readCompactState(ctx, t.tx, history.Hour)
+	hours, err := t.compactStateForWrite(ctx, history.Hour)
 	if err != nil {
-		return t.wrap(op, err)
+		return err
 	}
-	days, err := readCompactState(ctx, t.tx, history.Day)
+	days, err := t.compactStateForWrite(ctx, history.Day)
 	if err != nil {
-		return t.wrap(op, err)
+		return err
 	}
 	get := t.tx.StmtContext(ctx, t.s.wst.getRollup)
 	put := t.tx.StmtContext(ctx, t.s.wst.putRollup)
@@ -146,6 +147,21 @@ func (t *Tx) WriteRollups(ctx context.Context, buckets []history.Bucket) error {
 		}
 	}
 	return nil
+}
+
+// compactStateForWrite is readCompactState for WriteRollups: a state that
+// does not decode (CompactRollups reports it) counts as nothing compacted,
+// rather than stopping every write of checks.
+func (t *Tx) compactStateForWrite(ctx context.Context, dst history.Resolution) (compactState, error) {
+	st, err := readCompactState(ctx, t.tx, dst)
+	if errors.Is(err, ErrCorrupt) {
+		t.s.opts.Logger.Warn("late rollups are not merged into compacted ones", "path", t.s.path, "err", err)
+		return compactState{Done: math.MinInt64}, nil
+	}
+	if err != nil {
+		return st, t.wrap("write rollups", err)
+	}
+	return st, nil
 }
 
 // mergeRollup adds a to the row of k; buf is scratch space, returned for
