@@ -413,18 +413,28 @@ func TestPruneRollupsByAgeAndRemoval(t *testing.T) {
 	if err := s.pruneHistory(ctx, now, s.opts.PruneBatch, &p); err != nil {
 		t.Fatal(err)
 	}
+	if n := len(rollupRows(t, s, history.Minute)); n != 6 || p.Rollups != 2 {
+		t.Fatalf("before compaction, %d minutes kept, want all 6; pruned %+v, want the 2 old days", n, p)
+	}
+	// Compacted up to 80 hours ago only (it lagged): the 72h minute waits.
+	update(t, s, func(tx *Tx) error {
+		return tx.writeCompactState(ctx, history.Hour, compactState{Done: toNanos(history.Hour.Truncate(now.Add(-80 * time.Hour)))})
+	})
+	if err := s.pruneHistory(ctx, now, s.opts.PruneBatch, &p); err != nil {
+		t.Fatal(err)
+	}
 	if n := len(rollupRows(t, s, history.Minute)); n != 6 {
-		t.Fatalf("before compaction, %d minutes kept, want all 6", n)
+		t.Fatalf("compacted up to 80h ago, %d minutes kept, want all 6", n)
 	}
 
 	p, err := s.Prune(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Per monitor: the 72h minute, the 31-day hour (made into its day
-	// first) and the 401-day day.
-	if p.Rollups != 6 {
-		t.Errorf("pruned %+v, want 6 rollups", p)
+	// Per monitor: the 72h minute and the 31-day hour, each made into its
+	// hour or day first.
+	if p.Rollups != 4 {
+		t.Errorf("pruned %+v, want 4 rollups", p)
 	}
 	mins := rollupRows(t, s, history.Minute)
 	if len(mins) != 4 {
@@ -439,10 +449,17 @@ func TestPruneRollupsByAgeAndRemoval(t *testing.T) {
 			t.Errorf("old hour %v kept", k)
 		}
 	}
-	for k := range rollupRows(t, s, history.Day) {
+	days := rollupRows(t, s, history.Day)
+	for k := range days {
 		if k.Bucket.Before(now.Add(-400 * day)) {
 			t.Errorf("old day %v kept", k)
 		}
+	}
+	if _, ok := days[key("y", "local", history.Day, history.Day.Truncate(now.Add(-31*day)))]; !ok {
+		t.Error("the pruned hour's day is missing")
+	}
+	if _, ok := days[key("y", "local", history.Day, history.Day.Truncate(now.Add(-399*day)))]; !ok {
+		t.Error("a day within 400 days was pruned")
 	}
 
 	// x leaves the config; 31 days later all of its rollups go.
