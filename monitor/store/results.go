@@ -29,7 +29,8 @@ type ResultRow struct {
 // insert itself.
 type writeStmts struct {
 	insertResult *sql.Stmt
-	getRollup    *sql.Stmt // rollups.go
+	newRollup    *sql.Stmt // rollups.go
+	getRollup    *sql.Stmt
 	putRollup    *sql.Stmt
 }
 
@@ -42,6 +43,8 @@ func prepareWrites(ctx context.Context, db *sql.DB) (*writeStmts, error) {
 		{&w.insertResult, `INSERT INTO results
 			(monitor, vantage, at, ok, class, status, total_ms, data)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&w.newRollup, `INSERT INTO rollups (monitor, vantage, res, bucket, checks, failures, data)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`},
 		{&w.getRollup, `SELECT data FROM rollups
 			WHERE monitor = ? AND res = ? AND bucket = ? AND vantage = ?`},
 		{&w.putRollup, `INSERT INTO rollups (monitor, vantage, res, bucket, checks, failures, data)
@@ -60,7 +63,7 @@ func prepareWrites(ctx context.Context, db *sql.DB) (*writeStmts, error) {
 }
 
 func (w *writeStmts) close() {
-	for _, st := range []*sql.Stmt{w.insertResult, w.getRollup, w.putRollup} {
+	for _, st := range []*sql.Stmt{w.insertResult, w.newRollup, w.getRollup, w.putRollup} {
 		if st != nil {
 			_ = st.Close()
 		}

@@ -110,8 +110,11 @@ func (t *Tx) WriteRollups(ctx context.Context, buckets []history.Bucket) error {
 	if err != nil {
 		return err
 	}
-	get := t.tx.StmtContext(ctx, t.s.wst.getRollup)
-	put := t.tx.StmtContext(ctx, t.s.wst.putRollup)
+	st := rollupStmts{
+		add: t.tx.StmtContext(ctx, t.s.wst.newRollup),
+		get: t.tx.StmtContext(ctx, t.s.wst.getRollup),
+		put: t.tx.StmtContext(ctx, t.s.wst.putRollup),
+	}
 	var buf []byte
 	for i := range buckets {
 		b := &buckets[i]
@@ -120,7 +123,7 @@ func (t *Tx) WriteRollups(ctx context.Context, buckets []history.Bucket) error {
 			k.Vantage = result.LocalVantage
 		}
 		k.Bucket = k.Bucket.UTC()
-		if buf, err = t.mergeRollup(ctx, get, put, k, &b.Agg, buf); err != nil {
+		if buf, err = t.mergeRollup(ctx, st, k, &b.Agg, buf); err != nil {
 			return err
 		}
 		if k.Res == history.Minute {
@@ -130,7 +133,7 @@ func (t *Tx) WriteRollups(ctx context.Context, buckets []history.Bucket) error {
 			}
 			hk := k
 			hk.Res, hk.Bucket = history.Hour, h
-			if buf, err = t.mergeRollup(ctx, get, put, hk, &b.Agg, buf); err != nil {
+			if buf, err = t.mergeRollup(ctx, st, hk, &b.Agg, buf); err != nil {
 				return err
 			}
 		}
@@ -141,7 +144,7 @@ func (t *Tx) WriteRollups(ctx context.Context, buckets []history.Bucket) error {
 			}
 			dk := k
 			dk.Res, dk.Bucket = history.Day, d
-			if buf, err = t.mergeRollup(ctx, get, put, dk, &b.Agg, buf); err != nil {
+			if buf, err = t.mergeRollup(ctx, st, dk, &b.Agg, buf); err != nil {
 				return err
 			}
 		}
@@ -164,29 +167,45 @@ func (t *Tx) compactStateForWrite(ctx context.Context, dst history.Resolution) (
 	return st, nil
 }
 
+// rollupStmts are the writer's prepared statements, bound to a Tx.
+type rollupStmts struct{ add, get, put *sql.Stmt }
+
 // mergeRollup adds a to the row of k; buf is scratch space, returned for
-// the next call. A stored row that does not decode is replaced: it is lost
-// already, and refusing would stop every later write of the batch.
-func (t *Tx) mergeRollup(ctx context.Context, get, put *sql.Stmt, k history.Key, a *history.Agg, buf []byte) ([]byte, error) {
+// the next call. Most buckets are new, so an insert is tried first and the
+// stored row read only when there is one. A stored row that does not decode
+// is replaced: it is lost already, and refusing would stop every later
+// write of the batch.
+func (t *Tx) mergeRollup(ctx context.Context, st rollupStmts, k history.Key, a *history.Agg, buf []byte) ([]byte, error) {
 	op := fmt.Sprintf("write %s rollup of %s from %s at %s", k.Res, k.Monitor, k.Vantage, k.Bucket.Format(time.RFC3339))
-	var data []byte
-	err := get.QueryRowContext(ctx, k.Monitor, string(k.Res), toNanos(k.Bucket), k.Vantage).Scan(&data)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-	case err != nil:
-		return buf, t.wrap(op, err)
-	default:
-		var old history.Agg
-		if err := old.UnmarshalBinary(data); err != nil {
-			t.s.opts.Logger.Warn("a stored rollup does not decode; it is replaced by the new checks",
-				"path", t.s.path, "monitor", k.Monitor, "vantage", k.Vantage, "res", string(k.Res),
-				"bucket", k.Bucket, "err", err)
-		} else {
-			old.Merge(a)
-			a = &old
-		}
+	buf, err := a.AppendBinary(buf[:0])
+	if err != nil {
+		return buf, fmt.Errorf("%s: encode: %w", op, err)
 	}
-	return t.putRollup(ctx, put, op, k, a, buf)
+	res, err := st.add.ExecContext(ctx, k.Monitor, k.Vantage, string(k.Res), toNanos(k.Bucket),
+		clampInt64(a.Checks), clampInt64(a.Failures), buf)
+	if err != nil {
+		return buf, t.wrap(op, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		if err != nil {
+			return buf, t.wrap(op, err)
+		}
+		return buf, nil
+	}
+	var data []byte
+	if err := st.get.QueryRowContext(ctx, k.Monitor, string(k.Res), toNanos(k.Bucket), k.Vantage).Scan(&data); err != nil {
+		return buf, t.wrap(op, err)
+	}
+	var old history.Agg
+	if err := old.UnmarshalBinary(data); err != nil {
+		t.s.opts.Logger.Warn("a stored rollup does not decode; it is replaced by the new checks",
+			"path", t.s.path, "monitor", k.Monitor, "vantage", k.Vantage, "res", string(k.Res),
+			"bucket", k.Bucket, "err", err)
+	} else {
+		old.Merge(a)
+		a = &old
+	}
+	return t.putRollup(ctx, st.put, op, k, a, buf)
 }
 
 func (t *Tx) putRollup(ctx context.Context, put *sql.Stmt, op string, k history.Key, a *history.Agg, buf []byte) ([]byte, error) {
