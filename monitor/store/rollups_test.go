@@ -55,7 +55,7 @@ func key(m, v string, res history.Resolution, at time.Time) history.Key {
 }
 
 // rollupRows is every stored rollup of resolution res, by key, as stored.
-func rollupRows(t *testing.T, s *Store, res history.Resolution) map[history.Key]string {
+func rollupRows(t testing.TB, s *Store, res history.Resolution) map[history.Key]string {
 	t.Helper()
 	rows, err := s.r.Query(`SELECT monitor, vantage, bucket, checks, failures, data FROM rollups WHERE res = ?`, string(res))
 	if err != nil {
@@ -564,4 +564,46 @@ func BenchmarkWriteRollups(b *testing.B) {
 		total += n
 	}
 	b.ReportMetric(float64(total)/time.Since(start).Seconds(), "buckets/s")
+}
+
+// BenchmarkCompactHour makes one hour of 2,000 monitors from their 60
+// minutes each, and reports the longest transaction, which is how long a
+// round may wait for the writer meanwhile.
+func BenchmarkCompactHour(b *testing.B) {
+	const monitors = 2000
+	ctx := context.Background()
+	agg := aggOf(check(true, 48), check(true, 52.5))
+	hour := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	var longest time.Duration
+	b.StopTimer()
+	for range b.N {
+		s, err := Open(ctx, filepath.Join(b.TempDir(), FileName), Options{PruneInterval: -1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		buckets := make([]history.Bucket, 0, monitors)
+		for m := range 60 {
+			buckets = buckets[:0]
+			for i := range monitors {
+				buckets = append(buckets, history.Bucket{Key: key(fmt.Sprintf("monitor-%05d", i), "local", history.Minute, hour.Add(time.Duration(m)*time.Minute)), Agg: agg})
+			}
+			if err := s.Update(ctx, func(tx *Tx) error { return tx.WriteRollups(ctx, buckets) }); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		for finished := false; !finished; {
+			start := time.Now()
+			if finished, err = s.compactStep(ctx, history.Minute, history.Hour, hour.Add(time.Hour+compactGrace)); err != nil {
+				b.Fatal(err)
+			}
+			longest = max(longest, time.Since(start))
+		}
+		b.StopTimer()
+		if n := len(rollupRows(b, s, history.Hour)); n != monitors {
+			b.Fatalf("%d hours made, want %d", n, monitors)
+		}
+		_ = s.Close()
+	}
+	b.ReportMetric(float64(longest.Microseconds())/1000, "ms-longest-tx")
 }
