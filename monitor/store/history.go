@@ -59,21 +59,26 @@ func (s *Store) StartRun(ctx context.Context, at time.Time) (int64, error) {
 // word (kill -9, power loss) has measured time up to its last heartbeat.
 // The time never goes back.
 func (s *Store) Heartbeat(ctx context.Context, run int64, at time.Time) error {
+	return s.Update(ctx, func(tx *Tx) error { return tx.Heartbeat(ctx, run, at) })
+}
+
+// Heartbeat is Store.Heartbeat inside the transaction, so that it commits
+// with the rollups and spans it vouches for.
+func (t *Tx) Heartbeat(ctx context.Context, run int64, at time.Time) error {
 	op := fmt.Sprintf("record heartbeat of daemon run %d", run)
-	return s.Update(ctx, func(tx *Tx) error {
-		res, err := tx.tx.ExecContext(ctx, `UPDATE history_runs SET seen_at = max(seen_at, ?) WHERE id = ?`,
-			toNanos(at), run)
-		if err != nil {
-			return tx.wrap(op, err)
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			if err != nil {
-				return tx.wrap(op, err)
-			}
-			return fmt.Errorf("%s: %w", op, ErrNotFound)
-		}
-		return nil
-	})
+	res, err := t.tx.ExecContext(ctx, `UPDATE history_runs SET seen_at = max(seen_at, ?) WHERE id = ?`,
+		toNanos(at), run)
+	if err != nil {
+		return t.wrap(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return t.wrap(op, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %w", op, ErrNotFound)
+	}
+	return nil
 }
 
 // StartSpans starts measuring monitors in run from `at` (their first round

@@ -590,3 +590,57 @@ func TestPruneRemovedMonitorsAndOldRuns(t *testing.T) {
 		t.Errorf("coverage of the new run = %v, %v", cov, err)
 	}
 }
+
+// keep_removed = 0 in the config: the next prune drops a removed monitor's
+// history.
+func TestKeepRemovedNegativeDropsAtNextPrune(t *testing.T) {
+	clk := newClock()
+	s, _ := openTest(t, clk, Options{KeepRemoved: -1})
+	ctx := context.Background()
+	now := clk.Now()
+	update(t, s, func(tx *Tx) error { return tx.RecordMaintenance(ctx, "x", iv(now.Add(-time.Hour), now)) })
+	if err := s.SyncMonitors(ctx, []string{"x"}, now.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SyncMonitors(ctx, nil, now); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.Prune(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := s.KnownMonitor(ctx, "x"); ok || p.History != 2 {
+		t.Errorf("pruned %+v; x still known: %v", p, ok)
+	}
+}
+
+// A heartbeat written with the rollups it vouches for is rolled back with
+// them.
+func TestHeartbeatInTransaction(t *testing.T) {
+	clk := newClock()
+	s, _ := openTest(t, clk, Options{})
+	ctx := context.Background()
+	t0 := clk.Now()
+	run, err := s.StartRun(ctx, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	update(t, s, func(tx *Tx) error { return tx.StartSpans(ctx, run, []string{"a"}, t0) })
+	boom := errors.New("boom")
+	if err := s.Update(ctx, func(tx *Tx) error {
+		if err := tx.Heartbeat(ctx, run, t0.Add(time.Hour)); err != nil {
+			return err
+		}
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatal(err)
+	}
+	update(t, s, func(tx *Tx) error { return tx.Heartbeat(ctx, run, t0.Add(time.Minute)) })
+	cov, err := s.Coverage(ctx, []string{"a"}, t0, t0.Add(2*time.Hour), t0.Add(2*time.Hour), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []history.Interval{iv(t0, t0.Add(time.Minute))}; !reflect.DeepEqual(cov["a"], want) {
+		t.Errorf("coverage = %v, want %v", cov["a"], want)
+	}
+}

@@ -58,7 +58,8 @@ type Options struct {
 	// KeepRemoved is how long the history of a monitor removed from the
 	// config is kept (its rollups, coverage, maintenance and resolved
 	// incidents), so that it stays readable through the API for a while.
-	// 0 means the default (30 days).
+	// 0 means the default (30 days); a negative value keeps nothing: the
+	// next prune drops it ([history] keep_removed = "0s").
 	KeepRemoved time.Duration
 	// PruneInterval is how often the background pruner runs. 0 means the
 	// default (1 minute); a negative value disables the background pruner
@@ -93,8 +94,11 @@ func (o *Options) defaults() {
 	if o.KeepDelivered == 0 {
 		o.KeepDelivered = 30 * 24 * time.Hour
 	}
-	if o.KeepRemoved <= 0 {
+	switch {
+	case o.KeepRemoved == 0:
 		o.KeepRemoved = 30 * 24 * time.Hour
+	case o.KeepRemoved < 0:
+		o.KeepRemoved = -time.Nanosecond // the cutoff is just after now
 	}
 	if o.PruneInterval == 0 {
 		o.PruneInterval = time.Minute
