@@ -86,8 +86,10 @@ func Handler(src Source, metrics http.Handler, logger *slog.Logger, opts ...Opti
 	mux.HandleFunc("/healthz", readOnly(s.healthz, textError))
 	mux.HandleFunc("/metrics", readOnly(s.serveMetrics, textError))
 	mux.HandleFunc("/api/v1/monitors", readOnly(s.apiList, jsonError))
-	// {name...} because monitor names are free text and may hold a slash.
-	mux.HandleFunc("/api/v1/monitors/{name...}", readOnly(s.apiOne, jsonError))
+	// {name...} because monitor names are free text and may hold a slash;
+	// apiMonitor tells a monitor's history from its document.
+	mux.HandleFunc("/api/v1/monitors/{name...}", readOnly(s.apiMonitor, jsonError))
+	mux.HandleFunc("/api/v1/incidents", readOnly(s.apiIncidents, jsonError))
 	mux.HandleFunc("/api/v1/notifications", readOnly(s.apiNotifications, jsonError))
 	mux.HandleFunc("/api/", readOnly(apiNotFound, jsonError))
 	mux.HandleFunc("/{$}", readOnly(s.statusPage, textError))
