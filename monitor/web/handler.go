@@ -93,6 +93,7 @@ func Handler(src Source, metrics http.Handler, logger *slog.Logger, opts ...Opti
 	mux.HandleFunc("/api/v1/notifications", readOnly(s.apiNotifications, jsonError))
 	mux.HandleFunc("/api/", readOnly(apiNotFound, jsonError))
 	mux.HandleFunc("/{$}", readOnly(s.statusPage, textError))
+	mux.HandleFunc("/badge/{path...}", readOnly(s.badge, textError))
 	return mux
 }
 
