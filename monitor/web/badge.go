@@ -51,14 +51,14 @@ func (s *server) badge(w http.ResponseWriter, r *http.Request) {
 		kind, win, name = segs[n-2], strings.TrimSuffix(segs[n-1], ".svg"), strings.Join(segs[:n-2], "/")
 	}
 	if kind == "" || name == "" {
-		textError(w, http.StatusNotFound, "no such badge; try /badge/NAME/status.svg, /badge/NAME/uptime/30d.svg or /badge/NAME/response/24h.svg")
+		s.badgeNotFound(w, "no such badge; try /badge/NAME/status.svg, /badge/NAME/uptime/30d.svg or /badge/NAME/response/24h.svg")
 		return
 	}
 	var window history.Window
 	if kind != "status" {
 		var err error
 		if window, err = history.ParseWindow(win); err != nil {
-			textError(w, http.StatusNotFound, "no such badge: "+err.Error())
+			s.badgeNotFound(w, "no such badge: "+err.Error())
 			return
 		}
 	}
@@ -68,7 +68,7 @@ func (s *server) badge(w http.ResponseWriter, r *http.Request) {
 	}
 	m := findMonitor(all, name)
 	if m == nil {
-		textError(w, http.StatusNotFound, fmt.Sprintf("no monitor named %q", name))
+		s.badgeNotFound(w, fmt.Sprintf("no monitor named %q", name))
 		return
 	}
 	var b badgeText
@@ -105,6 +105,16 @@ func (s *server) badge(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", badgeCSP)
 	_, _ = w.Write(b.svg())
+}
+
+// badgeNotFound answers 404 with msg, or on the public listener with the
+// word every other missing thing gets there: a hidden monitor's badge is
+// told from no monitor's by nothing.
+func (s *server) badgeNotFound(w http.ResponseWriter, msg string) {
+	if s.public {
+		msg = publicNotFound
+	}
+	textError(w, http.StatusNotFound, msg)
 }
 
 // badgeReport is the monitor's report, or nil when there is no history of

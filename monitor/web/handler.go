@@ -83,6 +83,22 @@ func Handler(src Source, metrics http.Handler, logger *slog.Logger, opts ...Opti
 	// Patterns carry no method: ServeMux would answer a wrong method with a
 	// plain-text 405, and the API promises JSON errors.
 	mux := http.NewServeMux()
+	if s.public {
+		// Everything public reads the daemon through publicSource (see
+		// monitor/web/public.go), which has applied allow already; its views
+		// lack the fields allow may test (tags), so allow is spent here.
+		s.src = newPublicSource(s.src, s.allow, s.log)
+		s.allow = func(*MonitorView) bool { return true }
+		mux.HandleFunc("/{$}", readOnly(s.statusPage, textError))
+		mux.HandleFunc("/monitors/{name...}", readOnly(s.detailPage, textError))
+		mux.HandleFunc("/badge/{path...}", readOnly(s.badge, textError))
+		// The API, /metrics, /healthz and anything else do not exist here,
+		// whatever the method.
+		mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+			textError(w, http.StatusNotFound, publicNotFound)
+		})
+		return mux
+	}
 	mux.HandleFunc("/healthz", readOnly(s.healthz, textError))
 	mux.HandleFunc("/metrics", readOnly(s.serveMetrics, textError))
 	mux.HandleFunc("/api/v1/monitors", readOnly(s.apiList, jsonError))
@@ -93,6 +109,7 @@ func Handler(src Source, metrics http.Handler, logger *slog.Logger, opts ...Opti
 	mux.HandleFunc("/api/v1/notifications", readOnly(s.apiNotifications, jsonError))
 	mux.HandleFunc("/api/", readOnly(apiNotFound, jsonError))
 	mux.HandleFunc("/{$}", readOnly(s.statusPage, textError))
+	mux.HandleFunc("/monitors/{name...}", readOnly(s.detailPage, textError))
 	mux.HandleFunc("/badge/{path...}", readOnly(s.badge, textError))
 	return mux
 }
