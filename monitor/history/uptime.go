@@ -1,6 +1,7 @@
 package history
 
 import (
+	"cmp"
 	"slices"
 	"time"
 
@@ -42,10 +43,9 @@ func (tl *Timeline) Uptime(from, to, now time.Time) Uptime {
 	if !to.After(from) {
 		return Uptime{}
 	}
-	segs := tl.segments(from, to, now)
 	var u Uptime
-	for i := range segs {
-		u.add(segs[i].state, segs[i].End.Sub(segs[i].Start))
+	for _, sg := range tl.segments(from, to, now) {
+		u.add(sg.state, time.Duration(sg.end-sg.start))
 	}
 	u.finish(to.Sub(from), tl.MaintenanceCountsAsDown)
 	return u
@@ -70,33 +70,36 @@ func (tl *Timeline) Days(n int, now time.Time) []DayCell {
 	}
 	now = now.UTC()
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	// UTC has no daylight saving: every day is 24 hours.
-	first := today.Add(-time.Duration(n-1) * 24 * time.Hour)
+	first := today.Add(-time.Duration(n-1) * day)
 	segs := tl.segments(first, now, now)
 	cells := make([]DayCell, n)
-	j := 0
+	nowNs, j := nanos(now), 0
 	for i := range cells {
-		start := first.Add(time.Duration(i) * 24 * time.Hour)
-		end := start.Add(24 * time.Hour)
+		start := first.Add(time.Duration(i) * day)
+		a := nanos(start)
+		b := a + int64(day)
 		if i == n-1 {
-			end = now
+			b = nowNs
 		}
 		var u Uptime
 		// Segments are sorted and disjoint, so the ones that ended before
 		// this day are never looked at again; one that runs past the day's
 		// end stays for the next.
-		for j < len(segs) && !segs[j].End.After(start) {
+		for j < len(segs) && segs[j].end <= a {
 			j++
 		}
-		for k := j; k < len(segs) && segs[k].Start.Before(end); k++ {
-			u.add(segs[k].state, earlier(segs[k].End, end).Sub(later(segs[k].Start, start)))
+		for k := j; k < len(segs) && segs[k].start < b; k++ {
+			u.add(segs[k].state, time.Duration(min(segs[k].end, b)-max(segs[k].start, a)))
 		}
 		incidentDown := u.Down
-		u.finish(end.Sub(start), tl.MaintenanceCountsAsDown)
+		u.finish(time.Duration(b-a), tl.MaintenanceCountsAsDown)
 		cells[i] = DayCell{Start: start, Uptime: u, State: dayState(u, incidentDown)}
 	}
 	return cells
 }
+
+// day is a UTC day: UTC has no daylight saving, so every day is 24 hours.
+const day = 24 * time.Hour
 
 // dayState is the worst thing that happened in a day. Maintenance counted
 // as down does not paint a day red: the bar tells an outage from planned
@@ -128,9 +131,14 @@ const (
 	stateMaintenance
 )
 
+// span is [start, end) in Unix nanoseconds: the layout is computed on
+// plain integers, which compare and sort several times faster than
+// time.Time and hold no pointers for the collector to chase.
+type span struct{ start, end int64 }
+
 // segment is a stretch of measured time in one state.
 type segment struct {
-	Interval
+	span
 	state state
 }
 
@@ -153,10 +161,10 @@ func (u *Uptime) add(s state, d time.Duration) {
 	}
 }
 
-// finish derives what is not measured from the span's length, and folds
-// maintenance into down when the setting says so.
-func (u *Uptime) finish(span time.Duration, maintenanceIsDown bool) {
-	u.Unknown = max(span-u.Up-u.Down-u.Maintenance, 0)
+// finish derives what is not measured from the length of the range, and
+// folds maintenance into down when the setting says so.
+func (u *Uptime) finish(length time.Duration, maintenanceIsDown bool) {
+	u.Unknown = max(length-u.Up-u.Down-u.Maintenance, 0)
 	if maintenanceIsDown {
 		u.Down += u.Maintenance
 	}
@@ -166,12 +174,14 @@ func (u *Uptime) finish(span time.Duration, maintenanceIsDown bool) {
 // measured segments, each in the one state that wins there. Gaps between
 // segments are unknown.
 func (tl *Timeline) segments(lo, hi, now time.Time) []segment {
-	measured := normalise(tl.Measured, lo, hi)
+	l, h := nanos(lo), nanos(hi)
+	measured := normalise(intervals(tl.Measured), l, h)
 	if len(measured) == 0 {
 		return nil
 	}
-	maint := normalise(tl.Maintenance, lo, hi)
-	var downRaw, degradedRaw []Interval
+	maint := normalise(intervals(tl.Maintenance), l, h)
+	nowNs := nanos(now)
+	var downRaw, degradedRaw []span
 	for i := range tl.Incidents {
 		inc := &tl.Incidents[i]
 		if inc.Kind != incident.KindTarget {
@@ -181,67 +191,66 @@ func (tl *Timeline) segments(lo, hi, now time.Time) []segment {
 		if dt.Start.IsZero() {
 			continue // no time to start from: nothing to count
 		}
-		dt.End = earlier(dt.End, now)
-		scopeSpans(inc, dt, func(iv Interval, s result.Scope) {
-			if s == result.ScopePartial {
-				degradedRaw = append(degradedRaw, iv)
+		scopeSpans(inc, span{nanos(dt.Start), min(nanos(dt.End), nowNs)}, func(sp span, sc result.Scope) {
+			if sc == result.ScopePartial {
+				degradedRaw = append(degradedRaw, sp)
 			} else {
-				downRaw = append(downRaw, iv)
+				downRaw = append(downRaw, sp)
 			}
 		})
 	}
-	down := normalise(downRaw, lo, hi)
-	degraded := normalise(degradedRaw, lo, hi)
+	down := normalise(downRaw, l, h)
+	degraded := normalise(degradedRaw, l, h)
 
 	// Every boundary of every list; between two neighbours, membership in
 	// each list is constant, so one look per list decides the stretch.
-	bounds := make([]time.Time, 0, 2*(len(measured)+len(maint)+len(down)+len(degraded)))
-	for _, l := range [][]Interval{measured, maint, down, degraded} {
-		for _, iv := range l {
-			bounds = append(bounds, iv.Start, iv.End)
+	bounds := make([]int64, 0, 2*(len(measured)+len(maint)+len(down)+len(degraded)))
+	for _, list := range [...][]span{measured, maint, down, degraded} {
+		for _, sp := range list {
+			bounds = append(bounds, sp.start, sp.end)
 		}
 	}
-	slices.SortFunc(bounds, time.Time.Compare)
-	bounds = slices.CompactFunc(bounds, time.Time.Equal)
+	slices.Sort(bounds)
+	bounds = slices.Compact(bounds)
 
 	var pm, px, pd, pg int
-	var segs []segment
+	segs := make([]segment, 0, len(bounds))
 	for k := 0; k+1 < len(bounds); k++ {
 		a, b := bounds[k], bounds[k+1]
 		if !covers(measured, &pm, a) {
 			continue
 		}
-		s := stateUp
+		st := stateUp
 		switch {
 		case covers(maint, &px, a):
-			s = stateMaintenance
+			st = stateMaintenance
 		case covers(down, &pd, a):
-			s = stateDown
+			st = stateDown
 		case covers(degraded, &pg, a):
-			s = stateDegraded
+			st = stateDegraded
 		}
-		if n := len(segs); n > 0 && segs[n-1].state == s && segs[n-1].End.Equal(a) {
-			segs[n-1].End = b
+		if n := len(segs); n > 0 && segs[n-1].state == st && segs[n-1].end == a {
+			segs[n-1].end = b
 			continue
 		}
-		segs = append(segs, segment{Interval{a, b}, s})
+		segs = append(segs, segment{span{a, b}, st})
 	}
 	return segs
 }
 
 // covers reports whether the sorted, disjoint list l holds instant t. The
 // cursor p only moves forward, so t must not decrease between calls.
-func covers(l []Interval, p *int, t time.Time) bool {
-	for *p < len(l) && !l[*p].End.After(t) {
+func covers(l []span, p *int, t int64) bool {
+	for *p < len(l) && l[*p].end <= t {
 		*p++
 	}
-	return *p < len(l) && !l[*p].Start.After(t)
+	return *p < len(l) && l[*p].start <= t
 }
 
 // scopeSpans splits an incident's downtime dt by the scope it had: the
 // scope it opened with, then each change's scope from the change on.
-func scopeSpans(inc *incident.Incident, dt Interval, emit func(Interval, result.Scope)) {
-	if !dt.End.After(dt.Start) {
+func scopeSpans(inc *incident.Incident, dt span, emit func(span, result.Scope)) {
+	if dt.end <= dt.start {
 		return
 	}
 	cur := inc.OpenScope
@@ -255,55 +264,60 @@ func scopeSpans(inc *incident.Incident, dt Interval, emit func(Interval, result.
 			cur = inc.Changes[0].Scope
 		}
 	}
-	pos := dt.Start
+	pos := dt.start
 	for _, c := range inc.Changes {
-		at := c.At.Time
-		if !at.After(pos) {
+		at := nanos(c.At.Time)
+		if at <= pos {
 			cur = c.Scope
 			continue
 		}
-		if !at.Before(dt.End) {
+		if at >= dt.end {
 			break
 		}
-		emit(Interval{pos, at}, cur)
+		emit(span{pos, at}, cur)
 		pos, cur = at, c.Scope
 	}
-	emit(Interval{pos, dt.End}, cur)
+	emit(span{pos, dt.end}, cur)
 }
 
-// normalise clips ivs to [lo, hi), drops what is empty, and sorts and
-// merges the rest into disjoint intervals: the store hands spans in any
-// order and a monitor's runs may overlap.
-func normalise(ivs []Interval, lo, hi time.Time) []Interval {
-	out := make([]Interval, 0, len(ivs))
-	for _, iv := range ivs {
-		iv.Start, iv.End = later(iv.Start, lo), earlier(iv.End, hi)
-		if iv.End.After(iv.Start) {
-			out = append(out, iv)
+func intervals(ivs []Interval) []span {
+	out := make([]span, len(ivs))
+	for i, iv := range ivs {
+		out[i] = span{nanos(iv.Start), nanos(iv.End)}
+	}
+	return out
+}
+
+// normalise clips sps to [lo, hi), drops what is empty, and sorts and
+// merges the rest into disjoint spans, in place: the store hands spans in
+// any order and a monitor's runs may overlap.
+func normalise(sps []span, lo, hi int64) []span {
+	out := sps[:0]
+	for _, sp := range sps {
+		sp.start, sp.end = max(sp.start, lo), min(sp.end, hi)
+		if sp.end > sp.start {
+			out = append(out, sp)
 		}
 	}
-	slices.SortFunc(out, func(a, b Interval) int { return a.Start.Compare(b.Start) })
+	slices.SortFunc(out, func(a, b span) int { return cmp.Compare(a.start, b.start) })
 	merged := out[:0]
-	for _, iv := range out {
-		if n := len(merged); n > 0 && !iv.Start.After(merged[n-1].End) {
-			merged[n-1].End = later(merged[n-1].End, iv.End)
+	for _, sp := range out {
+		if n := len(merged); n > 0 && sp.start <= merged[n-1].end {
+			merged[n-1].end = max(merged[n-1].end, sp.end)
 			continue
 		}
-		merged = append(merged, iv)
+		merged = append(merged, sp)
 	}
 	return merged
 }
 
-func earlier(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
+// nanos is t in Unix nanoseconds, clamped to about 1823..2116 so that no
+// difference of two overflows: no monitor's history reaches outside, and a
+// bad time in the store is counted at the edge instead of wrapping around.
+func nanos(t time.Time) int64 {
+	const limit = 1<<62 - 1
+	if sec := t.Unix(); sec < -limit/int64(time.Second) || sec > limit/int64(time.Second) {
+		return min(max(sec, -1), 1) * limit
 	}
-	return a
-}
-
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
+	return min(max(t.UnixNano(), -limit), limit)
 }
