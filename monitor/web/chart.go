@@ -235,17 +235,23 @@ func yOf(v, top float64) float64 {
 	return plotB - math.Max(0, math.Min(1, v/top))*(plotB-plotT)
 }
 
-// niceScale is the top of the value axis and its tick step: about four
-// steps of 1, 2, 2.5 or 5 times a power of ten, the top at or above max.
+// niceScale is the top of the value axis and its tick step: the smallest
+// step of 1, 2, 2.5 or 5 times a power of ten that reaches max in at most
+// five steps.
 func niceScale(max float64) (top, step float64) {
-	raw := max / 4
-	e := math.Pow(10, math.Floor(math.Log10(raw)))
-	for _, f := range []float64{1, 2, 2.5, 5, 10} {
-		if step = f * e; step >= raw {
+	e := math.Pow(10, math.Floor(math.Log10(max/5)))
+	for _, f := range []float64{1, 2, 2.5, 5, 10, 20, 25, 50} {
+		if step = f * e; steps(max, step) <= 5 {
 			break
 		}
 	}
-	return math.Ceil(max/step) * step, step
+	return steps(max, step) * step, step
+}
+
+// steps is how many steps reach max; a rounding error of the division
+// does not add one.
+func steps(max, step float64) float64 {
+	return math.Ceil(max/step - 1e-9)
 }
 
 // timeTicks labels the time axis at round UTC times: every 6 hours over a

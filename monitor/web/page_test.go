@@ -16,6 +16,7 @@ import (
 var (
 	// wbrRE: a line-break opportunity inside a URL is not a space.
 	wbrRE   = regexp.MustCompile(`<wbr>`)
+	styleRE = regexp.MustCompile(`(?s)<style>.*?</style>`)
 	tagRE   = regexp.MustCompile(`<[^>]*>`)
 	spaceRE = regexp.MustCompile(`\s+`)
 	punctRE = regexp.MustCompile(` ([,;.:])`)
@@ -23,7 +24,7 @@ var (
 
 // pageText is the page as a text browser would show it, roughly.
 func pageText(body string) string {
-	body = wbrRE.ReplaceAllString(body, "")
+	body = wbrRE.ReplaceAllString(styleRE.ReplaceAllString(body, ""), "")
 	t := spaceRE.ReplaceAllString(html.UnescapeString(tagRE.ReplaceAllString(body, " ")), " ")
 	return punctRE.ReplaceAllString(t, "$1")
 }
