@@ -16,22 +16,36 @@ import (
 // the width it is given; the text size is set by the style sheet, larger
 // on a narrow screen so that it stays readable when the chart shrinks.
 const (
-	chartW, chartH           = 720, 250
-	plotL, plotR             = 84, 708
-	plotT, plotB             = 12, 168
-	xLabelY                  = 190
-	barLabelY, barY, barH    = 214, 222, 20
-	maxLabelFont             = 22 // the largest text size of the style sheet, in chart units
-	approxCharWidthPerFontPx = 0.6
+	chartW, chartH    = 720, 296
+	plotL, plotR      = 70, 708
+	plotT, plotB      = 36, 200
+	xLabelY           = 230
+	barLabelY         = 258
+	barY, barH        = 268, 24
+	maxLabelFont      = 26 // the largest text size of the style sheet, in chart units
+	approxCharPerFont = 0.6
 )
+
+// chartGeom is the layout the template draws with.
+type chartGeom struct {
+	W, H, L, R, T, B, XLabelY, YLabelX, BarLabelY, BarY, BarH, BarTextY int
+}
+
+var geom = chartGeom{
+	W: chartW, H: chartH, L: plotL, R: plotR, T: plotT, B: plotB,
+	XLabelY: xLabelY, YLabelX: plotL - 6, BarLabelY: barLabelY, BarY: barY, BarH: barH, BarTextY: barY + barH/2,
+}
 
 // chartView is one vantage's response-time chart, every coordinate
 // already a string in chart units.
 type chartView struct {
+	G       chartGeom
 	ID      string // "chart-0": never made from a name
 	Vantage string
-	Title   string // the SVG's accessible name
-	Desc    string // and its description, the numbers in words
+	// Unit is the value axis' unit ("ms" or "s"); the ticks are numbers.
+	Unit  string
+	Title string // the SVG's accessible name
+	Desc  string // and its description, the numbers in words
 
 	// Band is p50 to p95 of the total time, Line the p50, one polygon and
 	// polyline per run of consecutive points; Dots are runs of one.
@@ -50,8 +64,9 @@ type chartView struct {
 type point struct{ X, Y string }
 
 type tick struct {
-	Pos   string // y of a value tick, x of a time tick
-	Label string
+	Pos    string // y of a value tick, x of a time tick
+	Label  string
+	Anchor string // text-anchor of a time tick: the last one ends at the edge
 }
 
 type segment struct {
@@ -97,7 +112,7 @@ func buildCharts(monitor string, pts []history.LatencyPoint, from, to time.Time,
 
 func buildChart(i int, monitor, vantageName string, pts []history.LatencyPoint, from, to time.Time, step time.Duration, windowWords string) chartView {
 	slices.SortFunc(pts, func(a, b history.LatencyPoint) int { return a.At.Compare(b.At.Time) })
-	c := chartView{ID: "chart-" + strconv.Itoa(i), Vantage: vantageName}
+	c := chartView{G: geom, ID: "chart-" + strconv.Itoa(i), Vantage: vantageName}
 	c.Title = "Response time of " + monitor + " from " + vantageName + " over the " + windowWords
 
 	// Only points with checks have times; a step with none is a gap.
@@ -119,12 +134,14 @@ func buildChart(i int, monitor, vantageName string, pts []history.LatencyPoint, 
 		}
 	}
 	top, yStep := niceScale(slices.Max(append(ys, 1)))
-	for v := 0.0; v <= top+yStep/2; v += yStep {
-		label := formatMs(v)
-		if v == 0 {
-			label = "0"
-		}
-		c.YTicks = append(c.YTicks, tick{Pos: ff(yOf(v, top)), Label: label})
+	c.Unit = "ms"
+	div := 1.0
+	if top >= 2000 {
+		c.Unit, div = "s", 1000
+	}
+	for k := 0.0; k <= steps(top, yStep); k++ {
+		v := k * yStep
+		c.YTicks = append(c.YTicks, tick{Pos: ff(yOf(v, top)), Label: strconv.FormatFloat(v/div, 'f', -1, 64)})
 	}
 	c.XTicks = timeTicks(from, to)
 
@@ -212,7 +229,7 @@ func (c *chartView) addPhases(last history.LatencyPoint) {
 		w := p.ms / sum * (plotR - plotL)
 		text := p.name + " " + msText(p.ms)
 		seg := segment{Class: p.class, X: ff(x), W: ff(w), TextX: ff(x + w/2), Title: text}
-		if w >= float64(len(text))*maxLabelFont*approxCharWidthPerFontPx+8 {
+		if w >= float64(len(text))*maxLabelFont*approxCharPerFont+8 {
 			seg.Label = text
 		}
 		c.Bar = append(c.Bar, seg)
@@ -271,7 +288,15 @@ func timeTicks(from, to time.Time) []tick {
 			continue
 		}
 		x := plotL + float64(t.Sub(from))/float64(span)*(plotR-plotL)
-		ticks = append(ticks, tick{Pos: ff(x), Label: t.Format(layout)})
+		// The labels at either end stay inside the chart.
+		anchor := "middle"
+		switch {
+		case x > plotR-40:
+			anchor = "end"
+		case x < plotL+40:
+			anchor = "start"
+		}
+		ticks = append(ticks, tick{Pos: ff(x), Label: t.Format(layout), Anchor: anchor})
 	}
 	return ticks
 }

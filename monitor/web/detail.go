@@ -78,6 +78,11 @@ type incidentRow struct {
 	Resolution     string // "" on the public page
 }
 
+// maxDetailErrorRunes bounds the error text on the detail page, which has
+// room for more than a row of the status page, but not for any length a
+// target may send.
+const maxDetailErrorRunes = 5 * maxErrorRunes
+
 // latestView is the last round with what it rests on: never on the public
 // page.
 type latestView struct {
@@ -283,7 +288,7 @@ func latest(o *result.Outcome, now time.Time) *latestView {
 	r := &o.Result
 	v := &latestView{
 		Headline:   r.Headline(),
-		Error:      r.Error,
+		Error:      truncate(r.Error, maxDetailErrorRunes),
 		Class:      string(r.Class),
 		Gateway:    r.Gateway,
 		Via:        r.Via,

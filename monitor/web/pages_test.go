@@ -188,7 +188,8 @@ func TestDetailPage(t *testing.T) {
 				t.Errorf("chart %d lacks the %s phase", i, ph)
 			}
 		}
-		if !strings.Contains(svg, ">0</text>") || !strings.Contains(svg, ">06:00</text>") {
+		if !strings.Contains(svg, ">0</text>") || !strings.Contains(svg, ">400</text>") || !strings.Contains(svg, `class="unit"`) ||
+			!strings.Contains(svg, ">06:00</text>") {
 			t.Errorf("chart %d lacks axis labels", i)
 		}
 	}
@@ -499,7 +500,9 @@ func TestChartScale(t *testing.T) {
 	if len(c) != 1 || len(c[0].Lines) != 2 || len(c[0].Dots) != 1 || len(c[0].Bar) != 2 {
 		t.Fatalf("charts %+v", c)
 	}
-	if c[0].Bar[0].X != "84.0" || c[0].Bar[0].W != "156.0" || c[0].Bar[1].X != "240.0" || c[0].Bar[1].W != "468.0" {
+	// dns 10 ms and first byte 30 ms: a quarter and three quarters of
+	// the plot's 638 units.
+	if c[0].Bar[0].X != "70.0" || c[0].Bar[0].W != "159.5" || c[0].Bar[1].X != "229.5" || c[0].Bar[1].W != "478.5" {
 		t.Errorf("bar segments %+v", c[0].Bar)
 	}
 	if c[0].Desc != "p50 of the total time from 30 ms to 60 ms, p95 up to 120 ms, over 5 checks (0 failed). Latest, at 11:45 UTC: p50 35 ms, p95 70 ms." {
