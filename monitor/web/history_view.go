@@ -208,7 +208,7 @@ type vantagePanel struct {
 type vantageView struct {
 	Name  string
 	State string // healthy, impaired, unreachable (a CSS class) or unknown
-	Title string // since when, for the tooltip
+	Title string // since when and why, for the tooltip
 }
 
 // buildVantagePanel puts a snapshot in words. public leaves out the errors,
@@ -226,6 +226,9 @@ func buildVantagePanel(snap vantage.Snapshot, now time.Time, public bool) *vanta
 		v := vantageView{Name: h.Name, State: string(h.State)}
 		if !h.Since.IsZero() {
 			v.Title = string(h.State) + " since " + h.Since.UTC().Format(time.RFC3339)
+		}
+		if !public && h.Error != "" && h.State != vantage.Healthy {
+			v.Title = strings.TrimSpace(v.Title + ": " + truncate(h.Error, maxErrorRunes))
 		}
 		who := "agent " + h.Name
 		if h.Name == result.LocalVantage {

@@ -426,6 +426,11 @@ func TestPagesEscapeHostile(t *testing.T) {
 				t.Errorf("%s: text lacks %q", path, hs)
 			}
 		}
+		// The vantage's error is its badge's tooltip too: a title=""
+		// attribute holding the markup as its value.
+		if path == "/" && !strings.Contains(titles.String(), "unreachable since 2026-11-21T11:03:00Z: "+hostile[1]) {
+			t.Errorf("the vantage badge's tooltip lost the error: %q", titles.String())
+		}
 		if path != "/" {
 			// In the chart's <title> (SVG: a normal element, so the parser
 			// reads its text), and in a cell's tooltip.
