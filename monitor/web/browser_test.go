@@ -73,6 +73,8 @@ func TestPagesInBrowser(t *testing.T) {
 	src, name := browserSource()
 	srv := httptest.NewServer(pagesHandler(src))
 	defer srv.Close()
+	pub := httptest.NewServer(pagesHandler(src, WithPublic("Acme status", nil)))
+	defer pub.Close()
 
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
@@ -110,10 +112,13 @@ func TestPagesInBrowser(t *testing.T) {
 	pages := []struct {
 		file, path string
 		chart      bool
+		public     bool
 	}{
-		{"status", "/", false},
-		{"detail", "/monitors/" + url.PathEscape(name), true},
-		{"detail-shop", "/monitors/shop", true},
+		{"status", "/", false, false},
+		{"detail", "/monitors/" + url.PathEscape(name), true, false},
+		{"detail-shop", "/monitors/shop", true, false},
+		{"public-status", "/", false, true},
+		{"public-detail", "/monitors/" + url.PathEscape(name), true, true},
 	}
 	for _, pg := range pages {
 		for _, width := range []int64{1400, 360} {
@@ -122,6 +127,10 @@ func TestPagesInBrowser(t *testing.T) {
 					continue // one dark width shows the palette
 				}
 				shot := fmt.Sprintf("%s-%d-%s.png", pg.file, width, scheme)
+				base := srv.URL
+				if pg.public {
+					base = pub.URL
+				}
 				t.Run(shot, func(t *testing.T) {
 					colours := func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
 						_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
@@ -132,7 +141,7 @@ func TestPagesInBrowser(t *testing.T) {
 					err := chromedp.Do(bctx,
 						chromedp.EmulateViewport(width, 900),
 						colours,
-						chromedp.Navigate(srv.URL+pg.path),
+						chromedp.Navigate(base+pg.path),
 						chromedp.WaitReady(chromedp.CSS("body")),
 					)
 					if err != nil {
@@ -194,7 +203,7 @@ func TestPagesInBrowser(t *testing.T) {
 					if light != (scheme == "light") {
 						t.Errorf("%s in %s: background %s", pg.path, scheme, m.Background)
 					}
-					if pg.file == "detail" && !strings.Contains(m.Title, "<script>alert(1)</script>") {
+					if strings.HasSuffix(pg.file, "detail") && !strings.Contains(m.Title, "<script>alert(1)</script>") {
 						t.Errorf("the hostile name is not the page's title as text: %q", m.Title)
 					}
 				})

@@ -138,6 +138,12 @@ func (s *server) detailPage(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case errors.Is(err, ErrUnknownMonitor):
 			reports = nil
+		case err != nil && m == nil:
+			// Not configured, and the store cannot say whether it keeps
+			// the name: neither a page nor a 404 would be true.
+			s.log.Error("http: reading history failed", "monitor", name, "err", err)
+			textError(w, http.StatusInternalServerError, s.redact("cannot read history: "+err.Error()))
+			return
 		case err != nil:
 			s.log.Error("http: reading history failed", "monitor", name, "err", err)
 			d.HistoryProblem = "History is unavailable right now."

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vantage-monitor/vantage/monitor/history"
 	"github.com/vantage-monitor/vantage/monitor/incident"
+	"github.com/vantage-monitor/vantage/monitor/redact"
 	"github.com/vantage-monitor/vantage/monitor/result"
 	"github.com/vantage-monitor/vantage/monitor/vantage"
 )
@@ -268,6 +269,11 @@ func TestDetailPageWithoutHistory(t *testing.T) {
 	if text := pageText(rec.Body.String()); rec.Code != 200 || !strings.Contains(text, "History is unavailable: disk I/O error") || !strings.Contains(text, "Result 502") {
 		t.Errorf("%d: %s", rec.Code, text)
 	}
+	// For a name not in the config, the store's failure is not a 404.
+	rec = serve(pagesHandler(src), http.MethodGet, "/monitors/gone")
+	if rec.Code != 500 || !strings.Contains(rec.Body.String(), "cannot read history: disk I/O error") {
+		t.Errorf("%d: %s", rec.Code, rec.Body)
+	}
 }
 
 // TestDetailPageHome: the way back to the status page climbs as many
@@ -517,5 +523,41 @@ func TestChartScale(t *testing.T) {
 	c = buildCharts("m", []history.LatencyPoint{{Vantage: "v"}}, from, testNow, 5*time.Minute, "last hour")
 	if len(c) != 1 || len(c[0].Lines)+len(c[0].Dots) != 0 || c[0].Desc != "No response times were recorded." {
 		t.Errorf("empty chart %+v", c)
+	}
+}
+
+// TestPagesRedacted: with the config's redactor, a secret is hidden in
+// every value the pages show: URL, error, evidence, fixes, the vantage
+// panel, the incidents and the chart.
+func TestPagesRedacted(t *testing.T) {
+	const secret = "s3cr3t-token-42"
+	r := redact.New([]redact.Secret{{Value: secret}})
+	src := sampleHistory()
+	shop := &src.mons[3]
+	shop.URL = "https://bob:hunter2@shop.example.test/healthz"
+	shop.LastResult.URL = shop.URL
+	shop.LastResult.Error = "echoed " + secret
+	shop.LastResult.Evidence.Headers = []string{"X-Token: " + secret}
+	shop.LastResult.Evidence.Body = "token=" + secret
+	shop.LastResult.Evidence.Markers = []string{"body has " + secret}
+	shop.LastResult.Fixes = []string{"rotate " + secret}
+	rep := sampleReport("shop")
+	rep.Incidents[0].Gateway = "gw-" + secret
+	src.reports["shop"] = rep
+	src.snap.Vantages[1].Error = "auth " + secret + " refused"
+	h := pagesHandler(src, WithRedact(r.String))
+	for _, path := range []string{"/", "/monitors/shop"} {
+		body := serve(h, http.MethodGet, path).Body.String()
+		for _, leak := range []string{secret, "hunter2"} {
+			if strings.Contains(body, leak) {
+				t.Errorf("%s shows %q", path, leak)
+			}
+		}
+		if !strings.Contains(body, "&lt;secret&gt;") || !strings.Contains(body, "bob:xxxxx@shop.example.test") {
+			t.Errorf("%s shows no marker", path)
+		}
+	}
+	if shop.LastResult.Error != "echoed "+secret || src.snap.Vantages[1].Error != "auth "+secret+" refused" {
+		t.Error("redaction wrote into the source's values")
 	}
 }
