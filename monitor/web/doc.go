@@ -47,8 +47,15 @@
 //     error, and which receivers are degraded (asked to wait longer than
 //     max_retry_after). Optional filter: state=failed (or pending, sending).
 //   - GET /: the status page, worst monitors first. It takes the same
-//     filters and paging as the API, with Previous and Next links.
-//   - GET /monitors/{name}: a monitor's detail page.
+//     filters and paging as the API, with Previous and Next links. Each
+//     row says for whom the monitor is down (its scope) and, when the
+//     Source keeps history (HistorySource), has a 90-day bar and the
+//     30-day uptime; a panel above the table says which vantages are
+//     impaired or unreachable. A name links to its detail page.
+//   - GET /monitors/{name}: the monitor's detail page: uptime over 24h, 7d,
+//     30d and 90d, an SVG response-time chart per vantage, its incidents
+//     and its latest result with the evidence and fixes (page.go,
+//     detail.go). A 404 page for a name neither configured nor kept.
 //   - GET /badge/{name}/status.svg, /badge/{name}/uptime/{window}.svg and
 //     /badge/{name}/response/{window}.svg: shields.io-style SVG badges,
 //     cached for 60 seconds (monitor/web/badge.go). The status badge is
@@ -63,6 +70,13 @@
 //     weighted by its checks: percentiles of steps and vantages do not merge
 //     into one, so it is a typical response time, not a true median. A
 //     monitor not configured is a 404, not a badge.
+//
+// The pages are plain HTML with an inline style sheet and no script. They
+// work from 360 px wide (the tables become stacked cards) and follow
+// prefers-color-scheme. The public listener (WithPublic) serves the same
+// pages with only names, states, scope, uptime, response times and
+// incidents: never a URL, an error text, evidence, fixes, a gateway or a
+// vantage's error.
 //
 // # The public listener
 //
@@ -99,6 +113,9 @@
 // Each request calls Source.Monitors once (the page and API; the history
 // API and the badges then read HistorySource once too) or Source.Health
 // once (/healthz) and renders into memory before writing, so a failure
-// mid-render gives a clean 500 instead of half a page. Timeouts belong to the
-// daemon's http.Server.
+// mid-render gives a clean 500 instead of half a page. The status page asks
+// HistorySource.Overview for the rows it shows only (one page, at most
+// MaxPageSize rows, however many monitors there are), and the detail page
+// asks History once per window. Timeouts belong to the daemon's
+// http.Server.
 package web

@@ -22,7 +22,7 @@ import (
 func ratio(r float64) *float64 { return &r }
 
 // sampleReport is a day with one resolved outage and one latency point.
-func sampleReport(monitor string) *history.Report {
+func apiSampleReport(monitor string) *history.Report {
 	rep := &history.Report{
 		Monitor: monitor, Window: history.Window24h,
 		From: result.TimeOf(testNow.Add(-24 * time.Hour)), To: result.TimeOf(testNow),
@@ -48,7 +48,7 @@ func sampleReport(monitor string) *history.Report {
 func historySource() *fakeHistory {
 	return &fakeHistory{
 		fakeSource: fakeSource{mons: sampleMonitors()},
-		reports:    map[string]*history.Report{"shop": sampleReport("shop")},
+		reports:    map[string]*history.Report{"shop": apiSampleReport("shop")},
 	}
 }
 
@@ -171,7 +171,7 @@ func TestHistoryRouting(t *testing.T) {
 	}
 	src := &fakeHistory{fakeSource: fakeSource{mons: mons}, reports: map[string]*history.Report{}}
 	for _, n := range append(names, "gone") { // gone: removed from the config, history kept
-		src.reports[n] = sampleReport(n)
+		src.reports[n] = apiSampleReport(n)
 	}
 	h := newTestHandler(src, nil, nil)
 	for _, tt := range []struct {

@@ -60,11 +60,11 @@ func leakySource() *fakeHistory {
 	entry.Gateway = "INC-GW-13"
 	hidden := entry
 	hidden.ID, hidden.Monitor = 10, "HIDDEN-MON-18"
-	rep := sampleReport("shop")
+	rep := apiSampleReport("shop")
 	rep.Incidents = []history.IncidentEntry{entry}
 	return &fakeHistory{
 		fakeSource: fakeSource{mons: mons},
-		reports:    map[string]*history.Report{"shop": rep, "HIDDEN-MON-18": sampleReport("HIDDEN-MON-18")},
+		reports:    map[string]*history.Report{"shop": rep, "HIDDEN-MON-18": apiSampleReport("HIDDEN-MON-18")},
 		incidents:  []history.IncidentEntry{entry, hidden},
 		overview:   map[string]Overview{"shop": {}, "HIDDEN-MON-18": {}},
 		vantages: vantage.Snapshot{Vantages: []vantage.Health{
@@ -116,6 +116,10 @@ func TestPublicServesNoPrivatePath(t *testing.T) {
 				t.Errorf("%s %s: body %q", m, p, rec.Body)
 			}
 		}
+	}
+	// A monitor the page does not show has no detail page either.
+	if rec := serve(h, http.MethodGet, "/monitors/HIDDEN-MON-18"); rec.Code != http.StatusNotFound || strings.Contains(rec.Body.String(), "HIDDEN-MON-18-url") {
+		t.Errorf("GET the detail page of a hidden monitor: %d %s", rec.Code, rec.Body)
 	}
 	if rec := serve(h, http.MethodPost, "/badge/shop/status.svg"); rec.Code != http.StatusMethodNotAllowed {
 		t.Errorf("POST to a badge: %d", rec.Code)
