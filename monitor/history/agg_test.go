@@ -78,7 +78,7 @@ func TestAggSummary(t *testing.T) {
 
 func TestRoundSignificant(t *testing.T) {
 	for _, c := range []struct{ in, want float64 }{
-		{0, 0}, {-1, 0}, {0.0004, 0.001}, {0.0234567, 0.0235}, {0.2345, 0.235}, {1.23456, 1.23},
+		{0, 0}, {-1, 0}, {0.0004, 0.001}, {0.0234567, 0.023}, {0.2345, 0.235}, {1.23456, 1.23},
 		{12.3456, 12.3}, {123.456, 123}, {1234.56, 1230}, {593_442.1, 593_000},
 	} {
 		if got := roundSignificant(c.in); got != c.want {
