@@ -63,6 +63,10 @@ type Config struct {
 	Resolvers []string `toml:"resolvers" json:"resolvers"`
 
 	Web Web `toml:"web" json:"web"`
+	// History is [history]: what is kept about the past besides results.
+	History History `toml:"history" json:"history"`
+	// StatusPage is [status_page]: the optional page for the public.
+	StatusPage StatusPage `toml:"status_page" json:"status_page"`
 
 	Defaults    Monitor       `toml:"defaults" json:"defaults"`
 	Monitors    []Monitor     `toml:"monitor" json:"monitors"`

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -218,6 +219,18 @@ func TestExampleConfig(t *testing.T) {
 	if got := cfg.Resolvers; !reflect.DeepEqual(got, []string{"192.0.2.53:53", "[2001:db8::53]:53"}) {
 		t.Errorf("resolvers = %v", got)
 	}
+	if h := cfg.History; !h.Enabled || h.MaintenanceCountsAsDown || h.KeepRemoved != DefaultKeepRemoved {
+		t.Errorf("history = %+v, want the documented defaults", h)
+	}
+	if p := cfg.StatusPage; p.Listen != "0.0.0.0:8080" || p.Title != "Example status" || !slices.Equal(p.Hostnames, []string{"status.example.org"}) {
+		t.Errorf("status page = %+v", p)
+	}
+	// shop by name, status-page by its tag "public"; api-login neither.
+	for name, want := range map[string]bool{"shop": true, "status-page": true, "api-login": false} {
+		if got := cfg.StatusPage.Shows(cfg.Monitor(name)); got != want {
+			t.Errorf("status page shows %s = %v, want %v", name, got, want)
+		}
+	}
 	login := cfg.Monitor("api-login")
 	if login.Spec().NoFollow != true || login.Headers["User-Agent"] == "" || login.Headers["Content-Type"] != "application/json" {
 		t.Errorf("api-login = %+v", login)
@@ -236,6 +249,7 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 		reflect.TypeFor[Config](), reflect.TypeFor[Monitor](), reflect.TypeFor[Vantage](),
 		reflect.TypeFor[Canary](), reflect.TypeFor[Receiver](), reflect.TypeFor[Route](),
 		reflect.TypeFor[Maintenance](), reflect.TypeFor[Notify](), reflect.TypeFor[Web](),
+		reflect.TypeFor[History](), reflect.TypeFor[StatusPage](),
 	} {
 		_, names := tomlFields(typ)
 		for _, n := range names {

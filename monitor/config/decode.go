@@ -319,7 +319,7 @@ func parseDuration(v any) (time.Duration, error) {
 	case string:
 		d, err := time.ParseDuration(strings.TrimSpace(x))
 		if err != nil {
-			return 0, fmt.Errorf("%q is not %s", x, durationHint)
+			return 0, fmt.Errorf("%q is not %s%s", x, durationHint, daysHint(x))
 		}
 		return d, nil
 	case int64:
@@ -328,6 +328,17 @@ func parseDuration(v any) (time.Duration, error) {
 		}
 	}
 	return 0, typeError(durationHint, v)
+}
+
+// daysHint answers the most natural mistake, a count of days ("30d"),
+// with the hours Go durations spell it in.
+func daysHint(s string) string {
+	n, ok := strings.CutSuffix(strings.TrimSpace(s), "d")
+	days, err := strconv.Atoi(n)
+	if !ok || err != nil || days < 0 || days > 100000 {
+		return ""
+	}
+	return fmt.Sprintf(`; durations have no days unit: write "%dh"`, days*24)
 }
 
 // unwrapDurationErr drops Go's "time: " prefix from a ParseDuration error.

@@ -82,6 +82,11 @@ func Diff(old, new *Config) Changes {
 	if old.Web.ConfigFile != new.Web.ConfigFile {
 		c.NeedRestart = append(c.NeedRestart, "web.config_file")
 	}
+	// The public listener is bound once, at start, like listen; what it
+	// shows (title, monitors, tags, hostnames) follows the config in force.
+	if old.StatusPage.Listen != new.StatusPage.Listen {
+		c.NeedRestart = append(c.NeedRestart, "status_page.listen")
+	}
 	slices.Sort(c.Added)
 	slices.Sort(c.Removed)
 	slices.Sort(c.Changed)

@@ -17,11 +17,12 @@ func Keys() map[string][]string {
 		_, n := tomlFields(t)
 		return n
 	}
-	tables := []string{"defaults", "monitor", "vantage", "canary", "notify", "receiver", "route", "maintenance", "web"}
-	top := slices.DeleteFunc(names(reflect.TypeFor[Config]()), func(k string) bool { return slices.Contains(tables, k) })
+	top := slices.DeleteFunc(names(reflect.TypeFor[Config]()), func(k string) bool { return slices.Contains(tableKeys, k) })
 	return map[string][]string{
 		"":            top,
 		"web":         names(reflect.TypeFor[Web]()),
+		"history":     names(reflect.TypeFor[History]()),
+		"status_page": names(reflect.TypeFor[StatusPage]()),
 		"defaults":    slices.Clone(defaultableKeys),
 		"monitor":     names(reflect.TypeFor[Monitor]()),
 		"vantage":     names(reflect.TypeFor[Vantage]()),

@@ -114,12 +114,18 @@ func (l *loader) load(raw map[string]any) *Config {
 		Defaults:       builtinDefaults(),
 		Canary:         Canary{Every: DefaultCanaryEvery, Timeout: DefaultCanaryTimeout},
 		Notify:         Notify{GroupWait: DefaultGroupWait, GroupMin: DefaultGroupMin, MaxAttempts: DefaultMaxAttempts, MaxRetryAfter: DefaultMaxRetryAfter},
+		History:        defaultHistory(),
+		StatusPage:     StatusPage{Title: DefaultStatusPageTitle},
 	}
-	l.table(raw, "", "", cfg, tableSpec{skip: []string{"defaults", "monitor", "vantage", "canary", "notify", "receiver", "route", "maintenance", "web"}})
+	l.table(raw, "", "", cfg, tableSpec{skip: tableKeys})
 	l.checkTop(cfg, raw)
 	if t, ok := l.subTable(raw, "web"); ok {
 		l.table(t, "web", "web", &cfg.Web, tableSpec{})
 		l.checkWeb(&cfg.Web)
+	}
+	if t, ok := l.subTable(raw, "history"); ok {
+		l.table(t, "history", "history", &cfg.History, tableSpec{})
+		l.checkHistory(&cfg.History)
 	}
 
 	if t, ok := l.subTable(raw, "canary"); ok {
@@ -196,9 +202,18 @@ func (l *loader) load(raw map[string]any) *Config {
 		l.checkMaintenance(cfg, &w, t, path, sec)
 		cfg.Maintenance = append(cfg.Maintenance, w)
 	}
+	// After the monitors: [status_page] monitors names them.
+	if t, ok := l.subTable(raw, "status_page"); ok {
+		l.table(t, "status_page", "status_page", &cfg.StatusPage, tableSpec{})
+		l.checkStatusPage(cfg, &cfg.StatusPage, t)
+	}
 	l.checkUnique(cfg)
 	return cfg
 }
+
+// tableKeys are the top-level keys that hold tables or arrays of tables,
+// each decoded on its own.
+var tableKeys = []string{"defaults", "monitor", "vantage", "canary", "notify", "receiver", "route", "maintenance", "web", "history", "status_page"}
 
 func cloneMonitor(m Monitor) Monitor {
 	m.Headers = maps.Clone(m.Headers)
@@ -249,12 +264,8 @@ func written(t map[string]any, key string) bool {
 }
 
 func (l *loader) checkTop(cfg *Config, raw map[string]any) {
-	if host, port, err := net.SplitHostPort(cfg.Listen); err != nil {
-		l.add("listen", "", "listen", "%q is not host:port", cfg.Listen)
-	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		l.add("listen", "", "listen", "port %q is not a number from 0 to 65535", port)
-	} else if host != "" && net.ParseIP(host) == nil && host != "localhost" {
-		l.add("listen", "", "listen", "host %q is not an IP address or localhost", host)
+	if _, _, err := parseListen(cfg.Listen); err != nil {
+		l.add("listen", "", "listen", "%s", err)
 	}
 	l.oneOf("log_level", "", "log_level", cfg.LogLevel, []string{"debug", "info", "warn", "error"})
 	l.oneOf("log_format", "", "log_format", cfg.LogFormat, []string{"text", "json"})
@@ -312,6 +323,23 @@ func defaultStateDir(e env) (string, error) {
 		return "", errors.New("not set, and none of $STATE_DIRECTORY, $XDG_STATE_HOME or a home directory is available")
 	}
 	return filepath.Join(home, ".local", "state", "vantage"), nil
+}
+
+// parseListen checks an address to listen on, as listen and
+// status_page.listen take it: host:port, the port a number (0 picks a free
+// one), the host an IP address, localhost, or empty for every address.
+func parseListen(addr string) (host string, port int, err error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("%q is not host:port", addr)
+	}
+	if port, err = strconv.Atoi(p); err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("port %q is not a number from 0 to 65535", p)
+	}
+	if host != "" && net.ParseIP(host) == nil && host != "localhost" {
+		return "", 0, fmt.Errorf("host %q is not an IP address or localhost", host)
+	}
+	return host, port, nil
 }
 
 func normalizeResolver(s string) (string, error) {

@@ -21,6 +21,8 @@ var oddDocs = []string{
 	"[[receiver]]\ntype = 1",
 	"resolvers = \"9.9.9.9\"",
 	"retention = 99999999999999",
+	"status_page = []\nhistory = [1]",
+	"[status_page]\nlisten = 5\nmonitors = [[1], { a = 1 }]\nhostnames = \"a\"\n[history]\nkeep_removed = true",
 }
 
 // TestOddDocuments: malformed shapes give errors with lines, never a panic.

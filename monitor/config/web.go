@@ -16,16 +16,7 @@ import (
 var hostnameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
 
 func (l *loader) checkWeb(w *Web) {
-	for i, h := range w.Hostnames {
-		n := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(h)), ".")
-		if ip := net.ParseIP(strings.TrimSuffix(strings.TrimPrefix(n, "["), "]")); ip != nil {
-			n = ip.String()
-		} else if !hostnameRE.MatchString(n) {
-			l.add(indexPath("web.hostnames", i), "web", "hostnames", "%q is not a host name or IP address (leave the port out)", h)
-			continue
-		}
-		w.Hostnames[i] = n
-	}
+	l.checkHostnames(w.Hostnames, "web.hostnames", "web")
 	if w.ConfigFile == "" {
 		return
 	}
@@ -44,6 +35,23 @@ func (l *loader) checkWeb(w *Web) {
 		return
 	}
 	w.Auth = auth
+}
+
+// checkHostnames checks and normalises, in place, the hostnames key of
+// [web] or [status_page] (at path, in section sec): lower case, no trailing
+// dot, IP addresses in their canonical form, so the Host check compares
+// like with like.
+func (l *loader) checkHostnames(hosts []string, path, sec string) {
+	for i, h := range hosts {
+		n := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(h)), ".")
+		if ip := net.ParseIP(strings.TrimSuffix(strings.TrimPrefix(n, "["), "]")); ip != nil {
+			n = ip.String()
+		} else if !hostnameRE.MatchString(n) {
+			l.add(indexPath(path, i), sec, "hostnames", "%q is not a host name or IP address (leave the port out)", h)
+			continue
+		}
+		hosts[i] = n
+	}
 }
 
 // webAuth reports whether a web configuration file (already validated)
