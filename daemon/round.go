@@ -222,7 +222,7 @@ func (d *Daemon) persistEventsWith(ctx context.Context, tx *store.Tx, machine *i
 			if id == 0 {
 				continue // never stored: nothing to resolve
 			}
-			if err := tx.ResolveIncident(ctx, id, e.Incident.ResolvedAt.Time, e.Incident.Resolution, e.Result); err != nil {
+			if err := tx.ResolveIncident(ctx, id, e.Incident.ResolvedAt.Time, e.Incident.RecoveredAt.Time, e.Incident.Resolution, e.Result); err != nil {
 				return err
 			}
 		case incident.EventFlappingStarted, incident.EventFlappingStopped:

@@ -78,12 +78,14 @@ func (t *Tx) OpenIncident(ctx context.Context, inc *incident.Incident) error {
 	}
 	res, err := t.tx.ExecContext(ctx, `INSERT INTO incidents
 		(monitor, kind, severity, opened_at, class, gateway, detail, status, scope,
-		 flapping, resolution, changes, last, updated_at, regions, first_failure_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		 flapping, resolution, changes, last, updated_at, regions, first_failure_at,
+		 recovered_at, open_scope)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		inc.Monitor, string(inc.Kind), string(inc.Severity), toNanos(inc.OpenedAt.Time),
 		string(inc.Class), inc.Gateway, inc.Detail, inc.Status, inc.Scope,
 		inc.Flapping, inc.Resolution, changes, last, toNanos(t.s.now()),
-		marshalRegions(inc.Regions), nullNanos(inc.FirstFailure.Time))
+		marshalRegions(inc.Regions), nullNanos(inc.FirstFailure.Time),
+		nullNanos(inc.RecoveredAt.Time), string(inc.OpenScope))
 	if isUniqueViolation(err) {
 		e := &AlreadyOpenError{Monitor: inc.Monitor, Kind: inc.Kind}
 		_ = t.tx.QueryRowContext(ctx, `SELECT id FROM incidents
@@ -118,11 +120,12 @@ func (t *Tx) SaveIncident(ctx context.Context, inc *incident.Incident) error {
 	res, err := t.tx.ExecContext(ctx, `UPDATE incidents SET
 		severity = ?, class = ?, gateway = ?, detail = ?, status = ?, scope = ?,
 		flapping = ?, resolution = ?, changes = ?, last = ?, updated_at = ?,
-		regions = ?, first_failure_at = ?
+		regions = ?, first_failure_at = ?, recovered_at = ?, open_scope = ?
 		WHERE id = ? AND resolved_at IS NULL`,
 		string(inc.Severity), string(inc.Class), inc.Gateway, inc.Detail, inc.Status,
 		inc.Scope, inc.Flapping, inc.Resolution, changes, last, toNanos(t.s.now()),
-		marshalRegions(inc.Regions), nullNanos(inc.FirstFailure.Time), inc.ID)
+		marshalRegions(inc.Regions), nullNanos(inc.FirstFailure.Time),
+		nullNanos(inc.RecoveredAt.Time), string(inc.OpenScope), inc.ID)
 	if err != nil {
 		return t.wrap(op, err)
 	}
@@ -185,8 +188,11 @@ func (t *Tx) AppendIncidentChange(ctx context.Context, id int64, c incident.Chan
 
 // ResolveIncident closes an open incident at `at` (zero means now) with a
 // resolution such as "recovered"; last, when not nil, becomes its Last
-// result. Resolving a resolved incident is ErrIncidentResolved.
-func (t *Tx) ResolveIncident(ctx context.Context, id int64, at time.Time, resolution string, last *result.Outcome) error {
+// result. recovered is the incident's RecoveredAt, the first good round of
+// the recovery, where its downtime ends: zero when it never recovered (a
+// monitor removed while failing), and the downtime then ends at `at`.
+// Resolving a resolved incident is ErrIncidentResolved.
+func (t *Tx) ResolveIncident(ctx context.Context, id int64, at, recovered time.Time, resolution string, last *result.Outcome) error {
 	op := fmt.Sprintf("resolve incident %d", id)
 	if at.IsZero() {
 		at = t.s.now()
@@ -196,9 +202,9 @@ func (t *Tx) ResolveIncident(ctx context.Context, id int64, at time.Time, resolu
 		return fmt.Errorf("%s: encode last result: %w", op, err)
 	}
 	res, err := t.tx.ExecContext(ctx, `UPDATE incidents SET
-		resolved_at = ?, resolution = ?, last = coalesce(?, last), updated_at = ?
+		resolved_at = ?, recovered_at = ?, resolution = ?, last = coalesce(?, last), updated_at = ?
 		WHERE id = ? AND resolved_at IS NULL`,
-		toNanos(at), resolution, lj, toNanos(t.s.now()), id)
+		toNanos(at), nullNanos(recovered), resolution, lj, toNanos(t.s.now()), id)
 	if err != nil {
 		return t.wrap(op, err)
 	}
@@ -210,7 +216,8 @@ func (t *Tx) ResolveIncident(ctx context.Context, id int64, at time.Time, resolu
 }
 
 const incidentCols = `id, monitor, kind, severity, opened_at, resolved_at, class, gateway,
-	detail, status, scope, flapping, resolution, changes, last, regions, first_failure_at`
+	detail, status, scope, flapping, resolution, changes, last, regions, first_failure_at,
+	recovered_at, open_scope`
 
 func scanIncident(sc interface{ Scan(...any) error }) (incident.Incident, error) {
 	var (
@@ -222,13 +229,17 @@ func scanIncident(sc interface{ Scan(...any) error }) (incident.Incident, error)
 		last             []byte
 		regions          []byte
 		firstFailure     sql.NullInt64
+		recovered        sql.NullInt64
+		openScope        string
 	)
 	if err := sc.Scan(&inc.ID, &inc.Monitor, &kind, &sev, &opened, &resolved, &class,
 		&inc.Gateway, &inc.Detail, &inc.Status, &inc.Scope, &inc.Flapping, &inc.Resolution,
-		&changes, &last, &regions, &firstFailure); err != nil {
+		&changes, &last, &regions, &firstFailure, &recovered, &openScope); err != nil {
 		return inc, err
 	}
 	inc.FirstFailure = result.TimeOf(fromNullNanos(firstFailure))
+	inc.RecoveredAt = result.TimeOf(fromNullNanos(recovered))
+	inc.OpenScope = result.Scope(openScope)
 	if err := json.Unmarshal(regions, &inc.Regions); err != nil {
 		return inc, fmt.Errorf("decode regions of incident %d: %w", inc.ID, err)
 	}

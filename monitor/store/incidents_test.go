@@ -74,9 +74,11 @@ func TestIncidentLifecycle(t *testing.T) {
 	clk.Advance(time.Minute)
 	resolvedAt := clk.Now()
 	good := sampleResult(true, result.ClassOK, 200, resolvedAt)
-	update(t, s, func(tx *Tx) error { return tx.ResolveIncident(ctx, inc.ID, time.Time{}, "recovered", &good) })
+	update(t, s, func(tx *Tx) error {
+		return tx.ResolveIncident(ctx, inc.ID, time.Time{}, time.Time{}, "recovered", &good)
+	})
 
-	err = s.Update(ctx, func(tx *Tx) error { return tx.ResolveIncident(ctx, inc.ID, time.Time{}, "again", nil) })
+	err = s.Update(ctx, func(tx *Tx) error { return tx.ResolveIncident(ctx, inc.ID, time.Time{}, time.Time{}, "again", nil) })
 	if !errors.Is(err, ErrIncidentResolved) {
 		t.Errorf("resolve twice: %v", err)
 	}
@@ -84,7 +86,7 @@ func TestIncidentLifecycle(t *testing.T) {
 	if !errors.Is(err, ErrIncidentResolved) {
 		t.Errorf("change after resolve: %v", err)
 	}
-	err = s.Update(ctx, func(tx *Tx) error { return tx.ResolveIncident(ctx, 9999, time.Time{}, "x", nil) })
+	err = s.Update(ctx, func(tx *Tx) error { return tx.ResolveIncident(ctx, 9999, time.Time{}, time.Time{}, "x", nil) })
 	if !errors.Is(err, ErrNotFound) {
 		t.Errorf("resolve unknown: %v", err)
 	}

@@ -83,7 +83,7 @@ func TestPruneByAgeAndDelivered(t *testing.T) {
 		if err := tx.SetMessageRef(ctx, "r", inc.ID, "ref"); err != nil {
 			return err
 		}
-		return tx.ResolveIncident(ctx, inc.ID, time.Time{}, "recovered", nil)
+		return tx.ResolveIncident(ctx, inc.ID, time.Time{}, time.Time{}, "recovered", nil)
 	})
 
 	p, err := s.Prune(ctx)

@@ -29,19 +29,46 @@ type ResultRow struct {
 // insert itself.
 type writeStmts struct {
 	insertResult *sql.Stmt
+	newRollup    *sql.Stmt // rollups.go
+	getRollup    *sql.Stmt
+	putRollup    *sql.Stmt
 }
 
 func prepareWrites(ctx context.Context, db *sql.DB) (*writeStmts, error) {
-	ins, err := db.PrepareContext(ctx, `INSERT INTO results
-		(monitor, vantage, at, ok, class, status, total_ms, data)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return nil, err
+	w := &writeStmts{}
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		q    string
+	}{
+		{&w.insertResult, `INSERT INTO results
+			(monitor, vantage, at, ok, class, status, total_ms, data)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&w.newRollup, `INSERT INTO rollups (monitor, vantage, res, bucket, checks, failures, data)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`},
+		{&w.getRollup, `SELECT data FROM rollups
+			WHERE monitor = ? AND res = ? AND bucket = ? AND vantage = ?`},
+		{&w.putRollup, `INSERT INTO rollups (monitor, vantage, res, bucket, checks, failures, data)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (monitor, res, bucket, vantage) DO UPDATE SET
+			checks = excluded.checks, failures = excluded.failures, data = excluded.data`},
+	} {
+		st, err := db.PrepareContext(ctx, p.q)
+		if err != nil {
+			w.close()
+			return nil, err
+		}
+		*p.stmt = st
 	}
-	return &writeStmts{insertResult: ins}, nil
+	return w, nil
 }
 
-func (w *writeStmts) close() { _ = w.insertResult.Close() }
+func (w *writeStmts) close() {
+	for _, st := range []*sql.Stmt{w.insertResult, w.newRollup, w.getRollup, w.putRollup} {
+		if st != nil {
+			_ = st.Close()
+		}
+	}
+}
 
 // RecordResult stores one result and sets row.ID.
 func (t *Tx) RecordResult(ctx context.Context, row *ResultRow) error {

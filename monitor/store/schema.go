@@ -123,6 +123,64 @@ CREATE TABLE message_groups (
 ) WITHOUT ROWID;
 CREATE INDEX message_groups_by_updated ON message_groups (updated_at);
 `,
+	// 4: history. Rollups of every check; which time each monitor was
+	// measured, per daemon run; maintenance windows; monitors that left the
+	// config; and, per incident, where its downtime ended and the scope it
+	// opened with.
+	`
+CREATE TABLE rollups (
+	monitor  TEXT    NOT NULL,
+	vantage  TEXT    NOT NULL,
+	res      TEXT    NOT NULL,  -- history.Resolution: '1m', '1h', '1d'
+	bucket   INTEGER NOT NULL,  -- Unix ns of the bucket's start
+	checks   INTEGER NOT NULL,  -- the Agg's counts, readable without decoding it
+	failures INTEGER NOT NULL,
+	data     BLOB    NOT NULL,  -- history.Agg's binary encoding
+	PRIMARY KEY (monitor, res, bucket, vantage)
+) WITHOUT ROWID;
+-- Pruning by age and compaction walk one resolution in time order.
+CREATE INDEX rollups_by_age ON rollups (res, bucket);
+
+-- One row per daemon run: time between a run's last heartbeat and the next
+-- run's start was not measured.
+CREATE TABLE history_runs (
+	id         INTEGER PRIMARY KEY,
+	started_at INTEGER NOT NULL,
+	seen_at    INTEGER NOT NULL   -- the last heartbeat
+);
+
+CREATE TABLE history_spans (
+	monitor  TEXT    NOT NULL,
+	run      INTEGER NOT NULL REFERENCES history_runs (id),
+	start_at INTEGER NOT NULL,
+	end_at   INTEGER,             -- NULL: until the run ends
+	PRIMARY KEY (monitor, run, start_at)
+) WITHOUT ROWID;
+CREATE INDEX history_spans_by_run ON history_spans (run);
+-- A monitor is measured once at a time within a run, whatever the caller does.
+CREATE UNIQUE INDEX history_spans_one_open ON history_spans (monitor, run) WHERE end_at IS NULL;
+
+CREATE TABLE history_maintenance (
+	monitor  TEXT    NOT NULL,
+	start_at INTEGER NOT NULL,
+	end_at   INTEGER NOT NULL,
+	PRIMARY KEY (monitor, start_at)
+) WITHOUT ROWID;
+CREATE INDEX history_maintenance_by_end ON history_maintenance (end_at);
+
+CREATE TABLE history_monitors (
+	monitor    TEXT PRIMARY KEY,
+	first_seen INTEGER NOT NULL,
+	removed_at INTEGER            -- NULL while the monitor is in the config
+) WITHOUT ROWID;
+CREATE INDEX history_monitors_removed ON history_monitors (removed_at) WHERE removed_at IS NOT NULL;
+
+ALTER TABLE incidents ADD COLUMN recovered_at INTEGER;                -- Unix ns, NULL while failing or unknown
+ALTER TABLE incidents ADD COLUMN open_scope TEXT NOT NULL DEFAULT '';  -- result.Scope at open
+-- Incidents whose downtime reaches into a window: the open ones and those
+-- resolved after its start.
+CREATE INDEX incidents_by_resolved ON incidents (monitor, resolved_at);
+`,
 }
 
 // SchemaVersion is the schema version this build writes.

@@ -1,5 +1,6 @@
 // Package store is the daemon's durable state: recent results, incidents,
-// each monitor's state-machine snapshot and the notification outbox, kept in
+// each monitor's state-machine snapshot, the notification outbox and the
+// history (rollups, measured time, maintenance windows), kept in
 // one SQLite file (modernc.org/sqlite, WAL mode) so that one round of a
 // monitor commits atomically and survives kill -9 without being lost or
 // doubled. It never resets or recreates a database it cannot read: a corrupt
@@ -54,6 +55,12 @@ type Options struct {
 	// remembered, so that a late re-enqueue of the same key stays a no-op.
 	// 0 means the default (30 days).
 	KeepDelivered time.Duration
+	// KeepRemoved is how long the history of a monitor removed from the
+	// config is kept (its rollups, coverage, maintenance and resolved
+	// incidents), so that it stays readable through the API for a while.
+	// 0 means the default (30 days); a negative value keeps nothing: the
+	// next prune drops it ([history] keep_removed = "0s").
+	KeepRemoved time.Duration
 	// PruneInterval is how often the background pruner runs. 0 means the
 	// default (1 minute); a negative value disables the background pruner
 	// (call Prune yourself).
@@ -86,6 +93,12 @@ func (o *Options) defaults() {
 	}
 	if o.KeepDelivered == 0 {
 		o.KeepDelivered = 30 * 24 * time.Hour
+	}
+	switch {
+	case o.KeepRemoved == 0:
+		o.KeepRemoved = 30 * 24 * time.Hour
+	case o.KeepRemoved < 0:
+		o.KeepRemoved = -time.Nanosecond // the cutoff is just after now
 	}
 	if o.PruneInterval == 0 {
 		o.PruneInterval = time.Minute

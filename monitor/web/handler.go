@@ -83,14 +83,34 @@ func Handler(src Source, metrics http.Handler, logger *slog.Logger, opts ...Opti
 	// Patterns carry no method: ServeMux would answer a wrong method with a
 	// plain-text 405, and the API promises JSON errors.
 	mux := http.NewServeMux()
+	if s.public {
+		// Everything public reads the daemon through publicSource (see
+		// monitor/web/public.go), which has applied allow already; its views
+		// lack the fields allow may test (tags), so allow is spent here.
+		s.src = newPublicSource(s.src, s.allow, s.log)
+		s.allow = func(*MonitorView) bool { return true }
+		mux.HandleFunc("/{$}", readOnly(s.statusPage, textError))
+		mux.HandleFunc("/monitors/{name...}", readOnly(s.detailPage, textError))
+		mux.HandleFunc("/badge/{path...}", readOnly(s.badge, textError))
+		// The API, /metrics, /healthz and anything else do not exist here,
+		// whatever the method.
+		mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+			textError(w, http.StatusNotFound, publicNotFound)
+		})
+		return mux
+	}
 	mux.HandleFunc("/healthz", readOnly(s.healthz, textError))
 	mux.HandleFunc("/metrics", readOnly(s.serveMetrics, textError))
 	mux.HandleFunc("/api/v1/monitors", readOnly(s.apiList, jsonError))
-	// {name...} because monitor names are free text and may hold a slash.
-	mux.HandleFunc("/api/v1/monitors/{name...}", readOnly(s.apiOne, jsonError))
+	// {name...} because monitor names are free text and may hold a slash;
+	// apiMonitor tells a monitor's history from its document.
+	mux.HandleFunc("/api/v1/monitors/{name...}", readOnly(s.apiMonitor, jsonError))
+	mux.HandleFunc("/api/v1/incidents", readOnly(s.apiIncidents, jsonError))
 	mux.HandleFunc("/api/v1/notifications", readOnly(s.apiNotifications, jsonError))
 	mux.HandleFunc("/api/", readOnly(apiNotFound, jsonError))
 	mux.HandleFunc("/{$}", readOnly(s.statusPage, textError))
+	mux.HandleFunc("/monitors/{name...}", readOnly(s.detailPage, textError))
+	mux.HandleFunc("/badge/{path...}", readOnly(s.badge, textError))
 	return mux
 }
 

@@ -18,12 +18,28 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/redact"
 )
 
-//go:embed status.html
-var statusHTML string
+var (
+	//go:embed style.html
+	styleHTML string
+	//go:embed status.html
+	statusHTML string
+	//go:embed detail.html
+	detailHTML string
+)
 
-// statusTemplate is parsed once; the template is fixed at build time, so a
-// parse error is a bug that the tests catch, not bad input.
-var statusTemplate = template.Must(template.New("status").Parse(statusHTML))
+// The templates are parsed once; they are fixed at build time, so a parse
+// error is a bug that the tests catch, not bad input. style.html holds what
+// both pages share: the style sheet and the 90-day bar.
+var (
+	baseTemplate   = template.Must(template.New("style").Parse(styleHTML))
+	statusTemplate = template.Must(template.Must(baseTemplate.Clone()).New("status").Parse(statusHTML))
+	detailTemplate = template.Must(template.Must(baseTemplate.Clone()).New("detail").Parse(detailHTML))
+)
+
+// pageCSP is the pages' Content-Security-Policy, defence in depth behind
+// html/template's escaping: no script can run and nothing is loaded from
+// elsewhere; the pages' only style is inline.
+const pageCSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
 // maxErrorRunes bounds the error text shown per row: it comes from the target
 // and can be long.
@@ -31,6 +47,12 @@ const maxErrorRunes = 200
 
 // pageData is what the status template renders.
 type pageData struct {
+	// Title heads the page: "vantage status", or the public page's title.
+	Title string
+	// Public hides everything but names, states, scope, uptime and
+	// incidents (WithPublic); the rows hold nothing more either.
+	Public bool
+
 	Total, Down, Failing, Recovering, Flapping int
 	// Filtered is true when the query selected a subset; Shown is its size.
 	Filtered    bool
@@ -44,13 +66,21 @@ type pageData struct {
 	Page, Pages        int
 	From, To           int
 	PrevHref, NextHref string
+
+	// History is set when the daemon keeps history: the rows have bars.
+	History bool
+	// HistoryProblem says why the bars are missing although it does.
+	HistoryProblem string
+	// Vantages is nil for a daemon without remote vantages.
+	Vantages *vantagePanel
 }
 
 // pageRow is one monitor, with every value already formatted as text.
 type pageRow struct {
 	Name     string
-	Href     string // the monitor's API document, relative to the page
+	Href     string // the monitor's detail page, relative to the page
 	URL      string
+	URLParts []string // URL cut where a line may break
 	URLHref  string
 	Tags     []string
 	State    string // "down", "failing", ...: also the CSS class
@@ -73,6 +103,17 @@ type pageRow struct {
 	IncidentAbs   string
 	IncidentClass string
 	Severity      string
+
+	// key is the monitor's name as the source knows it, before redaction:
+	// what Overview is asked for.
+	key string
+
+	Scope scopeView
+	// Days is the 90-day bar, oldest first; nil without history.
+	Days      []dayView
+	Uptime30d string
+	// Uptime30dTitle says what the 30-day ratio leaves out.
+	Uptime30dTitle string
 }
 
 func (s *server) statusPage(w http.ResponseWriter, r *http.Request) {
@@ -90,27 +131,99 @@ func (s *server) statusPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	data := buildPage(all, f, pg, r.URL.Query(), s.now(), s.redact)
+	all = s.allowed(all)
+	now := s.now()
+	data := buildPage(all, f, pg, r.URL.Query(), now, s.redact, s.public)
+	data.Title = s.pageTitle()
+	if hs, ok := s.src.(HistorySource); ok {
+		s.addHistory(r, hs, &data, now)
+	}
+	s.render(w, s.page, http.StatusOK, data)
+}
+
+// allowed is the monitors the handler may show: all of them, or on the
+// public page those its allow accepts.
+func (s *server) allowed(all []MonitorView) []MonitorView {
+	if !s.public {
+		return all
+	}
+	out := make([]MonitorView, 0, len(all))
+	for i := range all {
+		if s.allow(&all[i]) {
+			out = append(out, all[i])
+		}
+	}
+	return out
+}
+
+func (s *server) pageTitle() string {
+	if s.public && s.title != "" {
+		return s.title
+	}
+	if s.public {
+		return "Status"
+	}
+	return "vantage status"
+}
+
+// addHistory fills in the bars of the rows shown (only those: a page of at
+// most MaxPageSize rows, however many monitors there are) and the vantage
+// panel.
+func (s *server) addHistory(r *http.Request, hs HistorySource, d *pageData, now time.Time) {
+	d.History = true
+	if snap, ok := hs.Vantages(r.Context()); ok {
+		d.Vantages = buildVantagePanel(redact.Copy(snap, s.redact), now, s.public)
+	}
+	if len(d.Rows) == 0 {
+		return
+	}
+	names := make([]string, len(d.Rows))
+	for i := range d.Rows {
+		names[i] = d.Rows[i].key
+	}
+	ov, err := hs.Overview(r.Context(), names)
+	if err != nil {
+		s.log.Error("http: reading the uptime overview failed", "err", err)
+		d.HistoryProblem = "Uptime history is unavailable right now."
+		if !s.public {
+			d.HistoryProblem = s.redact("Uptime history is unavailable: " + err.Error())
+		}
+		return
+	}
+	for i := range d.Rows {
+		row := &d.Rows[i]
+		o, ok := ov[row.key]
+		if !ok {
+			continue
+		}
+		row.Days = dayViews(o.Days)
+		row.Uptime30d = uptimeText(o.Uptime30d)
+		row.Uptime30dTitle = "last 30 days: " + uptimeDetail(o.Uptime30d)
+	}
+}
+
+// render executes t into memory first, so a failure mid-render gives a
+// clean 500 instead of half a page, and writes it with the pages' headers.
+func (s *server) render(w http.ResponseWriter, t *template.Template, code int, data any) {
 	var buf bytes.Buffer
-	if err := s.page.Execute(&buf, data); err != nil {
-		s.log.Error("http: rendering status page failed", "err", err)
-		textError(w, http.StatusInternalServerError, "cannot render status page: "+err.Error())
+	if err := t.Execute(&buf, data); err != nil {
+		s.log.Error("http: rendering page failed", "page", t.Name(), "err", err)
+		textError(w, http.StatusInternalServerError, "cannot render page: "+err.Error())
 		return
 	}
 	setCommonHeaders(w, "text/html; charset=utf-8")
-	// Defence in depth behind html/template's escaping: no script can run
-	// and nothing is loaded from elsewhere; the page's only style is inline.
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+	w.Header().Set("Content-Security-Policy", pageCSP)
 	// Monitored URLs are links; do not tell their servers about this page.
 	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.WriteHeader(code)
 	_, _ = w.Write(buf.Bytes())
 }
 
 // buildPage counts every monitor, keeps those the filter selects, sorts
 // the worst first (down, failing, recovering, unknown, up; by name within)
 // and renders the rows of one page of them, each redacted with red.
-func buildPage(all []MonitorView, f filter, pg paging, q url.Values, now time.Time, red func(string) string) pageData {
-	d := pageData{Total: len(all), GeneratedAt: now.UTC().Format(time.RFC3339)}
+func buildPage(all []MonitorView, f filter, pg paging, q url.Values, now time.Time, red func(string) string, public bool) pageData {
+	d := pageData{Total: len(all), GeneratedAt: now.UTC().Format(time.RFC3339), Public: public}
 	sel := make([]*MonitorView, 0, len(all))
 	for i := range all {
 		m := &all[i]
@@ -168,7 +281,8 @@ func buildPage(all []MonitorView, f filter, pg paging, q url.Values, now time.Ti
 		// Only the rows shown are redacted, and before buildRow clips long
 		// errors, so no part of a secret survives the cut.
 		rm := redact.Copy(*m, red)
-		d.Rows[i] = buildRow(&rm, now)
+		d.Rows[i] = buildRow(&rm, now, public)
+		d.Rows[i].key = m.Name
 	}
 	return d
 }
@@ -187,17 +301,22 @@ func stateRank(s incident.State) int {
 	return 3 // unknown: not yet checked, or a state this page predates
 }
 
-func buildRow(m *MonitorView, now time.Time) pageRow {
+// buildRow formats m for the page. public leaves out everything but the
+// name, state, scope, response time and times (WithPublic): not in the
+// template only, but in the row, so no template can show it.
+func buildRow(m *MonitorView, now time.Time, public bool) pageRow {
 	u := redactURL(m.URL)
 	row := pageRow{
 		Name:     m.Name,
-		Href:     "api/v1/monitors/" + url.PathEscape(m.Name),
+		Href:     "monitors/" + url.PathEscape(m.Name),
 		URL:      u,
+		URLParts: urlParts(u),
 		URLHref:  u,
 		Tags:     m.Tags,
 		State:    string(m.State),
 		Flapping: m.Flapping,
 		Skipped:  m.Skipped,
+		Scope:    scopeOf(m),
 	}
 	switch m.State {
 	case incident.StateUp, incident.StateFailing, incident.StateDown, incident.StateRecovering:
@@ -237,6 +356,11 @@ func buildRow(m *MonitorView, now time.Time) pageRow {
 		}
 		row.IncidentClass = inc.Class.Words()
 		row.Severity = string(inc.Severity)
+	}
+	if public {
+		row.URL, row.URLParts, row.URLHref, row.Tags = "", nil, "", nil
+		row.Headline, row.Error, row.Class, row.Gateway, row.Status = "", "", "", "", ""
+		row.IncidentClass, row.Skipped = "", 0
 	}
 	return row
 }

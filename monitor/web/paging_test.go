@@ -155,7 +155,7 @@ func TestStatusPagePages(t *testing.T) {
 }
 
 var (
-	rowNameRE = regexp.MustCompile(`<td><a href="api/v1/monitors/([^"]+)">`)
+	rowNameRE = regexp.MustCompile(`<td class="name wrap"><a href="monitors/([^"]+)">`)
 	nextRE    = regexp.MustCompile(`<a href="([^"]+)" rel="next">`)
 )
 
