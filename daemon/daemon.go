@@ -281,6 +281,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Daemon, err 
 	st, err := store.Open(ctx, filepath.Join(cfg.StateDir, store.FileName), store.Options{
 		Now:          d.clock.Now,
 		KeepResults:  cfg.Retention,
+		KeepRemoved:  keepRemovedOf(cfg),
 		MaxResultAge: cfg.RetentionAge,
 		Logger:       d.log,
 		Redact:       opts.Redact.String,
@@ -309,9 +310,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Daemon, err 
 	if err := d.restoreVantages(ctx); err != nil {
 		return nil, fmt.Errorf("starting daemon: %w", err)
 	}
-	if err := d.startHistory(ctx); err != nil {
-		return nil, fmt.Errorf("starting daemon: %w", err)
-	}
+	d.startHistory(ctx)
 	f, err := d.newFleet(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("starting daemon: %w", err)

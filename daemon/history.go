@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vantage-monitor/vantage/monitor/config"
@@ -33,7 +34,10 @@ const maxPendingBuckets = 50000
 // The rules of what that means for uptime are monitor/history's.
 type keeper struct {
 	acc *history.Accumulator // nil while [history] enabled = false
-	run int64                // this run's row in the store; 0 before it has one
+	// run is this run's row in the store; 0 until the store took it
+	// (a store that refuses writes at start gets it at a later flush).
+	run       atomic.Int64
+	startedAt time.Time
 
 	mu        sync.Mutex
 	begun     map[string]bool // monitors whose coverage span this run has begun
@@ -70,7 +74,8 @@ func (k *keeper) observe(cfg *config.Config, mc *config.Monitor, at time.Time, r
 			acc.Add(mc.Name, result.LocalVantage, at, &res.Result)
 		}
 		for i := range res.Vantages {
-			if l := &res.Vantages[i]; l.Result != nil {
+			// A refusal is the agent declining to dial: no check ran.
+			if l := &res.Vantages[i]; l.Result != nil && l.Result.Refusal == nil {
 				acc.Add(mc.Name, l.Name, at, l.Result)
 			}
 		}
@@ -137,22 +142,26 @@ func (d *Daemon) flushHistory(ctx context.Context, final bool) error {
 	k.pending, k.spans, k.maintNew = nil, nil, nil
 	k.mu.Unlock()
 
-	err := d.store.Update(ctx, func(tx *store.Tx) error {
-		if err := tx.WriteRollups(ctx, buckets); err != nil {
-			return err
-		}
-		for _, s := range spans {
-			if err := tx.StartSpans(ctx, k.run, []string{s.monitor}, s.at); err != nil {
+	err := d.beginRun(ctx)
+	run := k.run.Load()
+	if err == nil {
+		err = d.store.Update(ctx, func(tx *store.Tx) error {
+			if err := tx.WriteRollups(ctx, buckets); err != nil {
 				return err
 			}
-		}
-		for _, w := range maint {
-			if err := tx.RecordMaintenance(ctx, w.monitor, w.iv); err != nil {
-				return err
+			for _, s := range spans {
+				if err := tx.StartSpans(ctx, run, []string{s.monitor}, s.at); err != nil {
+					return err
+				}
 			}
-		}
-		return tx.Heartbeat(ctx, k.run, now)
-	})
+			for _, w := range maint {
+				if err := tx.RecordMaintenance(ctx, w.monitor, w.iv); err != nil {
+					return err
+				}
+			}
+			return tx.Heartbeat(ctx, run, now)
+		})
+	}
 	if err == nil {
 		return nil
 	}
@@ -169,15 +178,30 @@ func (d *Daemon) flushHistory(ctx context.Context, final bool) error {
 }
 
 // startHistory begins this run in the store and marks which monitors the
-// config has; the others keep their history for [history] keep_removed.
-func (d *Daemon) startHistory(ctx context.Context) error {
-	now := d.clock.Now()
-	run, err := d.store.StartRun(ctx, now)
+// config has; the others keep their history for [history] keep_removed. A
+// store that refuses the writes does not stop the daemon (it fails open):
+// the next flush tries again.
+func (d *Daemon) startHistory(ctx context.Context) {
+	d.hist.startedAt = d.clock.Now()
+	if err := d.beginRun(ctx); err != nil {
+		d.log.Warn("history: cannot record this run yet; will retry", "err", err)
+	}
+	if err := d.syncHistory(ctx, d.config(), nil, d.hist.startedAt); err != nil {
+		d.log.Warn("history: cannot record which monitors the config has yet", "err", err)
+	}
+}
+
+// beginRun gives this run its row in the store, once.
+func (d *Daemon) beginRun(ctx context.Context) error {
+	if d.hist.run.Load() != 0 {
+		return nil
+	}
+	run, err := d.store.StartRun(ctx, d.hist.startedAt)
 	if err != nil {
 		return fmt.Errorf("starting history: %w", err)
 	}
-	d.hist.run = run
-	return d.syncHistory(ctx, d.config(), nil, now)
+	d.hist.run.Store(run)
+	return nil
 }
 
 // syncHistory follows a config change: monitors that left end their spans.
@@ -187,6 +211,7 @@ func (d *Daemon) syncHistory(ctx context.Context, cfg *config.Config, removed []
 		names[i] = cfg.Monitors[i].Name
 	}
 	d.hist.forget(removed)
+	d.store.SetKeepRemoved(keepRemovedOf(cfg))
 	if len(removed) > 0 {
 		if err := d.store.Update(ctx, func(tx *store.Tx) error { return tx.EndSpans(ctx, removed, at) }); err != nil {
 			return fmt.Errorf("ending the history of removed monitors: %w", err)
@@ -198,11 +223,21 @@ func (d *Daemon) syncHistory(ctx context.Context, cfg *config.Config, removed []
 	return nil
 }
 
+// keepRemovedOf is [history] keep_removed as the store takes it: there 0
+// means its default and a negative value "at the next prune", which is
+// what keep_removed = 0 asks for.
+func keepRemovedOf(cfg *config.Config) time.Duration {
+	if cfg.History.KeepRemoved == 0 {
+		return -1
+	}
+	return cfg.History.KeepRemoved
+}
+
 var _ web.HistorySource = (*Daemon)(nil)
 
 // timelines reads what uptime is computed from, for each of names.
 func (d *Daemon) timelines(ctx context.Context, names []string, from, now time.Time) (map[string]*history.Timeline, error) {
-	cov, err := d.store.Coverage(ctx, names, from, now, now, d.hist.run)
+	cov, err := d.store.Coverage(ctx, names, from, now, now, d.hist.run.Load())
 	if err != nil {
 		return nil, err
 	}

@@ -252,7 +252,7 @@ func (s *Store) pruneHistory(ctx context.Context, now time.Time, batch int, p *P
 
 	// A removed monitor's history goes in full, the row that says it was
 	// removed last: a prune stopped half way finds it again next time.
-	removed := toNanos(now.Add(-s.opts.KeepRemoved))
+	removed := toNanos(now.Add(-time.Duration(s.keepRemoved.Load())))
 	n, err := s.deleteInBatches(ctx, "prune rollups of removed monitors",
 		`DELETE FROM rollups WHERE (monitor, res, bucket, vantage) IN (
 			SELECT r.monitor, r.res, r.bucket, r.vantage FROM history_monitors m

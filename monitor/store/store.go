@@ -94,12 +94,7 @@ func (o *Options) defaults() {
 	if o.KeepDelivered == 0 {
 		o.KeepDelivered = 30 * 24 * time.Hour
 	}
-	switch {
-	case o.KeepRemoved == 0:
-		o.KeepRemoved = 30 * 24 * time.Hour
-	case o.KeepRemoved < 0:
-		o.KeepRemoved = -time.Nanosecond // the cutoff is just after now
-	}
+	o.KeepRemoved = keepRemoved(o.KeepRemoved)
 	if o.PruneInterval == 0 {
 		o.PruneInterval = time.Minute
 	}
@@ -166,7 +161,25 @@ type Store struct {
 	closeErr   error
 
 	fault faultPtr // SetWriteFault (unpersisted.go)
+
+	keepRemoved atomic.Int64 // Options.KeepRemoved, changed by SetKeepRemoved
 }
+
+// keepRemoved normalises Options.KeepRemoved: 0 is the default of 30 days,
+// a negative value drops a removed monitor's history at the next prune.
+func keepRemoved(d time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return 30 * 24 * time.Hour
+	case d < 0:
+		return -time.Nanosecond // the cutoff is just after now
+	}
+	return d
+}
+
+// SetKeepRemoved changes Options.KeepRemoved from the next prune on: the
+// daemon follows [history] keep_removed across reloads.
+func (s *Store) SetKeepRemoved(d time.Duration) { s.keepRemoved.Store(int64(keepRemoved(d))) }
 
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
@@ -192,6 +205,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 
 	s := &Store{path: path, opts: opts}
+	s.keepRemoved.Store(int64(opts.KeepRemoved))
 	base := "file:" + (&urlPath{path}).String()
 	busy := fmt.Sprintf("_pragma=busy_timeout(%d)", opts.BusyTimeout.Milliseconds())
 	// journal_mode is set explicitly below, after quick_check, so that a
