@@ -114,7 +114,11 @@ func (k *keeper) forget(names []string) {
 func (k *keeper) due(now time.Time) bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if now.Sub(k.lastFlush) < historyFlushEvery && !now.Before(k.lastFlush) {
+	// A span begun or a maintenance window seen goes out at once: they
+	// are rare (once per monitor and run, once per window), and until
+	// written the monitor reads as not measured.
+	soon := len(k.spans) > 0 || len(k.maintNew) > 0
+	if !soon && now.Sub(k.lastFlush) < historyFlushEvery && !now.Before(k.lastFlush) {
 		return false
 	}
 	k.lastFlush = now

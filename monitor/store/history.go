@@ -44,6 +44,15 @@ func nameList(op string, monitors []string) (string, error) {
 func (s *Store) StartRun(ctx context.Context, at time.Time) (int64, error) {
 	var id int64
 	err := s.Update(ctx, func(tx *Tx) error {
+		// The run before ended without a word if it was killed: its last
+		// heartbeat may be seconds old, but every result it wrote after
+		// that shows it was still measuring. So its end is its last
+		// stored result, and a kill -9 loses only the unflushed batch.
+		if _, err := tx.tx.ExecContext(ctx, `UPDATE history_runs SET seen_at = max(seen_at, coalesce(
+				(SELECT max(r.at) FROM results r WHERE r.at >= history_runs.started_at AND r.at <= ?), seen_at))
+			WHERE id = (SELECT max(id) FROM history_runs)`, toNanos(at)); err != nil {
+			return tx.wrap("close the previous daemon run", err)
+		}
 		res, err := tx.tx.ExecContext(ctx, `INSERT INTO history_runs (started_at, seen_at) VALUES (?, ?)`,
 			toNanos(at), toNanos(at))
 		if err != nil {
