@@ -33,7 +33,10 @@ const maxPendingBuckets = 50000
 // which maintenance windows covered it, and writes all of it in batches.
 // The rules of what that means for uptime are monitor/history's.
 type keeper struct {
-	acc *history.Accumulator // nil while [history] enabled = false
+	acc *history.Accumulator
+	// rollups is [history] enabled: whether rounds feed acc. A reload
+	// turns it on or off; what is stored stays readable either way.
+	rollups atomic.Bool
 	// run is this run's row in the store; 0 until the store took it
 	// (a store that refuses writes at start gets it at a later flush).
 	run       atomic.Int64
@@ -59,17 +62,15 @@ type maintWindow struct {
 }
 
 func newKeeper(enabled bool) *keeper {
-	k := &keeper{begun: map[string]bool{}, maint: map[string]history.Interval{}}
-	if enabled {
-		k.acc = history.NewAccumulator()
-	}
+	k := &keeper{acc: history.NewAccumulator(), begun: map[string]bool{}, maint: map[string]history.Interval{}}
+	k.rollups.Store(enabled)
 	return k
 }
 
 // observe is a round's part in history; it runs on every round, so it only
 // touches memory.
 func (k *keeper) observe(cfg *config.Config, mc *config.Monitor, at time.Time, res *result.Outcome) {
-	if acc := k.acc; acc != nil {
+	if acc := k.acc; k.rollups.Load() {
 		if len(res.Vantages) == 0 {
 			acc.Add(mc.Name, result.LocalVantage, at, &res.Result)
 		}
@@ -132,14 +133,11 @@ func (k *keeper) due(now time.Time) bool {
 func (d *Daemon) flushHistory(ctx context.Context, final bool) error {
 	k := d.hist
 	now := d.clock.Now()
-	var drained []history.Bucket
-	if k.acc != nil {
-		if final {
-			drained = k.acc.Drain(time.Time{})
-		} else {
-			drained = k.acc.Drain(now)
-		}
+	before := now
+	if final {
+		before = time.Time{}
 	}
+	drained := k.acc.Drain(before)
 	k.mu.Lock()
 	buckets := append(k.pending, drained...)
 	spans, maint := k.spans, k.maintNew
@@ -215,6 +213,7 @@ func (d *Daemon) syncHistory(ctx context.Context, cfg *config.Config, removed []
 		names[i] = cfg.Monitors[i].Name
 	}
 	d.hist.forget(removed)
+	d.hist.rollups.Store(cfg.History.Enabled)
 	d.store.SetKeepRemoved(keepRemovedOf(cfg))
 	if len(removed) > 0 {
 		if err := d.store.Update(ctx, func(tx *store.Tx) error { return tx.EndSpans(ctx, removed, at) }); err != nil {
@@ -288,14 +287,11 @@ func (d *Daemon) History(ctx context.Context, name string, w history.Window) (*h
 	rep.Incidents = entries(tl.Incidents, now)
 	step, res := w.Step()
 	rep.Step = stepName(step)
-	rep.Latency = []history.LatencyPoint{}
-	if d.hist.acc != nil {
-		buckets, err := d.store.Rollups(ctx, name, res, from, now)
-		if err != nil {
-			return nil, fmt.Errorf("reading the response times of %s: %w", name, err)
-		}
-		rep.Latency = history.Latency(buckets, from, now, step)
+	buckets, err := d.store.Rollups(ctx, name, res, from, now)
+	if err != nil {
+		return nil, fmt.Errorf("reading the response times of %s: %w", name, err)
 	}
+	rep.Latency = history.Latency(buckets, from, now, step)
 	return rep, nil
 }
 

@@ -139,6 +139,20 @@ func TestHistoryOffKeepsUptime(t *testing.T) {
 	if err != nil || len(buckets) != 0 {
 		t.Errorf("history off: %d rollups stored (%v), want none", len(buckets), err)
 	}
+
+	// A reload turns rollups on: the next rounds are kept.
+	if err := f.d.ReloadFile(ctx, writeConfig(t, f.dir, "[history]\nenabled = true\n"+monitorTOML("shop", tg.URL))); err != nil {
+		t.Fatal(err)
+	}
+	f.round("shop")
+	f.clock.Advance(time.Minute)
+	if err := f.d.flushHistory(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	buckets, err = f.d.store.Rollups(ctx, "shop", history.Minute, time.Time{}, f.clock.Now().Add(time.Hour))
+	if err != nil || len(buckets) != 1 || buckets[0].Agg.Checks != 1 {
+		t.Errorf("after turning history on: %+v (%v), want one bucket of one check", buckets, err)
+	}
 }
 
 // TestHistoryRecordsMaintenanceToItsEdges: a round inside a window records
