@@ -211,20 +211,8 @@ func responseBadge(rep *history.Report, win history.Window) badgeText {
 	if checks == 0 {
 		return b
 	}
-	b.message, b.color = badgeMs(sum/checks), colorBlue
+	b.message, b.color = formatMs(sum/checks), colorBlue
 	return b
-}
-
-// badgeMs: "0.8 ms", "182 ms", "1.25 s".
-func badgeMs(ms float64) string {
-	switch {
-	case ms < 10:
-		return strconv.FormatFloat(ms, 'f', 1, 64) + " ms"
-	case ms < 999.5:
-		return strconv.FormatFloat(ms, 'f', 0, 64) + " ms"
-	default:
-		return strconv.FormatFloat(ms/1000, 'f', 2, 64) + " s"
-	}
 }
 
 // svg draws b in the shields.io "flat" style: a grey label and a coloured

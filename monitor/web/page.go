@@ -3,7 +3,6 @@ package web
 import (
 	"bytes"
 	_ "embed"
-	"fmt"
 	"html/template"
 	"math"
 	"net/http"
@@ -376,24 +375,7 @@ func ago(now, t time.Time) string {
 	if d < time.Second {
 		return "just now"
 	}
-	sec := int64(d / time.Second)
-	switch {
-	case sec < 60:
-		return fmt.Sprintf("%ds ago", sec)
-	case sec < 3600:
-		return twoUnits(sec/60, "m", sec%60, "s")
-	case sec < 86400:
-		return twoUnits(sec/3600, "h", sec%3600/60, "m")
-	default:
-		return twoUnits(sec/86400, "d", sec%86400/3600, "h")
-	}
-}
-
-func twoUnits(a int64, ua string, b int64, ub string) string {
-	if b == 0 {
-		return fmt.Sprintf("%d%s ago", a, ua)
-	}
-	return fmt.Sprintf("%d%s %d%s ago", a, ua, b, ub)
+	return length(d) + " ago"
 }
 
 // formatMs renders a duration in milliseconds compactly: "0.8 ms", "42 ms",
@@ -404,7 +386,7 @@ func formatMs(ms float64) string {
 		return "" // not measured, or nonsense: show nothing rather than lie
 	case ms < 10:
 		return strconv.FormatFloat(ms, 'f', 1, 64) + " ms"
-	case ms < 1000:
+	case ms < 999.5: // not "1000 ms"
 		return strconv.FormatFloat(ms, 'f', 0, 64) + " ms"
 	default:
 		return strconv.FormatFloat(ms/1000, 'f', 2, 64) + " s"
