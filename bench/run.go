@@ -26,15 +26,15 @@ const roleEnv = "VANTAGE_BENCH_ROLE"
 
 // bench holds what every run of one invocation shares.
 type bench struct {
-	exe      string // this program, re-executed for the target and the bare loop
-	vantage  string // the daemon binary
-	dir      string // temporary directory for configs, state and logs
-	targets  int    // listeners on the target server
-	maxConc  int    // max_concurrency for the daemon; 0 leaves the default
-	log      io.Writer
-	procs    *children
-	urls     []string
-	target   *child
+	exe     string // this program, re-executed for the target and the bare loop
+	vantage string // the daemon binary
+	dir     string // temporary directory for configs, state and logs
+	targets int    // listeners on the target server
+	maxConc int    // max_concurrency for the daemon; 0 leaves the default
+	log     io.Writer
+	procs   *children
+	urls    []string
+	target  *child
 	// extra is appended to every generated config, and stateDir, when
 	// set, is the state_dir of every run (the -history comparison runs on
 	// one seeded store).
