@@ -334,7 +334,7 @@ func TestReadReady(t *testing.T) {
 
 func TestWriteConfig(t *testing.T) {
 	dir := t.TempDir()
-	path, err := writeConfig(dir, "127.0.0.1:9999", 3, 2*time.Second, []string{"http://127.0.0.1:1/", "http://127.0.0.1:2/"}, 0)
+	path, err := writeConfig(dir, "127.0.0.1:9999", 3, 2*time.Second, []string{"http://127.0.0.1:1/", "http://127.0.0.1:2/"}, 0, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,10 @@ type config struct {
 	keep    bool
 	nStart  int
 	nMax    int
+	// -history: rollups off against on, on a seeded store.
+	history      bool
+	historyHours int
+	historyPairs int
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -57,6 +61,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.keep, "keep", false, "keep the temp dir (configs, daemon logs)")
 	fs.IntVar(&c.nStart, "n-start", 2000, "-search: first N")
 	fs.IntVar(&c.nMax, "n-max", 256000, "-search: give up doubling above this N")
+	fs.BoolVar(&c.history, "history", false, "compare the daemon with rollups off and on at -n, on a store seeded with history, and time the pages")
+	fs.IntVar(&c.historyHours, "history-hours", 48, "-history: hours of minute rollups to seed")
+	fs.IntVar(&c.historyPairs, "history-pairs", 1, "-history: off/on pairs of runs")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -109,14 +116,21 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		}
 	}()
 
-	rows, err := execute(ctx, c, procs, stderr)
+	rows, hist, err := execute(ctx, c, procs, stderr)
 	if len(rows) > 0 {
 		if c.jsonOut {
-			if err := writeJSON(stdout, rows); err != nil {
+			var extra any
+			if hist != nil {
+				extra = hist
+			}
+			if err := writeJSON(stdout, rows, extra); err != nil {
 				fmt.Fprintln(stderr, "bench:", err)
 			}
 		} else {
 			writeTable(stdout, rows)
+			if hist != nil {
+				writeHistoryTable(stdout, *hist)
+			}
 		}
 	}
 	if err != nil {
@@ -139,14 +153,14 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 }
 
 // execute runs what the flags ask for and returns the report rows.
-func execute(ctx context.Context, c config, procs *children, log io.Writer) (rows []row, err error) {
+func execute(ctx context.Context, c config, procs *children, log io.Writer) (rows []row, hist *historyResult, err error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return nil, fmt.Errorf("finding the bench's own binary: %w", err)
+		return nil, nil, fmt.Errorf("finding the bench's own binary: %w", err)
 	}
 	dir, err := os.MkdirTemp("", "vantage-bench-")
 	if err != nil {
-		return nil, fmt.Errorf("creating the temp dir: %w", err)
+		return nil, nil, fmt.Errorf("creating the temp dir: %w", err)
 	}
 	if c.keep {
 		fmt.Fprintln(log, "bench: keeping", dir)
@@ -156,29 +170,34 @@ func execute(ctx context.Context, c config, procs *children, log io.Writer) (row
 	b := &bench{exe: exe, vantage: c.vantage, dir: dir, targets: c.targets, maxConc: c.maxConc, log: log, procs: procs}
 	if b.vantage == "" {
 		if b.vantage, err = buildVantage(ctx, dir, log); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if err := checkRunSubcommand(ctx, b.vantage); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := b.startTarget(ctx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer procs.stop(b.target, time.Second)
 	settle := min(c.every, 5*time.Second)
 	if err := b.measureEmpty(ctx, c.every, settle); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p := plan{n: c.n, every: c.every, warm: c.warm, window: c.window, bare: c.bare}
+	if c.history {
+		rows, h, err := b.historyCompare(ctx, p, c.historyHours, max(c.historyPairs, 1))
+		return rows, &h, err
+	}
 	if !c.search {
 		r, err := b.run(ctx, p)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return []row{r}, nil
+		return []row{r}, nil, nil
 	}
-	return b.search(ctx, p, c.nStart, c.nMax)
+	rows, err = b.search(ctx, p, c.nStart, c.nMax)
+	return rows, nil, err
 }
 
 // search finds the highest N at which every nominal check is done:

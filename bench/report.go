@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -14,8 +15,12 @@ func writeTable(w io.Writer, rows []row) {
 	fmt.Fprintln(w, "| N | every | nominal/s | achieved/s | all done? | daemon µs/check | bare µs/req | ratio | RSS empty | RSS N | KiB/monitor | lateness p50 | p99 | max | skipped |")
 	fmt.Fprintln(w, "|--:|--:|--:|--:|:-:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	for _, r := range rows {
-		fmt.Fprintf(w, "| %d | %s | %.1f | %.1f | %s | %.0f | %s | %s | %s | %s | %.2f | %s | %s | %s | %.0f |\n",
-			r.N, r.Every, r.NominalPerSec, r.AchievedPerSec, done(r), r.DaemonCPUUs,
+		n := strconv.Itoa(r.N)
+		if r.Label != "" {
+			n += " (" + r.Label + ")"
+		}
+		fmt.Fprintf(w, "| %s | %s | %.1f | %.1f | %s | %.0f | %s | %s | %s | %s | %.2f | %s | %s | %s | %.0f |\n",
+			n, r.Every, r.NominalPerSec, r.AchievedPerSec, done(r), r.DaemonCPUUs,
 			orDash(r.BareUsPerReq, "%.0f"), orDash(r.Ratio, "%.2f×"),
 			mib(r.RSSEmptyKiB), mib(r.RSSKiB), r.KiBPerMonitor,
 			ms(r.LatenessP50Ms), ms(r.LatenessP99Ms), ms(r.LatenessMaxMs)+maxMark(r), r.Skipped)
@@ -97,7 +102,7 @@ func mib(kib int64) string { return fmt.Sprintf("%.1f MiB", float64(kib)/1024) }
 
 // writeJSON prints rows as JSON; NaN and Inf, which JSON cannot carry,
 // become -1.
-func writeJSON(w io.Writer, rows []row) error {
+func writeJSON(w io.Writer, rows []row, extra any) error {
 	clean := make([]row, len(rows))
 	for i, r := range rows {
 		for _, f := range []*float64{&r.LatenessP50Ms, &r.LatenessP99Ms, &r.LatenessMaxMs, &r.BareUsPerReq, &r.Ratio, &r.DaemonCPUUs, &r.KiBPerMonitor} {
@@ -109,5 +114,12 @@ func writeJSON(w io.Writer, rows []row) error {
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	if extra != nil {
+		// -history: the runs and the history figures in one document.
+		return enc.Encode(struct {
+			Runs    []row `json:"runs"`
+			History any   `json:"history"`
+		}{clean, extra})
+	}
 	return enc.Encode(clean)
 }

@@ -26,15 +26,20 @@ const roleEnv = "VANTAGE_BENCH_ROLE"
 
 // bench holds what every run of one invocation shares.
 type bench struct {
-	exe      string // this program, re-executed for the target and the bare loop
-	vantage  string // the daemon binary
-	dir      string // temporary directory for configs, state and logs
-	targets  int    // listeners on the target server
-	maxConc  int    // max_concurrency for the daemon; 0 leaves the default
-	log      io.Writer
-	procs    *children
-	urls     []string
-	target   *child
+	exe     string // this program, re-executed for the target and the bare loop
+	vantage string // the daemon binary
+	dir     string // temporary directory for configs, state and logs
+	targets int    // listeners on the target server
+	maxConc int    // max_concurrency for the daemon; 0 leaves the default
+	log     io.Writer
+	procs   *children
+	urls    []string
+	target  *child
+	// extra is appended to every generated config, and stateDir, when
+	// set, is the state_dir of every run (the -history comparison runs on
+	// one seeded store).
+	extra    string
+	stateDir string
 	empty    int64 // RSS of the empty daemon, KiB
 	emptyN   int   // monitors in the "empty" daemon (0, or 1 if 0 is refused)
 	runCount int
@@ -47,10 +52,18 @@ type plan struct {
 	warm   time.Duration // after the daemon is ready, before the window
 	window time.Duration
 	bare   bool // also run the bare baseline
+	// label names the run in the report ("history on", ...); extra is
+	// appended to its config.
+	label string
+	extra string
+	// during, when set, runs after the window while the daemon still
+	// runs, given its base URL.
+	during func(ctx context.Context, base string) error
 }
 
 // row is one line of the report.
 type row struct {
+	Label          string  `json:"label,omitempty"`
 	N              int     `json:"n"`
 	Every          string  `json:"every"`
 	NominalPerSec  float64 `json:"nominal_per_sec"`
@@ -155,19 +168,25 @@ func monitorName(i int) string { return fmt.Sprintf("m%06d", i) }
 
 // writeConfig writes a watchlist with n monitors, spread over the target
 // URLs, and returns its path.
-func writeConfig(dir, listen string, n int, every time.Duration, urls []string, maxConc int) (string, error) {
-	if err := os.MkdirAll(filepath.Join(dir, "state"), 0o755); err != nil {
-		return "", fmt.Errorf("writing the config: %w", err)
+func writeConfig(dir, listen string, n int, every time.Duration, urls []string, maxConc int, stateDir, extra string) (string, error) {
+	if stateDir == "" {
+		stateDir = filepath.Join(dir, "state")
+	}
+	for _, d := range []string{dir, stateDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", fmt.Errorf("writing the config: %w", err)
+		}
 	}
 	timeout := min(5*time.Second, every)
 	var w bytes.Buffer
-	fmt.Fprintf(&w, "state_dir = %q\nlisten = %q\nlog_level = \"warn\"\nretention = 10\n", filepath.Join(dir, "state"), listen)
+	fmt.Fprintf(&w, "state_dir = %q\nlisten = %q\nlog_level = \"warn\"\nretention = 10\n", stateDir, listen)
 	if maxConc > 0 {
 		fmt.Fprintf(&w, "max_concurrency = %d\n", maxConc)
 	}
 	// retry_delay = "0": a re-check after a failure would be a check that
 	// is not nominal.
 	fmt.Fprintf(&w, "\n[defaults]\nschedule = %q\ntimeout = %q\nretry_delay = \"0\"\n", everySpec(every), timeout.String())
+	w.WriteString(extra)
 	for i := range n {
 		fmt.Fprintf(&w, "\n[[monitor]]\nname = %q\nurl = %q\n", monitorName(i), urls[i%len(urls)])
 	}
@@ -194,20 +213,21 @@ func freePort() (string, error) {
 // daemon is a running `vantage run`.
 type daemon struct {
 	c       *child
+	base    string // http://host:port
 	metrics string
 	logPath string
 }
 
 // startDaemon writes a config for n monitors and starts the daemon on it,
 // returning once /metrics answers.
-func (b *bench) startDaemon(ctx context.Context, n int, every time.Duration) (*daemon, error) {
+func (b *bench) startDaemon(ctx context.Context, n int, every time.Duration, extra string) (*daemon, error) {
 	b.runCount++
 	dir := filepath.Join(b.dir, fmt.Sprintf("run%02d-n%d", b.runCount, n))
 	listen, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := writeConfig(dir, listen, n, every, b.urls, b.maxConc)
+	cfg, err := writeConfig(dir, listen, n, every, b.urls, b.maxConc, b.stateDir, b.extra+extra)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +244,7 @@ func (b *bench) startDaemon(ctx context.Context, n int, every time.Duration) (*d
 	if err != nil {
 		return nil, err
 	}
-	d := &daemon{c: c, metrics: "http://" + listen + "/metrics", logPath: logPath}
+	d := &daemon{c: c, base: "http://" + listen, metrics: "http://" + listen + "/metrics", logPath: logPath}
 	client := &http.Client{Timeout: 2 * time.Second}
 	// Loading the config and restoring state grows with N.
 	wait := 30*time.Second + time.Duration(n)*time.Millisecond
@@ -283,7 +303,7 @@ func (b *bench) measureEmpty(ctx context.Context, every, settle time.Duration) e
 	var d *daemon
 	var err error
 	for _, n := range []int{0, 1} {
-		d, err = b.startDaemon(ctx, n, every)
+		d, err = b.startDaemon(ctx, n, every, "")
 		if err == nil {
 			b.emptyN = n
 			break
@@ -307,7 +327,7 @@ func (b *bench) measureEmpty(ctx context.Context, every, settle time.Duration) e
 
 // run measures one plan.
 func (b *bench) run(ctx context.Context, p plan) (row, error) {
-	r := row{N: p.n, Every: p.every.String(), NominalPerSec: float64(p.n) / p.every.Seconds(),
+	r := row{Label: p.label, N: p.n, Every: p.every.String(), NominalPerSec: float64(p.n) / p.every.Seconds(),
 		RSSEmptyKiB: b.empty, RSSEmptyMonitors: b.emptyN}
 	if p.bare {
 		fmt.Fprintf(b.log, "bench: bare baseline at %.0f req/s for %s\n", r.NominalPerSec, p.window)
@@ -325,7 +345,7 @@ func (b *bench) run(ctx context.Context, p plan) (row, error) {
 	}
 
 	fmt.Fprintf(b.log, "bench: daemon with %d monitors @every %s: warm-up %s, window %s\n", p.n, p.every, p.warm, p.window)
-	d, err := b.startDaemon(ctx, p.n, p.every)
+	d, err := b.startDaemon(ctx, p.n, p.every, p.extra)
 	if err != nil {
 		return r, err
 	}
@@ -378,6 +398,11 @@ func (b *bench) run(ctx context.Context, p plan) (row, error) {
 	}
 	if r.BareUsPerReq > 0 {
 		r.Ratio = r.DaemonCPUUs / r.BareUsPerReq
+	}
+	if p.during != nil {
+		if err := p.during(ctx, d.base); err != nil {
+			return r, err
+		}
 	}
 	return r, nil
 }
