@@ -9,9 +9,11 @@
 //
 // The daemon is treated as a black box: the bench builds (or is given) the
 // binary, writes a generated config into a temporary directory, and reads
-// everything it reports from the daemon's /metrics and from /proc. The only
-// repo package it imports is monitor/schedule, for the jitter rule, so that
-// it can say exactly which nominal rounds fall inside the measured window.
+// everything it reports from the daemon's /metrics and from /proc. It
+// imports monitor/schedule, for the jitter rule, so that it can say exactly
+// which nominal rounds fall inside the measured window; and, for -history
+// only, monitor/store and monitor/history, to seed a store with the history
+// a daemon that ran for months would have left (history.go).
 //
 // Every process it starts listens on 127.0.0.1 only and is killed when the
 // bench exits, errors or is interrupted. See README.md for how to run it and

@@ -247,16 +247,21 @@ func timeGet(ctx context.Context, url string, k int) (p50, maxMs, kib float64, e
 
 // historyCompare runs the -history comparison: rollups off, then on, each
 // pairs times, alternating, on one seeded store.
-func (b *bench) historyCompare(ctx context.Context, p plan, hours, pairs int) ([]row, historyResult, error) {
+func (b *bench) historyCompare(ctx context.Context, p plan, hours, pairs int, reuse string) ([]row, historyResult, error) {
 	hr := historyResult{SeedHours: hours}
 	now := time.Now()
-	stateDir := filepath.Join(b.dir, "history-state")
-	fmt.Fprintf(b.log, "bench: seeding %d monitors with 90 days of runs and incidents and %d hours of minute rollups\n", p.n, hours)
-	t := time.Now()
-	if err := seedHistory(ctx, stateDir, p.n, hours, now, b.log); err != nil {
-		return nil, hr, err
+	stateDir := reuse
+	if stateDir == "" {
+		stateDir = filepath.Join(b.dir, "history-state")
+		fmt.Fprintf(b.log, "bench: seeding %d monitors with 90 days of runs and incidents and %d hours of minute rollups\n", p.n, hours)
+		t := time.Now()
+		if err := seedHistory(ctx, stateDir, p.n, hours, now, b.log); err != nil {
+			return nil, hr, err
+		}
+		hr.SeedSeconds = time.Since(t).Seconds()
+	} else {
+		hr.SeedHours = 0 // not seeded by this invocation
 	}
-	hr.SeedSeconds = time.Since(t).Seconds()
 	if fi, err := os.Stat(filepath.Join(stateDir, store.FileName)); err == nil {
 		hr.SeededStoreMiB = float64(fi.Size()) / (1 << 20)
 	}

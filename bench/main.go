@@ -41,6 +41,7 @@ type config struct {
 	history      bool
 	historyHours int
 	historyPairs int
+	historyState string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -64,6 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.history, "history", false, "compare the daemon with rollups off and on at -n, on a store seeded with history, and time the pages")
 	fs.IntVar(&c.historyHours, "history-hours", 48, "-history: hours of minute rollups to seed")
 	fs.IntVar(&c.historyPairs, "history-pairs", 1, "-history: off/on pairs of runs")
+	fs.StringVar(&c.historyState, "history-state", "", "-history: reuse this seeded state directory (from an earlier -keep run) instead of seeding")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -186,7 +188,7 @@ func execute(ctx context.Context, c config, procs *children, log io.Writer) (row
 	}
 	p := plan{n: c.n, every: c.every, warm: c.warm, window: c.window, bare: c.bare}
 	if c.history {
-		rows, h, err := b.historyCompare(ctx, p, c.historyHours, max(c.historyPairs, 1))
+		rows, h, err := b.historyCompare(ctx, p, c.historyHours, max(c.historyPairs, 1), c.historyState)
 		return rows, &h, err
 	}
 	if !c.search {
