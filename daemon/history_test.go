@@ -3,9 +3,14 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/vantage-monitor/vantage/internal/testkit"
 
 	"github.com/vantage-monitor/vantage/monitor/history"
 	"github.com/vantage-monitor/vantage/monitor/incident"
@@ -185,5 +190,37 @@ end = 2026-03-01T12:02:00Z
 	// Measured from 12:00:01 to 12:03:01 (180 s), 90 s of it in the window.
 	if rep.MaintenanceSeconds != 90 || rep.UpSeconds != 90 || rep.DownSeconds != 0 {
 		t.Errorf("maintenance %v, up %v, down %v; want 90, 90, 0", rep.MaintenanceSeconds, rep.UpSeconds, rep.DownSeconds)
+	}
+}
+
+// TestPublicPageFollowsReloads: the [status_page] listener's title and the
+// monitors it shows follow a reload, as config.example.toml says.
+func TestPublicPageFollowsReloads(t *testing.T) {
+	tg := newTarget(t)
+	page := func(title, shown string) string {
+		return fmt.Sprintf("[status_page]\nlisten = \"127.0.0.1:0\"\ntitle = %q\nmonitors = [%q]\n", title, shown) +
+			monitorTOML("shop", tg.URL) + monitorTOML("blog", tg.URL+"/blog")
+	}
+	f := newFixture(t, page("Old title", "shop"), nil)
+	f.run()
+	testkit.WaitFor(t, "the public listener", func() bool { return f.d.PublicAddr() != nil })
+	get := func() string {
+		t.Helper()
+		resp, err := http.Get("http://" + f.d.PublicAddr().String() + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if body := get(); !strings.Contains(body, "Old title") || !strings.Contains(body, "shop") || strings.Contains(body, "blog") {
+		t.Fatalf("public page before the reload lacks its title or shows the wrong monitors:\n%s", body)
+	}
+	if err := f.d.ReloadFile(context.Background(), writeConfig(t, f.dir, page("New title", "blog"))); err != nil {
+		t.Fatal(err)
+	}
+	if body := get(); !strings.Contains(body, "New title") || !strings.Contains(body, "blog") || strings.Contains(body, ">shop<") {
+		t.Errorf("public page after the reload:\n%s", body)
 	}
 }

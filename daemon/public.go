@@ -31,7 +31,7 @@ func (d *Daemon) servePublic(serveErr chan<- error) error {
 		mc := cfg.Monitor(v.Name)
 		return mc != nil && cfg.StatusPage.Shows(mc)
 	}
-	h := web.Handler(d, nil, d.log, web.WithRedact(d.opts.Redact.String), web.WithPublic(sp.Title, shows), web.WithClock(d.clock.Now))
+	h := web.Handler(d, nil, d.log, web.WithRedact(d.opts.Redact.String), web.WithPublic(func() string { return d.config().StatusPage.Title }, shows), web.WithClock(d.clock.Now))
 	srv := &http.Server{
 		Handler:           web.AllowHosts(h, hostsOf(sp.Listen, func() []string { return d.config().StatusPage.Hostnames })),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -165,11 +165,6 @@ func (a *Agg) AppendBinary(b []byte) ([]byte, error) {
 	return b, nil
 }
 
-// MarshalBinary is AppendBinary to a new slice.
-func (a *Agg) MarshalBinary() ([]byte, error) {
-	return a.AppendBinary(nil)
-}
-
 func microsOf(ms float64) uint64 {
 	return max(1, uint64(math.Round(ms*1000)))
 }

@@ -73,7 +73,7 @@ func TestPagesInBrowser(t *testing.T) {
 	src, name := browserSource()
 	srv := httptest.NewServer(pagesHandler(src))
 	defer srv.Close()
-	pub := httptest.NewServer(pagesHandler(src, WithPublic("Acme status", nil)))
+	pub := httptest.NewServer(pagesHandler(src, WithPublic(func() string { return "Acme status" }, nil)))
 	defer pub.Close()
 
 	opts := []chromedp.ExecAllocatorOption{

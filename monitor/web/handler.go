@@ -46,13 +46,15 @@ type server struct {
 	// pages, badges and assets, for the monitors allow lets through, and
 	// never a URL, an error text, evidence, fixes or a vantage address.
 	public bool
-	title  string
+	title  func() string
 	allow  func(*MonitorView) bool
 }
 
 // WithPublic turns the handler into the public status page: title heads
-// it, and only the monitors allow accepts (nil: all) are shown or known.
-func WithPublic(title string, allow func(*MonitorView) bool) Option {
+// it (read for each page, so a reload can change it; nil or "" reads
+// "Status"), and only the monitors allow accepts (nil: all) are shown or
+// known.
+func WithPublic(title func() string, allow func(*MonitorView) bool) Option {
 	return func(s *server) {
 		s.public, s.title, s.allow = true, title, allow
 		if s.allow == nil {

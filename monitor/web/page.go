@@ -156,10 +156,12 @@ func (s *server) allowed(all []MonitorView) []MonitorView {
 }
 
 func (s *server) pageTitle() string {
-	if s.public && s.title != "" {
-		return s.title
-	}
 	if s.public {
+		if s.title != nil {
+			if t := s.title(); t != "" {
+				return t
+			}
+		}
 		return "Status"
 	}
 	return "vantage status"

@@ -299,7 +299,7 @@ func TestPublicPages(t *testing.T) {
 	src := sampleHistory()
 	src.mons = append(src.mons, MonitorView{Name: "internal", URL: "https://internal.example.test/", Tags: []string{"private"}, State: incident.StateUp})
 	src.reports["internal"] = sampleReport("internal")
-	h := pagesHandler(src, WithPublic("Acme status", func(m *MonitorView) bool { return !slices.Contains(m.Tags, "private") }))
+	h := pagesHandler(src, WithPublic(func() string { return "Acme status" }, func(m *MonitorView) bool { return !slices.Contains(m.Tags, "private") }))
 
 	secrets := []string{
 		"example.test", "upstream answered", "dial tcp", "i/o timeout", "198.51.100.7", "connection refused",

@@ -77,7 +77,7 @@ func leakySource() *fakeHistory {
 func publicOnly(m *MonitorView) bool { return slices.Contains(m.Tags, "public") }
 
 func publicHandler(src Source, log *slog.Logger) http.Handler {
-	return Handler(src, http.NotFoundHandler(), log, WithClock(func() time.Time { return testNow }), WithPublic("Status", publicOnly))
+	return Handler(src, http.NotFoundHandler(), log, WithClock(func() time.Time { return testNow }), WithPublic(func() string { return "Status" }, publicOnly))
 }
 
 func assertNoLeak(t *testing.T, what, body string) {
