@@ -136,6 +136,27 @@ type Monitor struct {
 	Vantages []string `toml:"vantages" json:"vantages"`
 	// Origin is probed directly when the target answers with a gateway error.
 	Origin string `toml:"origin" json:"origin,omitempty"`
+	// CAFile is a PEM file of the CAs that verify this monitor's server
+	// (a private CA), relative to the config file's directory; CAPEM is
+	// its content, read and checked at load.
+	CAFile string `toml:"ca_file" json:"ca_file,omitempty"`
+	CAPEM  string `toml:"-" json:"-"`
+	// ExpectJSON are JSONPath assertions on the body, compiled at load;
+	// ExpectHeader maps a header to a substring (or "~regex") its value
+	// must have.
+	ExpectJSON   []probe.JSONAssertion `toml:"expect_json" json:"expect_json,omitempty"`
+	ExpectHeader map[string]string     `toml:"expect_header" json:"expect_header,omitempty"`
+
+	// CertWarnDays are the days-left thresholds of the certificate warning,
+	// sorted from the largest down and without repeats; empty turns the
+	// warning off. DefaultCertWarnDays when neither the monitor nor
+	// [defaults] sets it.
+	CertWarnDays []int `toml:"cert_warn_days" json:"cert_warn_days"`
+	// Degraded are the slowness thresholds; DegradedRounds the rounds in a
+	// row over one before the monitor counts as degraded.
+	Degraded       Degraded `toml:"degraded" json:"degraded,omitzero"`
+	DegradedRounds int      `toml:"degraded_rounds" json:"degraded_rounds"`
+
 	// Plan is Spec compiled once at load, what a round probes with; nil
 	// only on [defaults] and on a Monitor not made by Load.
 	Plan *probe.Plan `toml:"-" json:"-"`
@@ -149,7 +170,50 @@ var defaultableKeys = []string{
 	"schedule", "timeout", "method", "headers", "expect_status", "follow_redirects",
 	"max_redirects", "insecure", "max_body", "ip_version", "confirm", "recover",
 	"retry_delay", "flap_window", "flap_threshold", "severity", "vantages",
+	"ca_file", "expect_json", "expect_header", "cert_warn_days", "degraded", "degraded_rounds",
 }
+
+// DefaultCertWarnDays are the certificate warning's thresholds when neither
+// the monitor nor [defaults] sets cert_warn_days; DefaultDegradedRounds is
+// degraded_rounds'.
+var DefaultCertWarnDays = []int{21, 7, 2}
+
+// DefaultDegradedRounds is degraded_rounds when unset.
+const DefaultDegradedRounds = 3
+
+// Degraded is a monitor's degraded table: a threshold on the total and on
+// each phase (result.AllPhases), 0 for none. A round of a healthy vantage
+// over any of them is a slow round.
+type Degraded struct {
+	Total    time.Duration `toml:"total" json:"total,omitempty"`
+	DNS      time.Duration `toml:"dns" json:"dns,omitempty"`
+	Connect  time.Duration `toml:"connect" json:"connect,omitempty"`
+	TLS      time.Duration `toml:"tls" json:"tls,omitempty"`
+	TTFB     time.Duration `toml:"ttfb" json:"ttfb,omitempty"`
+	Transfer time.Duration `toml:"transfer" json:"transfer,omitempty"`
+}
+
+// Of is the threshold of a phase (a result.Phase* name), 0 when unset.
+func (d Degraded) Of(phase string) time.Duration {
+	switch phase {
+	case result.PhaseDNS:
+		return d.DNS
+	case result.PhaseConnect:
+		return d.Connect
+	case result.PhaseTLS:
+		return d.TLS
+	case result.PhaseTTFB:
+		return d.TTFB
+	case result.PhaseTransfer:
+		return d.Transfer
+	case result.PhaseTotal:
+		return d.Total
+	}
+	return 0
+}
+
+// Set reports whether any threshold is set.
+func (d Degraded) Set() bool { return d != Degraded{} }
 
 // Spec returns the request part of the monitor, as the probe takes it.
 func (m *Monitor) Spec() probe.Spec {
@@ -167,6 +231,14 @@ func (m *Monitor) Spec() probe.Spec {
 		Insecure:     m.Insecure,
 		Resolve:      append([]string(nil), m.Resolve...),
 		IPVersion:    m.IPVersion,
+		CAPEM:        m.CAPEM,
+		ExpectJSON:   append([]probe.JSONAssertion(nil), m.ExpectJSON...),
+	}
+	if len(m.ExpectHeader) > 0 {
+		s.ExpectHeader = make(map[string]string, len(m.ExpectHeader))
+		for k, v := range m.ExpectHeader {
+			s.ExpectHeader[k] = v
+		}
 	}
 	if len(m.Headers) > 0 {
 		s.Headers = make(map[string]string, len(m.Headers))

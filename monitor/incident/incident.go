@@ -36,7 +36,29 @@ type Kind string
 const (
 	KindTarget  Kind = "target"  // a monitored URL is down
 	KindVantage Kind = "vantage" // a vantage point is impaired or unreachable
+	// The warning kinds: a monitor that is up but about to break. Each is
+	// its own incident beside the monitor's target incident, so a warning
+	// never makes a monitor down (monitor/warning decides them).
+	KindCertificate Kind = "certificate" // a served certificate is under a cert_warn_days threshold
+	KindPerformance Kind = "performance" // a phase is over its degraded threshold
 )
+
+// Valid reports whether k is one of the kinds.
+func (k Kind) Valid() bool {
+	switch k {
+	case KindTarget, KindVantage, KindCertificate, KindPerformance:
+		return true
+	}
+	return false
+}
+
+// OfMonitor reports whether an incident of kind k is about a configured
+// monitor (its routes, tags, maintenance windows and URL apply), as target,
+// certificate and performance incidents are; a vantage incident is not.
+func (k Kind) OfMonitor() bool { return k != KindVantage }
+
+// Warning reports whether k is a warning kind: certificate or performance.
+func (k Kind) Warning() bool { return k == KindCertificate || k == KindPerformance }
 
 // Incident is one outage, from open to resolve.
 type Incident struct {

@@ -214,7 +214,7 @@ func New(monitor string, kind Kind, s Settings) (*Machine, error) {
 	if monitor == "" {
 		return nil, errors.New("creating incident machine: empty monitor name")
 	}
-	if kind != KindTarget && kind != KindVantage {
+	if !kind.Valid() {
 		return nil, fmt.Errorf("creating incident machine for %q: unknown kind %q", monitor, kind)
 	}
 	s, err := s.Normalize()
@@ -464,7 +464,8 @@ func (m *Machine) effectiveSeverity(sev Severity) Severity {
 // update records a failed round on the open incident when it changes what
 // the incident says: class, gateway, scope, regions or severity. A new status
 // or detail within the same class (a 520 turning into a 521) is not a change
-// worth a notice.
+// worth a notice, except on a warning incident, whose detail is its level or
+// its slow phase.
 func (m *Machine) update(at time.Time, f *failure, sev Severity) (Change, bool) {
 	inc := m.incident
 	r := &f.Result
@@ -474,6 +475,11 @@ func (m *Machine) update(at time.Time, f *failure, sev Severity) (Change, bool) 
 	}
 	if r.Gateway != inc.Gateway {
 		notes = append(notes, fmt.Sprintf("gateway %s → %s", orNone(inc.Gateway), orNone(r.Gateway)))
+	}
+	if m.kind.Warning() && r.Detail != inc.Detail {
+		// A warning's detail is its level (under-7-days) or its slow
+		// phase: a new one is worth an update in the incident's thread.
+		notes = append(notes, fmt.Sprintf("%s → %s", orNone(inc.Detail), orNone(r.Detail)))
 	}
 	if f.Scope != inc.Scope {
 		notes = append(notes, fmt.Sprintf("scope %s → %s", orNone(string(inc.Scope)), orNone(string(f.Scope))))

@@ -43,6 +43,28 @@ type Spec struct {
 	Resolve []string `json:"resolve,omitempty"`
 	// IPVersion is 0 for either, 4 or 6 to force one family.
 	IPVersion int `json:"ip_version,omitempty"`
+	// CAPEM is the monitor's ca_file, as PEM. When set, these roots verify
+	// the server instead of the system's, as curl's --cacert and
+	// blackbox_exporter's tls_config.ca_file do. It is sent to agents
+	// whole, so a remote vantage trusts the same private CA.
+	CAPEM string `json:"ca_pem,omitempty"`
+	// ExpectJSON are RFC 9535 JSONPath assertions on the body, all of which
+	// must hold.
+	ExpectJSON []JSONAssertion `json:"expect_json,omitempty"`
+	// ExpectHeader maps a response header name to a substring its value
+	// must contain, or, written "~regex", a regexp it must match.
+	ExpectHeader map[string]string `json:"expect_header,omitempty"`
+}
+
+// JSONAssertion is one expect_json entry. Path must select at least one
+// node, and every node it selects must equal Equals (a string, number or
+// bool; numbers compare by value, 2 equals 2.0) or, with Matches, be a
+// scalar whose text (a string as it is, anything else as JSON) the regexp
+// matches. Exactly one of Equals and Matches is set.
+type JSONAssertion struct {
+	Path    string `json:"path" toml:"path"`
+	Equals  any    `json:"equals,omitempty" toml:"equals"`
+	Matches string `json:"matches,omitempty" toml:"matches"`
 }
 
 // WithDefaults returns s with zero fields set to the documented defaults.

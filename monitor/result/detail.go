@@ -1,5 +1,7 @@
 package result
 
+import "fmt"
+
 // Detail tokens: short, stable words that refine a Class. Scripts and the
 // fixes knowledge base match on them, so they never change once released.
 // The gateway package adds per-vendor tokens (e.g. "cloudflare-521").
@@ -41,8 +43,36 @@ const (
 	// content_mismatch
 	DetailBodyMissingText = "body-missing-text"
 	DetailBodyRegexFailed = "body-regex-no-match"
+	DetailJSONPath        = "json-path" // an expect_json assertion failed, or the body is not JSON
+	DetailHeader          = "header"    // an expect_header assertion failed
+
+	// cert_expiring: the smallest cert_warn_days threshold the earliest
+	// certificate is under, as "under-<n>-days" (WarnDetail).
+	// degraded: the slow phase, one of the Phase* names below.
 
 	// too_many_redirects
 	DetailRedirectLoop  = "redirect-loop"
 	DetailRedirectLimit = "redirect-limit"
 )
+
+// The phases a degraded threshold may name, and the degraded detail tokens.
+// transfer is total minus TTFB: reading the body.
+const (
+	PhaseDNS      = "dns"
+	PhaseConnect  = "connect"
+	PhaseTLS      = "tls"
+	PhaseTTFB     = "ttfb"
+	PhaseTransfer = "transfer"
+	PhaseTotal    = "total"
+)
+
+// AllPhases lists the phases from the most specific to the least: when
+// several are over their thresholds, the first one named here is the one
+// an incident is about.
+func AllPhases() []string {
+	return []string{PhaseDNS, PhaseConnect, PhaseTLS, PhaseTTFB, PhaseTransfer, PhaseTotal}
+}
+
+// WarnDetail is the cert_expiring detail for a certificate under the
+// threshold of days: "under-7-days".
+func WarnDetail(days int) string { return fmt.Sprintf("under-%d-days", days) }

@@ -21,6 +21,46 @@ type Outcome struct {
 	// Diagnosis is the follow-up of a round whose target is down for
 	// everyone or from some regions; nil when none was made.
 	Diagnosis *Diagnosis `json:"diagnosis,omitempty"`
+	// Warning is set on the outcome of a certificate or performance
+	// incident (monitor/warning): what it warns of, and what each vantage
+	// saw. nil on a round's own outcome.
+	Warning *Warning `json:"warning,omitempty"`
+}
+
+// Warning is what a certificate or performance incident is about.
+type Warning struct {
+	// Kind is "certificate" or "performance" (the incident's kind).
+	Kind string `json:"kind"`
+	// Summary says it in one line, for people and for alert subjects:
+	// "TTFB 2.4 s from fra1 and iad1, 40 ms from local", or "certificate
+	// expires in 4 days (2026-12-12), served to fra1".
+	Summary string `json:"summary"`
+	// Cert is the certificate that expires first among those the vantages
+	// were served (certificate only).
+	Cert *CertInfo `json:"cert,omitempty"`
+	// ThresholdDays is the smallest cert_warn_days threshold Cert is under
+	// (certificate only; 0 when it is above them all: renewed).
+	ThresholdDays int `json:"threshold_days,omitempty"`
+	// Phase is the slow phase (performance only), ThresholdMs its
+	// configured threshold.
+	Phase       string  `json:"phase,omitempty"`
+	ThresholdMs float64 `json:"threshold_ms,omitempty"`
+	// Seen is one line per vantage that answered with a response, in the
+	// round's vantage order.
+	Seen []WarningSeen `json:"seen"`
+}
+
+// WarningSeen is what one vantage saw of a warning.
+type WarningSeen struct {
+	Vantage string `json:"vantage"`
+	// Over is set when this vantage saw the warning: a certificate under
+	// the threshold, or the phase over it.
+	Over bool `json:"over"`
+	// Ms is the phase's duration from this vantage (performance).
+	Ms float64 `json:"ms,omitempty"`
+	// Cert is the earliest certificate this vantage was served (certificate).
+	Cert       *CertInfo `json:"cert,omitempty"`
+	RemoteAddr string    `json:"remote_addr,omitempty"`
 }
 
 // Clone is a deep copy of o.
@@ -34,6 +74,7 @@ func (o Outcome) Clone() Outcome {
 		}
 	}
 	o.Diagnosis = o.Diagnosis.Clone()
+	o.Warning = o.Warning.Clone()
 	return o
 }
 
@@ -46,11 +87,40 @@ func (r Result) Clone() Result {
 	if r.TLS != nil {
 		t := *r.TLS
 		t.DNSNames = slices.Clone(t.DNSNames)
+		t.Earliest = t.Earliest.Clone()
 		r.TLS = &t
+	}
+	if r.Evidence.Assertion != nil {
+		a := *r.Evidence.Assertion
+		r.Evidence.Assertion = &a
 	}
 	if r.Refusal != nil {
 		ref := *r.Refusal
 		r.Refusal = &ref
 	}
 	return r
+}
+
+// Clone is a deep copy of w (nil for nil).
+func (w *Warning) Clone() *Warning {
+	if w == nil {
+		return nil
+	}
+	c := *w
+	c.Cert = c.Cert.Clone()
+	c.Seen = slices.Clone(c.Seen)
+	for i := range c.Seen {
+		c.Seen[i].Cert = c.Seen[i].Cert.Clone()
+	}
+	return &c
+}
+
+// Clone is a deep copy of c (nil for nil).
+func (c *CertInfo) Clone() *CertInfo {
+	if c == nil {
+		return nil
+	}
+	d := *c
+	d.DNSNames = slices.Clone(c.DNSNames)
+	return &d
 }

@@ -34,6 +34,12 @@ const (
 	ClassTimeout            Class = "timeout" // connected, but headers or body did not arrive in time
 	ClassProtocolError      Class = "protocol_error"
 	ClassTooManyRedirects   Class = "too_many_redirects"
+
+	// The warning classes: the target is up, but something is about to
+	// break. They are the classes of certificate and performance incidents
+	// (monitor/warning), never of a probe's own result.
+	ClassCertExpiring Class = "cert_expiring" // a certificate served is under a cert_warn_days threshold
+	ClassDegraded     Class = "degraded"      // a phase is over its degraded threshold
 )
 
 // AllClasses lists every class in a stable order (for docs, metrics and
@@ -44,7 +50,7 @@ func AllClasses() []Class {
 		ClassServerError, ClassClientError, ClassUnexpectedStatus, ClassContentMismatch,
 		ClassDNSError, ClassConnectionRefused, ClassConnectionReset, ClassConnectTimeout,
 		ClassNetworkUnreachable, ClassTLSError, ClassTimeout, ClassProtocolError,
-		ClassTooManyRedirects,
+		ClassTooManyRedirects, ClassCertExpiring, ClassDegraded,
 	}
 }
 
@@ -95,6 +101,10 @@ func (c Class) Words() string {
 		return "protocol error"
 	case ClassTooManyRedirects:
 		return "too many redirects"
+	case ClassCertExpiring:
+		return "certificate expiring"
+	case ClassDegraded:
+		return "slow"
 	}
 	return string(c)
 }
@@ -109,16 +119,56 @@ type Phases struct {
 	TotalMs   float64 `json:"total_ms"`
 }
 
+// Of is the duration of one phase (a Phase* name) in milliseconds, 0 for
+// an unknown name. Transfer is what the total leaves after the others:
+// reading the body, and whatever else the probe spent after the first byte.
+func (p Phases) Of(phase string) float64 {
+	switch phase {
+	case PhaseDNS:
+		return p.DNSMs
+	case PhaseConnect:
+		return p.ConnectMs
+	case PhaseTLS:
+		return p.TLSMs
+	case PhaseTTFB:
+		return p.TTFBMs
+	case PhaseTransfer:
+		return max(0, p.TotalMs-p.DNSMs-p.ConnectMs-p.TLSMs-p.TTFBMs)
+	case PhaseTotal:
+		return p.TotalMs
+	}
+	return 0
+}
+
 // TLSInfo describes the leaf certificate the server presented, when TLS was
-// used, even when verification failed (so an alert can say when it expired).
+// used, even when verification failed (so an alert can say when it expired),
+// and the certificate of the served chain that expires first.
 type TLSInfo struct {
 	Issuer    string   `json:"issuer"`
 	Subject   string   `json:"subject"`
+	Serial    string   `json:"serial,omitempty"` // the leaf's serial, hex with colons
 	NotBefore Time     `json:"not_before"`
 	NotAfter  Time     `json:"not_after"`
 	DaysLeft  int      `json:"days_left"`
 	DNSNames  []string `json:"dns_names,omitempty"`
 	Version   string   `json:"version,omitempty"`
+	// Earliest is the certificate, among all the server sent (leaf and
+	// intermediates, as served, not as verified), whose not_after comes
+	// first: an intermediate that expires before the leaf is caught here.
+	// It is the leaf when the leaf expires first.
+	Earliest *CertInfo `json:"earliest,omitempty"`
+}
+
+// CertInfo is one certificate of a served chain.
+type CertInfo struct {
+	Subject  string   `json:"subject"`
+	Issuer   string   `json:"issuer"`
+	Serial   string   `json:"serial"` // hex with colons, as openssl prints it
+	NotAfter Time     `json:"not_after"`
+	DaysLeft int      `json:"days_left"`
+	DNSNames []string `json:"dns_names,omitempty"`
+	// Depth is its place in the chain as served: 0 is the leaf.
+	Depth int `json:"depth"`
 }
 
 // Evidence is what the class and gateway verdicts rest on, so a person can
@@ -131,6 +181,25 @@ type Evidence struct {
 	// Markers say, one line each, which fact selected which verdict,
 	// e.g. `body contains "<hr><center>nginx"`.
 	Markers []string `json:"markers"`
+	// Assertion is the expect_json or expect_header assertion that failed
+	// (content_mismatch with detail json-path or header); nil otherwise.
+	Assertion *Assertion `json:"assertion,omitempty"`
+}
+
+// Assertion says which assertion on a response failed, what it expected and
+// what the response had instead. Found is bounded (a few hundred bytes).
+type Assertion struct {
+	// Kind is the detail token: json-path or header.
+	Kind string `json:"kind"`
+	// Path is the JSONPath (json-path) or the header name (header).
+	Path string `json:"path"`
+	// Expected is the assertion as written: `= "ok"`, `matches ^2\.`,
+	// `contains application/json`, `~^text/`.
+	Expected string `json:"expected"`
+	// Found is what the response had: the JSON values the path selected,
+	// "nothing" for a path that selects no node, the header's value, or
+	// why the body could not be read as JSON ("body is not JSON: ...").
+	Found string `json:"found"`
 }
 
 // Result is the outcome of one probe of one URL from one place. What a

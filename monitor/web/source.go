@@ -22,6 +22,10 @@ type MonitorView struct {
 	LastResult *result.Outcome `json:"last_result"`
 	// OpenIncident is nil when none is open.
 	OpenIncident *incident.Incident `json:"open_incident"`
+	// Warnings are the monitor's open certificate and performance
+	// incidents (certificate first); empty, never null, when none is open.
+	// A monitor with a warning is still up.
+	Warnings []incident.Incident `json:"warnings"`
 	// Skipped counts rounds skipped because the previous one still ran.
 	Skipped uint64 `json:"skipped_rounds"`
 	// Problem says why the monitor is not being checked (its stored state
