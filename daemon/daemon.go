@@ -173,6 +173,10 @@ type mon struct {
 type monStatus struct {
 	state        incident.State
 	incidentOpen bool
+	// degraded and certWarning are set while the monitor's performance
+	// and certificate incidents are open.
+	degraded    bool
+	certWarning bool
 }
 
 func (m *mon) publish() {
