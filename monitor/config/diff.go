@@ -53,7 +53,7 @@ func Diff(old, new *Config) Changes {
 		switch {
 		case o == nil:
 			c.Added = append(c.Added, m.Name)
-		case !sameJSON(o, &m):
+		case !sameMonitor(o, &m):
 			c.Changed = append(c.Changed, m.Name)
 		}
 	}
@@ -100,6 +100,14 @@ func sameJSON(a, b any) bool {
 	ja, errA := json.Marshal(a)
 	jb, errB := json.Marshal(b)
 	return errA == nil && errB == nil && bytes.Equal(ja, jb)
+}
+
+// sameMonitor compares every setting a reload acts on: the JSON encoding
+// (which holds the assertions, cert_warn_days, degraded and
+// degraded_rounds) and the content of ca_file, so a CA file rewritten
+// under the same name is a change too.
+func sameMonitor(a, b *Monitor) bool {
+	return sameJSON(a, b) && a.CAPEM == b.CAPEM
 }
 
 func sameVantage(a, b *Vantage) bool {

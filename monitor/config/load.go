@@ -38,6 +38,9 @@ type loader struct {
 	decoder
 	env env
 	dir string // the config file's directory
+	// defaultsFlagged are the keys of specCheckedKeys [defaults] has a
+	// problem with, not reported again on every monitor inheriting them.
+	defaultsFlagged map[string]bool
 }
 
 func parse(name string, data []byte, e env) (*Config, error) {
@@ -91,6 +94,8 @@ func builtinDefaults() Monitor {
 		FlapWindow:      DefaultFlapWindow,
 		FlapThreshold:   DefaultFlapThreshold,
 		Severity:        incident.SeverityCritical,
+		CertWarnDays:    slices.Clone(DefaultCertWarnDays),
+		DegradedRounds:  DefaultDegradedRounds,
 	}
 }
 
@@ -147,6 +152,7 @@ func (l *loader) load(raw map[string]any) *Config {
 	if t, ok := l.subTable(raw, "defaults"); ok {
 		l.table(t, "defaults", "defaults", &cfg.Defaults, tableSpec{
 			allow:     defaultableKeys,
+			skip:      monitorSkip,
 			misplaced: func(string) string { return "is set per monitor, not in [defaults]" },
 		})
 		l.checkMonitor(cfg, &cfg.Defaults, t, "defaults", "defaults", true)
@@ -155,7 +161,7 @@ func (l *loader) load(raw map[string]any) *Config {
 		path, sec := indexPath("monitor", i), section("monitor", t, i)
 		m := cloneMonitor(cfg.Defaults)
 		m.Line = l.lines.lookup(path)
-		l.table(t, path, sec, &m, tableSpec{})
+		l.table(t, path, sec, &m, tableSpec{skip: monitorSkip})
 		if _, ok := t["headers"]; ok && len(cfg.Defaults.Headers) > 0 {
 			// Per-monitor headers add to the default ones, overriding by name.
 			merged := maps.Clone(cfg.Defaults.Headers)
@@ -221,6 +227,9 @@ func cloneMonitor(m Monitor) Monitor {
 	m.Vantages = slices.Clone(m.Vantages)
 	m.Resolve = slices.Clone(m.Resolve)
 	m.Tags = slices.Clone(m.Tags)
+	m.CertWarnDays = slices.Clone(m.CertWarnDays)
+	m.ExpectJSON = slices.Clone(m.ExpectJSON)
+	m.ExpectHeader = maps.Clone(m.ExpectHeader)
 	return m
 }
 
@@ -388,6 +397,18 @@ func (l *loader) checkMonitor(cfg *Config, m *Monitor, t map[string]any, path, s
 	if !isDefaults {
 		l.checkCredentials(m, t, path, sec)
 	}
+	// Before the spec is made: the plan carries ca_file's certificates and
+	// the assertions.
+	before := len(l.errs)
+	l.decodeWarningKeys(m, t, path, sec)
+	l.checkWarningKeys(m, t, path, sec)
+	flagged := map[string]bool{}
+	for _, fe := range l.errs[before:] {
+		flagged[keyBase(fe.Key)] = true
+	}
+	if isDefaults {
+		l.defaultsFlagged = flagged
+	}
 	spec := m.Spec()
 	var specErr error
 	if isDefaults {
@@ -401,6 +422,18 @@ func (l *loader) checkMonitor(cfg *Config, m *Monitor, t map[string]any, path, s
 		key, msg, ok := strings.Cut(err.Error(), ": ")
 		if !ok || strings.ContainsRune(key, ' ') { // not "key: ...", e.g. "compiling expect_regex: ..."
 			key, msg = "", err.Error()
+		}
+		if base := keyBase(key); contains(specCheckedKeys, base) {
+			if base == "ca_pem" {
+				key, base = "ca_file", "ca_file"
+			}
+			// Checked above, with each problem on its line; the probe's
+			// word is taken only when those checks passed, so the two
+			// disagreeing cannot leave a monitor without a plan unsaid.
+			if !flagged[base] && (own(base) || !isDefaults && !l.defaultsFlagged[base]) {
+				add(key, "%s", msg)
+			}
+			continue
 		}
 		if key == "url" || own(key) || key == "" {
 			add(key, "%s", msg)
@@ -492,6 +525,20 @@ func (l *loader) checkVantageRefs(cfg *Config, names []string, path, sec string)
 		}
 		seen[n] = true
 	}
+}
+
+// specCheckedKeys are the spec keys the loader checks itself before the
+// probe compiles them (see checkWarningKeys); "ca_pem" is the spec's name
+// for ca_file's content.
+var specCheckedKeys = []string{"expect_json", "expect_header", "ca_file", "ca_pem"}
+
+// keyBase is the key an error's key names: "expect_json" of
+// "expect_json[1].path", "degraded" of "degraded.ttfb".
+func keyBase(key string) string {
+	if i := strings.IndexAny(key, ".["); i >= 0 {
+		return key[:i]
+	}
+	return key
 }
 
 // specErrors lists the problems probe.Validate or probe.Compile found, each
@@ -724,12 +771,8 @@ func (l *loader) checkReceiver(cfg *Config, r *Receiver, t map[string]any, path,
 // caFile loads a ca_file (relative to the config's directory) into the
 // pool its clients verify with: the one place the program reads its PEM.
 func (l *loader) caFile(p string, add func(key, format string, args ...any)) *x509.CertPool {
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(l.dir, p)
-	}
-	data, err := l.env.readFile(p)
-	if err != nil {
-		add("ca_file", "cannot read %s: %s", p, pathErrReason(err))
+	data, p, ok := l.readCA(p, add)
+	if !ok {
 		return nil
 	}
 	pool := x509.NewCertPool()
