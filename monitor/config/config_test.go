@@ -137,6 +137,7 @@ url = "https://m.example.com/"
 		Confirm: 2, Recover: 2, RetryDelay: 5 * time.Second,
 		FlapWindow: time.Hour, FlapThreshold: 6, Severity: incident.SeverityCritical,
 		Vantages: []string{"local", "fra1"}, Line: 7,
+		CertWarnDays: DefaultCertWarnDays, DegradedRounds: DefaultDegradedRounds,
 	}
 	if m.Schedule.String() != "@every 30s" || minPeriod(m.Schedule) != 30*time.Second {
 		t.Errorf("schedule = %q / %s", m.Schedule.String(), minPeriod(m.Schedule))
@@ -230,6 +231,18 @@ func TestExampleConfig(t *testing.T) {
 		if got := cfg.StatusPage.Shows(cfg.Monitor(name)); got != want {
 			t.Errorf("status page shows %s = %v, want %v", name, got, want)
 		}
+	}
+	// The keys of docs/warnings.md, as the example sets them.
+	shop := cfg.Monitor("shop")
+	if len(shop.ExpectJSON) != 3 || shop.ExpectJSON[2].Matches != `^2\.` || len(shop.ExpectHeader) != 2 ||
+		!slices.Equal(shop.CertWarnDays, []int{30, 14, 3}) || shop.DegradedRounds != 2 || shop.Degraded.TTFB != 1500*time.Millisecond {
+		t.Errorf("shop's warnings and assertions = %v %v %v %d %+v", shop.ExpectJSON, shop.ExpectHeader, shop.CertWarnDays, shop.DegradedRounds, shop.Degraded)
+	}
+	if got := cfg.Monitor("status-page").CertWarnDays; len(got) != 0 {
+		t.Errorf("status-page cert_warn_days = %v, want off", got)
+	}
+	if got := cfg.Monitor("api-login"); !slices.Equal(got.CertWarnDays, DefaultCertWarnDays) || got.DegradedRounds != DefaultDegradedRounds || got.Degraded.Set() {
+		t.Errorf("api-login = %v %d %+v, want the defaults", got.CertWarnDays, got.DegradedRounds, got.Degraded)
 	}
 	login := cfg.Monitor("api-login")
 	if login.Spec().NoFollow != true || login.Headers["User-Agent"] == "" || login.Headers["Content-Type"] != "application/json" {
