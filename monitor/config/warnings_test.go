@@ -16,7 +16,7 @@ import (
 
 // loadDir writes src as vantage.toml in a new directory (with files
 // beside it) and loads it, so relative ca_file paths resolve there.
-func loadDir(t *testing.T, src string, files map[string][]byte) (*Config, error, string) {
+func loadDir(t *testing.T, src string, files map[string][]byte) (*Config, string, error) {
 	t.Helper()
 	hermeticEnv(t)
 	dir := t.TempDir()
@@ -30,7 +30,7 @@ func loadDir(t *testing.T, src string, files map[string][]byte) (*Config, error,
 		t.Fatal(err)
 	}
 	cfg, err := Load(file)
-	return cfg, err, file
+	return cfg, file, err
 }
 
 func mustParse(t *testing.T, src string) *Config {
@@ -65,7 +65,7 @@ func wantMessages(t *testing.T, got []string, want ...string) {
 
 func TestWarningKeysFromDefaults(t *testing.T) {
 	ca := testkit.NewCA(t, "Private Test CA")
-	cfg, err, _ := loadDir(t, `
+	cfg, _, err := loadDir(t, `
 [defaults]
 cert_warn_days = [30, 3]
 degraded = { total = "800ms", ttfb = "500ms", connect = "150ms" }
@@ -295,7 +295,7 @@ func TestMonitorCAFile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg, err, _ := loadDir(t, monitor+"ca_file = \"bundle.pem\"\n", map[string][]byte{"bundle.pem": append(key, ca.PEM()...)})
+		cfg, _, err := loadDir(t, monitor+"ca_file = \"bundle.pem\"\n", map[string][]byte{"bundle.pem": append(key, ca.PEM()...)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -308,26 +308,26 @@ func TestMonitorCAFile(t *testing.T) {
 		}
 	})
 	t.Run("missing", func(t *testing.T) {
-		_, err, file := loadDir(t, monitor+"ca_file = \"nope.pem\"\n", nil)
+		_, file, err := loadDir(t, monitor+"ca_file = \"nope.pem\"\n", nil)
 		wantLoadError(t, err, file+`:4: monitor "m": ca_file: cannot read `+filepath.Join(filepath.Dir(file), "nope.pem")+": no such file or directory")
 	})
 	t.Run("no certificate", func(t *testing.T) {
-		_, err, file := loadDir(t, monitor+"ca_file = \"junk.pem\"\n", map[string][]byte{"junk.pem": []byte("not a certificate\n")})
+		_, file, err := loadDir(t, monitor+"ca_file = \"junk.pem\"\n", map[string][]byte{"junk.pem": []byte("not a certificate\n")})
 		wantLoadError(t, err, file+`:4: monitor "m": ca_file: `+filepath.Join(filepath.Dir(file), "junk.pem")+" holds no PEM certificate")
 	})
 	t.Run("garbage in a certificate block", func(t *testing.T) {
 		junk := "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
-		_, err, file := loadDir(t, monitor+"ca_file = \"junk.pem\"\n", map[string][]byte{"junk.pem": []byte(junk)})
+		_, file, err := loadDir(t, monitor+"ca_file = \"junk.pem\"\n", map[string][]byte{"junk.pem": []byte(junk)})
 		if err == nil || !strings.Contains(err.Error(), file+`:4: monitor "m": ca_file: `+filepath.Join(filepath.Dir(file), "junk.pem")+": a certificate does not parse") {
 			t.Errorf("err = %v", err)
 		}
 	})
 	t.Run("with insecure", func(t *testing.T) {
-		_, err, file := loadDir(t, monitor+"ca_file = \"ca.pem\"\ninsecure = true\n", map[string][]byte{"ca.pem": ca.PEM()})
+		_, file, err := loadDir(t, monitor+"ca_file = \"ca.pem\"\ninsecure = true\n", map[string][]byte{"ca.pem": ca.PEM()})
 		wantLoadError(t, err, file+`:5: monitor "m": insecure: turns off the verification ca_file is for; set one or the other`)
 	})
 	t.Run("with insecure from defaults", func(t *testing.T) {
-		_, err, file := loadDir(t, "[defaults]\ninsecure = true\n"+monitor+"ca_file = \"ca.pem\"\n", map[string][]byte{"ca.pem": ca.PEM()})
+		_, file, err := loadDir(t, "[defaults]\ninsecure = true\n"+monitor+"ca_file = \"ca.pem\"\n", map[string][]byte{"ca.pem": ca.PEM()})
 		wantLoadError(t, err, file+`:6: monitor "m": ca_file: is set, but insecure = true from [defaults] turns off the verification it is for; set one or the other`)
 	})
 }
@@ -461,11 +461,11 @@ url = "https://m.example.com/"
 	// A CA file rewritten under the same name is a change.
 	a, b := testkit.NewCA(t, "CA one"), testkit.NewCA(t, "CA two")
 	src := base + "ca_file = \"ca.pem\"\n"
-	before, err, _ := loadDir(t, src, map[string][]byte{"ca.pem": a.PEM()})
+	before, _, err := loadDir(t, src, map[string][]byte{"ca.pem": a.PEM()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	after, err, _ := loadDir(t, src, map[string][]byte{"ca.pem": b.PEM()})
+	after, _, err := loadDir(t, src, map[string][]byte{"ca.pem": b.PEM()})
 	if err != nil {
 		t.Fatal(err)
 	}
