@@ -183,25 +183,8 @@ func (m *mon) publish() {
 	m.status.Store(&monStatus{state: m.machine.State(), incidentOpen: m.machine.Incident() != nil})
 }
 
-// settingsOf maps a monitor's config onto its machine's settings. In the
-// config 0 turns the early re-check and flap detection off; in
-// incident.Settings that is a negative value (0 means the default).
-func settingsOf(m *config.Monitor) incident.Settings {
-	s := incident.Settings{
-		Confirm:     m.Confirm,
-		Recover:     m.Recover,
-		RetryDelay:  m.RetryDelay,
-		FlapChanges: m.FlapThreshold,
-		FlapWindow:  m.FlapWindow,
-	}
-	if s.RetryDelay == 0 {
-		s.RetryDelay = -1
-	}
-	if s.FlapChanges == 0 {
-		s.FlapChanges = -1
-	}
-	return s
-}
+// settingsOf is the monitor's target machine settings (config.Monitor.Settings).
+func settingsOf(m *config.Monitor) incident.Settings { return m.Settings() }
 
 // New opens the store in cfg.StateDir and restores every monitor's machine,
 // reconciled with the store's open incidents, so that after a kill -9 no

@@ -250,6 +250,27 @@ func (m *Monitor) Spec() probe.Spec {
 	return s
 }
 
+// Settings maps the monitor onto its target incident machine's settings.
+// In the config 0 turns the early re-check and flap detection off; in
+// incident.Settings that is a negative value (0 means the default). The
+// warning machines start from these (monitor/warning).
+func (m *Monitor) Settings() incident.Settings {
+	s := incident.Settings{
+		Confirm:     m.Confirm,
+		Recover:     m.Recover,
+		RetryDelay:  m.RetryDelay,
+		FlapChanges: m.FlapThreshold,
+		FlapWindow:  m.FlapWindow,
+	}
+	if s.RetryDelay == 0 {
+		s.RetryDelay = -1
+	}
+	if s.FlapChanges == 0 {
+		s.FlapChanges = -1
+	}
+	return s
+}
+
 // OriginSpec returns the spec for probing the origin: the monitor's request
 // aimed at Origin, or false when the monitor has none.
 func (m *Monitor) OriginSpec() (probe.Spec, bool) {

@@ -220,26 +220,17 @@ func CertificateSettings() incident.Settings {
 // rounds open, recover good rounds resolve, flapping damped as the
 // monitor's outages are.
 //
-// recover, flap_window and flap_threshold are the monitor's own, mapped as
-// daemon/daemon.go's settingsOf maps them for the target machine: in the
-// config 0 turns flap detection off, in incident.Settings a negative value
-// does (0 there is the default). Keep the two in step. There is no early
-// re-check: a slow round is not a blip to retry at once, degraded_rounds
-// already asks for several.
+// recover, flap_window and flap_threshold are the monitor's own, mapped once
+// by config.Monitor.Settings for the target machine and this one. There is
+// no early re-check: a slow round is not a blip to retry at once,
+// degraded_rounds already asks for several.
 func PerformanceSettings(m *config.Monitor) incident.Settings {
-	s := incident.Settings{
-		Confirm:     max(m.DegradedRounds, 1),
-		Recover:     m.Recover,
-		RetryDelay:  -1,
-		FlapChanges: m.FlapThreshold,
-		FlapWindow:  m.FlapWindow,
-	}
-	if m.DegradedRounds == 0 {
+	s := m.Settings()
+	s.Confirm = m.DegradedRounds
+	if s.Confirm <= 0 {
 		s.Confirm = config.DefaultDegradedRounds
 	}
-	if s.FlapChanges == 0 {
-		s.FlapChanges = -1
-	}
+	s.RetryDelay = -1 // a slow round is not a flake worth an early re-check
 	return s
 }
 
