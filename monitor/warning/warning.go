@@ -32,7 +32,9 @@ type Verdict struct {
 	// threshold.
 	Severity incident.Severity
 	// Scope is everyone when every vantage that answered saw it, partial
-	// otherwise; Regions the vantages that saw it.
+	// otherwise; Regions the vantages that saw it, when partial (nil for
+	// everyone, as monitor/verdict does, so a vantage coming or going is
+	// not an update).
 	Scope   result.Scope
 	Regions []string
 }
