@@ -348,8 +348,19 @@ func Message(cfg *config.Config, ev *incident.Event, id int64) notify.Message {
 	default:
 		m.Event = incident.NotifyUpdate
 		m.Change = describeChange(ev)
+		m.Crossed = crossed(ev)
 	}
 	return m
+}
+
+// crossed reports whether ev is a certificate warning's change of level:
+// the machine notes a warning's new detail as "under-7-days →
+// under-2-days" (monitor/incident, Machine.update), and a change of scope
+// alone (another vantage served the old certificate) is not a crossing.
+func crossed(ev *incident.Event) bool {
+	c := ev.Change
+	return ev.Kind == incident.EventChanged && ev.Incident.Kind == incident.KindCertificate && c != nil &&
+		strings.HasPrefix(c.Detail, "under-") && strings.Contains(c.Note, "→ "+c.Detail)
 }
 
 // describeChange says what an update changed.
@@ -428,7 +439,7 @@ func describeWarningChange(ev *incident.Event) string {
 		parts[0] += " (critical)"
 	}
 	if c.Scope == result.ScopePartial && len(inc.Regions) > 0 {
-		parts = append(parts, "seen from "+strings.Join(inc.Regions, ", ")+" only")
+		parts = append(parts, "seen from "+andList(inc.Regions)+" only")
 	}
 	s := strings.Join(parts, "; ") + "."
 	return strings.ToUpper(s[:1]) + s[1:]
@@ -451,6 +462,13 @@ func phaseWords(p string) string {
 		return "total time"
 	}
 	return p
+}
+
+func andList(xs []string) string {
+	if len(xs) < 2 {
+		return strings.Join(xs, "")
+	}
+	return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
 }
 
 func plural(n int, one, many string) string {

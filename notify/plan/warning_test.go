@@ -142,8 +142,15 @@ func TestWarningUpdateAndResolveFollowTheOpen(t *testing.T) {
 	if got := receiversOf(d); !slices.Equal(got, []string{"pager"}) {
 		t.Fatalf("update goes to %v, want [pager]", got)
 	}
-	if m := d.Sends[0].Msg; m.Event != incident.NotifyUpdate || m.Change != "Now under 2 days (critical)." {
-		t.Errorf("update: event %s, change %q", m.Event, m.Change)
+	if m := d.Sends[0].Msg; m.Event != incident.NotifyUpdate || m.Change != "Now under 2 days (critical)." || !m.Crossed {
+		t.Errorf("update: event %s, change %q, crossed %v; want the threshold crossing an inbox gets", m.Event, m.Change, m.Crossed)
+	}
+	// Only the scope changed: an update, but no crossing.
+	scope := ch
+	scope.Change = &incident.Change{Class: result.ClassCertExpiring, Detail: result.WarnDetail(2), Scope: result.ScopePartial,
+		Severity: incident.SeverityCritical, Note: "scope everyone → partial"}
+	if m := Message(cfg, &scope, 11); m.Crossed {
+		t.Errorf("a scope change is marked as a threshold crossing: %+v", m)
 	}
 
 	perf := performance("site", t0)
