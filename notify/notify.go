@@ -55,6 +55,12 @@ type Message struct {
 	Change string `json:"change,omitempty"`
 	// Flapping is set while the incident flaps.
 	Flapping bool `json:"flapping,omitempty"`
+	// Crossed marks the update of a certificate warning that crossed its
+	// next cert_warn_days threshold (7 days left, then 2): the one kind of
+	// update an inbox gets, in the opening mail's thread, since it is the
+	// news that the deadline is nearer (and, at the last threshold, that
+	// it is critical). Other updates stay in Slack's thread.
+	Crossed bool `json:"crossed,omitempty"`
 
 	// Result is the round behind the event: status, phases, gateway, the
 	// evidence, what each vantage saw and the diagnosis. May be nil (a

@@ -176,13 +176,17 @@ func New(r *config.Receiver, opts Options) (*Notifier, error) {
 // EventUpdate is not mailed: an inbox is for the start and end of an
 // incident (and reminders), while Slack's thread carries every change. A
 // mail per class or region change would bury the two mails that matter.
+// The exception is a certificate warning crossing its next threshold
+// (Message.Crossed): that is the news, and it goes in the thread.
 func (n *Notifier) Notify(ctx context.Context, msg *notify.Message, ref string) (string, error) {
 	if msg == nil {
 		return "", notify.Permanent("no message", errors.New("email: nil message"))
 	}
 	switch msg.Event {
 	case incident.NotifyUpdate:
-		return "", nil
+		if !msg.Crossed {
+			return "", nil
+		}
 	case incident.NotifyOpen, incident.NotifyResolve, incident.NotifyReminder, incident.NotifyNotice:
 	default:
 		return "", notify.Permanent("unknown event", fmt.Errorf("email %q: unknown event %q", n.name, msg.Event))

@@ -68,9 +68,11 @@ func openKey(inc *incident.Incident, receiver string) string {
 	return Key(e.Key(), receiver)
 }
 
-// subject is what the routes see of an incident's monitor.
+// subject is what the routes see of an incident's monitor. A warning
+// (certificate, performance) is about its monitor as much as an outage is:
+// it routes by the monitor's tags, and its windows mute it.
 func subject(cfg *config.Config, inc *incident.Incident) (*config.Monitor, bool) {
-	if inc.Kind == incident.KindVantage {
+	if !inc.Kind.OfMonitor() {
 		return &config.Monitor{Name: inc.Monitor, Tags: []string{VantageTag}}, false
 	}
 	if m := cfg.Monitor(inc.Monitor); m != nil {
@@ -94,7 +96,7 @@ func Event(cfg *config.Config, ev *incident.Event, id int64, lookup Lookup) (Dec
 		mutedUntil time.Time
 		muted      bool
 	)
-	if configured && inc.Kind == incident.KindTarget {
+	if configured && inc.Kind.OfMonitor() {
 		mutedUntil, muted = cfg.MutedUntil(mon, ev.At)
 	}
 	windows := func() string {
@@ -107,7 +109,7 @@ func Event(cfg *config.Config, ev *incident.Event, id int64, lookup Lookup) (Dec
 
 	switch ev.Kind {
 	case incident.EventOpened:
-		if !configured && inc.Kind == incident.KindTarget {
+		if !configured && inc.Kind.OfMonitor() {
 			return d, nil
 		}
 		msg := Message(cfg, ev, id)
@@ -143,10 +145,9 @@ func Event(cfg *config.Config, ev *incident.Event, id int64, lookup Lookup) (Dec
 			if st == store.KeyUnknown {
 				continue // never told it opened: nothing to update or close
 			}
-			if ev.Kind == incident.EventResolved && st == store.KeyOverdue && inc.Kind != incident.KindTarget {
-				// A vantage's own trouble that is over is not a page: its
-				// unseen alert is withdrawn as before (notably when the
-				// notice that this host lost its network replaced it).
+			if ev.Kind == incident.EventResolved && st == store.KeyOverdue && !lateWhenOverdue(inc.Kind) {
+				// Over before anyone was told, and nothing to tell: the
+				// unseen alert is withdrawn (see lateWhenOverdue).
 				st = store.KeyQueued
 			}
 			if ev.Kind == incident.EventResolved && st == store.KeyQueued {
@@ -200,8 +201,15 @@ func Reminders(cfg *config.Config, inc *incident.Incident, id int64, now time.Ti
 	if inc == nil || !inc.Open() || id == 0 {
 		return nil, nil
 	}
+	if inc.Kind == incident.KindCertificate {
+		// Its thresholds are its reminders: crossing the next one is an
+		// update in the thread. A route's repeat (an hour, say) over the
+		// three weeks a certificate warning may stay open would be
+		// hundreds of messages about one fact nobody has to act on today.
+		return nil, nil
+	}
 	mon, configured := subject(cfg, inc)
-	if inc.Kind == incident.KindTarget {
+	if inc.Kind.OfMonitor() {
 		if !configured {
 			return nil, nil
 		}
@@ -231,11 +239,33 @@ func Reminders(cfg *config.Config, inc *incident.Incident, id int64, now time.Ti
 		m.Event = incident.NotifyReminder
 		m.Receiver = r
 		m.Key = Key(fmt.Sprintf("%s/reminder/%d", inc.Key(), n), r)
-		m.Change = fmt.Sprintf("Still down after %s.", roundDuration(now.Sub(inc.OpenedAt.Time)))
+		m.Change = fmt.Sprintf("Still %s after %s.", stillWhat(inc.Kind), roundDuration(now.Sub(inc.OpenedAt.Time)))
 		m.GroupKey = ""
 		out = append(out, Send{Msg: m})
 	}
 	return out, nil
+}
+
+// lateWhenOverdue says whether an incident of kind k that resolved while its
+// opening alert was overdue (due, but queued behind a receiver that did not
+// take it in time) is told as one late message rather than withdrawn. Only
+// an outage is: it happened, people were affected, and it must not vanish.
+// A vantage's own trouble that is over is not a page (notably when the
+// notice that this host lost its network replaced it). Nor is a warning:
+// it exists so someone acts before something breaks, and once it resolved
+// (the certificate renewed, the monitor fast again) there is nothing left
+// to act on; the incident stays in the history for whoever looks.
+func lateWhenOverdue(k incident.Kind) bool { return k == incident.KindTarget }
+
+// stillWhat is what a reminder says an open incident still is.
+func stillWhat(k incident.Kind) string {
+	switch k {
+	case incident.KindPerformance:
+		return "slow"
+	case incident.KindCertificate:
+		return "expiring"
+	}
+	return "down"
 }
 
 func repeatFor(cfg *config.Config, mon *config.Monitor, inc *incident.Incident, receiver string) time.Duration {
@@ -289,7 +319,7 @@ func Message(cfg *config.Config, ev *incident.Event, id int64) notify.Message {
 		// confirmed: that is when operators want it counted from.
 		m.OpenedAt = inc.FirstFailure.Time
 	}
-	if mc := cfg.Monitor(inc.Monitor); mc != nil && inc.Kind == incident.KindTarget {
+	if mc := cfg.Monitor(inc.Monitor); mc != nil && inc.Kind.OfMonitor() {
 		m.URL = mc.URL
 		m.Tags = mc.Tags
 	}
@@ -318,12 +348,26 @@ func Message(cfg *config.Config, ev *incident.Event, id int64) notify.Message {
 	default:
 		m.Event = incident.NotifyUpdate
 		m.Change = describeChange(ev)
+		m.Crossed = crossed(ev)
 	}
 	return m
 }
 
+// crossed reports whether ev is a certificate warning's change of level:
+// the machine notes a warning's new detail as "under-7-days →
+// under-2-days" (monitor/incident, Machine.update), and a change of scope
+// alone (another vantage served the old certificate) is not a crossing.
+func crossed(ev *incident.Event) bool {
+	c := ev.Change
+	return ev.Kind == incident.EventChanged && ev.Incident.Kind == incident.KindCertificate && c != nil &&
+		strings.HasPrefix(c.Detail, "under-") && strings.Contains(c.Note, "→ "+c.Detail)
+}
+
 // describeChange says what an update changed.
 func describeChange(ev *incident.Event) string {
+	if ev.Incident.Kind.Warning() {
+		return describeWarningChange(ev)
+	}
 	switch ev.Kind {
 	case incident.EventFlappingStarted:
 		return "The monitor is flapping: it keeps going up and down. Alerts are held until it settles."
@@ -360,6 +404,80 @@ func describeChange(ev *incident.Event) string {
 	return "Changed: " + strings.Join(parts, "; ") + "."
 }
 
+// describeWarningChange says what a warning's update changed, as the
+// warning now stands: its level ("now under 2 days (critical)") or its
+// slow phase, and where it is seen. A warning is never "down": its monitor
+// is up.
+func describeWarningChange(ev *incident.Event) string {
+	inc := ev.Incident
+	switch ev.Kind {
+	case incident.EventFlappingStarted:
+		return "The warning keeps opening and clearing. Alerts are held until it settles."
+	case incident.EventFlappingStopped:
+		return "Flapping stopped; the warning still stands."
+	}
+	c := ev.Change
+	if c == nil {
+		return "The warning changed."
+	}
+	var parts []string
+	switch inc.Kind {
+	case incident.KindCertificate:
+		var days int
+		if _, err := fmt.Sscanf(c.Detail, "under-%d-days", &days); err == nil && days > 0 {
+			parts = append(parts, fmt.Sprintf("now under %d %s", days, plural(days, "day", "days")))
+		}
+	case incident.KindPerformance:
+		if c.Detail != "" {
+			parts = append(parts, "now slow in "+phaseWords(c.Detail))
+		}
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "changed")
+	}
+	if c.Severity == incident.SeverityCritical {
+		parts[0] += " (critical)"
+	}
+	if c.Scope == result.ScopePartial && len(inc.Regions) > 0 {
+		parts = append(parts, "seen from "+andList(inc.Regions)+" only")
+	}
+	s := strings.Join(parts, "; ") + "."
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// phaseWords names a degraded phase as people say it.
+func phaseWords(p string) string {
+	switch p {
+	case result.PhaseDNS:
+		return "DNS"
+	case result.PhaseConnect:
+		return "connect"
+	case result.PhaseTLS:
+		return "the TLS handshake"
+	case result.PhaseTTFB:
+		return "TTFB (time to first byte)"
+	case result.PhaseTransfer:
+		return "the transfer"
+	case result.PhaseTotal:
+		return "total time"
+	}
+	return p
+}
+
+func andList(xs []string) string {
+	if len(xs) < 2 {
+		return strings.Join(xs, "")
+	}
+	return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
 // GroupKey names the cause an opening alert may share with others, or ""
 // when it has none worth grouping on:
 //   - a gateway error from one gateway address: every site behind that
@@ -370,6 +488,9 @@ func describeChange(ev *incident.Event) string {
 //
 // An impaired vantage is already one incident however many monitors it
 // failed, and its failures open no target incidents, so it needs no key.
+// A warning (certificate, performance) never groups, with outages or with
+// other warnings: its monitor is up, so it shares no outage's cause, and
+// its own alert names what to renew or speed up.
 func GroupKey(m *notify.Message) string {
 	if m.Kind != incident.KindTarget || m.Result == nil {
 		return ""

@@ -30,6 +30,11 @@ name = "api"
 url = "https://api.example.com/"
 tags = ["prod"]
 
+[[monitor]]
+name = "site"
+url = "https://site.example.com/"
+tags = ["web"]
+
 [[receiver]]
 name = "slack"
 type = "slack"
@@ -62,11 +67,23 @@ receivers = ["slack", "mail"]
 repeat = "1h"
 
 [[route]]
+match_tags = ["web"]
+min_severity = "warning"
+classes = ["cert_expiring"]
+receivers = ["pager"]
+
+[[route]]
 receivers = ["slack"]
 
 [[maintenance]]
 name = "deploy"
 monitors = ["api"]
+start = 2026-11-21T10:00:00Z
+end = 2026-11-21T11:00:00Z
+
+[[maintenance]]
+name = "renewal"
+monitors = ["site"]
 start = 2026-11-21T10:00:00Z
 end = 2026-11-21T11:00:00Z
 `

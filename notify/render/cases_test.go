@@ -338,5 +338,8 @@ func goldenCases() map[string]*notify.Message {
 	cs["local-network"] = localNetworkCase()
 	cs["repeat"] = repeatCase()
 	cs["test-alert"] = testAlertCase()
+	for n, m := range warningCases() {
+		cs[n] = m
+	}
 	return cs
 }

@@ -35,6 +35,9 @@ const (
 	toneWarn
 	toneOK
 	toneInfo
+	// toneCaution is a warning: the monitor is up, something is about to
+	// break (a certificate, slowness). Drawn like toneWarn, with ⚠.
+	toneCaution
 )
 
 // doc is a rendered message before it meets a format: Text, HTML and Slack
@@ -86,6 +89,8 @@ func build(m *notify.Message) *doc {
 		buildGroup(d, m)
 	case m.Kind == incident.KindVantage:
 		buildVantage(d, m)
+	case m.Kind.Warning():
+		buildWarning(d, m)
 	case m.Late && m.Event == incident.NotifyResolve:
 		buildResolve(d, m)
 		// Resolved, but nobody was told in time: that is news to act on

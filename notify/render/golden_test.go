@@ -37,13 +37,20 @@ func slackPayload(t *testing.T, blocks []slack.Block) []byte {
 	return b.Bytes()
 }
 
-func renderings(t *testing.T, m *notify.Message) map[string][]byte {
-	return map[string][]byte{
+func renderings(t *testing.T, name string, m *notify.Message) map[string][]byte {
+	out := map[string][]byte{
 		".txt":        []byte(Text(m)),
 		".html":       []byte(HTML(m)),
 		".slack.json": slackPayload(t, SlackBlocks(m)),
 		".slack.txt":  []byte(SlackText(SlackBlocks(m))),
 	}
+	if _, ok := warningCases()[name]; ok {
+		// What a bot's channel shows for the event in the incident's
+		// thread (the open's reply is the message itself, for a thread
+		// that is gone).
+		out[".reply.slack.txt"] = []byte(SlackText(SlackReply(m)))
+	}
+	return out
 }
 
 func sortedNames(cs map[string]*notify.Message) []string {
@@ -59,7 +66,7 @@ func TestGolden(t *testing.T) {
 	cs := goldenCases()
 	for _, name := range sortedNames(cs) {
 		t.Run(name, func(t *testing.T) {
-			for ext, got := range renderings(t, cs[name]) {
+			for ext, got := range renderings(t, name, cs[name]) {
 				path := filepath.Join("testdata", name+ext)
 				if *update {
 					if err := os.WriteFile(path, got, 0o644); err != nil {
@@ -111,6 +118,7 @@ func TestNoStaleGoldens(t *testing.T) {
 	for _, f := range files {
 		base := filepath.Base(f)
 		name := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(base, ".slack.txt"), ".txt"), ".html"), ".slack.json")
+		name = strings.TrimSuffix(name, ".reply")
 		if _, ok := cs[name]; !ok {
 			t.Errorf("golden file %s belongs to no case", f)
 		}

@@ -33,6 +33,8 @@ func Title(m *notify.Message) string {
 		}
 	case m.Kind == incident.KindVantage:
 		b.WriteString(vantageTitle(m))
+	case m.Kind.Warning():
+		b.WriteString(warningTitle(m))
 	case m.Late && m.Event == incident.NotifyResolve:
 		b.WriteString("[LATE] " + lateSentence(m))
 	case m.Event == incident.NotifyResolve:
@@ -186,7 +188,7 @@ func (t tone) color() string {
 	switch t {
 	case toneDown:
 		return "#c9372c"
-	case toneWarn:
+	case toneWarn, toneCaution:
 		return "#b65c02"
 	case toneOK:
 		return "#1f845a"

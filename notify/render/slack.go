@@ -54,6 +54,8 @@ func (t tone) emoji() string {
 		return ":large_orange_circle:"
 	case toneOK:
 		return ":white_check_mark:"
+	case toneCaution:
+		return ":warning:"
 	}
 	return ":information_source:"
 }
@@ -161,6 +163,8 @@ func SlackReply(m *notify.Message) []slack.Block {
 	switch {
 	case m.Kind == incident.KindVantage:
 		text = build(m).Tone.emoji() + " " + slackEscape(build(m).Lead)
+	case m.Kind.Warning():
+		text = warningReply(m)
 	case m.Event == incident.NotifyUpdate:
 		text = ":arrows_counterclockwise: *Update* for " + n + ": "
 		if c := oneLine(m.Change); c != "" {

@@ -64,6 +64,9 @@ func Verdict(m *notify.Message) string {
 	if m.Kind == incident.KindVantage {
 		return vantageVerdict(m)
 	}
+	if m.Kind.Warning() {
+		return warningVerdict(m)
+	}
 	if m.Event == incident.NotifyResolve {
 		v := "back up after " + Duration(m.Duration())
 		if r := m.Resolution; r != "" && r != "recovered" {
@@ -211,6 +214,9 @@ func vantageVerdict(m *notify.Message) string {
 // (NXDOMAIN)". It describes the message's verdict fields, falling back to
 // its result.
 func Summary(m *notify.Message) string {
+	if m.Kind.Warning() {
+		return warningSummary(m)
+	}
 	r := m.Result
 	f := failure{class: m.Class, status: m.Status, gateway: m.Gateway, detail: m.Detail}
 	if r != nil {
