@@ -112,6 +112,10 @@ type Change struct {
 	Detail  string       `json:"detail,omitempty"`
 	Status  int          `json:"status,omitempty"`
 	Note    string       `json:"note,omitempty"`
+	// PrevDetail is, on a warning incident whose detail this change moved
+	// (a certificate crossing into under-2-days, a new slow phase), the
+	// detail before it; empty otherwise.
+	PrevDetail string `json:"prev_detail,omitempty"`
 	// Scope and Severity are the incident's scope and severity from this
 	// change on.
 	Scope    result.Scope `json:"scope,omitempty"`

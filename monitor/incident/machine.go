@@ -492,10 +492,14 @@ func (m *Machine) update(at time.Time, f *failure, sev Severity) (Change, bool) 
 	if len(notes) == 0 {
 		return Change{}, false
 	}
+	prevDetail := inc.Detail
 	inc.Class, inc.Gateway, inc.Detail, inc.Status = r.Class, r.Gateway, r.Detail, r.Status
 	inc.Scope, inc.Regions, inc.Severity = f.Scope, cloneStrings(f.Regions), sev
 	inc.Last = cloneResult(r)
 	c := m.change(at, strings.Join(notes, ", "))
+	if m.kind.Warning() && prevDetail != r.Detail {
+		c.PrevDetail = prevDetail
+	}
 	inc.Changes = append(inc.Changes, c)
 	return c, true
 }

@@ -625,7 +625,7 @@ func TestCertificateMachine(t *testing.T) {
 	if len(tr.Events) != 1 || tr.Events[0].Kind != incident.EventChanged {
 		t.Fatalf("1 day left: events %+v, want one changed", tr.Events)
 	}
-	if c := tr.Events[0].Change; c.Severity != incident.SeverityCritical || c.Detail != "under-2-days" {
+	if c := tr.Events[0].Change; c.Severity != incident.SeverityCritical || c.Detail != "under-2-days" || c.PrevDetail != "under-7-days" {
 		t.Errorf("change %+v", c)
 	}
 	renewed := roundAt(at(0.9).Add(40*24*time.Hour+time.Hour), "0B:NE:W0")
@@ -651,7 +651,7 @@ func TestCertificateMachine(t *testing.T) {
 	if len(tr.Events) != 1 || tr.Events[0].Kind != incident.EventChanged {
 		t.Fatalf("21 → 7: events %+v, want one changed", tr.Events)
 	}
-	if c := tr.Events[0].Change; c.Severity != incident.SeverityWarning || c.Detail != "under-7-days" {
+	if c := tr.Events[0].Change; c.Severity != incident.SeverityWarning || c.Detail != "under-7-days" || c.PrevDetail != "under-21-days" {
 		t.Errorf("change %+v", c)
 	}
 }

@@ -353,14 +353,14 @@ func Message(cfg *config.Config, ev *incident.Event, id int64) notify.Message {
 	return m
 }
 
-// crossed reports whether ev is a certificate warning's change of level:
-// the machine notes a warning's new detail as "under-7-days →
-// under-2-days" (monitor/incident, Machine.update), and a change of scope
-// alone (another vantage served the old certificate) is not a crossing.
+// crossed reports whether ev is a certificate warning's change of level
+// (the machine sets Change.PrevDetail when a warning's detail moves); a
+// change of scope alone (another vantage served the old certificate) is not
+// a crossing.
 func crossed(ev *incident.Event) bool {
 	c := ev.Change
 	return ev.Kind == incident.EventChanged && ev.Incident.Kind == incident.KindCertificate && c != nil &&
-		strings.HasPrefix(c.Detail, "under-") && strings.Contains(c.Note, "→ "+c.Detail)
+		c.PrevDetail != "" && c.Detail != c.PrevDetail
 }
 
 // describeChange says what an update changed.

@@ -134,7 +134,8 @@ func TestWarningUpdateAndResolveFollowTheOpen(t *testing.T) {
 	k := keys{openKey(inc, "pager"): store.KeyDelivered}
 	ch := incident.Event{Kind: incident.EventChanged, Monitor: "site", At: t0.Add(72 * time.Hour), Incident: inc, Result: inc.Last,
 		Change: &incident.Change{Class: result.ClassCertExpiring, Detail: result.WarnDetail(2), Scope: result.ScopeEveryone,
-			Severity: incident.SeverityCritical, Note: "under-7-days → under-2-days, severity warning → critical"}}
+			Severity: incident.SeverityCritical, Note: "under-7-days → under-2-days, severity warning → critical",
+			PrevDetail: result.WarnDetail(7)}}
 	d, err := Event(cfg, &ch, 11, k.lookup)
 	if err != nil {
 		t.Fatal(err)
