@@ -92,9 +92,6 @@ type latestView struct {
 	Headline, Error, Class, Status, Gateway string
 	Via                                     []string
 	Elapsed, Phases, RemoteAddr, TLS        string
-	// TLSSerial is the leaf's serial; TLSEarliest the certificate of the
-	// served chain that expires first, when the result says which.
-	TLSSerial, TLSEarliest string
 	URLParts                                []string
 	FinalURLParts                           []string
 	StartedAt, StartedAbs                   string
@@ -104,6 +101,10 @@ type latestView struct {
 	Fixes                                   []string
 	Diagnosis                               []string
 	Vantages                                []vantageLine
+
+	// TLSSerial is the leaf's serial; TLSEarliest the certificate of the
+	// served chain that expires first, when the result says which.
+	TLSSerial, TLSEarliest string
 }
 
 type vantageLine struct {
