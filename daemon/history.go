@@ -295,11 +295,15 @@ func (d *Daemon) History(ctx context.Context, name string, w history.Window) (*h
 	return rep, nil
 }
 
-// entries are a monitor's target incidents for the API, newest first.
+// entries are a monitor's incidents for the history report, newest first:
+// its outages and its slow spells (kind performance), each entry's kind
+// saying which, so that every second of down_seconds and degraded_seconds
+// is in one of them. Certificate incidents are not in the monitor's time
+// and stay in /api/v1/incidents only.
 func entries(incs []incident.Incident, now time.Time) []history.IncidentEntry {
 	out := make([]history.IncidentEntry, 0, len(incs))
 	for i := range incs {
-		if incs[i].Kind == incident.KindTarget {
+		if k := incs[i].Kind; k == incident.KindTarget || k == incident.KindPerformance {
 			out = append(out, history.Entry(&incs[i], now))
 		}
 	}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/vantage-monitor/vantage/monitor/history"
 	"github.com/vantage-monitor/vantage/monitor/incident"
+	"github.com/vantage-monitor/vantage/monitor/result"
+	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/monitor/web"
 )
 
@@ -222,5 +224,57 @@ func TestPublicPageFollowsReloads(t *testing.T) {
 	}
 	if body := get(); !strings.Contains(body, "New title") || !strings.Contains(body, "blog") || strings.Contains(body, ">shop<") {
 		t.Errorf("public page after the reload:\n%s", body)
+	}
+}
+
+// TestHistoryCountsSlowTimeAsDegraded: a performance incident's slow time
+// (first slow round to first fast one) is degraded_seconds inside
+// up_seconds, and the report lists it with its kind; a certificate
+// incident open all along changes neither, and is not listed.
+func TestHistoryCountsSlowTimeAsDegraded(t *testing.T) {
+	tg := newTarget(t)
+	f := newFixture(t, monitorTOML("shop", tg.URL), nil)
+	ctx := context.Background()
+	start := f.clock.Now()
+	for range 8 { // up, at +1 .. +8
+		f.round("shop")
+	}
+	at := func(sec int) result.Time { return result.TimeOf(start.Add(time.Duration(sec) * time.Second)) }
+	// Stored as the daemon's warning machines store them: slow from +2,
+	// confirmed at +4, fast again at +6, resolved at +7.
+	perf := &incident.Incident{Monitor: "shop", Kind: incident.KindPerformance, Severity: incident.SeverityWarning,
+		Class: result.ClassDegraded, Detail: result.PhaseTTFB, FirstFailure: at(2), OpenedAt: at(4), RecoveredAt: at(6)}
+	cert := &incident.Incident{Monitor: "shop", Kind: incident.KindCertificate, Severity: incident.SeverityWarning,
+		Class: result.ClassCertExpiring, Detail: result.WarnDetail(7), FirstFailure: at(1), OpenedAt: at(1)}
+	if err := f.d.store.Update(ctx, func(tx *store.Tx) error {
+		for _, inc := range []*incident.Incident{perf, cert} {
+			if err := tx.OpenIncident(ctx, inc); err != nil {
+				return err
+			}
+		}
+		return tx.ResolveIncident(ctx, perf.ID, at(7).Time, at(6).Time, "recovered", nil)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Minute)
+	if err := f.d.flushHistory(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+
+	rep, err := f.d.History(ctx, "shop", history.Window24h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Measured from +1 to now (+68 s): 67 s, all up, 4 of them slow.
+	if rep.DegradedSeconds != 4 || rep.DownSeconds != 0 || rep.UpSeconds != 67 || rep.UptimeRatio == nil || *rep.UptimeRatio != 1 {
+		t.Errorf("degraded %v, down %v, up %v, ratio %v; want 4, 0, 67, 1", rep.DegradedSeconds, rep.DownSeconds, rep.UpSeconds, rep.UptimeRatio)
+	}
+	if len(rep.Incidents) != 1 || rep.Incidents[0].Kind != incident.KindPerformance || rep.Incidents[0].ID != perf.ID ||
+		rep.Incidents[0].DurationSeconds != 4 || rep.Incidents[0].Class != result.ClassDegraded {
+		t.Errorf("incidents %+v, want the performance incident only, of 4 s", rep.Incidents)
+	}
+	ov, err := f.d.Overview(ctx, []string{"shop"})
+	if err != nil || len(ov["shop"].Days) != 90 || ov["shop"].Days[89].State != history.DayDegraded || ov["shop"].Uptime30d.Degraded != 4*time.Second {
+		t.Errorf("Overview: %+v, %v; want today degraded, 4 s of it", ov["shop"], err)
 	}
 }

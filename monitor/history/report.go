@@ -81,7 +81,9 @@ type IncidentEntry struct {
 
 // Downtime is the part of inc that counts as its outage: from its first
 // failed round to the first good round of its recovery, or to now while
-// it is still failing. The one rule for where an outage starts and ends.
+// it is still failing. The one rule for where an outage starts and ends;
+// a performance incident's slow time is measured by it too (its first
+// slow round to its first fast one).
 func Downtime(inc *incident.Incident, now time.Time) Interval {
 	start := inc.FirstFailure.Time
 	if start.IsZero() {

@@ -17,7 +17,11 @@ type Timeline struct {
 	Measured []Interval
 	// Maintenance is when a maintenance window covered the monitor.
 	Maintenance []Interval
-	// Incidents of the monitor; only KindTarget ones count.
+	// Incidents of the monitor. Target incidents are down time (degraded
+	// while seen from some regions only); performance incidents are
+	// degraded time, which is up. Certificate and vantage incidents do not
+	// count: an expiring certificate still serves, and a vantage's trouble
+	// is not the monitor's.
 	Incidents []incident.Incident
 	// MaintenanceCountsAsDown: maintenance time is also down time.
 	MaintenanceCountsAsDown bool
@@ -184,12 +188,20 @@ func (tl *Timeline) segments(lo, hi, now time.Time) []segment {
 	var downRaw, degradedRaw []span
 	for i := range tl.Incidents {
 		inc := &tl.Incidents[i]
-		if inc.Kind != incident.KindTarget {
+		if inc.Kind != incident.KindTarget && inc.Kind != incident.KindPerformance {
 			continue
 		}
+		// A performance incident's time is measured as an outage's is:
+		// from its first slow round to the first fast one of its recovery.
 		dt := Downtime(inc, now)
 		if dt.Start.IsZero() {
 			continue // no time to start from: nothing to count
+		}
+		if inc.Kind == incident.KindPerformance {
+			// Slow, from everywhere or from some vantages, is degraded
+			// whatever the scope: the target answered.
+			degradedRaw = append(degradedRaw, span{nanos(dt.Start), min(nanos(dt.End), nowNs)})
+			continue
 		}
 		scopeSpans(inc, span{nanos(dt.Start), min(nanos(dt.End), nowNs)}, func(sp span, sc result.Scope) {
 			if sc == result.ScopePartial {

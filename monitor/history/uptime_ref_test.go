@@ -11,7 +11,7 @@ import (
 )
 
 // randomTimeline makes a messy timeline on a grid of unit: spans out of
-// order, overlapping, empty or reversed; incidents of both kinds, open,
+// order, overlapping, empty or reversed; incidents of every kind, open,
 // recovered, resolved without a recovery, from before open_scope existed,
 // with scope changes.
 func randomTimeline(r *rand.Rand, base time.Time, unit time.Duration, span int) history.Timeline {
@@ -35,8 +35,13 @@ func randomTimeline(r *rand.Rand, base time.Time, unit time.Duration, span int) 
 			OpenScope: scopes[r.IntN(len(scopes))], Scope: scopes[r.IntN(len(scopes))],
 			FirstFailure: result.TimeOf(tick(ff)), OpenedAt: result.TimeOf(tick(ff + r.IntN(5))),
 		}
-		if r.IntN(5) == 0 {
+		switch r.IntN(7) {
+		case 0:
 			inc.Kind = incident.KindVantage
+		case 1:
+			inc.Kind = incident.KindCertificate
+		case 2, 3:
+			inc.Kind = incident.KindPerformance
 		}
 		if r.IntN(6) == 0 {
 			inc.FirstFailure = result.Time{} // stored before first_failure_at: from opened_at
@@ -62,7 +67,9 @@ func randomTimeline(r *rand.Rand, base time.Time, unit time.Duration, span int) 
 }
 
 // reference is the rules read literally, one unit at a time: each instant
-// is unknown, maintenance, down, degraded or up, in that precedence.
+// is unknown, maintenance, down, degraded or up, in that precedence; a
+// target incident is down (degraded while partial), a performance one
+// degraded, a certificate or vantage one nothing.
 func reference(tl *history.Timeline, from, to, now time.Time, unit time.Duration) history.Uptime {
 	in := func(ivs []history.Interval, t time.Time) bool {
 		for _, iv := range ivs {
@@ -89,7 +96,15 @@ func reference(tl *history.Timeline, from, to, now time.Time, unit time.Duration
 		for i := range tl.Incidents {
 			inc := &tl.Incidents[i]
 			dt := history.Downtime(inc, now)
-			if inc.Kind != incident.KindTarget || t.Before(dt.Start) || !t.Before(dt.End) || !t.Before(now) {
+			if t.Before(dt.Start) || !t.Before(dt.End) || !t.Before(now) {
+				continue
+			}
+			switch inc.Kind {
+			case incident.KindPerformance: // slow, whatever its scope
+				degraded = true
+				continue
+			case incident.KindTarget:
+			default: // certificate, vantage: not the monitor's time
 				continue
 			}
 			scope := inc.OpenScope

@@ -304,10 +304,13 @@ func (s *Store) KnownMonitor(ctx context.Context, name string) (removedAt time.T
 	return fromNullNanos(removed), true, nil
 }
 
-// IncidentsBetween returns, per monitor, its target incidents whose
-// downtime (history.Downtime) overlaps [from, to), open ones included,
-// oldest first. Vantage incidents never count against a monitor and are
-// left out.
+// IncidentsBetween returns, per monitor, its target and performance
+// incidents whose downtime (history.Downtime: for a performance incident,
+// its slow time) overlaps [from, to), open ones included, oldest first:
+// what the monitor's uptime and degraded time are made of
+// (history.Timeline). Vantage incidents never count against a monitor, and
+// certificate incidents not in its time at all (an expiring certificate
+// still serves), so both are left out.
 func (s *Store) IncidentsBetween(ctx context.Context, monitors []string, from, to time.Time) (map[string][]incident.Incident, error) {
 	const op = "read incidents of a window"
 	names, err := nameList(op, monitors)
@@ -325,10 +328,10 @@ func (s *Store) IncidentsBetween(ctx context.Context, monitors []string, from, t
 			UNION ALL
 			SELECT * FROM incidents WHERE resolved_at > ?2
 			  AND monitor IN (SELECT value FROM json_each(?1)))
-		WHERE kind = ?4 AND coalesce(first_failure_at, opened_at) < ?3
+		WHERE kind IN (?4, ?5) AND coalesce(first_failure_at, opened_at) < ?3
 		  AND (`+end+` IS NULL OR `+end+` > ?2)
 		ORDER BY monitor, opened_at, id`,
-		names, toNanos(from), toNanos(to), string(incident.KindTarget))
+		names, toNanos(from), toNanos(to), string(incident.KindTarget), string(incident.KindPerformance))
 	if err != nil {
 		return nil, err
 	}

@@ -350,13 +350,27 @@ func TestIncidentsBetween(t *testing.T) {
 	b := storeIncident(t, s, incident.Incident{Monitor: "m", FirstFailure: h(-1), OpenedAt: h(-0.9)})
 	// Another monitor's: asked for separately.
 	c := storeIncident(t, s, incident.Incident{Monitor: "n", OpenedAt: h(-2), RecoveredAt: h(-1.5), ResolvedAt: h(-1.4)})
+	// m was slow [T-3.5h, T-2h), beside its outage: degraded time, so it
+	// is read with the target incidents. Its certificate, open for days,
+	// is in nobody's uptime and is not.
+	p := storeIncident(t, s, incident.Incident{Monitor: "m", Kind: incident.KindPerformance, Class: result.ClassDegraded,
+		Severity: incident.SeverityWarning, Detail: result.PhaseTTFB, FirstFailure: h(-3.5), OpenedAt: h(-3.4), RecoveredAt: h(-2), ResolvedAt: h(-1.9)})
+	storeIncident(t, s, incident.Incident{Monitor: "m", Kind: incident.KindCertificate, Class: result.ClassCertExpiring,
+		Severity: incident.SeverityWarning, Detail: result.WarnDetail(7), FirstFailure: h(-72), OpenedAt: h(-72)})
+	// A performance incident over before the window: left out as an
+	// outage would be.
+	storeIncident(t, s, incident.Incident{Monitor: "n", Kind: incident.KindPerformance, Class: result.ClassDegraded,
+		Severity: incident.SeverityWarning, FirstFailure: h(-6), OpenedAt: h(-6), RecoveredAt: h(-5), ResolvedAt: h(-4.9)})
 
 	got, err := s.IncidentsBetween(ctx, []string{"m", "n"}, T.Add(-4*time.Hour), T)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(ids(got["m"]), []int64{a.ID, b.ID}) || !reflect.DeepEqual(ids(got["n"]), []int64{c.ID}) || len(got) != 2 {
+	if !reflect.DeepEqual(ids(got["m"]), []int64{a.ID, p.ID, b.ID}) || !reflect.DeepEqual(ids(got["n"]), []int64{c.ID}) || len(got) != 2 {
 		t.Fatalf("incidents in the last 4h = %v", got)
+	}
+	if pi := got["m"][1]; pi.Kind != incident.KindPerformance || pi.Detail != result.PhaseTTFB || pi.RecoveredAt != p.RecoveredAt || pi.FirstFailure != p.FirstFailure {
+		t.Errorf("performance incident read as %+v", pi)
 	}
 	if got["m"][0].RecoveredAt != a.RecoveredAt {
 		t.Errorf("recovered_at not read: %+v", got["m"][0])
@@ -366,8 +380,16 @@ func TestIncidentsBetween(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !reflect.DeepEqual(ids(got["m"]), []int64{p.ID, b.ID}) {
+		t.Errorf("incidents from T-2.95h = %v, want the slow one and the open one", ids(got["m"]))
+	}
+	// After the slow time ended, though before it was resolved: not in.
+	got, err = s.IncidentsBetween(ctx, []string{"m"}, h(-1.95).Time, T)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !reflect.DeepEqual(ids(got["m"]), []int64{b.ID}) {
-		t.Errorf("incidents from T-2.95h = %v, want only the open one", ids(got["m"]))
+		t.Errorf("incidents from T-1.95h = %v, want only the open one", ids(got["m"]))
 	}
 	// Before the window's end it was failing, though confirmed after it.
 	got, err = s.IncidentsBetween(ctx, []string{"m"}, h(-6).Time, h(-4.5).Time)

@@ -190,6 +190,15 @@ func apiView(m MonitorView) MonitorView {
 		inc.Last = apiResult(inc.Last)
 		m.OpenIncident = &inc
 	}
+	// The warnings as the daemon gave them (certificate first), each
+	// result prepared as the others are; [] rather than null when none
+	// is open.
+	ws := make([]incident.Incident, len(m.Warnings))
+	for i, w := range m.Warnings {
+		w.Last = apiResult(w.Last)
+		ws[i] = w
+	}
+	m.Warnings = ws
 	return m
 }
 
@@ -201,6 +210,11 @@ func apiResult(r *result.Outcome) *result.Outcome {
 	c.Normalize()
 	c.URL = redactURL(c.URL)
 	c.FinalURL = redactURL(c.FinalURL)
+	if c.Warning != nil && c.Warning.Seen == nil {
+		w := *c.Warning
+		w.Seen = []result.WarningSeen{}
+		c.Warning = &w
+	}
 	return &c
 }
 

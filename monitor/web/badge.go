@@ -138,13 +138,21 @@ type badgeText struct {
 }
 
 // statusBadge: the name, and green up, orange failing / recovering /
-// degraded (an incident seen from some regions only), red down, grey
-// unknown (not checked yet, or not being checked).
+// degraded (an incident seen from some regions only), yellow degraded
+// while up (an open performance incident: slow, but answering), red down,
+// grey unknown (not checked yet, or not being checked). "degraded" is the
+// word the badge already had for a target that works for some and not
+// for others; a slow one is that too, in a milder colour, as the page's
+// amber says. An expiring certificate changes nothing here: the badge is
+// the service's state, and certificates are not public (publicWarnings).
 func statusBadge(m *MonitorView) badgeText {
 	b := badgeText{label: truncate(m.Name, maxBadgeLabelRunes)}
 	switch m.State {
 	case incident.StateUp:
 		b.message, b.color = "up", colorBrightGreen
+		if hasPerformance(m) {
+			b.message, b.color = "degraded", colorYellow
+		}
 	case incident.StateFailing, incident.StateRecovering:
 		b.message, b.color = string(m.State), colorOrange
 	case incident.StateDown:

@@ -107,6 +107,10 @@ func TestStatusBadge(t *testing.T) {
 		{Name: "new"},
 		{Name: "broken", State: incident.StateUp, Problem: "state does not decode"},
 		{Name: "a/b", State: incident.StateUp},
+		{Name: "slow", State: incident.StateUp, Warnings: []incident.Incident{{Kind: incident.KindPerformance, Class: result.ClassDegraded, Detail: result.PhaseTTFB}}},
+		{Name: "expiring", State: incident.StateUp, Warnings: []incident.Incident{{Kind: incident.KindCertificate, Class: result.ClassCertExpiring, Severity: incident.SeverityCritical}}},
+		{Name: "slow-down", State: incident.StateDown, OpenIncident: &incident.Incident{Scope: result.ScopeEveryone},
+			Warnings: []incident.Incident{{Kind: incident.KindPerformance, Class: result.ClassDegraded}}},
 	}
 	h := newTestHandler(&fakeSource{mons: mons}, nil, nil)
 	for _, tt := range []struct {
@@ -121,6 +125,11 @@ func TestStatusBadge(t *testing.T) {
 		{"/badge/broken/status.svg", "broken", "unknown", colorGrey},
 		{"/badge/a/b/status.svg", "a/b", "up", colorBrightGreen},
 		{"/badge/a%2Fb/status.svg", "a/b", "up", colorBrightGreen},
+		// Up and slow: degraded, yellow; an expiring certificate is
+		// still up; down wins over slow.
+		{"/badge/slow/status.svg", "slow", "degraded", colorYellow},
+		{"/badge/expiring/status.svg", "expiring", "up", colorBrightGreen},
+		{"/badge/slow-down/status.svg", "slow-down", "down", colorRed},
 	} {
 		b := decodeBadge(t, serve(h, http.MethodGet, tt.path))
 		if b.label() != tt.label || b.message() != tt.message || b.color() != tt.color {

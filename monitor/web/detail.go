@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vantage-monitor/vantage/monitor/history"
+	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/redact"
 	"github.com/vantage-monitor/vantage/monitor/result"
 )
@@ -76,6 +77,8 @@ type incidentRow struct {
 	SeverityClass  string // critical, warning, info or ""
 	Flapping       bool
 	Resolution     string // "" on the public page
+	// Slow marks a performance incident: degraded time, not down.
+	Slow bool
 }
 
 // maxDetailErrorRunes bounds the error text on the detail page, which has
@@ -98,6 +101,10 @@ type latestView struct {
 	Fixes                                   []string
 	Diagnosis                               []string
 	Vantages                                []vantageLine
+
+	// TLSSerial is the leaf's serial; TLSEarliest the certificate of the
+	// served chain that expires first, when the result says which.
+	TLSSerial, TLSEarliest string
 }
 
 type vantageLine struct {
@@ -248,6 +255,7 @@ func incidentView(e *history.IncidentEntry, now time.Time, public bool) incident
 		Scope:    scopeWords(e.Scope, e.Regions),
 		Severity: string(e.Severity),
 		Flapping: e.Flapping,
+		Slow:     e.Kind == incident.KindPerformance,
 	}
 	if row.Start == "" {
 		row.Start, row.StartAbs = clock(now, e.OpenedAt.Time), rfc3339(e.OpenedAt.Time)
@@ -270,6 +278,9 @@ func incidentView(e *history.IncidentEntry, now time.Time, public bool) incident
 	}
 	if !public {
 		row.Cause = e.Class.Words()
+		if row.Slow {
+			row.Cause = "degraded performance (" + e.Class.Words() + ")"
+		}
 		if e.Gateway != "" {
 			row.Cause += " from " + e.Gateway
 		}
@@ -321,9 +332,20 @@ func latest(o *result.Outcome, now time.Time) *latestView {
 	}
 	if t := r.TLS; t != nil {
 		v.TLS = "certificate for " + t.Subject + " from " + t.Issuer + ", expires " + rfc3339(t.NotAfter.Time) +
-			" (" + strconv.Itoa(t.DaysLeft) + " days left)"
+			" (" + daysLeft(t.DaysLeft) + ")"
 		if t.Version != "" {
 			v.TLS = t.Version + ", " + v.TLS
+		}
+		v.TLSSerial = t.Serial
+		if e := t.Earliest; e != nil {
+			v.TLSEarliest = "the leaf"
+			if e.Depth > 0 {
+				v.TLSEarliest = "intermediate (depth " + strconv.Itoa(e.Depth) + ") " + e.Subject + " from " + e.Issuer
+				if e.Serial != "" {
+					v.TLSEarliest += ", serial " + e.Serial
+				}
+			}
+			v.TLSEarliest += ", expires " + rfc3339(e.NotAfter.Time) + " (" + daysLeft(e.DaysLeft) + ")"
 		}
 	}
 	if r.Refusal != nil {

@@ -51,17 +51,27 @@
 //     row says for whom the monitor is down (its scope) and, when the
 //     Source keeps history (HistorySource), has a 90-day bar and the
 //     30-day uptime; a panel above the table says which vantages are
-//     impaired or unreachable. A name links to its detail page.
+//     impaired or unreachable. A name links to its detail page. A monitor
+//     that is up with an open certificate or performance incident (its
+//     Warnings) stays UP, with an amber label beside the state
+//     ("certificate expires in 4 days", "slow: TTFB"; a solid, stronger
+//     amber when critical), and sorts before the other up monitors.
 //   - GET /monitors/{name}: the monitor's detail page: uptime over 24h, 7d,
 //     30d and 90d, an SVG response-time chart per vantage, its incidents
 //     and its latest result with the evidence and fixes (page.go,
-//     detail.go). A 404 page for a name neither configured nor kept.
+//     detail.go), the leaf's serial and the certificate of the served
+//     chain that expires first. A monitor with warnings has a Warnings
+//     section: the summary, the certificate's subject, issuer, serial,
+//     SANs and not_after or the slow phase, what each vantage saw, and
+//     the fixes (warnings.go). A 404 page for a name neither configured
+//     nor kept.
 //   - GET /badge/{name}/status.svg, /badge/{name}/uptime/{window}.svg and
 //     /badge/{name}/response/{window}.svg: shields.io-style SVG badges,
 //     cached for 60 seconds (monitor/web/badge.go). The status badge is
 //     labelled with the name and says up (green), failing, recovering or
-//     degraded (an incident seen from some regions only; orange), down
-//     (red) or unknown (grey). The uptime badge ("uptime 30d | 99.95%")
+//     degraded (an incident seen from some regions only; orange), degraded
+//     in yellow (up, with an open performance incident), down (red) or
+//     unknown (grey); an expiring certificate leaves it up. The uptime badge ("uptime 30d | 99.95%")
 //     cuts the percentage to two decimals, never rounding up to 100%, and
 //     is bright green from 99.9%, green from 99%, yellow-green from 98%,
 //     yellow from 95%, orange from 90%, red below, and grey "no data" when
@@ -76,7 +86,8 @@
 // prefers-color-scheme. The public listener (WithPublic) serves the same
 // pages with only names, states, scope, uptime, response times and
 // incidents: never a URL, an error text, evidence, fixes, a gateway or a
-// vantage's error.
+// vantage's error. Of the warnings it says only "degraded performance" of
+// a slow monitor, and nothing of certificates (publicWarnings says why).
 //
 // # The public listener
 //

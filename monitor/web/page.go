@@ -53,6 +53,10 @@ type pageData struct {
 	Public bool
 
 	Total, Down, Failing, Recovering, Flapping int
+	// Degraded counts the monitors with an open performance incident,
+	// CertExpiring those with an open certificate one (none on the
+	// public page, which never shows certificates).
+	Degraded, CertExpiring int
 	// Filtered is true when the query selected a subset; Shown is its size.
 	Filtered    bool
 	Shown       int
@@ -86,6 +90,10 @@ type pageRow struct {
 	Label    string // "DOWN": readable without CSS (curl, lynx)
 	Flapping bool
 	Skipped  uint64
+	// Warnings are the open certificate and performance incidents, shown
+	// beside the state; Warned is set when there is one.
+	Warnings []warningView
+	Warned   bool
 
 	Headline string
 	Error    string
@@ -239,12 +247,18 @@ func buildPage(all []MonitorView, f filter, pg paging, q url.Values, now time.Ti
 		if m.Flapping {
 			d.Flapping++
 		}
+		if hasPerformance(m) {
+			d.Degraded++
+		}
+		if hasCertificate(m) {
+			d.CertExpiring++
+		}
 		if f.match(m) {
 			sel = append(sel, m)
 		}
 	}
 	slices.SortStableFunc(sel, func(a, b *MonitorView) int {
-		if ra, rb := stateRank(a.State), stateRank(b.State); ra != rb {
+		if ra, rb := rank(a), rank(b); ra != rb {
 			return ra - rb
 		}
 		return strings.Compare(a.Name, b.Name)
@@ -288,8 +302,10 @@ func buildPage(all []MonitorView, f filter, pg paging, q url.Values, now time.Ti
 	return d
 }
 
-func stateRank(s incident.State) int {
-	switch s {
+// rank orders the page: down, failing, recovering, unknown, up with a
+// warning (a critical one first), up.
+func rank(m *MonitorView) int {
+	switch m.State {
 	case incident.StateDown:
 		return 0
 	case incident.StateFailing:
@@ -297,7 +313,16 @@ func stateRank(s incident.State) int {
 	case incident.StateRecovering:
 		return 2
 	case incident.StateUp:
-		return 4
+		r := 6
+		for i := range m.Warnings {
+			if w := &m.Warnings[i]; w.Kind.Warning() {
+				r = min(r, 5)
+				if w.Severity == incident.SeverityCritical {
+					r = 4
+				}
+			}
+		}
+		return r
 	}
 	return 3 // unknown: not yet checked, or a state this page predates
 }
@@ -318,7 +343,9 @@ func buildRow(m *MonitorView, now time.Time, public bool) pageRow {
 		Flapping: m.Flapping,
 		Skipped:  m.Skipped,
 		Scope:    scopeOf(m),
+		Warnings: warningViews(m.Warnings, now, public),
 	}
+	row.Warned = len(row.Warnings) > 0
 	switch m.State {
 	case incident.StateUp, incident.StateFailing, incident.StateDown, incident.StateRecovering:
 		row.Label = strings.ToUpper(string(m.State))

@@ -135,8 +135,8 @@ func (p publicHistory) Incidents(ctx context.Context, q history.IncidentQuery) (
 			return nil, history.Cursor{}, errUnavailable
 		}
 		for i, e := range es {
-			if !set[e.Monitor] {
-				continue
+			if !set[e.Monitor] || e.Kind == incident.KindCertificate {
+				continue // hidden, or a certificate (publicWarnings says why)
 			}
 			out = append(out, publicEntry(&e))
 			if len(out) == q.Limit {
@@ -198,7 +198,32 @@ func publicView(m *MonitorView) MonitorView {
 	if inc := m.OpenIncident; inc != nil {
 		v.OpenIncident = publicIncident(inc)
 	}
+	v.Warnings = publicWarnings(m.Warnings)
 	return v
+}
+
+// publicWarnings keeps of the warnings what a visitor may know: that the
+// monitor is slow (an open performance incident), as a state word and
+// when it began, which is what a visitor sees for themselves. Not the
+// slow phase, its durations, the vantages' timings or the fixes: those
+// are evidence, as an outage's are. A certificate warning is left out
+// altogether: the site still serves, so it is not a state a visitor
+// meets, and its subject, issuer, serial and renewal fixes describe the
+// operator's setup; the status page would be announcing a deadline it has
+// no part in. When it does expire, the outage that opens is public as any.
+func publicWarnings(ws []incident.Incident) []incident.Incident {
+	out := []incident.Incident{}
+	for i := range ws {
+		w := &ws[i]
+		if w.Kind != incident.KindPerformance {
+			continue
+		}
+		out = append(out, incident.Incident{
+			ID: w.ID, Monitor: w.Monitor, Kind: w.Kind, Severity: w.Severity, Class: w.Class,
+			OpenedAt: w.OpenedAt, ResolvedAt: w.ResolvedAt, FirstFailure: w.FirstFailure, RecoveredAt: w.RecoveredAt,
+		})
+	}
+	return out
 }
 
 func publicIncident(inc *incident.Incident) *incident.Incident {
@@ -215,10 +240,15 @@ func publicIncident(inc *incident.Incident) *incident.Incident {
 	return c
 }
 
+// publicEntries are a report's incidents without the certificate ones
+// (publicWarnings says why); a report lists none today, as they are not
+// in the monitor's time, but this is the allowlist, not the report.
 func publicEntries(es []history.IncidentEntry) []history.IncidentEntry {
-	out := make([]history.IncidentEntry, len(es))
+	out := make([]history.IncidentEntry, 0, len(es))
 	for i := range es {
-		out[i] = publicEntry(&es[i])
+		if es[i].Kind != incident.KindCertificate {
+			out = append(out, publicEntry(&es[i]))
+		}
 	}
 	return out
 }

@@ -235,7 +235,7 @@ func sortedKeys(m map[string]any) []string {
 	return ks
 }
 
-var monitorKeys = []string{"flapping", "last_check", "last_result", "name", "open_incident", "schedule", "skipped_rounds", "state", "tags", "url"}
+var monitorKeys = []string{"flapping", "last_check", "last_result", "name", "open_incident", "schedule", "skipped_rounds", "state", "tags", "url", "warnings"}
 
 func TestAPIList(t *testing.T) {
 	src := &fakeSource{mons: sampleMonitors()}
@@ -266,6 +266,9 @@ func TestAPIList(t *testing.T) {
 		}
 		if _, isArray := m["tags"].([]any); !isArray {
 			t.Errorf("%v: tags = %#v, want an array (never null)", m["name"], m["tags"])
+		}
+		if _, isArray := m["warnings"].([]any); !isArray {
+			t.Errorf("%v: warnings = %#v, want an array (never null)", m["name"], m["warnings"])
 		}
 		names = append(names, m["name"].(string))
 	}
