@@ -165,6 +165,9 @@ type mon struct {
 	// broken says why the monitor is stopped: its stored state is
 	// unreadable. It is kept as it is for the operator; the others run.
 	broken string
+	// series is what its last round contributes to /metrics
+	// (daemon/metrics_series.go), read by scrapes without mu.
+	series atomic.Pointer[monSeries]
 
 	// status mirrors the machine for metrics without taking mu.
 	status atomic.Pointer[monStatus]

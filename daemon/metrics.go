@@ -8,7 +8,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/result"
@@ -33,6 +32,13 @@ type metrics struct {
 	writeTime  prometheus.Histogram
 	gatherer   prometheus.Gatherer
 	phaseHisto *prometheus.HistogramVec
+
+	// What /metrics writes itself (metrics_series.go): the daemon whose
+	// monitors it reads, the phase label values, and reused buffers.
+	d           *Daemon
+	phaseLabels []string
+	bufs        *sync.Pool // *[]byte
+	gzips       *sync.Pool // *gzip.Writer
 }
 
 // newMetrics registers every series on reg. The per-monitor state gauges
@@ -41,7 +47,9 @@ type metrics struct {
 // them and a removed monitor's series disappear with it.
 func newMetrics(reg prometheus.Registerer, g prometheus.Gatherer, d *Daemon) (*metrics, error) {
 	m := &metrics{
-		gatherer: g,
+		gatherer:    g,
+		d:           d,
+		phaseLabels: result.AllPhases()[:nPhases],
 		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vantage_checks_total",
 			Help: "Checks run, by monitor and result class.",
@@ -84,6 +92,7 @@ func newMetrics(reg prometheus.Registerer, g prometheus.Gatherer, d *Daemon) (*m
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}),
 	}
+	m.bufs, m.gzips = newPools()
 	for i, p := range phaseNames {
 		m.phases[i] = m.phaseHisto.WithLabelValues(p)
 	}
@@ -107,8 +116,10 @@ func newMetrics(reg prometheus.Registerer, g prometheus.Gatherer, d *Daemon) (*m
 	return m, nil
 }
 
+// handler serves /metrics: the registry's families and the per-monitor
+// ones written from the daemon's state (metrics_series.go).
 func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.gatherer, promhttp.HandlerOpts{})
+	return http.HandlerFunc(m.serveMetrics)
 }
 
 func (m *metrics) observePhases(p *result.Phases) {
@@ -143,7 +154,7 @@ func (o observer) Panicked(string, any) { o.m.panics.Inc() }
 var (
 	descMonitors = prometheus.NewDesc("vantage_monitors", "Monitors configured.", nil, nil)
 	descUp       = prometheus.NewDesc("vantage_monitor_up", "1 when the monitor is up or recovering, 0 when failing or down.", []string{"monitor"}, nil)
-	descOpen     = prometheus.NewDesc("vantage_open_incidents", "Open incidents, by kind.", []string{"kind"}, nil)
+	descOpen     = prometheus.NewDesc("vantage_open_incidents", "Open incidents, by kind: target (the monitor is down), certificate (a served certificate is under a cert_warn_days threshold), performance (degraded).", []string{"kind"}, nil)
 )
 
 // stateCollector reports the gauges that follow each monitor's machine.
@@ -157,7 +168,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	mons := c.d.monitorList()
-	open := 0
+	var target, cert, perf int
 	for _, m := range mons {
 		st := m.status.Load()
 		up := 0.0
@@ -165,10 +176,18 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			up = 1
 		}
 		if st.incidentOpen {
-			open++
+			target++
+		}
+		if st.certWarning {
+			cert++
+		}
+		if st.degraded {
+			perf++
 		}
 		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up, m.name)
 	}
 	ch <- prometheus.MustNewConstMetric(descMonitors, prometheus.GaugeValue, float64(len(mons)))
-	ch <- prometheus.MustNewConstMetric(descOpen, prometheus.GaugeValue, float64(open), string(incident.KindTarget))
+	ch <- prometheus.MustNewConstMetric(descOpen, prometheus.GaugeValue, float64(target), string(incident.KindTarget))
+	ch <- prometheus.MustNewConstMetric(descOpen, prometheus.GaugeValue, float64(cert), string(incident.KindCertificate))
+	ch <- prometheus.MustNewConstMetric(descOpen, prometheus.GaugeValue, float64(perf), string(incident.KindPerformance))
 }
