@@ -126,10 +126,14 @@ func scalar(v any) (any, error) {
 	case float64:
 		return normFloat(v)
 	case json.Number:
-		if n, ok := number(v); ok {
-			return n, nil
+		n, ok := number(v)
+		if !ok {
+			return nil, fmt.Errorf("%q is not a number", string(v))
 		}
-		return nil, fmt.Errorf("%q is not a number", string(v))
+		if f, isFloat := n.(float64); isFloat {
+			return normFloat(f)
+		}
+		return n, nil
 	}
 	return nil, fmt.Errorf("%s is not a string, number or bool", kindOf(v))
 }

@@ -231,7 +231,9 @@ func TestAssertionSpecErrors(t *testing.T) {
 		mod  func(*Spec)
 		want string
 	}{
-		{"path does not parse", func(s *Spec) { s.ExpectJSON = []JSONAssertion{{Path: "$.status", Equals: "ok"}, {Path: "$.[", Equals: "ok"}} }, "expect_json[1].path: "},
+		{"path does not parse", func(s *Spec) {
+			s.ExpectJSON = []JSONAssertion{{Path: "$.status", Equals: "ok"}, {Path: "$.[", Equals: "ok"}}
+		}, "expect_json[1].path: "},
 		{"path without $", func(s *Spec) { s.ExpectJSON = []JSONAssertion{{Path: "status", Equals: "ok"}} }, "expect_json[0].path: "},
 		{"path missing", func(s *Spec) { s.ExpectJSON = []JSONAssertion{{Equals: "ok"}} }, "expect_json[0].path: missing"},
 		{"neither equals nor matches", func(s *Spec) { s.ExpectJSON = []JSONAssertion{{Path: "$.a"}} }, "expect_json[0]: set equals or matches"},
