@@ -81,8 +81,8 @@ type RefusedError struct {
 func (e *RefusedError) Error() string { return e.Refusal.String() }
 
 // Plan is a Spec checked and prepared once (defaults applied, URL parsed,
-// regexp compiled, pins parsed) so that repeated probes of the same monitor
-// do no per-probe preparation.
+// regexps compiled, pins parsed, ca_pem made a pool, JSONPaths parsed) so
+// that repeated probes of the same monitor do no per-probe preparation.
 type Plan struct {
 	spec   Spec
 	u      *url.URL
