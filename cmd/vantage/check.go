@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +36,9 @@ type checkFlagValues struct {
 	o            checkOptions
 	headers      stringList
 	resolves     stringList
+	expectJSON   stringList
+	expectHeader stringList
+	caFile       string
 	expectStatus string
 	maxBody      byteSize
 	v4, v6       bool
@@ -51,6 +55,9 @@ func defineCheckFlags(fs *flag.FlagSet, v *checkFlagValues) {
 	fs.StringVar(&v.expectStatus, "expect-status", v.expectStatus, "accepted status `codes` and ranges, e.g. 200,204 or 200-399")
 	fs.StringVar(&v.o.spec.ExpectBody, "expect-body", "", "fail unless the body contains this `text`")
 	fs.StringVar(&v.o.spec.ExpectRegex, "expect-regex", "", "fail unless the body matches this `regexp` (Go syntax)")
+	fs.Var(&v.expectJSON, "expect-json", "fail unless every value the RFC 9535 JSONPath selects in the body equals VALUE (a JSON string, number or bool, else the text as it is), or with PATH~REGEXP matches the regexp: `'PATH=VALUE'`, e.g. '$.status=ok', '$.checks[*].healthy=true', '$.version~^2\\.' (repeatable)")
+	fs.Var(&v.expectHeader, "expect-header", "fail unless the response header's value contains the text, or with ~regexp matches the regexp: `'Name: text'`, e.g. 'Content-Type: application/json', 'Content-Type: ~^text/' (repeatable)")
+	fs.StringVar(&v.caFile, "ca-file", "", "verify the server against the PEM certificates in this `file` instead of the system's roots (a private CA)")
 	fs.Var(&v.maxBody, "max-body", "read at most this many bytes of the body, after decompression (e.g. 1MiB)")
 	fs.BoolVar(&v.noFollow, "no-follow", false, "report a redirect as it is instead of following it (default: follow up to 10)")
 	fs.BoolVar(&v.o.spec.Insecure, "insecure", false, "do not verify the TLS certificate (it is still reported)")
@@ -112,15 +119,86 @@ func parseCheckFlags(args []string, _ io.Writer) (checkOptions, error) {
 	o.spec.NoFollow = v.noFollow
 	o.spec.Resolve = v.resolves
 	o.spec.Method = strings.ToUpper(o.spec.Method)
+	problems = append(problems, v.assertions(&o.spec)...)
 	if len(problems) == 0 && o.spec.URL != "" {
 		if err := o.spec.Validate(); err != nil {
-			problems = append(problems, strings.Split(err.Error(), "\n")...)
+			for _, line := range strings.Split(err.Error(), "\n") {
+				problems = append(problems, v.flagProblem(line))
+			}
 		}
 	}
 	if len(problems) > 0 {
 		return *o, errors.New(strings.Join(problems, "\n"))
 	}
 	return *o, nil
+}
+
+// assertions puts --expect-json, --expect-header and --ca-file into spec,
+// returning what is wrong with them as they were written.
+func (v *checkFlagValues) assertions(spec *probe.Spec) []string {
+	var problems []string
+	for _, e := range v.expectJSON {
+		a, err := parseExpectJSON(e)
+		if err != nil {
+			problems = append(problems, "--expect-json "+err.Error())
+			continue
+		}
+		spec.ExpectJSON = append(spec.ExpectJSON, a)
+	}
+	seen := map[string]string{}
+	for _, h := range v.expectHeader {
+		name, want, err := parseExpectHeader(h)
+		if err != nil {
+			problems = append(problems, "--expect-header "+err.Error())
+			continue
+		}
+		key := http.CanonicalHeaderKey(name)
+		if first, ok := seen[key]; ok {
+			problems = append(problems, fmt.Sprintf("--expect-header %q: %s is already checked by %q; give one per header (a regexp can say both)", h, name, first))
+			continue
+		}
+		seen[key] = h
+		if spec.ExpectHeader == nil {
+			spec.ExpectHeader = map[string]string{}
+		}
+		spec.ExpectHeader[name] = want
+	}
+	if v.caFile != "" {
+		if spec.Insecure {
+			problems = append(problems, "--insecure turns off the verification --ca-file is for; give one or the other")
+		}
+		b, err := os.ReadFile(v.caFile)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("--ca-file: %v", err))
+		} else {
+			spec.CAPEM = string(b)
+			if spec.CAPEM == "" {
+				problems = append(problems, fmt.Sprintf("--ca-file %s: the file is empty", v.caFile))
+			}
+		}
+	}
+	return problems
+}
+
+// flagProblem says a spec problem by the flag it came from: the probe
+// names its fields (expect_json[1].path, expect_header["X"], ca_pem).
+func (v *checkFlagValues) flagProblem(line string) string {
+	if rest, ok := strings.CutPrefix(line, "expect_json["); ok {
+		if n, after, ok := strings.Cut(rest, "]"); ok {
+			if i, err := strconv.Atoi(n); err == nil && i >= 0 && i < len(v.expectJSON) {
+				return fmt.Sprintf("--expect-json %q: %s", v.expectJSON[i], strings.TrimPrefix(strings.TrimPrefix(after, "."), ": "))
+			}
+		}
+	}
+	if rest, ok := strings.CutPrefix(line, "expect_header["); ok {
+		if _, after, ok := strings.Cut(rest, "]: "); ok {
+			return "--expect-header: " + after
+		}
+	}
+	if rest, ok := strings.CutPrefix(line, "ca_pem: "); ok {
+		return fmt.Sprintf("--ca-file %s: %s", v.caFile, rest)
+	}
+	return line
 }
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -224,6 +302,12 @@ func writeDiagnosis(w io.Writer, r *result.Outcome, pal palette) {
 	if r.TLS != nil {
 		fmt.Fprintf(w, "  %-9s %s, issued by %s, expires %s (%d days left)\n", "tls",
 			r.TLS.Subject, r.TLS.Issuer, r.TLS.NotAfter.UTC().Format(time.DateOnly), r.TLS.DaysLeft)
+		if e := r.TLS.Earliest; e != nil && e.Depth > 0 {
+			// The leaf is not what expires first: say which certificate is,
+			// as openssl s_client -showcerts numbers it.
+			fmt.Fprintf(w, "  %-9s %s (depth %d, serial %s), issued by %s, expires %s (%d days left), before the leaf\n", "chain",
+				e.Subject, e.Depth, e.Serial, e.Issuer, e.NotAfter.UTC().Format(time.DateOnly), e.DaysLeft)
+		}
 	}
 	if r.RetryAfter != "" {
 		fmt.Fprintf(w, "  %-9s %s\n", "retry", "Retry-After: "+r.RetryAfter)
@@ -234,6 +318,9 @@ func writeDiagnosis(w io.Writer, r *result.Outcome, pal palette) {
 	// The diagnosis follows the result's own markers, as its lines always
 	// have.
 	markers := append(slices.Clip(r.Evidence.Markers), r.Diagnosis.Markers()...)
+	if a := r.Evidence.Assertion; a != nil {
+		markers = append([]string{fmt.Sprintf("%s %s: expected %s; found %s", a.Kind, a.Path, a.Expected, a.Found)}, markers...)
+	}
 	if len(r.Evidence.Headers) > 0 || len(markers) > 0 {
 		fmt.Fprintln(w, "  evidence")
 		for _, h := range r.Evidence.Headers {

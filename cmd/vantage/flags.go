@@ -1,11 +1,15 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vantage-monitor/vantage/monitor/probe"
 )
 
 // durationValue is a duration flag that says what to write when a bare
@@ -115,4 +119,102 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		positional = append(positional, rest[0])
 		args = rest[1:]
 	}
+}
+
+// parseExpectJSON reads an --expect-json value: PATH=VALUE for equals or
+// PATH~REGEXP for matches. The path ends at the first '=' or '~' outside
+// its brackets and quotes (filters such as [?@.a=='x'] have theirs inside),
+// and not part of '==', '!=', '<=' or '>=': a dot-notation name cannot hold
+// either, so the value may. VALUE is a JSON string, number or bool when it
+// reads as one (2, true, "2"), otherwise the text as it is (ok).
+func parseExpectJSON(v string) (probe.JSONAssertion, error) {
+	i := splitJSONPath(v)
+	if i < 0 {
+		return probe.JSONAssertion{}, fmt.Errorf("%q is not PATH=VALUE or PATH~REGEXP (e.g. '$.status=ok', '$.version~^2\\.')", v)
+	}
+	path, value := strings.TrimSpace(v[:i]), strings.TrimSpace(v[i+1:])
+	if path == "" {
+		return probe.JSONAssertion{}, fmt.Errorf("%q has no path before %q", v, v[i])
+	}
+	if v[i] == '~' {
+		if value == "" {
+			return probe.JSONAssertion{}, fmt.Errorf("%q has no regexp after '~'", v)
+		}
+		return probe.JSONAssertion{Path: path, Matches: value}, nil
+	}
+	eq, err := jsonScalar(value)
+	if err != nil {
+		return probe.JSONAssertion{}, fmt.Errorf("%q: %w", v, err)
+	}
+	return probe.JSONAssertion{Path: path, Equals: eq}, nil
+}
+
+// splitJSONPath is the index of the '=' or '~' that ends the path, -1
+// when there is none.
+func splitJSONPath(v string) int {
+	depth := 0
+	var quote byte
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if quote != 0 {
+			switch c {
+			case '\\':
+				i++
+			case quote:
+				quote = 0
+			}
+			continue
+		}
+		switch c {
+		case '\'', '"':
+			quote = c
+		case '[', '(':
+			depth++
+		case ']', ')':
+			depth--
+		case '~':
+			if depth == 0 {
+				return i
+			}
+		case '=':
+			if depth != 0 {
+				continue
+			}
+			if i > 0 && strings.IndexByte("=!<>", v[i-1]) >= 0 || i+1 < len(v) && v[i+1] == '=' {
+				continue
+			}
+			return i
+		}
+	}
+	return -1
+}
+
+// jsonScalar reads an equals value: a JSON string, number or bool as JSON
+// (numbers kept as written, so 2 equals 2.0 by value), anything else that
+// is not JSON as a string.
+func jsonScalar(s string) (any, error) {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil || dec.More() || dec.InputOffset() != int64(len(s)) {
+		return s, nil
+	}
+	switch v.(type) {
+	case string, bool, json.Number:
+		return v, nil
+	case nil:
+		return nil, errors.New("null is not a value to compare with; use a string (\"null\" in quotes) or check the key with a matches regexp")
+	}
+	return nil, errors.New("an array or object is not a value to compare with; assert on its members ($.list[*].name=x)")
+}
+
+// parseExpectHeader reads an --expect-header value, 'Name: text' or
+// 'Name: ~regexp'.
+func parseExpectHeader(v string) (name, want string, err error) {
+	name, want, ok := strings.Cut(v, ":")
+	name = strings.TrimSpace(name)
+	if !ok || name == "" {
+		return "", "", fmt.Errorf("%q is not 'Name: text' or 'Name: ~regexp'", v)
+	}
+	return name, strings.TrimSpace(want), nil
 }

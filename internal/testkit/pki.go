@@ -21,6 +21,10 @@ import (
 type CA struct {
 	cert *x509.Certificate
 	key  *ecdsa.PrivateKey
+	// served is what a server sends after a leaf this CA issues: the CA's
+	// own certificate and its parents' up to, not including, the root.
+	// Empty for a root.
+	served [][]byte
 }
 
 // CertOption changes a certificate NewCA or CA.Leaf makes.
@@ -74,6 +78,40 @@ func NewCA(t testing.TB, cn string, opts ...CertOption) *CA {
 	return &CA{cert: cert, key: key}
 }
 
+// Intermediate makes a CA named cn that c signs, valid from a year ago for
+// four years unless ValidBetween says otherwise (a short one is how a test
+// makes an intermediate that expires before its leaves). The leaves it
+// issues are served with it (and any intermediate above it), as a server
+// sends its chain, so a client that trusts only the root verifies them.
+func (c *CA) Intermediate(t testing.TB, cn string, opts ...CertOption) *CA {
+	t.Helper()
+	now := time.Now()
+	s := certSpec{notBefore: now.Add(-365 * 24 * time.Hour), notAfter: now.Add(4 * 365 * 24 * time.Hour)}
+	for _, o := range opts {
+		o(&s)
+	}
+	key := newKey(t)
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial(t),
+		Subject:               pkix.Name{CommonName: cn},
+		NotBefore:             s.notBefore,
+		NotAfter:              s.notAfter,
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, &key.PublicKey, c.key)
+	if err != nil {
+		t.Fatalf("making the test intermediate CA %q: %v", cn, err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatalf("parsing the test intermediate CA %q: %v", cn, err)
+	}
+	served := append([][]byte{der}, c.served...)
+	return &CA{cert: cert, key: key, served: served}
+}
+
 // Cert is the CA's own certificate.
 func (c *CA) Cert() *x509.Certificate { return c.cert }
 
@@ -100,7 +138,8 @@ func (c *CA) WriteFile(t testing.TB, path string) {
 // Leaf issues a server certificate for names, each a DNS name or an IP
 // address; the first is also its common name. It is valid from an hour ago
 // for a day unless ValidBetween says otherwise. A wrong name is a leaf
-// issued for other names.
+// issued for other names. A leaf of an Intermediate carries the chain up
+// to the root, as served.
 func (c *CA) Leaf(t testing.TB, names []string, opts ...CertOption) tls.Certificate {
 	t.Helper()
 	if len(names) == 0 {
@@ -139,7 +178,11 @@ func (c *CA) Leaf(t testing.TB, names []string, opts ...CertOption) tls.Certific
 	if err != nil {
 		t.Fatalf("parsing a test certificate for %v: %v", names, err)
 	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+	chain := [][]byte{der}
+	if !s.selfSigned {
+		chain = append(chain, c.served...)
+	}
+	return tls.Certificate{Certificate: chain, PrivateKey: key, Leaf: leaf}
 }
 
 // ServerTLS is a server configuration that presents a leaf for names.

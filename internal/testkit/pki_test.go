@@ -86,3 +86,38 @@ func TestCAFilesLoad(t *testing.T) {
 		t.Errorf("the written key pair: %v", err)
 	}
 }
+
+func TestIntermediateLeavesCarryTheChain(t *testing.T) {
+	root := testkit.NewCA(t, "kit root")
+	now := time.Now()
+	inter := root.Intermediate(t, "kit intermediate", testkit.ValidBetween(now.Add(-time.Hour), now.Add(72*time.Hour)))
+	if inter.Cert().Issuer.CommonName != "kit root" || !inter.Cert().IsCA {
+		t.Fatalf("intermediate %v issued by %v", inter.Cert().Subject, inter.Cert().Issuer)
+	}
+	if !inter.Cert().NotAfter.Equal(now.Add(72 * time.Hour).Truncate(time.Second)) {
+		t.Errorf("intermediate not_after %v", inter.Cert().NotAfter)
+	}
+	leaf := inter.Leaf(t, []string{"app.test"}, testkit.ValidBetween(now.Add(-time.Hour), now.Add(365*24*time.Hour)))
+	if len(leaf.Certificate) != 2 {
+		t.Fatalf("a leaf of an intermediate is served with %d certificates, want 2", len(leaf.Certificate))
+	}
+	if got, _ := x509.ParseCertificate(leaf.Certificate[1]); got == nil || !got.Equal(inter.Cert()) {
+		t.Errorf("the second certificate served is not the intermediate")
+	}
+	// Only the root is trusted: the served intermediate completes the chain.
+	if err := handshake(t, leaf, root.Pool(), "app.test"); err != nil {
+		t.Errorf("a leaf under the intermediate, trusting the root: %v", err)
+	}
+	// Two levels down, each intermediate is served, the root is not.
+	deeper := inter.Intermediate(t, "kit issuing CA")
+	leaf2 := deeper.Leaf(t, []string{"app.test"})
+	if len(leaf2.Certificate) != 3 {
+		t.Fatalf("a leaf two levels down is served with %d certificates, want 3", len(leaf2.Certificate))
+	}
+	if err := handshake(t, leaf2, root.Pool(), "app.test"); err != nil {
+		t.Errorf("a leaf two levels down, trusting the root: %v", err)
+	}
+	if self := inter.Leaf(t, []string{"app.test"}, testkit.SelfSigned()); len(self.Certificate) != 1 {
+		t.Errorf("a self-signed leaf is served with %d certificates", len(self.Certificate))
+	}
+}

@@ -354,6 +354,9 @@ func (s *Server) decodeSpec(body []byte) (probe.Spec, []string, error) {
 	var spec probe.Spec
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
+	// An expect_json equals arrives as the coordinator wrote it: a large
+	// integer stays exact instead of being rounded through float64.
+	dec.UseNumber()
 	if err := dec.Decode(&spec); err != nil {
 		return spec, nil, fmt.Errorf("decoding JSON: %w", err)
 	}
@@ -390,6 +393,11 @@ func bound(r *result.Result) {
 	r.Detail = truncate(r.Detail, maxLine)
 	r.RetryAfter = truncate(r.RetryAfter, maxLine)
 	r.FinalURL = truncate(r.FinalURL, 4*maxLine)
+	if a := r.Evidence.Assertion; a != nil {
+		a.Path = truncate(a.Path, maxLine)
+		a.Expected = truncate(a.Expected, maxLine)
+		a.Found = truncate(a.Found, maxLine)
+	}
 	if len(r.Via) > maxEvidenceLines {
 		r.Via = r.Via[:maxEvidenceLines]
 	}

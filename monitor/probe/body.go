@@ -9,7 +9,8 @@ import (
 )
 
 // maxReadBuf is the largest read buffer a probe uses on a body, whatever
-// MaxBody is: bodies are streamed, never held whole.
+// MaxBody is: bodies are streamed, never held whole, except (up to MaxBody)
+// for expect_json, which decodes the document.
 const maxReadBuf = 32 << 10
 
 // bodyReader streams a body once, up to max bytes, keeping only what the
@@ -24,8 +25,12 @@ type bodyReader struct {
 	found   bool
 	carry   []byte
 	excerpt []byte
-	trunc   bool
-	err     error // first read error other than io.EOF
+	// keep, for expect_json, holds every byte read (up to max): JSON is
+	// decoded whole, so only then is the body held.
+	keep  bool
+	all   []byte
+	trunc bool
+	err   error // first read error other than io.EOF
 }
 
 // Read makes the body, bounded and observed, an io.Reader for
@@ -52,6 +57,9 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 
 func (b *bodyReader) observe(p []byte) {
 	b.n += int64(len(p))
+	if b.keep {
+		b.all = append(b.all, p...)
+	}
 	if b.excerpt != nil && len(b.excerpt) < excerptBytes {
 		b.excerpt = append(b.excerpt, p[:min(len(p), excerptBytes-len(b.excerpt))]...)
 	}

@@ -61,6 +61,7 @@ type exchange struct {
 // tlsState is what VerifyConnection saw, kept even when verification failed.
 type tlsState struct {
 	leaf      *x509.Certificate
+	chain     []*x509.Certificate // as served, leaf first, at most maxChain
 	version   uint16
 	verifyErr error
 }
@@ -374,10 +375,13 @@ func (x *exchange) final(resp *http.Response, u *url.URL) {
 	r.Status = resp.StatusCode
 	r.RetryAfter = resp.Header.Get("Retry-After")
 	statusOK := s.ExpectStatus.Contains(resp.StatusCode)
-	check := statusOK && (x.pl.re != nil || x.pl.expect != nil)
-	b := bodyReader{max: s.MaxBody, expect: x.pl.expect}
+	check := statusOK && (x.pl.re != nil || x.pl.expect != nil || len(x.pl.json) > 0 || len(x.pl.headers) > 0)
+	b := bodyReader{max: s.MaxBody, expect: x.pl.expect, keep: statusOK && len(x.pl.json) > 0}
 	if !statusOK || check {
 		b.excerpt = make([]byte, 0, 512)
+	}
+	if b.keep && resp.ContentLength > 0 && !resp.Uncompressed {
+		b.all = make([]byte, 0, min(resp.ContentLength, s.MaxBody))
 	}
 	x.phase = phaseBody
 	var src io.Reader = resp.Body
@@ -410,6 +414,9 @@ func (x *exchange) final(resp *http.Response, u *url.URL) {
 		if err != nil {
 			r.Error += fmt.Sprintf(" (and reading its body failed after %d bytes: %v)", b.n, err)
 		}
+	case x.assertHeaders(resp, u, b.excerpt):
+		// The headers were wrong before the body was read: that stands
+		// even if the body was then cut short.
 	case err != nil:
 		x.netFail(err)
 	case x.pl.expect != nil && !b.found:
@@ -420,9 +427,43 @@ func (x *exchange) final(resp *http.Response, u *url.URL) {
 		r.Class, r.Detail = result.ClassContentMismatch, result.DetailBodyRegexFailed
 		r.Error = fmt.Sprintf("checking the body of %s: /%s/ did not match the first %d bytes", u.Redacted(), s.ExpectRegex, b.n)
 		x.identify(resp, b.excerpt)
+	case x.assertJSON(resp, u, &b):
 	default:
 		r.Class = result.ClassOK
 	}
+}
+
+// assertHeaders checks expect_header, recording a failure; it reports
+// whether one failed.
+func (x *exchange) assertHeaders(resp *http.Response, u *url.URL, excerpt []byte) bool {
+	if len(x.pl.headers) == 0 {
+		return false
+	}
+	a, why := checkHeaders(x.pl.headers, resp.Header)
+	if a == nil {
+		return false
+	}
+	x.fail(result.ClassContentMismatch, result.DetailHeader, "checking the headers of %s: %s", u.Redacted(), why)
+	x.identify(resp, excerpt)
+	x.r.Evidence.Assertion = a
+	return true
+}
+
+// assertJSON checks expect_json on the body read, recording a failure; it
+// reports whether one failed.
+func (x *exchange) assertJSON(resp *http.Response, u *url.URL, b *bodyReader) bool {
+	if len(x.pl.json) == 0 {
+		return false
+	}
+	a, why := checkJSON(x.pl.json, b.all, b.trunc, b.max)
+	b.all = nil
+	if a == nil {
+		return false
+	}
+	x.fail(result.ClassContentMismatch, result.DetailJSONPath, "checking the JSON body of %s: %s", u.Redacted(), why)
+	x.identify(resp, b.excerpt)
+	x.r.Evidence.Assertion = a
+	return true
 }
 
 type eofReader struct{}
@@ -442,6 +483,9 @@ func (x *exchange) handshake(conn net.Conn, host string) (net.Conn, bool) {
 	st := &x.tls
 	insecure := x.pl.spec.Insecure
 	roots := x.p.RootCAs
+	if x.pl.roots != nil {
+		roots = x.pl.roots
+	}
 	now := x.p.now()
 	cfg := &tls.Config{
 		ServerName: host,
@@ -455,6 +499,7 @@ func (x *exchange) handshake(conn net.Conn, host string) (net.Conn, bool) {
 				return st.verifyErr
 			}
 			st.leaf = cs.PeerCertificates[0]
+			st.chain = cs.PeerCertificates[:min(len(cs.PeerCertificates), maxChain)]
 			st.version = cs.Version
 			if insecure {
 				return nil
@@ -476,6 +521,7 @@ func (x *exchange) handshake(conn net.Conn, host string) (net.Conn, bool) {
 	x.r.Phases.TLSMs += ms(time.Since(t0))
 	if st.leaf != nil {
 		x.r.TLS = tlsInfo(st.leaf, st.version, now)
+		x.r.TLS.Earliest = earliest(st.chain, now)
 	}
 	if err != nil {
 		x.tlsFail(err, host, now)
@@ -484,14 +530,74 @@ func (x *exchange) handshake(conn net.Conn, host string) (net.Conn, bool) {
 	return tc, true
 }
 
+// maxChain bounds the served certificates looked at for the earliest
+// expiry: real chains have two to four, and a server sending hundreds must
+// not make every probe of it walk them.
+const maxChain = 16
+
 func tlsInfo(c *x509.Certificate, version uint16, now time.Time) *result.TLSInfo {
 	return &result.TLSInfo{
 		Issuer:    c.Issuer.String(),
 		Subject:   c.Subject.String(),
+		Serial:    serialHex(c),
 		NotBefore: result.TimeOf(c.NotBefore),
 		NotAfter:  result.TimeOf(c.NotAfter),
-		DaysLeft:  int(math.Floor(c.NotAfter.Sub(now).Hours() / 24)),
+		DaysLeft:  daysLeft(c, now),
 		DNSNames:  c.DNSNames,
 		Version:   tls.VersionName(version),
 	}
+}
+
+// earliest is the certificate of the chain as served whose not_after comes
+// first (the one nearest the leaf on a tie): an intermediate that expires
+// before the leaf breaks the site as surely as the leaf would.
+func earliest(chain []*x509.Certificate, now time.Time) *result.CertInfo {
+	best := -1
+	for i, c := range chain {
+		if best < 0 || c.NotAfter.Before(chain[best].NotAfter) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return nil
+	}
+	c := chain[best]
+	return &result.CertInfo{
+		Subject:  c.Subject.String(),
+		Issuer:   c.Issuer.String(),
+		Serial:   serialHex(c),
+		NotAfter: result.TimeOf(c.NotAfter),
+		DaysLeft: daysLeft(c, now),
+		DNSNames: c.DNSNames,
+		Depth:    best,
+	}
+}
+
+// daysLeft is whole days until c expires, negative once it has.
+func daysLeft(c *x509.Certificate, now time.Time) int {
+	return int(math.Floor(c.NotAfter.Sub(now).Hours() / 24))
+}
+
+// serialHex writes c's serial as openssl's -text does, so that an alert's
+// serial can be searched for in its output and in CT logs: "0A:1B:2C".
+func serialHex(c *x509.Certificate) string {
+	if c.SerialNumber == nil {
+		return ""
+	}
+	b := c.SerialNumber.Bytes()
+	if len(b) == 0 {
+		b = []byte{0}
+	}
+	const digits = "0123456789ABCDEF"
+	out := make([]byte, 0, 3*len(b))
+	for i, v := range b {
+		if i > 0 {
+			out = append(out, ':')
+		}
+		out = append(out, digits[v>>4], digits[v&0xf])
+	}
+	if c.SerialNumber.Sign() < 0 {
+		return "-" + string(out)
+	}
+	return string(out)
 }

@@ -81,14 +81,18 @@ type RefusedError struct {
 func (e *RefusedError) Error() string { return e.Refusal.String() }
 
 // Plan is a Spec checked and prepared once (defaults applied, URL parsed,
-// regexp compiled, pins parsed) so that repeated probes of the same monitor
-// do no per-probe preparation.
+// regexps compiled, pins parsed, ca_pem made a pool, JSONPaths parsed) so
+// that repeated probes of the same monitor do no per-probe preparation.
 type Plan struct {
 	spec   Spec
 	u      *url.URL
 	re     *regexp.Regexp
 	expect []byte
 	pins   map[string]string // lowercase "host:port" → IP
+	// roots, from ca_pem, replace Prober.RootCAs for this plan.
+	roots   *x509.CertPool
+	json    []jsonCheck
+	headers []headerCheck
 }
 
 // Spec returns the spec the plan was made from, with defaults applied.
@@ -100,7 +104,8 @@ func Compile(s Spec) (*Plan, error) {
 }
 
 func compile(s Spec, compileRe func(string) (*regexp.Regexp, error)) (*Plan, error) {
-	if err := s.Validate(); err != nil {
+	prep, err := s.prepare()
+	if err != nil {
 		return nil, fmt.Errorf("checking the probe spec: %w", err)
 	}
 	s = s.WithDefaults()
@@ -128,6 +133,7 @@ func compile(s Spec, compileRe func(string) (*regexp.Regexp, error)) (*Plan, err
 		}
 		pl.pins[strings.ToLower(host)+":"+strconv.Itoa(port)] = addr
 	}
+	pl.roots, pl.json, pl.headers = prep.roots, prep.json, prep.headers
 	return pl, nil
 }
 

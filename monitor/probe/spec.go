@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -109,6 +110,21 @@ func SchemeHint(raw string) string {
 
 // Validate reports every problem with s at once, each naming its field.
 func (s Spec) Validate() error {
+	_, err := s.prepare()
+	return err
+}
+
+// prepared is what checking a spec compiles on the way, kept by Compile so
+// that the CA, the JSONPaths and the regexps are parsed once.
+type prepared struct {
+	roots   *x509.CertPool
+	json    []jsonCheck
+	headers []headerCheck
+}
+
+// prepare checks s, compiling what the checks need; see Validate.
+func (s Spec) prepare() (prepared, error) {
+	var prep prepared
 	var errs []error
 	u, err := url.Parse(s.URL)
 	switch {
@@ -153,7 +169,23 @@ func (s Spec) Validate() error {
 	if s.IPVersion != 0 && s.IPVersion != 4 && s.IPVersion != 6 {
 		errs = append(errs, fmt.Errorf("ip_version: %d is not 4 or 6", s.IPVersion))
 	}
-	return errors.Join(errs...)
+	if s.CAPEM != "" {
+		if prep.roots, err = parseCAPEM(s.CAPEM); err != nil {
+			errs = append(errs, fmt.Errorf("ca_pem: %w", err))
+		}
+	}
+	for i, a := range s.ExpectJSON {
+		c, err := compileJSON(i, a)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		prep.json = append(prep.json, c)
+	}
+	if prep.headers, err = compileHeaders(s.ExpectHeader); err != nil {
+		errs = append(errs, err)
+	}
+	return prep, errors.Join(errs...)
 }
 
 // ParseResolve splits a curl-style "host:port:addr" pin. addr may be an IPv6
