@@ -34,6 +34,9 @@ var monitorSkip = []string{"degraded", "expect_json", "expect_header"}
 const (
 	maxCertWarnDays = 3650    // ten years: more is a typo
 	maxCAFileSize   = 1 << 20 // a CA bundle is kilobytes; it is sent to agents whole
+	// maxCAPEMSize leaves room, within the agent's 64 KiB request limit
+	// (monitor/agent MaxRequestBytes), for the rest of the spec.
+	maxCAPEMSize = 48 << 10
 )
 
 // degradedPhases are the keys of a degraded table, in the order the
@@ -341,6 +344,12 @@ func (l *loader) caPEM(p string, add func(key, format string, args ...any)) stri
 	}
 	if len(out) == 0 {
 		add("ca_file", "%s holds no PEM certificate", p)
+		return ""
+	}
+	if len(out) > maxCAPEMSize {
+		// The PEM rides in every probe request to a remote vantage, whose
+		// agent takes requests of at most agent.MaxRequestBytes.
+		add("ca_file", "%s holds %d bytes of certificates, more than the %d a probe request to a vantage can carry; keep only the CAs this monitor's server chains to", p, len(out), maxCAPEMSize)
 		return ""
 	}
 	return string(out)

@@ -322,6 +322,16 @@ func TestMonitorCAFile(t *testing.T) {
 			t.Errorf("err = %v", err)
 		}
 	})
+	t.Run("more than a vantage request carries", func(t *testing.T) {
+		var bundle []byte
+		for len(bundle) <= maxCAPEMSize {
+			bundle = append(bundle, testkit.NewCA(t, "Bundle CA").PEM()...)
+		}
+		_, file, err := loadDir(t, monitor+"ca_file = \"big.pem\"\n", map[string][]byte{"big.pem": bundle})
+		if err == nil || !strings.Contains(err.Error(), file+`:4: monitor "m": ca_file: `) || !strings.Contains(err.Error(), "more than the 49152 a probe request to a vantage can carry") {
+			t.Errorf("err = %v", err)
+		}
+	})
 	t.Run("with insecure", func(t *testing.T) {
 		_, file, err := loadDir(t, monitor+"ca_file = \"ca.pem\"\ninsecure = true\n", map[string][]byte{"ca.pem": ca.PEM()})
 		wantLoadError(t, err, file+`:5: monitor "m": insecure: turns off the verification ca_file is for; set one or the other`)
