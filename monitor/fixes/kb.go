@@ -956,6 +956,23 @@ var knowledge = []entry{
 		},
 	},
 	{
+		id:   "content-json-path",
+		when: []cond{class(result.ClassContentMismatch), detail(result.DetailJSONPath)},
+		steps: []string{
+			"A JSON assertion failed (the evidence has the path, the expected and found values); see the body now: curl -s {url} | jq .",
+			"Fix the component the body reports unhealthy; if the response changed on purpose (a renamed field, a new version), update expect_json.",
+			"A body that is not JSON is often an error or login page served with 200: fix the app's error handling so failures return 5xx.",
+		},
+	},
+	{
+		id:   "content-header",
+		when: []cond{class(result.ClassContentMismatch), detail(result.DetailHeader)},
+		steps: []string{
+			"A header assertion failed; see the headers as served: curl -sI {url}. A proxy or CDN may rewrite or drop them: compare with the origin's.",
+			"The substring match is case-sensitive; write ~(?i)... in expect_header for any case, or update it if the header changed on purpose.",
+		},
+	},
+	{
 		id:   "content-mismatch",
 		when: []cond{class(result.ClassContentMismatch)},
 		steps: []string{

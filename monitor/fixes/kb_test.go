@@ -199,7 +199,9 @@ var entryCases = map[string]*known{
 	"content-maintenance": with(res(result.ClassContentMismatch, 200, "", result.DetailBodyMissingText), func(r *known) {
 		r.Evidence.Body = "<h1>Down for Maintenance</h1>"
 	}),
-	"content-mismatch": res(result.ClassContentMismatch, 200, "", result.DetailBodyRegexFailed),
+	"content-json-path": res(result.ClassContentMismatch, 200, "", result.DetailJSONPath),
+	"content-header":    res(result.ClassContentMismatch, 200, "", result.DetailHeader),
+	"content-mismatch":  res(result.ClassContentMismatch, 200, "", result.DetailBodyRegexFailed),
 
 	"client-401":   res(result.ClassClientError, 401, "", ""),
 	"client-403":   res(result.ClassClientError, 403, "", ""),

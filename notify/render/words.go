@@ -364,6 +364,10 @@ func detailWords(d string) string {
 		return "expected text missing"
 	case result.DetailBodyRegexFailed:
 		return "body does not match the pattern"
+	case result.DetailJSONPath:
+		return "a JSON assertion failed"
+	case result.DetailHeader:
+		return "a header assertion failed"
 	case result.DetailRedirectLoop:
 		return "redirect loop"
 	case result.DetailRedirectLimit:
