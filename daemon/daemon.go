@@ -155,13 +155,13 @@ type mon struct {
 	mu        sync.Mutex
 	cfg       *config.Monitor
 	machine   *incident.Machine
-	// cert and perf are the certificate and performance warnings'
-	// machines (warnings.go), nil while the config turns that warning off.
-	cert, perf *incident.Machine
 	last      *result.Outcome
 	lastCheck time.Time
 	removed   bool
 	checks    map[result.Class]prometheus.Counter
+	// cert and perf are the certificate and performance warnings'
+	// machines (warnings.go), nil while the config turns that warning off.
+	cert, perf *incident.Machine
 	// unsaved are the transitions of its machines the store could not
 	// take, oldest first; the machines are ahead of the store until they
 	// are written.
