@@ -191,7 +191,7 @@ func TestCertificateWarningOpensOnceSurvivesARestartAndResolvesOnRenewal(t *test
 	if n := f.deliver(); n != 1 {
 		t.Fatalf("delivered %d, want the warning's one message", n)
 	}
-	msgs, refs := rec.got()
+	msgs, _ := rec.got()
 	if open := msgs[0]; open.Event != incident.NotifyOpen || open.Kind != incident.KindCertificate || open.Monitor != "web" || open.IncidentID != id {
 		t.Fatalf("message %+v, want web's certificate warning opening", open)
 	}
@@ -249,7 +249,7 @@ func TestCertificateWarningOpensOnceSurvivesARestartAndResolvesOnRenewal(t *test
 	if n := f.deliver(); n != 1 {
 		t.Fatalf("delivered %d after the renewal, want the RESOLVED", n)
 	}
-	msgs, refs = rec.got()
+	msgs, refs := rec.got()
 	if res := msgs[len(msgs)-1]; res.Event != incident.NotifyResolve || res.Kind != incident.KindCertificate || res.IncidentID != id {
 		t.Fatalf("last message %+v, want the warning's RESOLVED", res)
 	}
