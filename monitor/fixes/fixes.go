@@ -46,6 +46,9 @@ func Suggest(r *result.Result, d *result.Diagnosis) []string {
 	if r == nil || r.OK || r.Class == result.ClassOK {
 		return nil
 	}
+	if steps, ok := warningSteps(r); ok {
+		return steps
+	}
 	k := &known{Result: r, diag: d}
 	return suggest(k, knowledge, newFacts(k))
 }
@@ -82,6 +85,9 @@ type known struct {
 	// trouble is set when the steps are for one of our own vantages
 	// (ForVantage); Result is then its failing canary's, if any.
 	trouble *VantageTrouble
+	// warned is set when the steps are for a certificate or performance
+	// warning (ForCertificate, ForPerformance in warning.go).
+	warned *warned
 }
 
 // destination is what the result says about the address the check dialled,
