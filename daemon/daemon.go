@@ -159,9 +159,13 @@ type mon struct {
 	lastCheck time.Time
 	removed   bool
 	checks    map[result.Class]prometheus.Counter
-	// unsaved are the transitions the store could not take, oldest first;
-	// the machine is ahead of the store until they are written.
-	unsaved []incident.Transition
+	// cert and perf are the certificate and performance warnings'
+	// machines (warnings.go), nil while the config turns that warning off.
+	cert, perf *incident.Machine
+	// unsaved are the transitions of its machines the store could not
+	// take, oldest first; the machines are ahead of the store until they
+	// are written.
+	unsaved []pendingT
 	// broken says why the monitor is stopped: its stored state is
 	// unreadable. It is kept as it is for the operator; the others run.
 	broken string
@@ -182,8 +186,13 @@ type monStatus struct {
 	certWarning bool
 }
 
+// publish mirrors the machines into status. Call with m.mu held (or before
+// m is shared).
 func (m *mon) publish() {
-	m.status.Store(&monStatus{state: m.machine.State(), incidentOpen: m.machine.Incident() != nil})
+	st := &monStatus{state: m.machine.State(), incidentOpen: m.machine.Incident() != nil}
+	st.certWarning = m.cert != nil && m.cert.Incident() != nil
+	st.degraded = m.perf != nil && m.perf.Incident() != nil
+	m.status.Store(st)
 }
 
 // settingsOf is the monitor's target machine settings (config.Monitor.Settings).
@@ -334,9 +343,9 @@ func (m *mon) setConfig(mc *config.Monitor) {
 	m.cfg = mc
 }
 
-// restore rebuilds every configured monitor's machine from the store and
-// reconciles it with the store's open incident. Monitors that left the
-// config while the daemon was down are retired as on a reload.
+// restore rebuilds every configured monitor's machines from the store and
+// reconciles each with the store's open incident of its kind. Monitors that
+// left the config while the daemon was down are retired as on a reload.
 func (d *Daemon) restore(ctx context.Context) error {
 	states, err := d.store.States(ctx)
 	if err != nil {
@@ -352,29 +361,41 @@ func (d *Daemon) restore(ctx context.Context) error {
 	for _, b := range badRows {
 		badIncident[b.Monitor] = b
 	}
-	open := make(map[string]*incident.Incident, len(openList))
+	// The open incidents of monitors (target and warnings), by monitor and
+	// kind; the vantages' are restoreVantages'.
+	open := make(map[string]map[incident.Kind]*incident.Incident, len(openList))
 	for i := range openList {
-		if openList[i].Kind == incident.KindTarget {
-			open[openList[i].Monitor] = &openList[i]
+		inc := &openList[i]
+		if !inc.Kind.OfMonitor() {
+			continue
 		}
+		if open[inc.Monitor] == nil {
+			open[inc.Monitor] = map[incident.Kind]*incident.Incident{}
+		}
+		open[inc.Monitor][inc.Kind] = inc
 	}
 	type pending struct {
-		m *mon
-		t incident.Transition
+		m  *mon
+		ts []pendingT
 	}
 	var dirty []pending
 	for i := range d.cfg.Monitors {
 		mc := &d.cfg.Monitors[i]
 		s := settingsOf(mc)
+		stored := open[mc.Name]
+		delete(open, mc.Name)
 		var (
 			machine *incident.Machine
 			before  []byte
+			snaps   map[incident.Kind][]byte
 		)
 		if snap, ok := states[mc.Name]; ok || badIncident[mc.Name] != nil {
 			if bad := badIncident[mc.Name]; bad != nil {
 				err = bad
 			} else {
-				machine, err = incident.Restore(snap.Data, s)
+				var target []byte
+				target, snaps = splitState(snap.Data)
+				machine, err = incident.Restore(target, s)
 			}
 			if err != nil {
 				// One bad row stops one monitor: the others must go on
@@ -388,7 +409,6 @@ func (d *Daemon) restore(ctx context.Context) error {
 				m := d.newMon(mc, fresh)
 				m.broken = problem
 				d.monitors[mc.Name] = m
-				delete(open, mc.Name)
 				continue
 			}
 			before = snap.Data
@@ -398,32 +418,43 @@ func (d *Daemon) restore(ctx context.Context) error {
 				return fmt.Errorf("monitor %s: %w", mc.Name, err)
 			}
 		}
-		t := machine.Reconcile(open[mc.Name])
-		delete(open, mc.Name)
+		t := machine.Reconcile(stored[incident.KindTarget])
 		m := d.newMon(mc, machine)
-		d.monitors[mc.Name] = m
-		after, err := machine.MarshalSnapshot()
+		ws, err := d.startWarnings(m, mc, snaps, stored)
 		if err != nil {
 			return err
 		}
-		if len(t.Events) > 0 || before == nil && machine.State() != incident.StateUp || before != nil && string(before) != string(after) {
-			dirty = append(dirty, pending{m, t})
+		m.publish()
+		d.monitors[mc.Name] = m
+		ts := append([]pendingT{{kind: incident.KindTarget, t: t, machine: machine}}, ws...)
+		after, err := m.stateBlob()
+		if err != nil {
+			return err
+		}
+		write := before != nil && string(before) != string(after)
+		for i := range ts {
+			if len(ts[i].t.Events) > 0 || before == nil && ts[i].machine.State() != incident.StateUp {
+				write = true
+			}
+		}
+		if write {
+			dirty = append(dirty, pending{m, ts})
 		}
 		if inc := machine.Incident(); inc != nil {
 			d.log.Info("restored open incident", "monitor", mc.Name, "state", machine.State(), "incident", inc.ID, "class", inc.Class)
 		}
 	}
 	if len(dirty) > 0 {
-		prevIDs := make([]int64, len(dirty))
+		prevIDs := make([][]int64, len(dirty))
 		for i, p := range dirty {
-			if inc := p.m.machine.Incident(); inc != nil {
-				prevIDs[i] = inc.ID
-			}
+			prevIDs[i] = incidentIDs(p.ts)
 		}
 		err := d.write(ctx, func(tx *store.Tx) error {
 			for _, p := range dirty {
-				if err := d.persistEvents(ctx, tx, p.m.machine, &p.t); err != nil {
-					return err
+				for i := range p.ts {
+					if err := d.persistEvents(ctx, tx, p.ts[i].machine, &p.ts[i].t); err != nil {
+						return err
+					}
 				}
 				if err := saveState(ctx, tx, p.m); err != nil {
 					return err
@@ -434,11 +465,17 @@ func (d *Daemon) restore(ctx context.Context) error {
 		if err != nil {
 			// Fail open, as a round does: the machines hold the truth, the
 			// store gets it when it writes again, alerts go from memory.
+			// The target's transition always waits, so that the state is
+			// written even when only the snapshot changed.
 			for i, p := range dirty {
-				p.m.machine.SetIncidentID(prevIDs[i])
-				p.m.unsaved = append(p.m.unsaved, p.t)
+				setIncidentIDs(p.ts, prevIDs[i])
+				for j := range p.ts {
+					if j == 0 || !p.ts[j].quiet() {
+						p.m.unsaved = append(p.m.unsaved, p.ts[j])
+					}
+					d.sendFromMemory(ctx, p.m.name, &p.ts[j].t)
+				}
 				d.unsavedWaiting.Store(true)
-				d.sendFromMemory(ctx, p.m.name, &p.t)
 			}
 		}
 		for _, p := range dirty {
@@ -466,49 +503,83 @@ func (d *Daemon) restore(ctx context.Context) error {
 	return nil
 }
 
-// retireStored resolves the open incident of a monitor that is no longer
-// configured and forgets its state. It goes through the monitor's machine
-// and persistEvents exactly as a reload that removes the monitor does, so
-// whoever was told it opened gets its RESOLVED (updating the same message).
-func (d *Daemon) retireStored(ctx context.Context, name string, states map[string]store.Snapshot, stored *incident.Incident) error {
-	var machine *incident.Machine
+// retireStored resolves the open incidents (target and warnings) of a
+// monitor that is no longer configured and forgets its state. It goes
+// through the monitor's machines and persistEvents exactly as a reload that
+// removes the monitor does, so whoever was told one opened gets its RESOLVED
+// (updating the same message).
+func (d *Daemon) retireStored(ctx context.Context, name string, states map[string]store.Snapshot, stored map[incident.Kind]*incident.Incident) error {
+	var (
+		target []byte
+		snaps  map[incident.Kind][]byte
+	)
 	if snap, ok := states[name]; ok {
-		if m, err := incident.Restore(snap.Data, incident.Settings{}); err == nil {
-			machine = m
+		target, snaps = splitState(snap.Data)
+	}
+	m := &mon{name: name, removed: true, checks: map[result.Class]prometheus.Counter{}}
+	now := d.clock.Now()
+	var ts []pendingT
+	for _, k := range append([]incident.Kind{incident.KindTarget}, warningKinds[:]...) {
+		data := target
+		if k != incident.KindTarget {
+			data = snaps[k]
+		}
+		var machine *incident.Machine
+		if data != nil {
+			if r, err := incident.Restore(data, incident.Settings{}); err == nil {
+				machine = r
+			} else {
+				d.log.Warn("snapshot of a monitor that left the config does not decode; resolving from its stored incident", "monitor", name, "kind", k, "err", err)
+			}
+		}
+		if machine == nil {
+			if k != incident.KindTarget && stored[k] == nil {
+				continue // no such warning: nothing to resolve
+			}
+			r, err := incident.New(name, k, incident.Settings{})
+			if err != nil {
+				return fmt.Errorf("retiring monitor %s that left the config: %w", name, err)
+			}
+			machine = r
+		}
+		// The store's open incident is the one notifications refer to; an
+		// incident only the snapshot knows (ID 0) was never stored, nor
+		// alerted.
+		machine.Reconcile(stored[k])
+		if k == incident.KindTarget {
+			m.machine = machine
 		} else {
-			d.log.Warn("snapshot of a monitor that left the config does not decode; resolving from its stored incident", "monitor", name, "err", err)
+			m.setWarning(k, machine)
 		}
+		ts = append(ts, pendingT{kind: k, t: machine.Remove(now), machine: machine})
 	}
-	if machine == nil {
-		m, err := incident.New(name, incident.KindTarget, incident.Settings{})
-		if err != nil {
-			return fmt.Errorf("retiring monitor %s that left the config: %w", name, err)
-		}
-		machine = m
-	}
-	// The store's open incident is the one notifications refer to; an
-	// incident only the snapshot knows (ID 0) was never stored, nor alerted.
-	machine.Reconcile(stored)
-	t := machine.Remove(d.clock.Now())
 	err := d.write(ctx, func(tx *store.Tx) error {
-		if err := d.persistEvents(ctx, tx, machine, &t); err != nil && !errors.Is(err, store.ErrIncidentResolved) && !errors.Is(err, store.ErrNotFound) {
-			return err
+		for i := range ts {
+			if err := d.persistEvents(ctx, tx, ts[i].machine, &ts[i].t); err != nil && !errors.Is(err, store.ErrIncidentResolved) && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
 		}
 		return tx.DeleteState(ctx, name)
 	})
 	if err != nil {
 		// Its RESOLVED goes out from memory; the store retires it when it
-		// writes again (or the next start does).
-		m := &mon{name: name, machine: machine, removed: true, checks: map[result.Class]prometheus.Counter{}}
-		m.unsaved = []incident.Transition{t}
+		// writes again (or the next start does). The target's transition
+		// always waits, so that the state row is deleted then.
+		for i := range ts {
+			if i == 0 || !ts[i].quiet() {
+				m.unsaved = append(m.unsaved, ts[i])
+			}
+			d.sendFromMemory(ctx, name, &ts[i].t)
+		}
 		d.unsavedWaiting.Store(true)
-		d.sendFromMemory(ctx, name, &t)
 		d.retiring.add(m)
 		d.log.Error("retiring a monitor that left the config: the store did not take it; its RESOLVED goes out from memory", "monitor", name, "err", err)
 		return nil
 	}
-	if e := t.Find(incident.EventResolved); e != nil && e.Incident.ID != 0 {
-		d.log.Info("incident resolved", "monitor", name, "incident", e.Incident.ID, "resolution", incident.ResolutionRemoved)
+	for i := range ts {
+		if e := ts[i].t.Find(incident.EventResolved); e != nil && e.Incident.ID != 0 {
+			d.log.Info("incident resolved", "monitor", name, "kind", ts[i].kind, "incident", e.Incident.ID, "resolution", incident.ResolutionRemoved)
+		}
 	}
 	return nil
 }

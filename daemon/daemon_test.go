@@ -55,6 +55,9 @@ type fixture struct {
 	clock *testkit.Clock
 	logs  *testkit.Buffer
 	d     *Daemon
+	// edit, if set, changes the loaded config before each open (what the
+	// TOML of this branch cannot say yet, or a Prober's roots).
+	edit func(*config.Config)
 }
 
 // monitorTOML is one [[monitor]] with fast incident settings.
@@ -110,7 +113,11 @@ func (f *fixture) open(tweak func(*Options)) {
 	if tweak != nil {
 		tweak(&opts)
 	}
-	d, err := New(context.Background(), loadConfig(f.t, f.file), opts)
+	cfg := loadConfig(f.t, f.file)
+	if f.edit != nil {
+		f.edit(cfg)
+	}
+	d, err := New(context.Background(), cfg, opts)
 	if err != nil {
 		f.t.Fatalf("New: %v", err)
 	}

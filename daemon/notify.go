@@ -89,9 +89,13 @@ func (d *Daemon) remind(ctx context.Context) {
 	var open []*incident.Incident
 	for _, m := range d.monitorList() {
 		m.mu.Lock()
-		if inc := m.machine.Incident(); inc != nil && inc.ID != 0 && !m.removed {
-			c := *inc
-			open = append(open, &c)
+		for _, machine := range [...]*incident.Machine{m.machine, m.cert, m.perf} {
+			if machine == nil || m.removed {
+				continue
+			}
+			if inc := machine.Incident(); inc != nil && inc.ID != 0 {
+				open = append(open, inc)
+			}
 		}
 		m.mu.Unlock()
 	}

@@ -101,6 +101,14 @@ func (d *Daemon) reloadLocked(ctx context.Context, newCfg *config.Config) error 
 					return fmt.Errorf("reloading monitor %s: %w", mc.Name, err)
 				}
 				u.machine = machine
+				for _, k := range warningKinds {
+					if !warningOn(mc, k) {
+						continue
+					}
+					if _, err := incident.New(mc.Name, k, warningSettings(mc, k)); err != nil {
+						return fmt.Errorf("reloading monitor %s: %w", mc.Name, err)
+					}
+				}
 			}
 			updates = append(updates, u)
 			continue
@@ -121,6 +129,15 @@ func (d *Daemon) reloadLocked(ctx context.Context, newCfg *config.Config) error 
 				u.machine = fresh
 			}
 			u.m.machine = u.machine
+			if ts := d.reconfigureWarnings(u.m, u.mc); len(ts) > 0 {
+				// The old config routes the RESOLVED of a warning turned
+				// off: it goes to whoever was told it opened.
+				if err := d.commit(ctx, u.m, nil, ts); err != nil && !d.storeDown() {
+					d.log.Error("config reload: resolving a warning turned off: the store did not take it; its RESOLVED goes out from memory", "monitor", u.m.name, "err", err)
+				}
+				d.logWarningsClosed(u.m.name, ts)
+			}
+			u.m.publish()
 		}
 		u.m.setConfig(u.mc)
 		u.m.mu.Unlock()
@@ -175,72 +192,129 @@ func (d *Daemon) startMonitor(ctx context.Context, mc *config.Monitor) (*mon, er
 	if err != nil {
 		return nil, err
 	}
-	var machine *incident.Machine
+	var (
+		machine *incident.Machine
+		snaps   map[incident.Kind][]byte
+	)
 	if ok {
-		machine, err = incident.Restore(snap.Data, settingsOf(mc))
+		var target []byte
+		target, snaps = splitState(snap.Data)
+		machine, err = incident.Restore(target, settingsOf(mc))
 	} else {
 		machine, err = incident.New(mc.Name, incident.KindTarget, settingsOf(mc))
 	}
 	if err != nil {
 		return nil, err
 	}
-	stored, open, err := d.store.OpenIncidentFor(ctx, mc.Name, incident.KindTarget)
+	open := map[incident.Kind]*incident.Incident{}
+	for _, k := range append([]incident.Kind{incident.KindTarget}, warningKinds[:]...) {
+		stored, found, err := d.store.OpenIncidentFor(ctx, mc.Name, k)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			open[k] = &stored
+		}
+	}
+	t := machine.Reconcile(open[incident.KindTarget])
+	m := d.newMon(mc, machine)
+	ws, err := d.startWarnings(m, mc, snaps, open)
 	if err != nil {
 		return nil, err
 	}
-	var inc *incident.Incident
-	if open {
-		inc = &stored
+	ts := append([]pendingT{{kind: incident.KindTarget, t: t, machine: machine}}, ws...)
+	write := len(open) > 0
+	for i := range ts {
+		write = write || len(ts[i].t.Events) > 0
 	}
-	t := machine.Reconcile(inc)
-	m := d.newMon(mc, machine)
-	if len(t.Events) > 0 || inc != nil {
+	if write {
 		err := d.write(ctx, func(tx *store.Tx) error {
-			if err := d.persistEvents(ctx, tx, m.machine, &t); err != nil {
-				return err
+			for i := range ts {
+				if err := d.persistEvents(ctx, tx, ts[i].machine, &ts[i].t); err != nil {
+					return err
+				}
 			}
 			return saveState(ctx, tx, m)
 		})
 		if err != nil {
 			return nil, err
 		}
-		m.publish()
 	}
+	m.publish()
 	return m, nil
 }
 
-// retire stops a removed monitor: its open incident resolves as "monitor
-// removed" and its state is forgotten. If the write fails the RESOLVED goes
-// out from memory, and the store gets it when it writes again
-// (PersistUnsaved); a restart before that retires it from the store.
+// retire stops a removed monitor: its open incidents (target and
+// warnings) resolve as "monitor removed" and its state is forgotten. If the
+// write fails the RESOLVED goes out from memory, and the store gets it when
+// it writes again (PersistUnsaved); a restart before that retires it from
+// the store.
 func (d *Daemon) retire(ctx context.Context, m *mon) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.removed = true
-	t := m.machine.Remove(d.clock.Now())
-	var err error
-	if len(m.unsaved) > 0 {
-		// Its earlier rounds wait in memory: they go first, in order.
-		m.unsaved = append(m.unsaved, t)
-		if err = d.tryPersistUnsaved(ctx, m); err != nil {
-			m.unsaved = m.unsaved[:len(m.unsaved)-1]
+	now := d.clock.Now()
+	ts := []pendingT{{kind: incident.KindTarget, t: m.machine.Remove(now), machine: m.machine}}
+	for _, k := range warningKinds {
+		if w := m.machineOf(k); w != nil {
+			ts = append(ts, pendingT{kind: k, t: w.Remove(now), machine: w})
 		}
-	} else {
-		err = d.write(ctx, func(tx *store.Tx) error {
-			if err := d.persistEvents(ctx, tx, m.machine, &t); err != nil {
-				return err
-			}
-			return tx.DeleteState(ctx, m.name)
-		})
 	}
-	if err != nil {
-		d.keepInMemory(ctx, m, &t)
+	// Its earlier rounds, if they wait in memory, go first, in order.
+	if err := d.commit(ctx, m, nil, ts); err != nil {
 		d.retiring.add(m)
 		d.log.Error("retiring a removed monitor: the store did not take it; its RESOLVED goes out from memory", "monitor", m.name, "err", err)
-	} else if e := t.Find(incident.EventResolved); e != nil {
+	} else if e := ts[0].t.Find(incident.EventResolved); e != nil {
 		d.log.Info("monitor removed", "monitor", m.name, "incident", e.Incident.ID, "resolution", e.Incident.Resolution)
 	} else {
 		d.log.Info("monitor removed", "monitor", m.name)
 	}
+	d.logWarningsClosed(m.name, ts)
+	m.publish()
 	d.metrics.forget(m.name)
+}
+
+// reconfigureWarnings applies mc, a changed config of m, to m's warning
+// machines: a warning turned on starts fresh, one turned off resolves its
+// open incident ("warning turned off"), and one that stays on takes mc's
+// settings, keeping its state. It returns the transitions of the warnings
+// turned off, to persist. Call with m.mu held.
+func (d *Daemon) reconfigureWarnings(m *mon, mc *config.Monitor) []pendingT {
+	var ts []pendingT
+	for _, k := range warningKinds {
+		cur, on := m.machineOf(k), warningOn(mc, k)
+		switch {
+		case cur == nil && on:
+			fresh, err := incident.New(mc.Name, k, warningSettings(mc, k))
+			if err != nil { // validated before the swap
+				d.log.Error("config reload: starting a warning", "monitor", mc.Name, "kind", k, "err", err)
+				continue
+			}
+			m.setWarning(k, fresh)
+		case cur != nil && !on:
+			ts = append(ts, pendingT{kind: k, t: cur.Close(d.clock.Now(), resolutionWarningOff), machine: cur})
+			m.setWarning(k, nil)
+		case cur != nil:
+			rebuilt, err := incident.FromSnapshot(cur.Snapshot(), warningSettings(mc, k))
+			if err != nil {
+				d.log.Error("config reload: the warning keeps its previous settings", "monitor", mc.Name, "kind", k, "err", err)
+				continue
+			}
+			m.setWarning(k, rebuilt)
+		}
+	}
+	return ts
+}
+
+// logWarningsClosed logs the warning incidents a reload or a removal
+// resolved.
+func (d *Daemon) logWarningsClosed(name string, ts []pendingT) {
+	for i := range ts {
+		if ts[i].kind == incident.KindTarget {
+			continue
+		}
+		if e := ts[i].t.Find(incident.EventResolved); e != nil {
+			d.log.Info("warning resolved", "monitor", name, "kind", ts[i].kind, "incident", e.Incident.ID, "resolution", e.Incident.Resolution)
+		}
+	}
 }

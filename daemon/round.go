@@ -76,84 +76,160 @@ func (d *Daemon) settle(ctx context.Context, m *mon, at time.Time, res *result.O
 		d.log.Error("observing a round", "monitor", m.name, "err", err)
 		return
 	}
+	// The warnings see the same rounds as the target: each round that
+	// its machine took.
+	var arr [1 + len(warningKinds)]pendingT
+	ts := append(arr[:0], pendingT{kind: incident.KindTarget, t: t, machine: m.machine})
+	ts = d.observeWarnings(ts, m, at, res)
 	row := store.ResultRow{Monitor: m.name, At: at, Result: *res}
-	if len(t.Events) == 0 && !t.Changed() && len(m.unsaved) == 0 {
+	quiet, events := true, false
+	for i := range ts {
+		quiet = quiet && ts[i].quiet()
+		events = events || len(ts[i].t.Events) > 0
+	}
+	if quiet && len(m.unsaved) == 0 {
 		d.buf.add(row)
 		return
 	}
-	if len(m.unsaved) > 0 {
-		// Earlier rounds wait in memory: they go to the store first, in
-		// order, with this one.
-		d.buf.add(row)
-		m.unsaved = append(m.unsaved, t)
-		err = d.tryPersistUnsaved(ctx, m)
-		if err != nil {
-			m.unsaved = m.unsaved[:len(m.unsaved)-1]
-		}
-	} else {
-		var prevID int64
-		if inc := m.machine.Incident(); inc != nil {
-			prevID = inc.ID
-		}
-		err = d.write(ctx, func(tx *store.Tx) error {
-			if err := tx.RecordResult(ctx, &row); err != nil {
-				return err
-			}
-			if err := d.persistEvents(ctx, tx, m.machine, &t); err != nil {
-				return err
-			}
-			return saveState(ctx, tx, m)
-		})
-		if err != nil {
-			// The transaction was rolled back: an ID it gave is not real.
-			m.machine.SetIncidentID(prevID)
-			d.buf.add(row)
-		}
-	}
-	if err != nil {
-		// Fail open: the machine keeps its state (the page and the API
-		// show the truth) and the alerts go out from memory; the store
-		// gets all of it when it writes again.
-		d.keepInMemory(ctx, m, &t)
-	}
+	err = d.commit(ctx, m, &row, ts)
 	m.publish()
-	if err == nil && len(t.Events) > 0 {
+	if err == nil && events {
 		d.kickOutbox()
 	}
-	if len(t.Events) == 0 && !t.Changed() {
-		return // a steady round that only carried earlier ones to the store
+	recheck := time.Duration(-1)
+	for i := range ts {
+		p := &ts[i]
+		if p.quiet() {
+			continue // a steady machine, or a round that only carried earlier ones to the store
+		}
+		d.logTransition(m, p, res)
+		if e := p.t.Find(incident.EventRecheck); e != nil && (recheck < 0 || e.RecheckAfter < recheck) {
+			recheck = e.RecheckAfter
+		}
 	}
-	d.logTransition(m, &t, res)
-	if e := t.Find(incident.EventRecheck); e != nil {
-		if err := d.sched.RunAfter(m.name, e.RecheckAfter); err != nil {
+	if recheck >= 0 {
+		if err := d.sched.RunAfter(m.name, recheck); err != nil {
 			d.log.Warn("scheduling the early re-check", "monitor", m.name, "err", err)
 		}
 	}
 }
 
-// logTransition writes one info line for a round that changed the state
-// (or, without a state change, the open incident): what happened, the
-// round's verdict and the incident it concerns.
-func (d *Daemon) logTransition(m *mon, t *incident.Transition, res *result.Outcome) {
+// commit persists ts, what a round (with its result row), a reload or a
+// removal did to m's machines, and m's state, in one transaction, after the
+// transitions m keeps in memory. When the store does not take it, the
+// transitions wait in m.unsaved and their alerts go out from memory (fail
+// open); the error says so. Call with m.mu held.
+func (d *Daemon) commit(ctx context.Context, m *mon, row *store.ResultRow, ts []pendingT) error {
+	var err error
+	if len(m.unsaved) > 0 {
+		// Earlier rounds wait in memory: they go to the store first, in
+		// order, with this one.
+		if row != nil {
+			d.buf.add(*row)
+		}
+		n := len(m.unsaved)
+		for i := range ts {
+			if !ts[i].quiet() {
+				m.unsaved = append(m.unsaved, ts[i])
+			}
+		}
+		if err = d.tryPersistUnsaved(ctx, m); err != nil {
+			m.unsaved = m.unsaved[:n]
+		}
+	} else {
+		prevIDs := incidentIDs(ts)
+		err = d.write(ctx, func(tx *store.Tx) error {
+			if row != nil {
+				if err := tx.RecordResult(ctx, row); err != nil {
+					return err
+				}
+			}
+			for i := range ts {
+				if err := d.persistEvents(ctx, tx, ts[i].machine, &ts[i].t); err != nil {
+					return err
+				}
+			}
+			if m.removed {
+				return tx.DeleteState(ctx, m.name)
+			}
+			return saveState(ctx, tx, m)
+		})
+		if err != nil {
+			// The transaction was rolled back: an ID it gave is not real.
+			setIncidentIDs(ts, prevIDs)
+			if row != nil {
+				d.buf.add(*row)
+			}
+		}
+	}
+	if err != nil {
+		// Fail open: the machines keep their state (the page and the API
+		// show the truth) and the alerts go out from memory; the store
+		// gets all of it when it writes again.
+		for i := range ts {
+			d.keepInMemory(ctx, m, &ts[i])
+		}
+	}
+	return err
+}
+
+// incidentIDs are the IDs of the open incidents of ts's machines (0 for
+// none), for setIncidentIDs to put back after a rollback.
+func incidentIDs(ts []pendingT) []int64 {
+	ids := make([]int64, len(ts))
+	for i := range ts {
+		if inc := ts[i].machine.Incident(); inc != nil {
+			ids[i] = inc.ID
+		}
+	}
+	return ids
+}
+
+func setIncidentIDs(ts []pendingT, ids []int64) {
+	for i := range ts {
+		ts[i].machine.SetIncidentID(ids[i])
+	}
+}
+
+// logTransition writes one info line for a machine that changed its state
+// (or, without a state change, its open incident) in a round: what
+// happened, the round's verdict and the incident it concerns. A warning's
+// line names its kind and the warning's class and detail.
+func (d *Daemon) logTransition(m *mon, p *pendingT, res *result.Outcome) {
+	t := &p.t
 	var (
 		id     int64
 		events []string
+		inc    = p.machine.Incident()
 	)
-	if inc := m.machine.Incident(); inc != nil {
+	if inc != nil {
 		id = inc.ID
 	}
 	for i := range t.Events {
 		e := &t.Events[i]
 		events = append(events, string(e.Kind))
-		if id == 0 && e.Incident != nil {
-			id = e.Incident.ID
+		if e.Incident != nil {
+			if id == 0 {
+				id = e.Incident.ID
+			}
+			if inc == nil {
+				inc = e.Incident
+			}
 		}
 	}
 	msg := "state changed"
 	if !t.Changed() {
 		msg = "incident updated"
 	}
-	args := []any{"monitor", m.name, "from", t.From, "to", t.To, "class", res.Class, "gateway", res.Gateway, "status", res.Status}
+	var args []any
+	if p.kind == incident.KindTarget {
+		args = []any{"monitor", m.name, "from", t.From, "to", t.To, "class", res.Class, "gateway", res.Gateway, "status", res.Status}
+	} else {
+		args = []any{"monitor", m.name, "kind", p.kind, "from", t.From, "to", t.To}
+		if inc != nil {
+			args = append(args, "class", inc.Class, "detail", inc.Detail)
+		}
+	}
 	if id != 0 {
 		args = append(args, "incident", id)
 	}
@@ -167,8 +243,8 @@ func (d *Daemon) logTransition(m *mon, t *incident.Transition, res *result.Outco
 }
 
 // persistEvents writes what a transition did to incidents. Call with the
-// machine's owner locked, inside a transaction that also saves a target
-// machine's snapshot.
+// machine's owner locked, inside a transaction that also saves the owner's
+// snapshot (a monitor's, for a target or warning machine).
 func (d *Daemon) persistEvents(ctx context.Context, tx *store.Tx, machine *incident.Machine, t *incident.Transition) error {
 	return d.persistEventsWith(ctx, tx, machine, t, nil)
 }
@@ -254,8 +330,9 @@ func (d *Daemon) persistEventsWith(ctx context.Context, tx *store.Tx, machine *i
 	return nil
 }
 
+// saveState writes the states row of m's machines. Call with m.mu held.
 func saveState(ctx context.Context, tx *store.Tx, m *mon) error {
-	data, err := m.machine.MarshalSnapshot()
+	data, err := m.stateBlob()
 	if err != nil {
 		return err
 	}

@@ -18,8 +18,8 @@ const wedgedAfter = 30 * time.Second
 
 var _ web.Source = (*Daemon)(nil)
 
-// Monitors lists every configured monitor with its state, last result and
-// open incident, from memory: a status page reload never queries the store.
+// Monitors lists every configured monitor with its state, last result,
+// open incident and open warnings, from memory: a status page reload never queries the store.
 func (d *Daemon) Monitors(ctx context.Context) ([]web.MonitorView, error) {
 	mons := d.monitorList()
 	views := make([]web.MonitorView, 0, len(mons))
@@ -37,6 +37,7 @@ func (d *Daemon) Monitors(ctx context.Context) ([]web.MonitorView, error) {
 			Flapping:     m.machine.Flapping(),
 			LastCheck:    result.TimeOf(m.lastCheck),
 			OpenIncident: m.machine.Incident(),
+			Warnings:     m.warningViews(),
 			Problem:      m.broken,
 		}
 		if m.last != nil {

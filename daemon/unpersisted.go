@@ -154,9 +154,9 @@ func (d *Daemon) noticeAll(outage time.Time, what string, sev incident.Severity,
 // transaction: the IDs the store gives to incidents opened meanwhile, and
 // the direct items the outbox now holds.
 type replay struct {
-	ids    map[string]int64 // incident key -> store ID
-	set    bool             // the machine's open incident got its ID
-	handed []string         // direct keys now in the store
+	ids    map[string]int64    // incident key -> store ID
+	set    []*incident.Machine // the machines whose open incident got its ID
+	handed []string            // direct keys now in the store
 }
 
 // opened records the ID of an incident opened by a replayed transition;
@@ -166,8 +166,17 @@ func (r *replay) opened(machine *incident.Machine, key string, id int64) {
 	r.ids[key] = id
 	if cur := machine.Incident(); cur != nil && cur.Key() == key && cur.ID == 0 {
 		machine.SetIncidentID(id)
-		r.set = true
+		r.set = append(r.set, machine)
 	}
+}
+
+// undo takes back the IDs opened gave: the transaction that gave them was
+// rolled back.
+func (r *replay) undo() {
+	for _, machine := range r.set {
+		machine.SetIncidentID(0)
+	}
+	r.set = r.set[:0]
 }
 
 // enqueueReplayed writes one planned notification of a replayed event. One
@@ -227,12 +236,10 @@ func (d *Daemon) persistUnsaved(ctx context.Context, m *mon) error {
 	err := d.write(ctx, func(tx *store.Tx) error {
 		clear(r.ids)
 		r.handed = r.handed[:0]
-		if r.set {
-			m.machine.SetIncidentID(0) // an earlier try of this transaction was rolled back
-			r.set = false
-		}
+		r.undo() // an earlier try of this transaction was rolled back
 		for i := range m.unsaved {
-			if err := d.persistEventsWith(ctx, tx, m.machine, &m.unsaved[i], r); err != nil {
+			p := &m.unsaved[i]
+			if err := d.persistEventsWith(ctx, tx, m.machineFor(p), &p.t, r); err != nil {
 				return err
 			}
 		}
@@ -242,9 +249,7 @@ func (d *Daemon) persistUnsaved(ctx context.Context, m *mon) error {
 		return saveState(ctx, tx, m)
 	})
 	if err != nil {
-		if r.set {
-			m.machine.SetIncidentID(0)
-		}
+		r.undo()
 		return err
 	}
 	m.unsaved = nil
@@ -320,14 +325,14 @@ func (r *retiringMons) take() []*mon {
 }
 
 // keepInMemory is what a round does when its write failed: the transition
-// waits in m.unsaved, and its alerts go out from memory. Call with m.mu
-// held.
-func (d *Daemon) keepInMemory(ctx context.Context, m *mon, t *incident.Transition) {
-	if len(t.Events) > 0 || t.Changed() {
-		m.unsaved = append(m.unsaved, *t)
+// of one of m's machines waits in m.unsaved, and its alerts go out from
+// memory. Call with m.mu held.
+func (d *Daemon) keepInMemory(ctx context.Context, m *mon, p *pendingT) {
+	if !p.quiet() {
+		m.unsaved = append(m.unsaved, *p)
 		d.unsavedWaiting.Store(true)
 	}
-	d.sendFromMemory(ctx, m.name, t)
+	d.sendFromMemory(ctx, m.name, &p.t)
 }
 
 // memoryLookup says where a notification key stands while the store cannot
@@ -440,9 +445,7 @@ func (d *Daemon) persistVantageUnsaved(ctx context.Context, name string, u *vant
 		return nil
 	})
 	if err != nil {
-		if r.set {
-			u.machine.SetIncidentID(0)
-		}
+		r.undo()
 		return err
 	}
 	delete(d.vs.unsaved, name)
