@@ -66,6 +66,7 @@ func (d *Daemon) settle(ctx context.Context, m *mon, at time.Time, res *result.O
 	c.Inc()
 	d.hist.observe(d.config(), m.cfg, at, res)
 	m.last, m.lastCheck = res, d.clock.Now()
+	d.publishMetrics(m, res)
 	if d.log.Enabled(ctx, slog.LevelDebug) {
 		d.log.Debug("check", "monitor", m.name, "ok", res.OK, "class", res.Class, "status", res.Status, "total_ms", res.Phases.TotalMs)
 	}
