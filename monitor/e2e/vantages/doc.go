@@ -26,4 +26,8 @@
 // Nothing leaves the namespaces: the test's addresses (10.77.0.0/24) exist
 // only on the veth links between them, which are deleted with the
 // namespaces when the test ends, together with every process it started.
+// The one file outside them is a hosts file per namespace, which `ip netns
+// exec` mounts over /etc/hosts so that one name resolves to a different
+// backend from each vantage: /etc/netns/<namespace>/hosts, named after the
+// test's own namespaces and removed with them.
 package vantages

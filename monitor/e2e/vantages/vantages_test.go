@@ -192,12 +192,19 @@ func TestVantages(t *testing.T) {
 // holds: every incident and the monitor's results.
 func (l *lab) runDaemon(t *testing.T, name string) ([]incident.Incident, []store.ResultRow) {
 	t.Helper()
-	cfg := l.writeConfig(name)
+	raised := func(out string) bool { return strings.Contains(out, `msg="vantage problem"`) }
+	return l.runDaemonUntil(t, name, l.writeConfig(name), "a vantage problem", raised)
+}
+
+// runDaemonUntil is runDaemon with the config cfg (whose state_dir is
+// name+"-state" in the lab's directory), run until raised holds for the
+// daemon's output; what says what raised waits for.
+func (l *lab) runDaemonUntil(t *testing.T, name, cfg, what string, raised func(output string) bool) ([]incident.Incident, []store.ResultRow) {
+	t.Helper()
 	p := l.start("coord", "daemon-"+name, "run", "-config", cfg)
-	raised := func() bool { return strings.Contains(p.output(), `msg="vantage problem"`) }
-	if !testkit.Eventually(15*time.Second, func() bool { return raised() || !p.running() }) || !raised() {
+	if !testkit.Eventually(15*time.Second, func() bool { return raised(p.output()) || !p.running() }) || !raised(p.output()) {
 		p.stop(t)
-		t.Fatalf("the daemon raised no vantage problem within 15s. Output:\n%s", p.output())
+		t.Fatalf("the daemon raised no %s within 15s. Output:\n%s", what, p.output())
 	}
 	time.Sleep(4 * time.Second)
 	p.stop(t)
