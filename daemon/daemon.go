@@ -357,9 +357,18 @@ func (d *Daemon) restore(ctx context.Context) error {
 	}
 	// A monitor whose open incident does not decode cannot know whether it
 	// is down: it stops, like one whose snapshot does not decode.
+	// A warning's bad row stops only that warning: its machine starts
+	// afresh, and the row is adopted (rewritten) when the warning opens
+	// again.
 	badIncident := map[string]error{}
 	for _, b := range badRows {
-		badIncident[b.Monitor] = b
+		switch {
+		case b.Kind.Warning():
+			d.log.Error("open warning incident does not decode; the warning starts afresh and takes the row over when it opens again",
+				"monitor", b.Monitor, "kind", b.Kind, "incident", b.ID, "err", b.Err, "file", d.store.Path())
+		case b.Kind.OfMonitor() || b.Kind == "":
+			badIncident[b.Monitor] = b
+		}
 	}
 	// The open incidents of monitors (target and warnings), by monitor and
 	// kind; the vantages' are restoreVantages'.

@@ -237,6 +237,9 @@ func scanIncident(sc interface{ Scan(...any) error }) (incident.Incident, error)
 		&changes, &last, &regions, &firstFailure, &recovered, &openScope); err != nil {
 		return inc, err
 	}
+	// Kind first: a row whose JSON columns do not decode still says what
+	// kind of incident it is, so a bad warning row stops only its warning.
+	inc.Kind, inc.Severity, inc.Class = incident.Kind(kind), incident.Severity(sev), result.Class(class)
 	inc.FirstFailure = result.TimeOf(fromNullNanos(firstFailure))
 	inc.RecoveredAt = result.TimeOf(fromNullNanos(recovered))
 	inc.OpenScope = result.Scope(openScope)
@@ -246,7 +249,6 @@ func scanIncident(sc interface{ Scan(...any) error }) (incident.Incident, error)
 	if len(inc.Regions) == 0 {
 		inc.Regions = nil
 	}
-	inc.Kind, inc.Severity, inc.Class = incident.Kind(kind), incident.Severity(sev), result.Class(class)
 	inc.OpenedAt = result.TimeOf(fromNanos(opened))
 	inc.ResolvedAt = result.TimeOf(fromNullNanos(resolved))
 	if err := json.Unmarshal(changes, &inc.Changes); err != nil {

@@ -56,7 +56,9 @@ type BadRow struct {
 	Table   string
 	ID      int64
 	Monitor string
-	Err     error
+	// Kind is the incident's kind (incidents rows), "" when unknown.
+	Kind incident.Kind
+	Err  error
 }
 
 func (b BadRow) Error() string {
@@ -78,7 +80,7 @@ func (s *Store) OpenIncidentsTolerant(ctx context.Context) (good []incident.Inci
 			if inc.Monitor == "" {
 				return nil, nil, classify(s.path, op, err) // not even its columns: the table is unreadable
 			}
-			bad = append(bad, BadRow{Table: "incidents", ID: inc.ID, Monitor: inc.Monitor, Err: err})
+			bad = append(bad, BadRow{Table: "incidents", ID: inc.ID, Monitor: inc.Monitor, Kind: inc.Kind, Err: err})
 			continue
 		}
 		good = append(good, inc)
