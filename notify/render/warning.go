@@ -163,9 +163,11 @@ func warningSubject(m *notify.Message) string {
 
 // recovered reports whether a warning's resolve is the warning's own end
 // (renewed, fast again) rather than the monitor removed or its warning
-// turned off, which say nothing of the certificate or the speed.
+// turned off, which say nothing of the certificate or the speed. The
+// incident machine (monitor/incident/machine.go) resolves with "recovered
+// after N good checks", so the prefix is what counts.
 func recovered(m *notify.Message) bool {
-	return m.Resolution == "" || m.Resolution == "recovered"
+	return m.Resolution == "" || strings.HasPrefix(m.Resolution, "recovered")
 }
 
 func warningTag(m *notify.Message) string {
