@@ -320,7 +320,7 @@ func (m *Machine) Observe(o Observation) (Transition, error) {
 			t.add(Event{Kind: EventChanged, Change: &c})
 		}
 	case to == StateUp && (from == StateDown || from == StateRecovering) && m.incident != nil && !m.flapping:
-		m.resolve(at, fmt.Sprintf("recovered after %d good %s", m.settings.Recover, plural(m.settings.Recover, "check", "checks")))
+		m.resolve(at, fmt.Sprintf("%s after %d good %s", resolutionRecovered, m.settings.Recover, plural(m.settings.Recover, "check", "checks")))
 		t.add(Event{Kind: EventResolved})
 	}
 
@@ -359,7 +359,7 @@ func (m *Machine) Observe(o Observation) (Transition, error) {
 		quiet := fmtDuration(m.settings.FlapWindow)
 		if m.state == StateUp {
 			if m.incident != nil {
-				m.resolve(at, fmt.Sprintf("stopped flapping: up with no state change for %s", quiet))
+				m.resolve(at, fmt.Sprintf("%s with no state change for %s", resolutionSettledUp, quiet))
 				t.add(Event{Kind: EventResolved})
 			}
 		} else if m.incident != nil {

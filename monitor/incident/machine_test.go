@@ -546,3 +546,34 @@ func TestVantageMachine(t *testing.T) {
 		t.Errorf("monitor %q settings %+v", m.Monitor(), m.Settings())
 	}
 }
+
+// The machine's own resolutions are what Recovered recognises; a closing
+// is not.
+func TestRecoveredResolutions(t *testing.T) {
+	m, err := New("web", KindPerformance, Settings{Confirm: 1, Recover: 1, RetryDelay: -1, FlapChanges: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	down := Observation{At: at, Vote: VoteDown, Result: result.Outcome{Result: result.Result{Class: result.ClassDegraded}}}
+	if _, err := m.Observe(down); err != nil {
+		t.Fatal(err)
+	}
+	up := Observation{At: at.Add(time.Minute), Vote: VoteUp, Result: result.Outcome{Result: result.Result{OK: true, Class: result.ClassOK}}}
+	tr, err := m.Observe(up)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := tr.Find(EventResolved)
+	if e == nil || !Recovered(e.Incident.Resolution) {
+		t.Fatalf("resolved %+v: want a resolution Recovered recognises", e)
+	}
+	for _, r := range []string{ResolutionRemoved, "warning turned off"} {
+		if Recovered(r) {
+			t.Errorf("Recovered(%q) = true, want false: it was closed, not recovered", r)
+		}
+	}
+	if !Recovered("stopped flapping: up with no state change for 1h0m0s") {
+		t.Error("flapping that settled up is a recovery")
+	}
+}

@@ -47,6 +47,22 @@ func (i *Incident) Key() string {
 // ResolutionRemoved is how an incident ends when its monitor leaves the config.
 const ResolutionRemoved = "monitor removed"
 
+// The beginnings of the resolutions a machine writes when what it watched
+// came back by itself (Machine.Observe), as opposed to being closed (the
+// monitor removed, a warning turned off).
+const (
+	resolutionRecovered = "recovered"
+	resolutionSettledUp = "stopped flapping: up"
+)
+
+// Recovered reports whether an incident resolved with resolution ended
+// because the target (or the certificate, or the speed) came back: a
+// recovery, or flapping that settled up. "" counts as recovered: it is how
+// an incident stored before resolutions were recorded reads.
+func Recovered(resolution string) bool {
+	return resolution == "" || strings.HasPrefix(resolution, resolutionRecovered) || strings.HasPrefix(resolution, resolutionSettledUp)
+}
+
 // IsolationIncident is the name of the one KindVantage incident raised while
 // the daemon's own host has lost its network (the local vantage is impaired
 // and no remote vantage answers), instead of one incident per vantage. The

@@ -163,12 +163,9 @@ func warningSubject(m *notify.Message) string {
 
 // recovered reports whether a warning's resolve is the warning's own end
 // (renewed, fast again) rather than the monitor removed or its warning
-// turned off, which say nothing of the certificate or the speed. The
-// incident machine (monitor/incident/machine.go) resolves with "recovered
-// after N good checks", so the prefix is what counts.
-func recovered(m *notify.Message) bool {
-	return m.Resolution == "" || strings.HasPrefix(m.Resolution, "recovered")
-}
+// turned off, which say nothing of the certificate or the speed
+// (incident.Recovered decides).
+func recovered(m *notify.Message) bool { return incident.Recovered(m.Resolution) }
 
 func warningTag(m *notify.Message) string {
 	if m.Severity == incident.SeverityCritical {
