@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"context"
+	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -89,4 +91,51 @@ func TestCertificateWarningOverTheServedChain(t *testing.T) {
 			t.Fatalf("last outcome %+v, want tls_error unknown-authority", last)
 		}
 	})
+}
+
+// A warning's open incident row that does not decode stops only that
+// warning: the monitor runs on, and the warning takes its row over when it
+// opens again.
+func TestCorruptWarningRowStopsOnlyTheWarning(t *testing.T) {
+	t.Setenv("VANTAGE_TEST_TOKEN", "xoxb-test")
+	ca := testCA(t)
+	tg := newTLSTarget(t, leafFor(t, ca, 5*day+12*time.Hour))
+	f, restart := newWarnFixture(t, monitorTOML("web", tg.URL), nil, ca.Pool(), nil)
+	f.round("web")
+	certs := f.kindIncidents("web", incident.KindCertificate)
+	if len(certs) != 1 {
+		t.Fatalf("certificate incidents %+v, want one", certs)
+	}
+	id := certs[0].ID
+	db, err := sql.Open("sqlite", f.d.store.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE incidents SET changes = 'not json' WHERE id = ?`, id); err != nil {
+		t.Fatal(err)
+	}
+
+	restart()
+	views, err := f.d.Monitors(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(views) != 1 || views[0].Problem != "" {
+		t.Fatalf("views %+v, want web running: a bad warning row must not stop the monitor", views)
+	}
+	if !strings.Contains(f.logs.String(), "open warning incident does not decode") {
+		t.Errorf("the bad row was not logged:\n%s", f.logs.String())
+	}
+	f.round("web")
+	if s := f.state("web"); s != incident.StateUp {
+		t.Fatalf("web %s, want up", s)
+	}
+	inc, err := f.d.store.Incident(context.Background(), id)
+	if err != nil || !inc.Open() {
+		t.Fatalf("the warning's row %+v (%v), want it taken over, open and readable", inc, err)
+	}
+	if w := f.warningOf("web", incident.KindCertificate); w == nil || w.ID != id {
+		t.Errorf("the certificate machine holds %+v, want incident %d", w, id)
+	}
 }
