@@ -15,11 +15,13 @@ import (
 	"time"
 
 	"github.com/vantage-monitor/vantage/monitor/config"
+	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/probe"
 	"github.com/vantage-monitor/vantage/monitor/redact"
 	"github.com/vantage-monitor/vantage/monitor/result"
 	"github.com/vantage-monitor/vantage/monitor/round"
 	"github.com/vantage-monitor/vantage/monitor/vantage"
+	"github.com/vantage-monitor/vantage/monitor/warning"
 )
 
 // checkOptions are the parsed flags of `vantage check`.
@@ -28,6 +30,10 @@ type checkOptions struct {
 	json bool
 	// config, when set, probes through the vantages of this watchlist.
 	config string
+	// certWarn are the cert_warn_days thresholds the served certificates
+	// are measured against: --cert-warn-days when given, else the
+	// [defaults] of --config, else config.DefaultCertWarnDays.
+	certWarn daysList
 }
 
 // checkFlagValues are the flags of `vantage check` as given, before
@@ -65,6 +71,8 @@ func defineCheckFlags(fs *flag.FlagSet, v *checkFlagValues) {
 	fs.BoolVar(&v.v4, "4", false, "use IPv4 only")
 	fs.BoolVar(&v.v6, "6", false, "use IPv6 only")
 	fs.BoolVar(&v.o.json, "json", false, "print one JSON object instead of a diagnosis")
+	v.o.certWarn = daysList{days: slices.Clone(config.DefaultCertWarnDays)}
+	fs.Var(&v.o.certWarn, "cert-warn-days", "warn when a certificate the server sent has fewer than the largest of these `days` left, as the daemon's cert_warn_days does (critical under the smallest; '' for none; with --config, that watchlist's [defaults] unless given)")
 	fs.StringVar(&v.o.config, "config", "", "probe from every vantage of this watchlist `file` (and its canaries) and say whether the target is down for everyone or just here")
 }
 
@@ -222,6 +230,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitUsage
 		}
 		secrets = append(secrets, cfg.Secrets()...)
+		if !o.certWarn.set {
+			o.certWarn.days = slices.Clone(cfg.Defaults.CertWarnDays)
+		}
 		r, err = checkFromVantages(ctx, cfg, nil, o.spec)
 		if err != nil {
 			fmt.Fprintf(stderr, "vantage check: %v\n", redact.New(secrets).String(err.Error()))
@@ -241,16 +252,19 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	// rule, and the credentials given (the URL's, --header values, the
 	// config's) are hidden in every encoding.
 	r = redact.Copy(r, redact.New(secrets).String)
+	warns := checkWarnings(&r, o.certWarn.days, time.Now())
 	if o.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(r); err != nil {
+		if err := enc.Encode(checkJSON{Outcome: r, Warnings: warns}); err != nil {
 			fmt.Fprintf(stderr, "vantage check: writing JSON: %v\n", err)
 			return exitFailed
 		}
 	} else {
-		writeDiagnosis(stdout, &r, paletteFor(stdout, os.Getenv))
+		writeDiagnosis(stdout, &r, paletteFor(stdout, os.Getenv), warns...)
 	}
+	// A warning is not a failure: the target answered, as the daemon
+	// keeps it up.
 	if r.OK {
 		return exitOK
 	}
@@ -259,8 +273,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 // writeDiagnosis prints a round's outcome for a person at a terminal: the
 // verdict first, then the facts behind it, then what to do. pal colours the
-// verdict, the scope and the gateway.
-func writeDiagnosis(w io.Writer, r *result.Outcome, pal palette) {
+// verdict, the scope and the gateway. warns are what the daemon would warn
+// of (checkWarnings); their next steps are shown when the check passed.
+func writeDiagnosis(w io.Writer, r *result.Outcome, pal palette, warns ...checkWarning) {
 	verdict := "DOWN"
 	if r.OK {
 		verdict = "UP"
@@ -309,10 +324,21 @@ func writeDiagnosis(w io.Writer, r *result.Outcome, pal palette) {
 				e.Subject, e.Depth, e.Serial, e.Issuer, e.NotAfter.UTC().Format(time.DateOnly), e.DaysLeft)
 		}
 	}
+	for i := range warns {
+		fmt.Fprintf(w, "  %-9s %s\n", "warning", warns[i].Summary)
+		fmt.Fprintf(w, "  %-9s %s\n", "", warns[i].words())
+	}
 	if r.RetryAfter != "" {
 		fmt.Fprintf(w, "  %-9s %s\n", "retry", "Retry-After: "+r.RetryAfter)
 	}
 	if r.OK {
+		// Nothing failed: the next steps are the warnings', so that the
+		// renewal is looked at before the outage.
+		var steps []string
+		for i := range warns {
+			steps = append(steps, warns[i].Fixes...)
+		}
+		writeSteps(w, steps)
 		return
 	}
 	// The diagnosis follows the result's own markers, as its lines always
@@ -330,12 +356,108 @@ func writeDiagnosis(w io.Writer, r *result.Outcome, pal palette) {
 			fmt.Fprintf(w, "    %s\n", m)
 		}
 	}
-	if len(r.Fixes) > 0 {
+	writeSteps(w, r.Fixes)
+}
+
+func writeSteps(w io.Writer, steps []string) {
+	if len(steps) > 0 {
 		fmt.Fprintln(w, "  next steps")
-		for i, f := range r.Fixes {
+		for i, f := range steps {
 			fmt.Fprintf(w, "    %d. %s\n", i+1, f)
 		}
 	}
+}
+
+// checkJSON is what --json prints: the round's Outcome, flat with the
+// field names scripts have always read, and the warnings beside them
+// (omitted when there are none, so the object is the same as before).
+type checkJSON struct {
+	result.Outcome
+	Warnings []checkWarning `json:"warnings,omitempty"`
+}
+
+// checkWarning is a warning the daemon would open on this outcome: what
+// monitor/warning says of it (kind, summary, the certificate, the threshold
+// crossed, what each vantage saw), with the incident's severity and detail
+// and its next steps.
+type checkWarning struct {
+	result.Warning
+	Severity incident.Severity `json:"severity"`
+	Detail   string            `json:"detail"`
+	Fixes    []string          `json:"fixes"`
+	// days are the thresholds it was measured against, for the words.
+	days []int
+}
+
+// checkWarnings are the warnings a monitor with cert_warn_days = days
+// would open on r, with the rules the daemon uses (monitor/warning); days
+// are counted at now. A check has no degraded thresholds, so only the
+// certificate's.
+func checkWarnings(r *result.Outcome, days []int, now time.Time) []checkWarning {
+	v := warning.Certificate(r, days, now)
+	if v.Vote != incident.VoteDown || v.Outcome.Warning == nil {
+		return nil
+	}
+	return []checkWarning{{
+		Warning: *v.Outcome.Warning, Severity: v.Severity, Detail: v.Outcome.Detail,
+		Fixes: slices.Clone(v.Outcome.Fixes), days: days,
+	}}
+}
+
+// words say which threshold the certificate is under and what the daemon
+// does of it: "under 7 days of cert_warn_days 21,7,2: a warning; the
+// daemon opens a certificate incident".
+func (cw *checkWarning) words() string {
+	list := daysList{days: cw.days}
+	if cw.Severity == incident.SeverityCritical {
+		return fmt.Sprintf("under %d days, the last of cert_warn_days %s: critical; the daemon opens a critical certificate incident",
+			cw.ThresholdDays, list.String())
+	}
+	return fmt.Sprintf("under %d days of cert_warn_days %s: a warning; the daemon opens a certificate incident",
+		cw.ThresholdDays, list.String())
+}
+
+// certWarnDaysMax bounds a --cert-warn-days threshold as the config bounds
+// cert_warn_days (monitor/config/warnings.go): ten years, more is a typo.
+const certWarnDaysMax = 3650
+
+// daysList is --cert-warn-days: thresholds in days, largest first, as
+// "21,7,2"; "" is none. set says the flag was given.
+type daysList struct {
+	days []int
+	set  bool
+}
+
+func (d *daysList) String() string {
+	if d == nil {
+		return ""
+	}
+	parts := make([]string, len(d.days))
+	for i, n := range d.days {
+		parts[i] = strconv.Itoa(n)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (d *daysList) Set(v string) error {
+	var days []int
+	if strings.TrimSpace(v) != "" {
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			switch {
+			case err != nil || n < 1 || n > certWarnDaysMax:
+				return &flagValueError{fmt.Sprintf("%q: %q is not a number of days from 1 to %d (e.g. 21,7,2, or '' for none)", v, strings.TrimSpace(f), certWarnDaysMax)}
+			case slices.Contains(days, n):
+				return &flagValueError{fmt.Sprintf("%q: %d is listed twice", v, n)}
+			}
+			days = append(days, n)
+		}
+	}
+	// Largest first, as the config keeps them: the first threshold crossed
+	// opens the warning, the last makes it critical.
+	slices.SortFunc(days, func(a, b int) int { return b - a })
+	d.days, d.set = days, true
+	return nil
 }
 
 func ms(v float64) string {

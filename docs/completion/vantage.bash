@@ -21,10 +21,10 @@ _vantage() {
 	check)
 		case $prev in
 		-ca-file|--ca-file|-config|--config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-		-body|--body|-expect-body|--expect-body|-expect-header|--expect-header|-expect-json|--expect-json|-expect-regex|--expect-regex|-expect-status|--expect-status|-header|--header|-max-body|--max-body|-method|--method|-resolve|--resolve|-timeout|--timeout) return ;;
+		-body|--body|-cert-warn-days|--cert-warn-days|-expect-body|--expect-body|-expect-header|--expect-header|-expect-json|--expect-json|-expect-regex|--expect-regex|-expect-status|--expect-status|-header|--header|-max-body|--max-body|-method|--method|-resolve|--resolve|-timeout|--timeout) return ;;
 		esac
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W '--help -4 -6 --body --ca-file --config --expect-body --expect-header --expect-json --expect-regex --expect-status --header --insecure --json --max-body --method --no-follow --resolve --timeout' -- "$cur"))
+			COMPREPLY=($(compgen -W '--help -4 -6 --body --ca-file --cert-warn-days --config --expect-body --expect-header --expect-json --expect-regex --expect-status --header --insecure --json --max-body --method --no-follow --resolve --timeout' -- "$cur"))
 			return
 		fi
 		;;

@@ -27,6 +27,7 @@ complete -c vantage -n '__fish_seen_subcommand_from check' -o 4 -d 'use IPv4 onl
 complete -c vantage -n '__fish_seen_subcommand_from check' -o 6 -d 'use IPv6 only'
 complete -c vantage -n '__fish_seen_subcommand_from check' -l body -r -d 'request body'
 complete -c vantage -n '__fish_seen_subcommand_from check' -l ca-file -r -F -d 'verify the server against the PEM certificates in this file instead of the system\'s roots (a private CA)'
+complete -c vantage -n '__fish_seen_subcommand_from check' -l cert-warn-days -r -d 'warn when a certificate the server sent has fewer than the largest of these days left, as the daemon\'s cert_warn_days does (critical under the smallest; \'\' for none; with --config, that watchlist\'s [defaults] unless given)'
 complete -c vantage -n '__fish_seen_subcommand_from check' -l config -r -F -d 'probe from every vantage of this watchlist file (and its canaries) and say whether the target is down for everyone or just here'
 complete -c vantage -n '__fish_seen_subcommand_from check' -l expect-body -r -d 'fail unless the body contains this text'
 complete -c vantage -n '__fish_seen_subcommand_from check' -l expect-header -r -d 'fail unless the response header\'s value contains the text, or with ~regexp matches the regexp: \'Name: text\', e.g. \'Content-Type: application/json\', \'Content-Type: ~^text/\' (repeatable)'
