@@ -34,6 +34,7 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/probe"
 	"github.com/vantage-monitor/vantage/monitor/redact"
 	"github.com/vantage-monitor/vantage/monitor/result"
+	"github.com/vantage-monitor/vantage/monitor/silence"
 	"github.com/vantage-monitor/vantage/monitor/round"
 	"github.com/vantage-monitor/vantage/monitor/schedule"
 	"github.com/vantage-monitor/vantage/monitor/store"
@@ -109,6 +110,8 @@ type Options struct {
 
 // Daemon is a running `vantage run`.
 type Daemon struct {
+	// sil is the silences in force or to come (daemon/silences.go).
+	sil atomic.Pointer[silence.Set]
 	log     *slog.Logger
 	clock   schedule.Clock
 	prober  Prober

@@ -27,7 +27,7 @@ func (d *Daemon) enqueue(ctx context.Context, tx *store.Tx, e *incident.Event, i
 	}
 	cfg := d.config()
 	lookup := func(key string) (store.KeyStatus, error) { return tx.KeyStatus(ctx, key) }
-	dec, err := plan.Event(cfg, e, id, lookup)
+	dec, err := plan.Event(cfg, d.silences(), e, id, lookup)
 	if err != nil {
 		return fmt.Errorf("planning notifications of %s: %w", e.Key(), err)
 	}
@@ -111,7 +111,7 @@ func (d *Daemon) remind(ctx context.Context) {
 		err := d.write(ctx, func(tx *store.Tx) error {
 			r.handed = r.handed[:0]
 			lookup := func(key string) (store.KeyStatus, error) { return tx.KeyStatus(ctx, key) }
-			sends, err := plan.Reminders(cfg, inc, inc.ID, now, lookup)
+			sends, err := plan.Reminders(cfg, d.silences(), inc, inc.ID, now, lookup)
 			if err != nil {
 				return err
 			}
@@ -140,7 +140,7 @@ func (d *Daemon) remind(ctx context.Context) {
 			d.log.Error("enqueueing reminders", "monitor", inc.Monitor, "incident", inc.ID, "err", err)
 		}
 		// The store cannot take them: they go out from memory.
-		sends, err := plan.Reminders(cfg, inc, inc.ID, now, d.memoryLookup(ctx))
+		sends, err := plan.Reminders(cfg, d.silences(), inc, inc.ID, now, d.memoryLookup(ctx))
 		if err != nil {
 			d.log.Error("planning reminders from memory", "monitor", inc.Monitor, "incident", inc.ID, "err", err)
 			continue

@@ -465,7 +465,7 @@ func (d *Daemon) sendFromMemory(ctx context.Context, name string, t *incident.Tr
 		if e.Incident == nil || e.Kind == incident.EventRecheck {
 			continue
 		}
-		dec, err := plan.Event(cfg, e, e.Incident.ID, lookup)
+		dec, err := plan.Event(cfg, d.silences(), e, e.Incident.ID, lookup)
 		if err != nil {
 			d.log.Error("planning notifications from memory", "monitor", name, "event", e.Key(), "err", err)
 			continue

@@ -99,6 +99,18 @@ type Incident struct {
 	Changes []Change `json:"changes,omitempty"`
 	// Last is the result that most recently changed the incident.
 	Last *result.Outcome `json:"last,omitempty"`
+	// Ack is set once someone acknowledged the incident (`vantage ack`, or
+	// Slack's Acknowledge): it gets no reminders and no escalation after
+	// that, though its changes are still posted. nil while unacknowledged;
+	// a new incident starts without one.
+	Ack *Ack `json:"ack,omitempty"`
+}
+
+// Ack says who acknowledged an incident, when, and what they said.
+type Ack struct {
+	By      string      `json:"by"`
+	At      result.Time `json:"at"`
+	Comment string      `json:"comment,omitempty"`
 }
 
 // Open reports whether the incident is still open.

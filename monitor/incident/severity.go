@@ -105,5 +105,9 @@ func (i *Incident) clone() *Incident {
 		c.Changes = append([]Change(nil), i.Changes...)
 	}
 	c.Last = cloneResult(i.Last)
+	if i.Ack != nil {
+		a := *i.Ack
+		c.Ack = &a
+	}
 	return &c
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/config"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/result"
+	"github.com/vantage-monitor/vantage/monitor/silence"
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/notify"
 )
@@ -85,7 +86,7 @@ func subject(cfg *config.Config, inc *incident.Incident) (*config.Monitor, bool)
 
 // Event plans the notifications of one incident event. id is the store's
 // id of the incident (the event's copy may predate it).
-func Event(cfg *config.Config, ev *incident.Event, id int64, lookup Lookup) (Decision, error) {
+func Event(cfg *config.Config, sil silence.Set, ev *incident.Event, id int64, lookup Lookup) (Decision, error) {
 	var d Decision
 	if ev.Incident == nil || ev.Kind == incident.EventRecheck {
 		return d, nil
@@ -197,7 +198,7 @@ func Event(cfg *config.Config, ev *incident.Event, id int64, lookup Lookup) (Dec
 // and has a repeat decides the interval; the nth reminder is due n
 // intervals after the incident opened. Keys are numbered, so calling this
 // often is cheap and never doubles one.
-func Reminders(cfg *config.Config, inc *incident.Incident, id int64, now time.Time, lookup Lookup) ([]Send, error) {
+func Reminders(cfg *config.Config, sil silence.Set, inc *incident.Incident, id int64, now time.Time, lookup Lookup) ([]Send, error) {
 	if inc == nil || !inc.Open() || id == 0 {
 		return nil, nil
 	}

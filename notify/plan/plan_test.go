@@ -137,7 +137,7 @@ func TestRouting(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			inc := target(tc.mon, tc.sev, tc.class, t0)
 			ev := incident.Event{Kind: incident.EventOpened, Monitor: tc.mon, At: t0, Incident: inc, Result: inc.Last}
-			d, err := Event(cfg, &ev, 7, keys{}.lookup)
+			d, err := Event(cfg, nil, &ev, 7, keys{}.lookup)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -160,7 +160,7 @@ func TestVantageIncidentsRouteByTag(t *testing.T) {
 	cfg := loadTest(t)
 	inc := &incident.Incident{Monitor: "fra1", Kind: incident.KindVantage, Severity: incident.SeverityWarning, OpenedAt: result.TimeOf(t0), Class: result.ClassNetworkUnreachable}
 	ev := incident.Event{Kind: incident.EventOpened, Monitor: "fra1", At: t0, Incident: inc}
-	d, err := Event(cfg, &ev, 3, keys{}.lookup)
+	d, err := Event(cfg, nil, &ev, 3, keys{}.lookup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestLaterEventsGoToWhoeverWasToldItOpened(t *testing.T) {
 		openKey(inc, "mail"):  store.KeyAttempted, // failed once: the resolve queues behind it
 		// pager never got the open (a later route change): no resolve.
 	}
-	d, err := Event(cfg, &ev, 7, k.lookup)
+	d, err := Event(cfg, nil, &ev, 7, k.lookup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestUnseenAlertIsWithdrawnOnResolve(t *testing.T) {
 	resolved.ResolvedAt = result.TimeOf(t0.Add(5 * time.Second))
 	ev := incident.Event{Kind: incident.EventResolved, Monitor: "shop", At: resolved.ResolvedAt.Time, Incident: &resolved}
 	k := keys{openKey(inc, "slack"): store.KeyQueued, openKey(inc, "mail"): store.KeyDelivered}
-	d, err := Event(cfg, &ev, 7, k.lookup)
+	d, err := Event(cfg, nil, &ev, 7, k.lookup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestMaintenance(t *testing.T) {
 	// Opened inside the window: held until it ends, saying why.
 	inc := target("api", incident.SeverityWarning, result.ClassGatewayTimeout, in)
 	open := incident.Event{Kind: incident.EventOpened, Monitor: "api", At: in, Incident: inc, Result: inc.Last}
-	d, err := Event(cfg, &open, 9, keys{}.lookup)
+	d, err := Event(cfg, nil, &open, 9, keys{}.lookup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestMaintenance(t *testing.T) {
 
 	// A change inside the window is dropped.
 	ch := incident.Event{Kind: incident.EventChanged, Monitor: "api", At: in.Add(time.Minute), Incident: inc, Change: &incident.Change{Class: result.ClassBadGateway}}
-	d, err = Event(cfg, &ch, 9, keys{openKey(inc, "slack"): store.KeyDelivered}.lookup)
+	d, err = Event(cfg, nil, &ch, 9, keys{openKey(inc, "slack"): store.KeyDelivered}.lookup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +258,7 @@ func TestMaintenance(t *testing.T) {
 	res := *before
 	res.ResolvedAt = result.TimeOf(in)
 	rev := incident.Event{Kind: incident.EventResolved, Monitor: "api", At: in, Incident: &res}
-	d, err = Event(cfg, &rev, 4, keys{openKey(before, "slack"): store.KeyDelivered}.lookup)
+	d, err = Event(cfg, nil, &rev, 4, keys{openKey(before, "slack"): store.KeyDelivered}.lookup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +270,7 @@ func TestMaintenance(t *testing.T) {
 	res2 := *inc
 	res2.ResolvedAt = result.TimeOf(in.Add(10 * time.Minute))
 	rev2 := incident.Event{Kind: incident.EventResolved, Monitor: "api", At: res2.ResolvedAt.Time, Incident: &res2}
-	d, err = Event(cfg, &rev2, 9, keys{openKey(inc, "slack"): store.KeyQueued, openKey(inc, "mail"): store.KeyQueued}.lookup)
+	d, err = Event(cfg, nil, &rev2, 9, keys{openKey(inc, "slack"): store.KeyQueued, openKey(inc, "mail"): store.KeyQueued}.lookup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +291,7 @@ func TestReminders(t *testing.T) {
 		{61 * time.Minute, "/reminder/1"},
 		{150 * time.Minute, "/reminder/2"},
 	} {
-		sends, err := Reminders(cfg, inc, 7, t0.Add(tc.after), k.lookup)
+		sends, err := Reminders(cfg, nil, inc, 7, t0.Add(tc.after), k.lookup)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -311,12 +311,12 @@ func TestReminders(t *testing.T) {
 		}
 	}
 	// No reminder of a DOWN that has not gone out, nor of a muted monitor.
-	if sends, _ := Reminders(cfg, inc, 7, t0.Add(2*time.Hour), keys{}.lookup); len(sends) != 0 {
+	if sends, _ := Reminders(cfg, nil, inc, 7, t0.Add(2*time.Hour), keys{}.lookup); len(sends) != 0 {
 		t.Errorf("reminded of an unsent DOWN: %+v", sends)
 	}
 	api := target("api", incident.SeverityWarning, result.ClassBadGateway, t0.Add(-time.Hour))
 	k2 := keys{openKey(api, "slack"): store.KeyDelivered, openKey(api, "mail"): store.KeyDelivered}
-	if sends, _ := Reminders(cfg, api, 8, time.Date(2026, 11, 21, 10, 30, 0, 0, time.UTC), k2.lookup); len(sends) != 0 {
+	if sends, _ := Reminders(cfg, nil, api, 8, time.Date(2026, 11, 21, 10, 30, 0, 0, time.UTC), k2.lookup); len(sends) != 0 {
 		t.Errorf("reminded during maintenance: %+v", sends)
 	}
 }
@@ -346,14 +346,14 @@ func TestGroupWaitDelaysOnlyGroupableOpens(t *testing.T) {
 	cfg := loadTest(t)
 	inc := target("shop", incident.SeverityWarning, result.ClassBadGateway, t0)
 	ev := incident.Event{Kind: incident.EventOpened, Monitor: "shop", At: t0, Incident: inc, Result: inc.Last}
-	d, _ := Event(cfg, &ev, 7, keys{}.lookup)
+	d, _ := Event(cfg, nil, &ev, 7, keys{}.lookup)
 	if len(d.Sends) == 0 || !d.Sends[0].NotBefore.Equal(t0.Add(cfg.Notify.GroupWait)) {
 		t.Errorf("groupable open not held for group_wait: %+v", d.Sends)
 	}
 	inc2 := target("shop", incident.SeverityWarning, result.ClassContentMismatch, t0)
 	inc2.Last.Class = result.ClassContentMismatch
 	ev2 := incident.Event{Kind: incident.EventOpened, Monitor: "shop", At: t0, Incident: inc2, Result: inc2.Last}
-	d, _ = Event(cfg, &ev2, 7, keys{}.lookup)
+	d, _ = Event(cfg, nil, &ev2, 7, keys{}.lookup)
 	if len(d.Sends) == 0 || !d.Sends[0].NotBefore.IsZero() {
 		t.Errorf("an open with no shared cause was delayed: %+v", d.Sends)
 	}
@@ -369,7 +369,7 @@ func TestOverdueDownBecomesOneLateMessage(t *testing.T) {
 	resolved.ResolvedAt = result.TimeOf(t0.Add(5 * time.Minute))
 	ev := incident.Event{Kind: incident.EventResolved, Monitor: "shop", At: resolved.ResolvedAt.Time, Incident: &resolved}
 	k := keys{openKey(inc, "slack"): store.KeyOverdue, openKey(inc, "mail"): store.KeyDelivered}
-	d, err := Event(cfg, &ev, 7, k.lookup)
+	d, err := Event(cfg, nil, &ev, 7, k.lookup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,7 +392,7 @@ func TestOverdueDownBecomesOneLateMessage(t *testing.T) {
 	vres := v
 	vres.ResolvedAt = resolved.ResolvedAt
 	vev := incident.Event{Kind: incident.EventResolved, Monitor: "fra1", At: vres.ResolvedAt.Time, Incident: &vres}
-	d, err = Event(cfg, &vev, 8, keys{openKey(&v, "slack"): store.KeyOverdue}.lookup)
+	d, err = Event(cfg, nil, &vev, 8, keys{openKey(&v, "slack"): store.KeyOverdue}.lookup)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func TestWarningRoutesByItsMonitor(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := incident.Event{Kind: incident.EventOpened, Monitor: tc.inc.Monitor, At: t0, Incident: tc.inc, Result: tc.inc.Last}
-			d, err := Event(cfg, &ev, 11, keys{}.lookup)
+			d, err := Event(cfg, nil, &ev, 11, keys{}.lookup)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -85,7 +85,7 @@ func TestWarningRoutesByItsMonitor(t *testing.T) {
 	// A monitor that left the config opens no warning, as it opens no outage.
 	gone := certificate("gone", incident.SeverityWarning, t0)
 	ev := incident.Event{Kind: incident.EventOpened, Monitor: "gone", At: t0, Incident: gone, Result: gone.Last}
-	if d, _ := Event(cfg, &ev, 12, keys{}.lookup); len(d.Sends) != 0 {
+	if d, _ := Event(cfg, nil, &ev, 12, keys{}.lookup); len(d.Sends) != 0 {
 		t.Errorf("warning of an unconfigured monitor sent: %+v", d.Sends)
 	}
 }
@@ -98,7 +98,7 @@ func TestWarningMutedInItsMonitorsWindow(t *testing.T) {
 	end := time.Date(2026, 11, 21, 11, 0, 0, 0, time.UTC)
 	inc := certificate("site", incident.SeverityWarning, in)
 	open := incident.Event{Kind: incident.EventOpened, Monitor: "site", At: in, Incident: inc, Result: inc.Last}
-	d, err := Event(cfg, &open, 11, keys{}.lookup)
+	d, err := Event(cfg, nil, &open, 11, keys{}.lookup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestWarningMutedInItsMonitorsWindow(t *testing.T) {
 	// The threshold crossed inside the window: dropped, like an outage's change.
 	ch := incident.Event{Kind: incident.EventChanged, Monitor: "site", At: in.Add(time.Minute), Incident: inc,
 		Change: &incident.Change{Class: result.ClassCertExpiring, Detail: result.WarnDetail(2), Severity: incident.SeverityCritical}}
-	d, err = Event(cfg, &ch, 11, keys{openKey(inc, "pager"): store.KeyDelivered}.lookup)
+	d, err = Event(cfg, nil, &ch, 11, keys{openKey(inc, "pager"): store.KeyDelivered}.lookup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestWarningMutedInItsMonitorsWindow(t *testing.T) {
 	// Outside the window the same warning goes out at once.
 	out := certificate("site", incident.SeverityWarning, t0)
 	open = incident.Event{Kind: incident.EventOpened, Monitor: "site", At: t0, Incident: out, Result: out.Last}
-	if d, _ = Event(cfg, &open, 13, keys{}.lookup); len(d.Sends) != 1 || !d.Sends[0].NotBefore.IsZero() || d.Muted != "" {
+	if d, _ = Event(cfg, nil, &open, 13, keys{}.lookup); len(d.Sends) != 1 || !d.Sends[0].NotBefore.IsZero() || d.Muted != "" {
 		t.Errorf("open outside the window: %+v", d)
 	}
 }
@@ -136,7 +136,7 @@ func TestWarningUpdateAndResolveFollowTheOpen(t *testing.T) {
 		Change: &incident.Change{Class: result.ClassCertExpiring, Detail: result.WarnDetail(2), Scope: result.ScopeEveryone,
 			Severity: incident.SeverityCritical, Note: "under-7-days → under-2-days, severity warning → critical",
 			PrevDetail: result.WarnDetail(7)}}
-	d, err := Event(cfg, &ch, 11, k.lookup)
+	d, err := Event(cfg, nil, &ch, 11, k.lookup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestWarningUpdateAndResolveFollowTheOpen(t *testing.T) {
 	res := *inc
 	res.ResolvedAt, res.Resolution = result.TimeOf(t0.Add(80*time.Hour)), "recovered"
 	rev := incident.Event{Kind: incident.EventResolved, Monitor: "site", At: res.ResolvedAt.Time, Incident: &res}
-	d, err = Event(cfg, &rev, 11, k.lookup)
+	d, err = Event(cfg, nil, &rev, 11, k.lookup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestOverdueWarningIsWithdrawn(t *testing.T) {
 		res := *inc
 		res.ResolvedAt = result.TimeOf(t0.Add(5 * time.Minute))
 		ev := incident.Event{Kind: incident.EventResolved, Monitor: "site", At: res.ResolvedAt.Time, Incident: &res}
-		d, err := Event(cfg, &ev, 11, keys{openKey(inc, "pager"): store.KeyOverdue, openKey(inc, "slack"): store.KeyOverdue}.lookup)
+		d, err := Event(cfg, nil, &ev, 11, keys{openKey(inc, "pager"): store.KeyOverdue, openKey(inc, "slack"): store.KeyOverdue}.lookup)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,7 +205,7 @@ func TestWarningReminders(t *testing.T) {
 	cfg := loadTest(t)
 	perf := performance("shop", t0) // the prod route repeats every hour
 	k := keys{openKey(perf, "slack"): store.KeyDelivered, openKey(perf, "mail"): store.KeyDelivered}
-	sends, err := Reminders(cfg, perf, 11, t0.Add(61*time.Minute), k.lookup)
+	sends, err := Reminders(cfg, nil, perf, 11, t0.Add(61*time.Minute), k.lookup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,13 +219,13 @@ func TestWarningReminders(t *testing.T) {
 	}
 	cert := certificate("shop", incident.SeverityWarning, t0)
 	k = keys{openKey(cert, "slack"): store.KeyDelivered, openKey(cert, "mail"): store.KeyDelivered}
-	if sends, _ := Reminders(cfg, cert, 12, t0.Add(5*time.Hour), k.lookup); len(sends) != 0 {
+	if sends, _ := Reminders(cfg, nil, cert, 12, t0.Add(5*time.Hour), k.lookup); len(sends) != 0 {
 		t.Errorf("reminded of a certificate warning: %+v", sends)
 	}
 	// In the monitor's window: no reminder.
 	site := performance("api", t0.Add(-2*time.Hour))
 	k = keys{openKey(site, "slack"): store.KeyDelivered, openKey(site, "mail"): store.KeyDelivered}
-	if sends, _ := Reminders(cfg, site, 13, time.Date(2026, 11, 21, 10, 30, 0, 0, time.UTC), k.lookup); len(sends) != 0 {
+	if sends, _ := Reminders(cfg, nil, site, 13, time.Date(2026, 11, 21, 10, 30, 0, 0, time.UTC), k.lookup); len(sends) != 0 {
 		t.Errorf("reminded of a warning during its monitor's maintenance: %+v", sends)
 	}
 }
