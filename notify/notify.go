@@ -55,6 +55,14 @@ type Message struct {
 	Change string `json:"change,omitempty"`
 	// Flapping is set while the incident flaps.
 	Flapping bool `json:"flapping,omitempty"`
+	// Ack is the incident's acknowledgement, nil while unacknowledged.
+	Ack *incident.Ack `json:"ack,omitempty"`
+	// Escalated marks the open sent to a route's escalate_to receivers
+	// because nobody acknowledged the incident within escalate_after.
+	Escalated bool `json:"escalated,omitempty"`
+	// PageURL is the monitor's page on this daemon (public_url), "" when
+	// no public_url is set.
+	PageURL string `json:"page_url,omitempty"`
 	// Crossed marks the update of a certificate warning that crossed its
 	// next cert_warn_days threshold (7 days left, then 2): the one kind of
 	// update an inbox gets, in the opening mail's thread, since it is the

@@ -63,6 +63,12 @@ type Config struct {
 	Resolvers []string `toml:"resolvers" json:"resolvers"`
 
 	Web Web `toml:"web" json:"web"`
+	// PublicURL is where people reach this daemon's pages (e.g.
+	// "https://vantage.example.com"): alerts link to PublicURL/monitors/NAME.
+	// Empty: no links.
+	PublicURL string `toml:"public_url" json:"public_url,omitempty"`
+	// API is [api]: the control API (silences, ack, re-check).
+	API API `toml:"api" json:"api"`
 	// History is [history]: what is kept about the past besides results.
 	History History `toml:"history" json:"history"`
 	// StatusPage is [status_page]: the optional page for the public.
@@ -76,6 +82,23 @@ type Config struct {
 	Receivers   []Receiver    `toml:"receiver" json:"receivers"`
 	Routes      []Route       `toml:"route" json:"routes"`
 	Maintenance []Maintenance `toml:"maintenance" json:"maintenance"`
+}
+
+// API is the [api] table: where the state-changing control API is served.
+// It is always served on a Unix socket (mode 0660, group SocketGroup);
+// with TokenFile, also on the HTTP listener behind that bearer token.
+type API struct {
+	// Socket is the control socket's path; empty: $RUNTIME_DIRECTORY/control.sock
+	// when systemd gives one, else control.sock in the state directory.
+	Socket string `toml:"socket" json:"socket,omitempty"`
+	// SocketGroup is the group that may use the socket (chgrp); empty
+	// keeps the daemon's own group.
+	SocketGroup string `toml:"socket_group" json:"socket_group,omitempty"`
+	// TokenFile holds the bearer token that unlocks the control API on
+	// the HTTP listener; empty: not served there. Relative to the config
+	// file's directory. Token is its content, read at load.
+	TokenFile string `toml:"token_file" json:"token_file,omitempty"`
+	Token     Secret `toml:"-" json:"-"`
 }
 
 // Web is the [web] table: who may reach the HTTP surface on listen.
@@ -416,6 +439,11 @@ type Route struct {
 	// Repeat is the reminder interval while an incident stays open; 0 is off.
 	Repeat   time.Duration `toml:"repeat" json:"repeat"`
 	Continue bool          `toml:"continue" json:"continue"`
+	// EscalateAfter and EscalateTo: an incident of this route still open
+	// and unacknowledged EscalateAfter after it opened is sent, once, to
+	// the receivers EscalateTo names as well. 0 is off.
+	EscalateAfter time.Duration `toml:"escalate_after" json:"escalate_after,omitempty"`
+	EscalateTo    []string      `toml:"escalate_to" json:"escalate_to,omitempty"`
 	// Implicit marks the route Load adds when the file has receivers but no
 	// [[route]]: everything goes to every receiver.
 	Implicit bool `toml:"-" json:"implicit,omitempty"`
