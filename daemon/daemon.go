@@ -34,9 +34,9 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/probe"
 	"github.com/vantage-monitor/vantage/monitor/redact"
 	"github.com/vantage-monitor/vantage/monitor/result"
-	"github.com/vantage-monitor/vantage/monitor/silence"
 	"github.com/vantage-monitor/vantage/monitor/round"
 	"github.com/vantage-monitor/vantage/monitor/schedule"
+	"github.com/vantage-monitor/vantage/monitor/silence"
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/monitor/vantage"
 	"github.com/vantage-monitor/vantage/monitor/web"
@@ -111,7 +111,7 @@ type Options struct {
 // Daemon is a running `vantage run`.
 type Daemon struct {
 	// sil is the silences in force or to come (daemon/silences.go).
-	sil atomic.Pointer[silence.Set]
+	sil     atomic.Pointer[silence.Set]
 	log     *slog.Logger
 	clock   schedule.Clock
 	prober  Prober
