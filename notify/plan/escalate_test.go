@@ -161,7 +161,7 @@ func TestAcknowledgedIncidentIsNotEscalated(t *testing.T) {
 	cfg := loadEscalate(t)
 	inc := target("api", incident.SeverityCritical, result.ClassBadGateway, t0)
 	inc.Ack = &incident.Ack{By: "ana", At: result.TimeOf(t0.Add(5 * time.Minute))}
-	sends, err := Escalations(cfg, nil, inc, 7, t0.Add(time.Hour), keys{}.lookup)
+	sends, err := Escalations(cfg, nil, inc, 7, t0.Add(30*time.Minute), keys{}.lookup) // before api's window
 	if err != nil {
 		t.Fatal(err)
 	}
