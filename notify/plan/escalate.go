@@ -49,7 +49,7 @@ func Escalations(cfg *config.Config, sil silence.Set, inc *incident.Incident, id
 		return nil, nil // a monitor that left the config: nothing new about it
 	}
 	opened := inc.OpenedAt.Time
-	if mutedAt(cfg, sil, mon, inc, now) {
+	if mutedAt(cfg, sil, inc, id, now) {
 		return nil, nil
 	}
 	var (
@@ -97,11 +97,14 @@ func Escalations(cfg *config.Config, sil silence.Set, inc *incident.Incident, id
 
 // mutedAt reports whether inc's notifications are muted at at: its monitor
 // is in a maintenance window (a vantage incident has none). It is the rule
-// Reminders applies inline in notify/plan/plan.go; the silences of sil are
-// to join it there and here alike.
-func mutedAt(cfg *config.Config, sil silence.Set, mon *config.Monitor, inc *incident.Incident, at time.Time) bool {
-	_ = sil // silences are not applied yet (issue 15, point 1)
-	if !inc.Kind.OfMonitor() {
+// Reminders applies (notify/plan/plan.go), factored out so that both share
+// it. Its arguments are those of plan.Mute on the branch h15-silence (one
+// muting rule for windows and silences): once that is merged, its body is
+// Mute(cfg, sil, inc, id, at).Muted, or its callers call Mute.
+func mutedAt(cfg *config.Config, sil silence.Set, inc *incident.Incident, id int64, at time.Time) bool {
+	_, _ = sil, id // silences are not applied on this branch yet (issue 15, point 1)
+	mon, configured := subject(cfg, inc)
+	if !configured || !inc.Kind.OfMonitor() {
 		return false
 	}
 	_, muted := cfg.MutedUntil(mon, at)
