@@ -78,8 +78,9 @@ func enqueueSend(ctx context.Context, tx *store.Tx, s *plan.Send) (existed bool,
 // a reminder is at most this late.
 const remindEvery = 30 * time.Second
 
-// remind enqueues the reminders that are due for every open incident.
-// Keys are numbered by interval, so this is idempotent.
+// remind enqueues the reminders and escalations that are due for every
+// open incident. Reminder keys are numbered by interval and an escalation
+// has its receiver's open key, so this is idempotent.
 func (d *Daemon) remind(ctx context.Context) {
 	cfg := d.config()
 	if len(cfg.Receivers) == 0 {
@@ -108,13 +109,22 @@ func (d *Daemon) remind(ctx context.Context) {
 	defer release()
 	for _, inc := range open {
 		r := &replay{ids: map[string]int64{}}
+		var escalated []string
 		err := d.write(ctx, func(tx *store.Tx) error {
 			r.handed = r.handed[:0]
+			escalated = escalated[:0]
 			lookup := func(key string) (store.KeyStatus, error) { return tx.KeyStatus(ctx, key) }
 			sends, err := plan.Reminders(cfg, d.silences(), inc, inc.ID, now, lookup)
 			if err != nil {
 				return err
 			}
+			// Escalations are due by the same stored times, so they ride
+			// on the same pass (notify/plan/escalate.go).
+			esc, err := plan.Escalations(cfg, d.silences(), inc, inc.ID, now, lookup)
+			if err != nil {
+				return err
+			}
+			sends = append(sends, esc...)
 			for i := range sends {
 				if _, direct := d.outbox.Direct(sends[i].Msg.Key); direct {
 					if err := d.enqueueReplayed(ctx, tx, &sends[i], inc.ID, r); err != nil {
@@ -128,12 +138,18 @@ func (d *Daemon) remind(ctx context.Context) {
 				}
 				if !existed {
 					sent++
+					if sends[i].Msg.Escalated {
+						escalated = append(escalated, sends[i].Msg.Receiver)
+					}
 				}
 			}
 			return nil
 		})
 		if err == nil {
 			d.outbox.ForgetDirect(r.handed)
+			if len(escalated) > 0 {
+				d.log.Info("escalated: nobody acknowledged the incident", "monitor", inc.Monitor, "incident", inc.ID, "receivers", escalated)
+			}
 			continue
 		}
 		if !d.storeDown() { // a failing store is logged once a minute by noteStore
@@ -144,6 +160,11 @@ func (d *Daemon) remind(ctx context.Context) {
 		if err != nil {
 			d.log.Error("planning reminders from memory", "monitor", inc.Monitor, "incident", inc.ID, "err", err)
 			continue
+		}
+		if esc, err := plan.Escalations(cfg, d.silences(), inc, inc.ID, now, d.memoryLookup(ctx)); err != nil {
+			d.log.Error("planning escalations from memory", "monitor", inc.Monitor, "incident", inc.ID, "err", err)
+		} else {
+			sends = append(sends, esc...)
 		}
 		items := make([]outbox.DirectItem, 0, len(sends))
 		for _, s := range sends {

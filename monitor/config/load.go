@@ -881,6 +881,7 @@ func (l *loader) checkRoute(cfg *Config, r *Route, t map[string]any, path, sec s
 		add("repeat", "%s is negative (0 turns reminders off)", fmtDuration(r.Repeat))
 	}
 	l.checkMonitorRefs(cfg, r.MatchMonitors, path, sec, "match_monitors")
+	l.checkEscalation(cfg, r, path, sec)
 }
 
 func (l *loader) checkMonitorRefs(cfg *Config, refs []string, path, sec, key string) {

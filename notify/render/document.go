@@ -84,6 +84,14 @@ func build(m *notify.Message) *doc {
 	if m.NotPersisted {
 		d.Notes = append(d.Notes, "Not persisted: the state store could not be written, so this was sent from memory; a restart before the store recovers may forget it or send it again.")
 	}
+	if m.Escalated {
+		// The planner says how long it stayed unacknowledged (m.Change).
+		note := oneLine(m.Change)
+		if note == "" {
+			note = "Escalated: nobody acknowledged it in time."
+		}
+		d.Notes = append(d.Notes, note)
+	}
 	switch {
 	case len(m.Group) > 0:
 		buildGroup(d, m)

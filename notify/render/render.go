@@ -20,6 +20,10 @@ func Title(m *notify.Message) string {
 	if m.Test {
 		b.WriteString("[TEST] ")
 	}
+	if m.Escalated {
+		// Whoever gets it knows at once they are not the first told.
+		b.WriteString("[ESCALATED] ")
+	}
 	n := name(m)
 	switch {
 	case len(m.Group) > 0:
