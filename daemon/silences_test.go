@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/vantage-monitor/vantage/monitor/config"
 	"github.com/vantage-monitor/vantage/monitor/history"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/result"
@@ -486,5 +489,36 @@ end = %s
 	}
 	if msgs, _ = rec.got(); msgs[2].Monitor != "blog" || msgs[2].Event != incident.NotifyOpen {
 		t.Fatalf("at the window's end: %+v", msgs[2])
+	}
+}
+
+// TestAckAWarning: a performance warning is acknowledged on its own machine.
+func TestAckAWarning(t *testing.T) {
+	var slow atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if slow.Load() {
+			time.Sleep(300 * time.Millisecond)
+		}
+		fmt.Fprintln(w, "ok")
+	}))
+	t.Cleanup(srv.Close)
+	f, _ := newWarnFixture(t, monitorTOML("web", srv.URL), withWarnings(nil, config.Degraded{TTFB: 100 * time.Millisecond}, 2), nil, nil)
+	slow.Store(true)
+	f.round("web")
+	f.round("web")
+	perf := f.kindIncidents("web", incident.KindPerformance)
+	if len(perf) != 1 {
+		t.Fatalf("performance incidents = %+v", perf)
+	}
+	inc, err := f.d.Ack(context.Background(), perf[0].ID, "ana", "known slow")
+	if err != nil || inc.Ack == nil || inc.Kind != incident.KindPerformance {
+		t.Fatalf("ack of a warning = %+v, %v", inc, err)
+	}
+	m := f.d.lookup("web")
+	m.mu.Lock()
+	got := m.perf.Incident()
+	m.mu.Unlock()
+	if got == nil || got.Ack == nil || got.Ack.Comment != "known slow" {
+		t.Errorf("the performance machine's incident = %+v", got)
 	}
 }
