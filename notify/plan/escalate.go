@@ -95,20 +95,10 @@ func Escalations(cfg *config.Config, sil silence.Set, inc *incident.Incident, id
 	return out, nil
 }
 
-// mutedAt reports whether inc's notifications are muted at at: its monitor
-// is in a maintenance window (a vantage incident has none). It is the rule
-// Reminders applies (notify/plan/plan.go), factored out so that both share
-// it. Its arguments are those of plan.Mute on the branch h15-silence (one
-// muting rule for windows and silences): once that is merged, its body is
-// Mute(cfg, sil, inc, id, at).Muted, or its callers call Mute.
+// mutedAt reports whether inc's notifications are muted at at by a
+// maintenance window or a silence: the one rule, Mute (notify/plan/mute.go).
 func mutedAt(cfg *config.Config, sil silence.Set, inc *incident.Incident, id int64, at time.Time) bool {
-	_, _ = sil, id // silences are not applied on this branch yet (issue 15, point 1)
-	mon, configured := subject(cfg, inc)
-	if !configured || !inc.Kind.OfMonitor() {
-		return false
-	}
-	_, muted := cfg.MutedUntil(mon, at)
-	return muted
+	return Mute(cfg, sil, inc, id, at).Muted
 }
 
 // fmtDuration prints a duration without Go's trailing zero units: "15m",
