@@ -36,7 +36,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -234,20 +233,22 @@ func (l *chaosLedger) hold(done <-chan struct{}, max time.Duration) {
 	}
 }
 
-// footerRE reads the footer every full rendering carries (render.footer):
-// "vantage · incident #12 · event open · at ... · key KEY".
-var footerRE = regexp.MustCompile(`incident #(\d+) · event (\w+) · (?:at [^·]+ · )?key (\S+)`)
-
-func parseFooter(text string) (id int64, event, key string, ok bool) {
-	m := footerRE.FindStringSubmatch(text)
-	if m == nil {
+// parseFooter reads what every Slack message of an incident carries in its
+// metadata (render.SlackMetadata), since the key is never shown: the
+// incident, the event and the key, and which part it is (parent, detail,
+// reply).
+func parseFooter(metadata string) (id int64, event, key string, ok bool) {
+	var md struct {
+		EventPayload struct {
+			IncidentID int64  `json:"incident_id"`
+			Event      string `json:"event"`
+			Key        string `json:"key"`
+		} `json:"event_payload"`
+	}
+	if err := json.Unmarshal([]byte(metadata), &md); err != nil || md.EventPayload.Event == "" || md.EventPayload.Key == "" {
 		return 0, "", "", false
 	}
-	id, err := strconv.ParseInt(m[1], 10, 64)
-	if err != nil {
-		return 0, "", "", false
-	}
-	return id, m[2], m[3], true
+	return md.EventPayload.IncidentID, md.EventPayload.Event, md.EventPayload.Key, true
 }
 
 func markedRepeat(s string) bool { return strings.Contains(strings.ToLower(s), "possible repeat") }
@@ -290,12 +291,17 @@ func (f *chaosSlack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d := chaosDelivery{receiver: chaosSlackName, repeat: markedRepeat(text + "\n" + blocks)}
 	switch {
 	case method == "chat.postMessage" && r.Form.Get("thread_ts") == "":
-		id, ev, key, ok := parseFooter(blocks)
+		id, ev, key, ok := parseFooter(r.Form.Get("metadata"))
 		if !ok {
 			f.l.problem("slack: chat.postMessage without a footer: text %q", text)
 			break
 		}
 		d.call, d.incident, d.event, d.key, d.late = "post", id, ev, key, strings.HasPrefix(text, "[LATE]")
+	case method == "chat.postMessage" && strings.Contains(r.Form.Get("metadata"), `"part":"detail"`):
+		// The details after a new message: best effort, never retried, so
+		// not one of the deliveries the ledger counts.
+		writeSlack(w, http.StatusOK, map[string]any{"ok": true, "channel": "CCHAOS", "ts": r.Form.Get("thread_ts") + "1"})
+		return
 	case method == "chat.postMessage":
 		thread := r.Form.Get("thread_ts")
 		f.mu.Lock()
@@ -308,7 +314,7 @@ func (f *chaosSlack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d.call, d.incident, d.event, d.ts = "reply", id, titleEvent(text), thread
 	case method == "chat.update":
 		ts := r.Form.Get("ts")
-		id, ev, key, ok := parseFooter(blocks)
+		id, ev, key, ok := parseFooter(r.Form.Get("metadata"))
 		if !ok {
 			f.l.problem("slack: chat.update of %s without a footer: text %q", ts, text)
 			break
