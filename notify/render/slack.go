@@ -166,7 +166,9 @@ func SlackBlocks(m *notify.Message) []slack.Block {
 		blocks = append(blocks, section(strings.Join(more, "\n")))
 	}
 	foot := slackValue(d.Footer)
-	if hasDetail(d, sm) {
+	if hasDetail(d, sm) && sm.Event != incident.NotifyUpdate && sm.Event != incident.NotifyResolve {
+		// A new message gets its details as the first reply; a rewrite
+		// (update, resolve) keeps the thread it has.
 		foot += " · evidence and every step in the thread"
 	}
 	blocks = append(blocks, contextText(foot))
