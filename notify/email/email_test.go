@@ -152,6 +152,7 @@ func TestOpenThenResolveThreads(t *testing.T) {
 	n := newNotifier(t, receiver(srv.addr, config.TLSStartTLS), pki)
 
 	open := openMsg("inc-7/open")
+	open.PageURL = "https://vantage.example.test/monitors/shop"
 	ref, err := n.Notify(ctxTimeout(t, 10*time.Second), open, "")
 	if err != nil {
 		t.Fatalf("open: %v", err)
@@ -200,6 +201,12 @@ func TestOpenThenResolveThreads(t *testing.T) {
 		}
 		if norm(p.text) != norm(render.Text(want)) {
 			t.Errorf("mail %d: text part %q, want %q", i, p.text, render.Text(want))
+		}
+		if i == 0 && (!strings.Contains(norm(p.text), "Open in vantage: "+open.PageURL) || !strings.Contains(p.html, `href="`+open.PageURL+`"`)) {
+			t.Errorf("the opening mail does not link to %s:\n%s\n%s", open.PageURL, p.text, p.html)
+		}
+		if strings.Contains(p.text+p.html, want.Key) {
+			t.Errorf("mail %d shows the idempotency key %q", i, want.Key)
 		}
 		if norm(p.html) != norm(render.HTML(want)) {
 			t.Errorf("mail %d: html part %q, want %q", i, p.html, render.HTML(want))

@@ -353,6 +353,12 @@ func TestSlackOpenInVantage(t *testing.T) {
 		t.Errorf("no Open in vantage button to %s:\n%s", m.PageURL, SlackText(SlackBlocks(&m)))
 	}
 	checkSlackLimits(t, "with page url", slackPayload(t, SlackBlocks(&m)))
+	if !strings.Contains(Text(&m), "\nOpen in vantage: "+m.PageURL+"\n") {
+		t.Errorf("the text has no \"Open in vantage\" line:\n%s", Text(&m))
+	}
+	if !strings.Contains(HTML(&m), `<a href="`+m.PageURL+`"`) {
+		t.Errorf("the HTML has no link to %s", m.PageURL)
+	}
 	if n := SlackLines(SlackBlocks(&m)); n > SlackParentLines {
 		t.Errorf("with the button the parent takes %d lines", n)
 	}
