@@ -54,6 +54,8 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/result"
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/monitor/web"
+	"github.com/vantage-monitor/vantage/notify"
+	"github.com/vantage-monitor/vantage/notify/render"
 )
 
 // The fault modes of the fake receivers. A plan is the list of modes for a
@@ -234,12 +236,29 @@ func (l *chaosLedger) hold(done <-chan struct{}, max time.Duration) {
 	}
 }
 
-// footerRE reads the footer every full rendering carries (render.footer):
-// "vantage · incident #12 · event open · at ... · key KEY".
-var footerRE = regexp.MustCompile(`incident #(\d+) · event (\w+) · (?:at [^·]+ · )?key (\S+)`)
+// footerRE reads the footer every mail's text carries (render.footer):
+// "vantage · incident #12 · event open · at ...". The idempotency key is
+// never shown, so a mail's key stays "".
+var footerRE = regexp.MustCompile(`incident #(\d+) · event (\w+)`)
 
-func parseFooter(text string) (id int64, event, key string, ok bool) {
-	m := footerRE.FindStringSubmatch(text)
+// parseFooter reads which incident and event a message is for: from a
+// Slack message's metadata (render.SlackMetadata, JSON, which carries the
+// key too), or from a mail's footer text.
+func parseFooter(s string) (id int64, event, key string, ok bool) {
+	if strings.HasPrefix(strings.TrimSpace(s), "{") {
+		var md struct {
+			EventPayload struct {
+				IncidentID int64  `json:"incident_id"`
+				Event      string `json:"event"`
+				Key        string `json:"key"`
+			} `json:"event_payload"`
+		}
+		if err := json.Unmarshal([]byte(s), &md); err != nil || md.EventPayload.IncidentID == 0 || md.EventPayload.Event == "" {
+			return 0, "", "", false
+		}
+		return md.EventPayload.IncidentID, md.EventPayload.Event, md.EventPayload.Key, true
+	}
+	m := footerRE.FindStringSubmatch(s)
 	if m == nil {
 		return 0, "", "", false
 	}
@@ -247,7 +266,7 @@ func parseFooter(text string) (id int64, event, key string, ok bool) {
 	if err != nil {
 		return 0, "", "", false
 	}
-	return id, m[2], m[3], true
+	return id, m[2], "", true
 }
 
 func markedRepeat(s string) bool { return strings.Contains(strings.ToLower(s), "possible repeat") }
@@ -290,12 +309,17 @@ func (f *chaosSlack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d := chaosDelivery{receiver: chaosSlackName, repeat: markedRepeat(text + "\n" + blocks)}
 	switch {
 	case method == "chat.postMessage" && r.Form.Get("thread_ts") == "":
-		id, ev, key, ok := parseFooter(blocks)
+		id, ev, key, ok := parseFooter(r.Form.Get("metadata"))
 		if !ok {
 			f.l.problem("slack: chat.postMessage without a footer: text %q", text)
 			break
 		}
 		d.call, d.incident, d.event, d.key, d.late = "post", id, ev, key, strings.HasPrefix(text, "[LATE]")
+	case method == "chat.postMessage" && strings.Contains(r.Form.Get("metadata"), `"part":"detail"`):
+		// The details after a new message: best effort, never retried, so
+		// not one of the deliveries the ledger counts.
+		writeSlack(w, http.StatusOK, map[string]any{"ok": true, "channel": "CCHAOS", "ts": r.Form.Get("thread_ts") + "1"})
+		return
 	case method == "chat.postMessage":
 		thread := r.Form.Get("thread_ts")
 		f.mu.Lock()
@@ -308,7 +332,7 @@ func (f *chaosSlack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d.call, d.incident, d.event, d.ts = "reply", id, titleEvent(text), thread
 	case method == "chat.update":
 		ts := r.Form.Get("ts")
-		id, ev, key, ok := parseFooter(blocks)
+		id, ev, key, ok := parseFooter(r.Form.Get("metadata"))
 		if !ok {
 			f.l.problem("slack: chat.update of %s without a footer: text %q", ts, text)
 			break
@@ -1191,9 +1215,17 @@ func TestChaosCheck(t *testing.T) {
 // event and key in what the renderer really writes, in Slack blocks and in
 // a mail's quoted-printable text part.
 func TestChaosReadsTheRenderedFooter(t *testing.T) {
-	id, ev, key, ok := parseFooter("vantage · incident #12 · event resolve · at 2026-12-02 08:00:00 UTC · key target:chaos-a@2026-12-02T08:00:00Z/resolved|chaos-mail")
-	if !ok || id != 12 || ev != "resolve" || key != "target:chaos-a@2026-12-02T08:00:00Z/resolved|chaos-mail" {
-		t.Errorf("parseFooter = %d %q %q %v", id, ev, key, ok)
+	md, err := json.Marshal(render.SlackMetadata(&notify.Message{IncidentID: 12, Event: incident.NotifyResolve,
+		Key: "target:chaos-a@2026-12-02T08:00:00Z/resolved|chaos-slack"}, render.SlackPartParent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, ev, key, ok := parseFooter(string(md))
+	if !ok || id != 12 || ev != "resolve" || key != "target:chaos-a@2026-12-02T08:00:00Z/resolved|chaos-slack" {
+		t.Errorf("parseFooter(metadata) = %d %q %q %v", id, ev, key, ok)
+	}
+	if id, ev, key, ok := parseFooter("vantage · incident #12 · event resolve · at 2026-12-02 08:00:00 UTC"); !ok || id != 12 || ev != "resolve" || key != "" {
+		t.Errorf("parseFooter(footer) = %d %q %q %v", id, ev, key, ok)
 	}
 	if _, _, _, ok := parseFooter("vantage · event open"); ok {
 		t.Error("a footer without an incident was read")
@@ -1201,7 +1233,7 @@ func TestChaosReadsTheRenderedFooter(t *testing.T) {
 	raw := "Subject: =?UTF-8?q?[RESOLVED]_chaos-a_(possible_repeat)?=\r\n" +
 		"MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n" +
 		"--b\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" +
-		"vantage =C2=B7 incident #3 =C2=B7 event open =C2=B7 key k|chaos-mail\r\n" +
+		"vantage =C2=B7 incident #3 =C2=B7 event open =C2=B7 at 2026-12-02 08:00:00 UTC\r\n" +
 		"--b\r\nContent-Type: text/html\r\n\r\n<p>x</p>\r\n--b--\r\n"
 	subject, text, err := readMail([]byte(raw))
 	if err != nil {
@@ -1210,7 +1242,7 @@ func TestChaosReadsTheRenderedFooter(t *testing.T) {
 	if !markedRepeat(subject) {
 		t.Errorf("subject %q not read as a possible repeat", subject)
 	}
-	if id, ev, key, ok := parseFooter(text); !ok || id != 3 || ev != "open" || key != "k|chaos-mail" {
+	if id, ev, key, ok := parseFooter(text); !ok || id != 3 || ev != "open" || key != "" {
 		t.Errorf("footer of the mail: %d %q %q %v in %q", id, ev, key, ok, text)
 	}
 	if got := blockText(`[{"type":"context","elements":[{"type":"mrkdwn","text":"vantage · incident #4"}]}]`); got != "vantage · incident #4" {

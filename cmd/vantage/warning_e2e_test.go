@@ -108,7 +108,22 @@ func (f *warnSlack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		TS string `json:"ts"`
 	}
 	_ = json.Unmarshal(rec.Body.Bytes(), &answer)
-	if answer.OK {
+	// The details each new message gets as its first thread reply
+	// (render.SlackDetail, named in the metadata) are not part of the flow
+	// this test follows; notify/slack's tests cover them.
+	// They are read as part of the message they follow: what an operator
+	// reads of it.
+	detail := strings.Contains(r.Form.Get("metadata"), `"part":"detail"`)
+	if answer.OK && detail {
+		f.mu.Lock()
+		for i := range f.calls {
+			if f.calls[i].ts == r.Form.Get("thread_ts") && f.calls[i].method == "chat.postMessage" {
+				f.calls[i].blocks += "\n" + blockText(r.Form.Get("blocks"))
+			}
+		}
+		f.mu.Unlock()
+	}
+	if answer.OK && !detail {
 		c := slackCall{method: strings.TrimPrefix(r.URL.Path, "/api/"), text: r.Form.Get("text"),
 			blocks: blockText(r.Form.Get("blocks")), thread: r.Form.Get("thread_ts"), ts: answer.TS}
 		if c.method == "chat.update" {
@@ -313,10 +328,14 @@ receivers = ["ops-slack"]
 	if reply.method != "chat.postMessage" || reply.thread != first.ts {
 		t.Errorf("third call %s in thread %q, want a reply in the warning's thread %s", reply.method, reply.thread, first.ts)
 	}
-	renewedSerial := serialOf(renewed)
+	// The rewritten parent shows only what fits at a glance
+	// (notify/render.SlackBlocks): the new certificate's serial is not in
+	// it, and neither may the old one be.
+	if strings.Contains(update.blocks, serial) {
+		t.Errorf("the rewritten message still shows the old serial %s:\n%s", serial, update.blocks)
+	}
 	for _, want := range []string{
 		name + ": certificate renewed: the new certificate has 89 days left",
-		"Serial:* " + renewedSerial,
 		"(89 days left)",
 		fmt.Sprintf("incident #%d · event resolve", warn.ID),
 	} {

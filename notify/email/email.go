@@ -200,15 +200,48 @@ func (n *Notifier) Notify(ctx context.Context, msg *notify.Message, ref string) 
 		return "", fmt.Errorf("email %q: not sending %s: %w", n.name, msg.Event, err)
 	}
 
-	m, id := n.build(msg, ref)
+	m, id, subject := n.build(msg, ref)
 	if err := n.send(ctx, m); err != nil {
 		return "", n.classify(ctx, msg, err)
 	}
 	n.log.Debug("email sent", "receiver", n.name, "event", string(msg.Event), "key", msg.Key, "message_id", id)
 	if msg.Event == incident.NotifyOpen {
-		return id, nil
+		// The subject rides in the ref so that the resolve, however much
+		// later and after however many restarts, says "Re: " and exactly
+		// what the open said (see resolveSubject).
+		return id + " " + subject, nil
 	}
 	return "", nil
+}
+
+// splitRef splits an email ref into the opening mail's Message-ID and its
+// subject. A ref from before the subject was kept is the Message-ID alone.
+func splitRef(ref string) (id, subject string) {
+	id, subject, _ = strings.Cut(strings.TrimSpace(ref), " ")
+	return id, oneLine(subject)
+}
+
+// resolveSubject is the subject of the mail that ends an incident: "Re: "
+// and the subject of the mail that opened it, so that clients which thread
+// by subject (not by In-Reply-To) still put them together. The open's
+// subject is the one stored in the ref when it was sent: the incident's
+// class, gateway or scope may have changed since, so rendering the open's
+// title again from the resolve would not give back what the inbox holds.
+// Only for a ref without it (sent by an older version) is it rendered
+// again, from the resolve's incident fields.
+func resolveSubject(msg *notify.Message, refSubject string) string {
+	open := refSubject
+	if open == "" {
+		o := *msg
+		o.Event, o.ResolvedAt, o.Resolution, o.Late, o.Repeat, o.NotPersisted = incident.NotifyOpen, time.Time{}, "", false, false, false
+		o.Group, o.GroupUpdate = nil, nil
+		open = oneLine(render.Title(&o))
+	}
+	s := "Re: " + open
+	if msg.Repeat {
+		s += " (possible repeat)"
+	}
+	return s
 }
 
 // MessageID is the Message-ID of the mail for the event with key key:
@@ -219,16 +252,24 @@ func MessageID(key, domain string) string {
 	return "<vantage." + hex.EncodeToString(sum[:16]) + "@" + domain + ">"
 }
 
-// build renders msg as a mail and returns it with its Message-ID.
-func (n *Notifier) build(msg *notify.Message, ref string) (*gomail.Msg, string) {
+// build renders msg as a mail and returns it with its Message-ID and
+// subject.
+func (n *Notifier) build(msg *notify.Message, ref string) (*gomail.Msg, string, string) {
 	id := MessageID(msg.Key, n.domain)
 	msg = redact.Copy(msg, n.redact) // what the mail shows
+	ref, refSubject := splitRef(ref)
 	m := gomail.NewMsg()
 	// Addresses were parsed in New; the go-mail parser accepts what
 	// net/mail produced.
 	_ = m.From(n.from)
 	_ = m.To(n.to...)
-	m.Subject(oneLine(render.Title(msg)))
+	subject := oneLine(render.Title(msg))
+	if _, usable := normalizeRef(ref); usable && msg.Event == incident.NotifyResolve && !msg.Late {
+		// Only in the open's thread: a late resolve stands alone (its
+		// open was never mailed), and so does one without a usable ref.
+		subject = resolveSubject(msg, n.redact(refSubject))
+	}
+	m.Subject(subject)
 	m.SetMessageIDWithValue(strings.Trim(id, "<>"))
 	m.SetDateWithValue(n.now())
 	m.SetUserAgent("vantage")
@@ -248,7 +289,7 @@ func (n *Notifier) build(msg *notify.Message, ref string) (*gomail.Msg, string) 
 	}
 	m.SetBodyString(gomail.TypeTextPlain, render.Text(msg))
 	m.AddAlternativeString(gomail.TypeTextHTML, render.HTML(msg))
-	return m, id
+	return m, id, subject
 }
 
 // normalizeRef returns ref as "<id>" if it is one msg-id that can go into

@@ -152,14 +152,18 @@ func TestOpenThenResolveThreads(t *testing.T) {
 	n := newNotifier(t, receiver(srv.addr, config.TLSStartTLS), pki)
 
 	open := openMsg("inc-7/open")
+	open.PageURL = "https://vantage.example.test/monitors/shop"
 	ref, err := n.Notify(ctxTimeout(t, 10*time.Second), open, "")
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
-	if want := MessageID("inc-7/open", "example.com"); ref != want {
-		t.Fatalf("open ref = %q, want %q", ref, want)
+	// The ref is the opening mail's Message-ID and its subject, which
+	// the resolve's "Re: " repeats.
+	refID, refSubject, _ := strings.Cut(ref, " ")
+	if want := MessageID("inc-7/open", "example.com"); refID != want || refSubject != render.Title(open) {
+		t.Fatalf("open ref = %q, want %q and the subject %q", ref, want, render.Title(open))
 	}
-	if !regexp.MustCompile(`^<vantage\.[0-9a-f]{32}@example\.com>$`).MatchString(ref) {
+	if !regexp.MustCompile(`^<vantage\.[0-9a-f]{32}@example\.com>$`).MatchString(refID) {
 		t.Fatalf("ref %q is not a vantage Message-ID", ref)
 	}
 	res := resolveMsg("inc-7/resolve")
@@ -179,6 +183,7 @@ func TestOpenThenResolveThreads(t *testing.T) {
 	if len(auths) != 2 || auths[0].mech != "PLAIN" || !auths[0].tls || !auths[1].tls {
 		t.Fatalf("auth attempts = %+v, want PLAIN over TLS per session", auths)
 	}
+	subjects := []string{render.Title(open), "Re: " + render.Title(open)}
 	for i, want := range []*notify.Message{open, res} {
 		rcv := got[i]
 		if rcv.from != "vantage@example.com" {
@@ -188,14 +193,20 @@ func TestOpenThenResolveThreads(t *testing.T) {
 			t.Errorf("mail %d: envelope to %q", i, rcv.to)
 		}
 		p := parseMail(t, rcv.data)
-		if p.subject != render.Title(want) {
-			t.Errorf("mail %d: Subject %q, want %q", i, p.subject, render.Title(want))
+		if p.subject != subjects[i] {
+			t.Errorf("mail %d: Subject %q, want %q", i, p.subject, subjects[i])
 		}
 		if !slices.Equal(p.partTypes, []string{"text/plain", "text/html"}) {
 			t.Errorf("mail %d: parts %q, want text/plain then text/html", i, p.partTypes)
 		}
 		if norm(p.text) != norm(render.Text(want)) {
 			t.Errorf("mail %d: text part %q, want %q", i, p.text, render.Text(want))
+		}
+		if i == 0 && (!strings.Contains(norm(p.text), "Open in vantage: "+open.PageURL) || !strings.Contains(p.html, `href="`+open.PageURL+`"`)) {
+			t.Errorf("the opening mail does not link to %s:\n%s\n%s", open.PageURL, p.text, p.html)
+		}
+		if strings.Contains(p.text+p.html, want.Key) {
+			t.Errorf("mail %d shows the idempotency key %q", i, want.Key)
 		}
 		if norm(p.html) != norm(render.HTML(want)) {
 			t.Errorf("mail %d: html part %q, want %q", i, p.html, render.HTML(want))
@@ -216,20 +227,20 @@ func TestOpenThenResolveThreads(t *testing.T) {
 		}
 	}
 	openMail, resMail := parseMail(t, got[0].data), parseMail(t, got[1].data)
-	if id := openMail.h.Get("Message-Id"); id != ref {
-		t.Errorf("open Message-ID %q, want the returned ref %q", id, ref)
+	if id := openMail.h.Get("Message-Id"); id != refID {
+		t.Errorf("open Message-ID %q, want the returned ref %q", id, refID)
 	}
 	if v := openMail.h.Get("In-Reply-To"); v != "" {
 		t.Errorf("open mail has In-Reply-To %q", v)
 	}
-	if id := resMail.h.Get("Message-Id"); id != MessageID("inc-7/resolve", "example.com") || id == ref {
+	if id := resMail.h.Get("Message-Id"); id != MessageID("inc-7/resolve", "example.com") || id == refID {
 		t.Errorf("resolve Message-ID %q", id)
 	}
-	if v := resMail.h.Get("In-Reply-To"); v != ref {
-		t.Errorf("resolve In-Reply-To %q, want %q", v, ref)
+	if v := resMail.h.Get("In-Reply-To"); v != refID {
+		t.Errorf("resolve In-Reply-To %q, want %q", v, refID)
 	}
-	if v := resMail.h.Get("References"); v != ref {
-		t.Errorf("resolve References %q, want %q", v, ref)
+	if v := resMail.h.Get("References"); v != refID {
+		t.Errorf("resolve References %q, want %q", v, refID)
 	}
 }
 
@@ -253,7 +264,9 @@ func TestRepeatedSendKeepsMessageID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ref1 != ref2 || !strings.HasSuffix(ref1, "@mon.example.net>") {
+	id, _, _ := strings.Cut(ref1, " ")
+	id2, _, _ := strings.Cut(ref2, " ")
+	if id != id2 || !strings.HasSuffix(id, "@mon.example.net>") {
 		t.Fatalf("refs %q and %q: want one Message-ID in the Hostname domain", ref1, ref2)
 	}
 	if !strings.Contains(srv.transcript.String(), "EHLO mon.example.net\r\n") {
@@ -264,7 +277,7 @@ func TestRepeatedSendKeepsMessageID(t *testing.T) {
 		t.Fatalf("got %d mails", len(got))
 	}
 	a, b := parseMail(t, got[0].data), parseMail(t, got[1].data)
-	if a.h.Get("Message-Id") != ref1 || b.h.Get("Message-Id") != ref1 {
+	if a.h.Get("Message-Id") != id || b.h.Get("Message-Id") != id {
 		t.Fatalf("Message-IDs %q, %q, want both %q", a.h.Get("Message-Id"), b.h.Get("Message-Id"), ref1)
 	}
 	if b.subject != render.Title(again) {
@@ -318,7 +331,7 @@ func TestEventsMailed(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Notify: %v", err)
 			}
-			if got != tt.wantRef {
+			if id, _, _ := strings.Cut(got, " "); id != tt.wantRef {
 				t.Fatalf("ref = %q, want %q", got, tt.wantRef)
 			}
 			mails := be.received()[before:]
@@ -332,8 +345,16 @@ func TestEventsMailed(t *testing.T) {
 				t.Fatalf("%d mails sent, want 1", len(mails))
 			}
 			p := parseMail(t, mails[0].data)
-			if p.subject != render.Title(tt.msg) {
-				t.Errorf("Subject %q, want %q", p.subject, render.Title(tt.msg))
+			wantSubject := render.Title(tt.msg)
+			if tt.wantReplyTo != "" && tt.msg.Event == incident.NotifyResolve {
+				// A bare ref (from before the subject was kept): the
+				// open's subject is rendered again from the resolve.
+				o := *tt.msg
+				o.Event, o.ResolvedAt, o.Resolution = incident.NotifyOpen, time.Time{}, ""
+				wantSubject = "Re: " + render.Title(&o)
+			}
+			if p.subject != wantSubject {
+				t.Errorf("Subject %q, want %q", p.subject, wantSubject)
 			}
 			if id := p.h.Get("Message-Id"); id != MessageID(tt.msg.Key, "example.com") {
 				t.Errorf("Message-ID %q", id)
@@ -414,7 +435,7 @@ func TestTemporaryFailureThenSuccess(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second Notify: %v", err)
 	}
-	if ref != MessageID("inc-2/open", "example.com") || len(be.received()) != 1 {
+	if id, _, _ := strings.Cut(ref, " "); id != MessageID("inc-2/open", "example.com") || len(be.received()) != 1 {
 		t.Fatalf("ref %q, %d mails", ref, len(be.received()))
 	}
 }

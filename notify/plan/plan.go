@@ -318,6 +318,10 @@ func Message(cfg *config.Config, ev *incident.Event, id int64) notify.Message {
 		m.URL = mc.URL
 		m.Tags = mc.Tags
 	}
+	if cfg.PublicURL != "" && inc.Kind.OfMonitor() {
+		// The monitor's page on this daemon, linked from Slack and mail.
+		m.PageURL = strings.TrimRight(cfg.PublicURL, "/") + "/monitors/" + url.PathEscape(inc.Monitor)
+	}
 	res := ev.Result
 	if res == nil {
 		res = inc.Last

@@ -50,6 +50,9 @@ type doc struct {
 	Facts  []fact
 	Parts  []part
 	Footer string
+	// PageURL is the monitor's page on this daemon (Message.PageURL), ""
+	// when there is none or it is not an http(s) URL.
+	PageURL string
 }
 
 type fact struct {
@@ -114,6 +117,7 @@ func build(m *notify.Message) *doc {
 		d.Tone = toneInfo
 	}
 	d.Footer = footer(m)
+	d.PageURL = pageURL(m)
 	return d
 }
 
@@ -592,10 +596,22 @@ func footer(m *notify.Message) string {
 	if !m.At.IsZero() {
 		parts = append(parts, "at "+stamp(m.At))
 	}
-	if m.Key != "" {
-		parts = append(parts, "key "+clipRunes(oneLine(m.Key), 120))
-	}
+	// The idempotency key is internal: never shown. Slack carries it in
+	// the message's metadata (SlackMetadata), email in the Message-ID.
 	return "vantage · " + strings.Join(parts, " · ")
+}
+
+// pageURL is m's PageURL when it is one http(s) URL that can be shown
+// and linked as is.
+func pageURL(m *notify.Message) string {
+	u := m.PageURL
+	if u == "" || oneLine(u) != u || len(u) > maxLine || strings.ContainsAny(u, "<>|\"\\ ") {
+		return ""
+	}
+	if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+		return ""
+	}
+	return u
 }
 
 // bodyExcerpt bounds a body excerpt to lines an operator can read: valid

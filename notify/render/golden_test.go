@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -43,6 +45,10 @@ func renderings(t *testing.T, name string, m *notify.Message) map[string][]byte 
 		".html":       []byte(HTML(m)),
 		".slack.json": slackPayload(t, SlackBlocks(m)),
 		".slack.txt":  []byte(SlackText(SlackBlocks(m))),
+	}
+	if d := SlackDetail(m); d != nil {
+		// The parent's first thread reply: what the parent leaves out.
+		out[".detail.slack.txt"] = []byte(SlackText(d))
 	}
 	if _, ok := warningCases()[name]; ok {
 		// What a bot's channel shows for the event in the incident's
@@ -118,7 +124,7 @@ func TestNoStaleGoldens(t *testing.T) {
 	for _, f := range files {
 		base := filepath.Base(f)
 		name := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(base, ".slack.txt"), ".txt"), ".html"), ".slack.json")
-		name = strings.TrimSuffix(name, ".reply")
+		name = strings.TrimSuffix(strings.TrimSuffix(name, ".reply"), ".detail")
 		if _, ok := cs[name]; !ok {
 			t.Errorf("golden file %s belongs to no case", f)
 		}
@@ -134,7 +140,7 @@ func checkSlackLimits(t *testing.T, label string, payload []byte) {
 			Type     string `json:"type"`
 			Text     *struct{ Type, Text string }
 			Fields   []struct{ Type, Text string }
-			Elements []struct{ Type, Text string }
+			Elements []json.RawMessage `json:"elements"`
 		} `json:"blocks"`
 	}
 	if err := json.Unmarshal(payload, &p); err != nil {
@@ -154,6 +160,9 @@ func checkSlackLimits(t *testing.T, label string, payload []byte) {
 		if n := utf8.RuneCountInString(s); n == 0 || n > limit {
 			t.Errorf("%s: %s has %d characters, want 1..%d", label, what, n, limit)
 		}
+		// Slack's date tokens are the one control sequence we write
+		// ourselves: a bad one would show raw, so each must be whole.
+		s = slackDateRE.ReplaceAllString(s, "")
 		if strings.Contains(s, "<") || strings.Contains(s, ">") {
 			t.Errorf("%s: %s has an unescaped < or >: %q", label, what, s)
 		}
@@ -193,8 +202,39 @@ func checkSlackLimits(t *testing.T, label string, payload []byte) {
 			if n := len(b.Elements); n == 0 || n > 10 {
 				t.Errorf("%s: block %d: %d context elements, want 1..10", label, i, n)
 			}
-			for _, e := range b.Elements {
+			for _, raw := range b.Elements {
+				var e struct{ Type, Text string }
+				if err := json.Unmarshal(raw, &e); err != nil {
+					t.Errorf("%s: block %d: context element: %v", label, i, err)
+				}
 				runes("context text", e.Text, SlackMaxContextText)
+			}
+		case "actions":
+			if n := len(b.Elements); n == 0 || n > 25 {
+				t.Errorf("%s: block %d: %d action elements, want 1..25", label, i, n)
+			}
+			for _, raw := range b.Elements {
+				var e struct {
+					Type     string `json:"type"`
+					ActionID string `json:"action_id"`
+					URL      string `json:"url"`
+					Text     struct{ Type, Text string }
+				}
+				if err := json.Unmarshal(raw, &e); err != nil {
+					t.Errorf("%s: block %d: action element: %v", label, i, err)
+				}
+				if e.Type != "button" || e.Text.Type != "plain_text" {
+					t.Errorf("%s: block %d: element %q with %q text, want a button with plain_text", label, i, e.Type, e.Text.Type)
+				}
+				if n := utf8.RuneCountInString(e.Text.Text); n == 0 || n > 75 {
+					t.Errorf("%s: button text has %d characters, want 1..75", label, n)
+				}
+				if n := len(e.ActionID); n == 0 || n > 255 {
+					t.Errorf("%s: button action_id has %d characters, want 1..255", label, n)
+				}
+				if n := len(e.URL); n > 3000 {
+					t.Errorf("%s: button url has %d characters, want ≤ 3000", label, n)
+				}
 			}
 		case "divider":
 		default:
@@ -222,9 +262,109 @@ func TestSlackGoldensWithinLimits(t *testing.T) {
 		checkSlackLimits(t, g.file, g.raw)
 	}
 	for _, name := range sortedNames(goldenCases()) {
-		for label, m := range replies(name, goldenCases()[name]) {
-			checkSlackLimits(t, label, slackPayload(t, SlackReply(m)))
+		m := goldenCases()[name]
+		if d := SlackDetail(m); d != nil {
+			checkSlackLimits(t, name+" detail", slackPayload(t, d))
 		}
+		checkSlackLimits(t, name+" webhook", slackPayload(t, SlackFull(m)))
+		for label, m := range replies(name, m) {
+			checkSlackLimits(t, label, slackPayload(t, SlackReply(m)))
+			// An update or resolve rewrites the parent.
+			checkSlackLimits(t, label+" parent", slackPayload(t, SlackBlocks(m)))
+		}
+	}
+}
+
+var slackDateRE = regexp.MustCompile(`<!date\^\d+\^\{date_short_pretty\} \{time\}\|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC>`)
+
+// TestSlackParentFitsAtAGlance: the parent message of every case (and the
+// rewrite an update or resolve makes of it) takes at most
+// SlackParentLines lines as SlackLines counts them, so Slack never folds
+// it behind "Show more"; and it shows no idempotency key.
+func TestSlackParentFitsAtAGlance(t *testing.T) {
+	cs := goldenCases()
+	for _, name := range sortedNames(cs) {
+		all := replies(name, cs[name])
+		all[name] = cs[name]
+		for label, m := range all {
+			blocks := SlackBlocks(m)
+			if n := SlackLines(blocks); n > SlackParentLines {
+				t.Errorf("%s: the parent takes %d lines, want ≤ %d:\n%s", label, n, SlackParentLines, SlackText(blocks))
+			}
+			for what, text := range map[string]string{
+				"parent": string(slackPayload(t, blocks)), "detail": string(slackPayload(t, SlackDetail(m))),
+				"reply": string(slackPayload(t, SlackReply(m))), "text": Text(m), "html": HTML(m),
+			} {
+				if m.Key != "" && strings.Contains(text, m.Key) {
+					t.Errorf("%s: the %s shows the idempotency key %q", label, what, m.Key)
+				}
+			}
+		}
+	}
+}
+
+// TestSlackLocalTimes: times in the Slack messages are date tokens each
+// reader sees in their own zone, with the UTC text as the fallback.
+func TestSlackLocalTimes(t *testing.T) {
+	m := goldenCases()["class-bad_gateway"]
+	parent := unescapeJSON(string(slackPayload(t, SlackBlocks(m))))
+	want := fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", m.OpenedAt.Unix(), stamp(m.OpenedAt))
+	if !strings.Contains(parent, want) {
+		t.Errorf("the parent has no local-time token %q for the opening time:\n%s", want, parent)
+	}
+	if stampRE.MatchString(slackDateRE.ReplaceAllString(parent, "")) {
+		t.Errorf("the parent shows a UTC time outside a date token:\n%s", parent)
+	}
+	detail := unescapeJSON(string(slackPayload(t, SlackDetail(m))))
+	if !slackDateRE.MatchString(detail) {
+		t.Errorf("the detail reply has no local-time token:\n%s", detail)
+	}
+	res := *m
+	res.Event, res.ResolvedAt = incident.NotifyResolve, m.At
+	if reply := unescapeJSON(string(slackPayload(t, SlackReply(&res)))); !slackDateRE.MatchString(reply) {
+		t.Errorf("the resolve reply has no local-time token:\n%s", reply)
+	}
+}
+
+// unescapeJSON undoes the HTML escaping slack-go's own marshalling of some
+// blocks applies (\u003c for <), to read the text as Slack will.
+func unescapeJSON(s string) string {
+	return strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(s)
+}
+
+// TestSlackOpenInVantage: with a PageURL the parent links to it with a
+// button; without one there is no actions block.
+func TestSlackOpenInVantage(t *testing.T) {
+	m := *goldenCases()["class-bad_gateway"]
+	for _, b := range SlackBlocks(&m) {
+		if _, ok := b.(*slack.ActionBlock); ok {
+			t.Fatalf("an actions block without a PageURL")
+		}
+	}
+	m.PageURL = "https://vantage.example.test/monitors/shop"
+	var found bool
+	for _, b := range SlackBlocks(&m) {
+		if a, ok := b.(*slack.ActionBlock); ok {
+			btn := a.Elements.ElementSet[0].(*slack.ButtonBlockElement)
+			found = btn.URL == m.PageURL && btn.Text.Text == "Open in vantage"
+		}
+	}
+	if !found {
+		t.Errorf("no Open in vantage button to %s:\n%s", m.PageURL, SlackText(SlackBlocks(&m)))
+	}
+	checkSlackLimits(t, "with page url", slackPayload(t, SlackBlocks(&m)))
+	if !strings.Contains(Text(&m), "\nOpen in vantage: "+m.PageURL+"\n") {
+		t.Errorf("the text has no \"Open in vantage\" line:\n%s", Text(&m))
+	}
+	if !strings.Contains(HTML(&m), `<a href="`+m.PageURL+`"`) {
+		t.Errorf("the HTML has no link to %s", m.PageURL)
+	}
+	if n := SlackLines(SlackBlocks(&m)); n > SlackParentLines {
+		t.Errorf("with the button the parent takes %d lines", n)
+	}
+	m.PageURL = "javascript:alert(1)"
+	if strings.Contains(Text(&m), "javascript") || strings.Contains(HTML(&m), "javascript") {
+		t.Errorf("a PageURL that is not http(s) is shown")
 	}
 }
 

@@ -28,7 +28,7 @@ func TestRefusedVantageLine(t *testing.T) {
 	for name, out := range map[string]string{
 		"text":  Text(m),
 		"html":  HTML(m),
-		"slack": string(slackPayload(t, SlackBlocks(m))),
+		"slack": string(slackPayload(t, SlackFull(m))),
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("%s lacks %q:\n%s", name, want, out)

@@ -138,6 +138,9 @@ func Text(m *notify.Message) string {
 		pad := strings.Repeat(" ", width-utf8.RuneCountInString(f.Label))
 		b.WriteString(f.Label + ": " + pad + f.Value + "\n")
 	}
+	if d.PageURL != "" {
+		b.WriteString("\nOpen in vantage: " + d.PageURL + "\n")
+	}
 	for _, p := range d.Parts {
 		b.WriteString("\n" + p.Heading + "\n")
 		for i, l := range p.Lines {
@@ -168,6 +171,7 @@ var htmlBody = template.Must(template.New("body").Parse(`<!DOCTYPE html>
 {{if .Facts}}<table role="presentation" cellpadding="0" cellspacing="0" style="border-collapse:collapse;width:100%;margin:0 0 8px">
 {{range .Facts}}<tr><td style="padding:3px 12px 3px 0;vertical-align:top;color:#5e6c84;white-space:nowrap">{{.Label}}</td><td style="padding:3px 0;vertical-align:top;word-break:break-word">{{if .Link}}<a href="{{.Value}}" style="color:#0b5cad">{{.Value}}</a>{{else}}{{.Value}}{{end}}</td></tr>
 {{end}}</table>
+{{end}}{{if .PageURL}}<p style="margin:8px 0 8px"><a href="{{.PageURL}}" style="color:#0b5cad;font-weight:bold">Open in vantage</a></p>
 {{end}}{{range .Parts}}<h2 style="margin:16px 0 6px;font-size:15px;color:#172b4d">{{.Heading}}</h2>
 {{if eq .Kind 2}}<pre style="margin:0;padding:8px 10px;background:#f4f5f7;border:1px solid #dcdfe4;border-radius:3px;font-family:Menlo,Consolas,monospace;font-size:12px;white-space:pre-wrap;word-break:break-all">{{range $i, $l := .Lines}}{{if $i}}
 {{end}}{{$l}}{{end}}</pre>

@@ -224,17 +224,17 @@ func TestSlackEscapesEverything(t *testing.T) {
 	m := hostile()
 	for _, ev := range []incident.Notification{incident.NotifyOpen, incident.NotifyUpdate, incident.NotifyReminder, incident.NotifyResolve} {
 		m.Event = ev
-		p := string(slackPayload(t, SlackBlocks(m))) + string(slackPayload(t, SlackReply(m)))
+		p := string(slackPayload(t, SlackFull(m))) + string(slackPayload(t, SlackReply(m)))
 		// The header is plain_text, which Slack does not parse, so the
 		// name may stand there as it is; every mrkdwn text is checked for
 		// a raw < or > by checkSlackLimits.
 		if strings.Contains(p, "<!channel>") || strings.Contains(p, "<tag>") {
 			t.Errorf("%s: Slack payload contains raw markup from the response:\n%s", ev, p)
 		}
-		checkSlackLimits(t, "hostile "+string(ev), slackPayload(t, SlackBlocks(m)))
+		checkSlackLimits(t, "hostile "+string(ev), slackPayload(t, SlackFull(m)))
 		checkSlackLimits(t, "hostile reply "+string(ev), slackPayload(t, SlackReply(m)))
 	}
-	if p := string(slackPayload(t, SlackBlocks(hostile()))); !strings.Contains(p, "&lt;!channel&gt;") {
+	if p := string(slackPayload(t, SlackFull(hostile()))); !strings.Contains(p, "&lt;!channel&gt;") {
 		t.Errorf("the body's <!channel> is not shown escaped:\n%s", p)
 	}
 }
@@ -288,7 +288,7 @@ func TestHugeMessageStaysBounded(t *testing.T) {
 		if n := len(HTML(m)); n > 250_000 {
 			t.Errorf("%s: HTML is %d bytes", ev, n)
 		}
-		checkSlackLimits(t, "huge "+string(ev), slackPayload(t, SlackBlocks(m)))
+		checkSlackLimits(t, "huge "+string(ev), slackPayload(t, SlackFull(m)))
 		checkSlackLimits(t, "huge reply "+string(ev), slackPayload(t, SlackReply(m)))
 	}
 	m.Event = incident.NotifyOpen
@@ -328,7 +328,7 @@ func TestSparseMessages(t *testing.T) {
 			if title == "" || Text(m) == "" || !strings.Contains(HTML(m), "</html>") {
 				t.Errorf("%s/%s: empty rendering, title %q", ev, kind, title)
 			}
-			checkSlackLimits(t, string(ev)+"/"+string(kind), slackPayload(t, SlackBlocks(m)))
+			checkSlackLimits(t, string(ev)+"/"+string(kind), slackPayload(t, SlackFull(m)))
 			checkSlackLimits(t, string(ev)+"/"+string(kind)+" reply", slackPayload(t, SlackReply(m)))
 		}
 	}
@@ -338,9 +338,9 @@ func TestSlackReply(t *testing.T) {
 	text := func(m *notify.Message) string {
 		p := string(slackPayload(t, SlackReply(m)))
 		checkSlackLimits(t, "reply", []byte(p))
-		return p
+		return unescapeJSON(p)
 	}
-	if p := text(resolveCase()); !strings.Contains(p, "*shop* is back up after 12m (resolved at 2026-11-21 03:11:30 UTC)") {
+	if p := text(resolveCase()); !strings.Contains(p, "*shop* is back up after 12m (resolved at <!date^1795230690^{date_short_pretty} {time}|2026-11-21 03:11:30 UTC>)") {
 		t.Errorf("resolve reply lacks the duration and time:\n%s", p)
 	}
 	if p := text(updateCase()); !strings.Contains(p, "class bad_gateway → gateway_timeout") || !strings.Contains(p, "Now 504 from nginx, down for everyone") {
@@ -362,8 +362,8 @@ func TestSlackReply(t *testing.T) {
 // TestResolvedMainMessage: the chat.update version says resolved and how
 // long, and no longer shows the steps to fix it.
 func TestResolvedMainMessage(t *testing.T) {
-	p := string(slackPayload(t, SlackBlocks(resolveCase())))
-	for _, want := range []string{"[RESOLVED] shop after 12m", ":white_check_mark:", "*Lasted:* 12m", "*Resolved at:* 2026-11-21 03:11:30 UTC"} {
+	p := unescapeJSON(string(slackPayload(t, SlackBlocks(resolveCase()))))
+	for _, want := range []string{"[RESOLVED] shop after 12m", ":white_check_mark:", `*Lasted:*\n12m`, `*Resolved at:*\n<!date^1795230690^{date_short_pretty} {time}|2026-11-21 03:11:30 UTC>`} {
 		if !strings.Contains(p, want) {
 			t.Errorf("resolved message lacks %q:\n%s", want, p)
 		}
@@ -394,7 +394,7 @@ func TestNotPersistedIsShown(t *testing.T) {
 			t.Errorf("%s: Slack reply does not say not persisted:\n%s", name, p)
 		}
 		m.NotPersisted = false
-		if s := Text(m) + string(slackPayload(t, SlackBlocks(m))); strings.Contains(strings.ToLower(s), "not persisted") {
+		if s := Text(m) + string(slackPayload(t, SlackFull(m))); strings.Contains(strings.ToLower(s), "not persisted") {
 			t.Errorf("%s: a persisted alert says not persisted", name)
 		}
 	}

@@ -31,7 +31,7 @@ func TestURLSecretsNeverRendered(t *testing.T) {
 	vantage := &notify.Message{Key: "v", Event: incident.NotifyOpen, Kind: incident.KindVantage, Monitor: "fra1", At: at,
 		Result: &result.Outcome{Result: result.Result{URL: "https://fra1:agent-pass@fra1.example.net/", Error: "calling the agent failed"}}}
 	for name, m := range map[string]*notify.Message{"down": down, "update": &update, "resolve": &resolve, "group": &group, "vantage": vantage} {
-		blocks, _ := json.Marshal(SlackBlocks(m))
+		blocks, _ := json.Marshal(SlackFull(m))
 		reply, _ := json.Marshal(SlackReply(m))
 		for kind, out := range map[string]string{"title": Title(m), "text": Text(m), "html": HTML(m), "slack": string(blocks), "reply": string(reply)} {
 			for _, leak := range []string{"hunter22", "tok-abc", "sig-def", "agent-pass"} {

@@ -34,6 +34,8 @@ func SlackText(blocks []slack.Block) string {
 			s = strings.Repeat("─", slackTextRule)
 		case *slack.MarkdownBlock:
 			s = slackMrkdwn(x.Text)
+		case *slack.ActionBlock:
+			s = slackActions(x)
 		default:
 			s = "[" + string(bl.BlockType()) + " block]"
 		}
@@ -246,6 +248,10 @@ func slackLinks(s string) string {
 		b.WriteString(s[:i])
 		target, label, hasLabel := strings.Cut(s[i+1:i+j], "|")
 		switch {
+		case strings.HasPrefix(target, "!date^"):
+			// A date Slack shows in the reader's own time zone; the
+			// fallback is what a client that cannot do that shows.
+			b.WriteString(label)
 		case strings.HasPrefix(target, "!"):
 			b.WriteString("@" + strings.TrimPrefix(target, "!"))
 		case strings.HasPrefix(target, "@") || strings.HasPrefix(target, "#"):
@@ -281,3 +287,24 @@ var slackEmojis = strings.NewReplacer(
 	":arrows_counterclockwise:", "🔄",
 	":rotating_light:", "🚨",
 )
+
+// slackActions draws an actions block's buttons on one line, a link
+// button with its URL: "[Open in vantage → https://…]".
+func slackActions(a *slack.ActionBlock) string {
+	var out []string
+	if a.Elements != nil {
+		for _, e := range a.Elements.ElementSet {
+			b, ok := e.(*slack.ButtonBlockElement)
+			if !ok {
+				out = append(out, "["+string(e.ElementType())+"]")
+				continue
+			}
+			s := "[" + slackObjectText(b.Text)
+			if b.URL != "" {
+				s += " → " + b.URL
+			}
+			out = append(out, s+"]")
+		}
+	}
+	return strings.Join(out, " ")
+}

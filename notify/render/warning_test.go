@@ -18,7 +18,7 @@ var outageWords = regexp.MustCompile(`(?i)\b(down|outage|outages)\b`)
 func everyRendering(t *testing.T, m *notify.Message) map[string]string {
 	return map[string]string{
 		"title": Title(m), "text": Text(m), "html": HTML(m), "verdict": Verdict(m), "summary": Summary(m),
-		"slack": SlackText(SlackBlocks(m)), "reply": SlackText(SlackReply(m)),
+		"slack": SlackText(SlackFull(m)), "reply": SlackText(SlackReply(m)),
 	}
 }
 

@@ -94,7 +94,7 @@ func TestAcceptedThenHangThen500ThenOK(t *testing.T) {
 		t.Fatalf("%d calls, want 3", len(calls))
 	}
 	last := calls[2].Form
-	if !strings.Contains(last.Get("text"), "possible repeat") || !strings.Contains(last.Get("blocks"), "Possible repeat") {
+	if !strings.Contains(last.Get("text"), "possible repeat") || !strings.Contains(strings.ToLower(last.Get("blocks")), "possible repeat") {
 		t.Errorf("the post that counts is not marked a possible repeat: text %q", last.Get("text"))
 	}
 	ref, _, err := s.MessageRef(ctx, "ops", msg.IncidentID)

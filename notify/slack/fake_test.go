@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/vantage-monitor/vantage/notify/render"
 )
 
 // apiCall is one request the fake Slack Web API received.
@@ -54,10 +56,34 @@ func (f *fakeSlack) setOverride(o func(w http.ResponseWriter, c apiCall) bool) {
 	f.override = o
 }
 
+// Calls are the calls made, without the detail replies that follow each
+// new message (the metadata's part "detail"): most tests are about the
+// parent and its thread, and TestOpenPostsDetailsInThread and
+// TestDetailFailureDoesNotRepost cover the details.
 func (f *fakeSlack) Calls() []apiCall {
+	var out []apiCall
+	for _, c := range f.AllCalls() {
+		if !isDetail(c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// AllCalls are all the calls made, detail replies included.
+func (f *fakeSlack) AllCalls() []apiCall {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]apiCall(nil), f.calls...)
+}
+
+// isDetail says whether c posts a message's details (render.SlackDetail).
+func isDetail(c apiCall) bool {
+	var md struct {
+		EventPayload map[string]any `json:"event_payload"`
+	}
+	_ = json.Unmarshal([]byte(c.Form.Get("metadata")), &md)
+	return md.EventPayload["part"] == render.SlackPartDetail
 }
 
 func (f *fakeSlack) message(ref string) (string, bool) {

@@ -164,7 +164,7 @@ func (n *Notifier) Notify(ctx context.Context, msg *notify.Message, ref string) 
 	for _, st := range Steps(msg, ok) {
 		switch st.Kind {
 		case StepPost:
-			r, err := n.post(ctx, st.Message)
+			r, err := n.postParent(ctx, st.Message)
 			if err != nil {
 				return "", err
 			}
@@ -178,8 +178,9 @@ func (n *Notifier) Notify(ctx context.Context, msg *notify.Message, ref string) 
 			}
 			if lost && st.Message == msg {
 				// The message is gone or no longer ours to edit: the
-				// resolution must still be seen, as a new message.
-				return n.post(ctx, msg)
+				// news must still be seen, as a new message (whose ref
+				// later events thread under).
+				return n.postParent(ctx, msg)
 			}
 		case StepReply:
 			if err := n.reply(ctx, msg, channel, ts); err != nil {
@@ -188,6 +189,38 @@ func (n *Notifier) Notify(ctx context.Context, msg *notify.Message, ref string) 
 		}
 	}
 	return newRef, nil
+}
+
+// postParent posts msg as a new message and then, best effort, its details
+// (render.SlackDetail) as the first reply in its thread. The details are
+// not retried: once the parent is posted, the delivery has succeeded, and
+// an error here would make the outbox post a second parent. A failed
+// detail reply is logged, and the parent, which says what failed and what
+// to do first, stands on its own.
+func (n *Notifier) postParent(ctx context.Context, msg *notify.Message) (string, error) {
+	ref, err := n.post(ctx, msg)
+	if err != nil {
+		return "", err
+	}
+	detail := render.SlackDetail(msg)
+	if len(detail) == 0 {
+		return ref, nil
+	}
+	channel, ts, _ := parseRef(ref)
+	dctx, c := withCapture(ctx)
+	_, _, derr := n.api.PostMessageContext(dctx, channel,
+		slackgo.MsgOptionTS(ts),
+		slackgo.MsgOptionBlocks(detail...),
+		slackgo.MsgOptionText("Details: "+render.Title(msg), true),
+		slackgo.MsgOptionMetadata(render.SlackMetadata(msg, render.SlackPartDetail)),
+		slackgo.MsgOptionDisableLinkUnfurl(),
+	)
+	if derr != nil {
+		derr = n.fail(fmt.Sprintf("post the details of %s in %s", msg.Event, ref), derr, c)
+		n.log.Warn("slack: the message is posted but its details reply failed; not retried, so the message is not posted twice",
+			"ref", ref, "key", msg.Key, "error", derr)
+	}
+	return ref, nil
 }
 
 // StepKind is what one call of the bot does to the channel.
@@ -213,10 +246,15 @@ type Step struct {
 
 // Steps is the rule of the bot: what it sends for msg when the incident's
 // message exists (threaded) or not. An open event, or any event without a
-// message, posts a new one; a notice stands alone and the incident keeps
-// its own message; updates and reminders reply in the thread; a resolve
-// rewrites the message (the group's, for a member of a group) and replies
-// in the thread. Notify follows it, and `vantage demo` shows it as text.
+// message, posts a new one (and its details as the first reply in its
+// thread, which is part of the post: see postParent); a notice stands
+// alone and the incident keeps its own message; an update (a change of
+// class, gateway, scope, or an ack) rewrites the message so its headline is
+// never stale, and replies in the thread with the change; a reminder
+// replies in the thread; a resolve rewrites the message (the group's, for
+// a member of a group) and replies in the thread. A member of a group's
+// update only replies: the group's message speaks for all its members.
+// Notify follows it, and `vantage demo` shows it as text.
 func Steps(msg *notify.Message, threaded bool) []Step {
 	switch {
 	case !threaded || msg.Event == incident.NotifyOpen:
@@ -231,8 +269,10 @@ func Steps(msg *notify.Message, threaded bool) []Step {
 			out = append(out, Step{Kind: StepRewrite, Message: msg.GroupUpdate})
 		}
 		return append(out, Step{Kind: StepReply, Message: msg})
+	case msg.Event == incident.NotifyUpdate && !msg.InGroup:
+		return []Step{{Kind: StepRewrite, Message: msg}, {Kind: StepReply, Message: msg}}
 	}
-	return []Step{{Kind: StepReply, Message: msg}} // update, reminder
+	return []Step{{Kind: StepReply, Message: msg}} // reminder, a group member's update
 }
 
 // post sends the incident's main message to the configured channel.
@@ -241,6 +281,7 @@ func (n *Notifier) post(ctx context.Context, msg *notify.Message) (string, error
 	channel, ts, err := n.api.PostMessageContext(ctx, n.channel,
 		slackgo.MsgOptionBlocks(render.SlackBlocks(msg)...),
 		slackgo.MsgOptionText(render.Title(msg), true),
+		slackgo.MsgOptionMetadata(render.SlackMetadata(msg, render.SlackPartParent)),
 		slackgo.MsgOptionDisableLinkUnfurl(),
 	)
 	if err != nil {
@@ -261,6 +302,7 @@ func (n *Notifier) reply(ctx context.Context, msg *notify.Message, channel, ts s
 		slackgo.MsgOptionTS(ts),
 		slackgo.MsgOptionBlocks(render.SlackReply(msg)...),
 		slackgo.MsgOptionText(render.Title(msg), true),
+		slackgo.MsgOptionMetadata(render.SlackMetadata(msg, render.SlackPartReply)),
 		slackgo.MsgOptionDisableLinkUnfurl(),
 	)
 	if err != nil {
@@ -278,6 +320,7 @@ func (n *Notifier) rewrite(ctx context.Context, msg, shown *notify.Message, chan
 	_, _, _, err = n.api.UpdateMessageContext(uctx, channel, ts,
 		slackgo.MsgOptionBlocks(render.SlackBlocks(shown)...),
 		slackgo.MsgOptionText(render.Title(shown), true),
+		slackgo.MsgOptionMetadata(render.SlackMetadata(shown, render.SlackPartParent)),
 	)
 	if err == nil {
 		return false, nil
@@ -299,12 +342,13 @@ func (n *Notifier) rewrite(ctx context.Context, msg, shown *notify.Message, chan
 }
 
 // webhook posts msg as one standalone message to the incoming webhook.
-// There are no threads, so every event gets the full message.
+// There are no threads, so every event gets the full message: the parent
+// and its details in one (render.SlackFull).
 func (n *Notifier) webhook(ctx context.Context, msg *notify.Message) error {
 	ctx, c := withCapture(ctx)
 	err := slackgo.PostWebhookCustomHTTPContext(ctx, n.hook, n.client, &slackgo.WebhookMessage{
 		Text:   slackutilsx.EscapeMessage(render.Title(msg)),
-		Blocks: &slackgo.Blocks{BlockSet: render.SlackBlocks(msg)},
+		Blocks: &slackgo.Blocks{BlockSet: render.SlackFull(msg)},
 	})
 	if err != nil {
 		return n.fail(fmt.Sprintf("post %s message to the webhook", msg.Event), err, c)

@@ -198,18 +198,30 @@ func TestThreadFlow(t *testing.T) {
 		t.Errorf("unfurl_links = %q, want false", got)
 	}
 
-	for i, ev := range []incident.Notification{incident.NotifyUpdate, incident.NotifyReminder} {
-		m := message(ev, "shop")
-		newRef, err := n.Notify(ctx, m, ref)
-		if err != nil || newRef != "" {
-			t.Fatalf("%s = %q, %v; want \"\", nil", ev, newRef, err)
-		}
-		calls = f.Calls()
-		if len(calls) != 2+i {
-			t.Fatalf("after %s: %d calls, want %d", ev, len(calls), 2+i)
-		}
-		checkCall(t, calls[1+i], "chat.postMessage", ch, ts, render.SlackReply(m), m)
+	// An update rewrites the parent with its new headline, then says what
+	// changed in the thread; a reminder only replies.
+	upd := message(incident.NotifyUpdate, "shop")
+	if newRef, err := n.Notify(ctx, upd, ref); err != nil || newRef != "" {
+		t.Fatalf("update = %q, %v; want \"\", nil", newRef, err)
 	}
+	calls = f.Calls()
+	if len(calls) != 3 {
+		t.Fatalf("after update: %d calls, want 3", len(calls))
+	}
+	checkCall(t, calls[1], "chat.update", ch, ts, render.SlackBlocks(upd), upd)
+	checkCall(t, calls[2], "chat.postMessage", ch, ts, render.SlackReply(upd), upd)
+	if got, _ := f.message(ref); normJSON(t, got) != blocksJSON(t, render.SlackBlocks(upd)) {
+		t.Errorf("after the update the parent holds %s, want the update's blocks", got)
+	}
+	rem := message(incident.NotifyReminder, "shop")
+	if newRef, err := n.Notify(ctx, rem, ref); err != nil || newRef != "" {
+		t.Fatalf("reminder = %q, %v; want \"\", nil", newRef, err)
+	}
+	calls = f.Calls()
+	if len(calls) != 4 {
+		t.Fatalf("after reminder: %d calls, want 4", len(calls))
+	}
+	checkCall(t, calls[3], "chat.postMessage", ch, ts, render.SlackReply(rem), rem)
 
 	res := message(incident.NotifyResolve, "shop")
 	newRef, err := n.Notify(ctx, res, ref)
@@ -217,11 +229,11 @@ func TestThreadFlow(t *testing.T) {
 		t.Fatalf("resolve = %q, %v; want \"\", nil", newRef, err)
 	}
 	calls = f.Calls()
-	if len(calls) != 5 {
-		t.Fatalf("after resolve: %d calls, want 5", len(calls))
+	if len(calls) != 6 {
+		t.Fatalf("after resolve: %d calls, want 6", len(calls))
 	}
-	checkCall(t, calls[3], "chat.update", ch, ts, render.SlackBlocks(res), res)
-	checkCall(t, calls[4], "chat.postMessage", ch, ts, render.SlackReply(res), res)
+	checkCall(t, calls[4], "chat.update", ch, ts, render.SlackBlocks(res), res)
+	checkCall(t, calls[5], "chat.postMessage", ch, ts, render.SlackReply(res), res)
 	if got, _ := f.message(ref); normJSON(t, got) != blocksJSON(t, render.SlackBlocks(res)) {
 		t.Errorf("the incident's message now holds %s, want the resolved blocks", got)
 	}
@@ -602,8 +614,8 @@ func TestHTTPClientOption(t *testing.T) {
 	if _, err := n.Notify(t.Context(), message(incident.NotifyOpen, "shop"), ""); err != nil {
 		t.Fatal(err)
 	}
-	if trips.Load() != 1 {
-		t.Errorf("the given client carried %d requests, want 1", trips.Load())
+	if trips.Load() != 2 { // the message and its details in its thread
+		t.Errorf("the given client carried %d requests, want 2", trips.Load())
 	}
 	if caller.Timeout != 0 {
 		t.Errorf("the caller's client was changed: Timeout %s", caller.Timeout)
@@ -644,7 +656,7 @@ func TestWebhook(t *testing.T) {
 		if b["blocks"] == nil {
 			t.Fatalf("%s: JSON has no blocks: %v", m.Event, b)
 		}
-		if got, want := normJSON(t, string(b["blocks"])), blocksJSON(t, render.SlackBlocks(m)); got != want {
+		if got, want := normJSON(t, string(b["blocks"])), blocksJSON(t, render.SlackFull(m)); got != want {
 			t.Errorf("%s: blocks =\n%s\nwant\n%s", m.Event, got, want)
 		}
 		var text string
@@ -757,7 +769,8 @@ func TestSlacktest(t *testing.T) {
 	if ts == "" || strings.Trim(ts, "0123456789.") != "" {
 		t.Errorf("ref ts %q is not a Slack timestamp", ts)
 	}
-	if got, err := n.Notify(t.Context(), message(incident.NotifyUpdate, "shop"), ref); err != nil || got != "" {
+	// A reminder: an update would also chat.update the parent.
+	if got, err := n.Notify(t.Context(), message(incident.NotifyReminder, "shop"), ref); err != nil || got != "" {
 		t.Errorf("reply = %q, %v", got, err)
 	}
 }

@@ -31,7 +31,8 @@ func TestSteps(t *testing.T) {
 	}{
 		{"open", &notify.Message{Event: incident.NotifyOpen}, true, []string{"post+keeps"}},
 		{"update without a message", &notify.Message{Event: incident.NotifyUpdate}, false, []string{"post+keeps"}},
-		{"update", &notify.Message{Event: incident.NotifyUpdate}, true, []string{"reply"}},
+		{"update", &notify.Message{Event: incident.NotifyUpdate}, true, []string{"rewrite", "reply"}},
+		{"update in a group", &notify.Message{Event: incident.NotifyUpdate, InGroup: true}, true, []string{"reply"}},
 		{"reminder", &notify.Message{Event: incident.NotifyReminder}, true, []string{"reply"}},
 		{"notice", &notify.Message{Event: incident.NotifyNotice}, true, []string{"post"}},
 		{"resolve", &notify.Message{Event: incident.NotifyResolve}, true, []string{"rewrite", "reply"}},

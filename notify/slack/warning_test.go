@@ -62,18 +62,20 @@ func TestCertificateWarningThread(t *testing.T) {
 	}
 
 	calls := f.Calls()
-	if len(calls) != 4 {
-		t.Fatalf("%d calls, want 4: post, reply, chat.update, reply", len(calls))
+	if len(calls) != 5 {
+		t.Fatalf("%d calls, want 5: post, chat.update, reply, chat.update, reply", len(calls))
 	}
 	checkCall(t, calls[0], "chat.postMessage", "#alerts", "", render.SlackBlocks(open), open)
-	checkCall(t, calls[1], "chat.postMessage", ch, ts, render.SlackReply(update), update)
-	checkCall(t, calls[2], "chat.update", ch, ts, render.SlackBlocks(res), res)
-	checkCall(t, calls[3], "chat.postMessage", ch, ts, render.SlackReply(res), res)
+	checkCall(t, calls[1], "chat.update", ch, ts, render.SlackBlocks(update), update)
+	checkCall(t, calls[2], "chat.postMessage", ch, ts, render.SlackReply(update), update)
+	checkCall(t, calls[3], "chat.update", ch, ts, render.SlackBlocks(res), res)
+	checkCall(t, calls[4], "chat.postMessage", ch, ts, render.SlackReply(res), res)
 
 	if got, _ := f.message(ref); normJSON(t, got) != blocksJSON(t, render.SlackBlocks(res)) {
 		t.Errorf("the warning's message now holds %s, want the resolved blocks", got)
 	}
-	for i, want := range []string{"certificate expires in 4 days", "now under 2 days (critical)", "certificate renewed, 89 days left", "the new certificate has 89 days left"} {
+	for j, want := range []string{"certificate expires in 4 days", "now under 2 days (critical)", "certificate renewed, 89 days left", "the new certificate has 89 days left"} {
+		i := []int{0, 2, 3, 4}[j] // the open, the update's reply, the resolve's rewrite and reply
 		if c := calls[i]; !strings.Contains(c.Form.Get("blocks"), want) {
 			t.Errorf("call %d (%s) lacks %q: %s", i, c.Method, want, c.Form.Get("blocks"))
 		}

@@ -102,16 +102,17 @@ func TestPrinterPrintsEachAlertOnce(t *testing.T) {
 		t.Errorf("Missing = %v after both receivers had the opening alert", missing)
 	}
 
-	// An update is a reply in Slack's thread, and a full email.
+	// An update rewrites Slack's message (its headline is never stale) and
+	// replies in its thread, and is a full email.
 	const upd = "target:shop@2026-12-02T15:00:00Z/changed/1"
 	deliver(t, ns["email-oncall"], message(incident.NotifyUpdate, upd, "email-oncall"))
 	deliver(t, ns["slack-ops"], message(incident.NotifyUpdate, upd, "slack-ops"))
 	heads, bodies = sections(out.String())
-	if len(heads) != 4 || !strings.Contains(heads[3], "update, a reply in the incident's thread") {
-		t.Fatalf("heads %q, want the update's email and Slack reply", heads)
+	if len(heads) != 5 || !strings.Contains(heads[3], "update, the incident's message rewritten") || !strings.Contains(heads[4], "update, a reply in the incident's thread") {
+		t.Fatalf("heads %q, want the update's email, Slack rewrite and reply", heads)
 	}
-	if want := render.SlackText(render.SlackReply(message(incident.NotifyUpdate, upd, "slack-ops"))); bodies[3] != want {
-		t.Errorf("the Slack update is not the thread reply:\ngot:\n%s\nwant:\n%s", bodies[3], want)
+	if want := render.SlackText(render.SlackReply(message(incident.NotifyUpdate, upd, "slack-ops"))); bodies[4] != want {
+		t.Errorf("the Slack update is not the thread reply:\ngot:\n%s\nwant:\n%s", bodies[4], want)
 	}
 }
 
