@@ -263,6 +263,14 @@ func shortNotes(m *notify.Message) string {
 	if m.NotPersisted {
 		notes = append(notes, "not persisted")
 	}
+	if m.Escalated {
+		// Why this receiver hears of it only now (the planner's words).
+		if c := oneLine(m.Change); c != "" {
+			notes = append(notes, c)
+		} else {
+			notes = append(notes, "escalated: nobody acknowledged it in time")
+		}
+	}
 	return strings.Join(notes, ", ")
 }
 
