@@ -328,9 +328,9 @@ receivers = ["ops-slack"]
 	if reply.method != "chat.postMessage" || reply.thread != first.ts {
 		t.Errorf("third call %s in thread %q, want a reply in the warning's thread %s", reply.method, reply.thread, first.ts)
 	}
-	// The rewritten parent shows only what fits at a glance
-	// (notify/render.SlackBlocks): the new certificate's serial is not in
-	// it, and neither may the old one be.
+	// The rewritten parent shows what fits at a glance
+	// (notify/render.SlackBlocks), and no longer the old serial; the new
+	// one is in the thread reply, checked below.
 	if strings.Contains(update.blocks, serial) {
 		t.Errorf("the rewritten message still shows the old serial %s:\n%s", serial, update.blocks)
 	}
@@ -346,8 +346,8 @@ receivers = ["ops-slack"]
 	if want := "[RESOLVED] " + name + ": certificate renewed, 89 days left"; update.text != want || reply.text != want {
 		t.Errorf("the resolve's texts are %q (update) and %q (reply), want %q", update.text, reply.text, want)
 	}
-	if want := "*" + name + "*: certificate renewed: the new certificate has 89 days left"; !strings.Contains(reply.blocks, want) {
-		t.Errorf("the thread reply lacks %q:\n%s", want, reply.blocks)
+	if want := "*" + name + "*: certificate renewed: the new certificate has 89 days left (serial " + serialOf(renewed); !strings.Contains(reply.blocks, want) {
+		t.Errorf("the thread reply lacks %q (the new certificate's serial):\n%s", want, reply.blocks)
 	}
 
 	// Nothing said down, and the fake understood every request.

@@ -192,8 +192,8 @@ func renewedCert(m *notify.Message) *result.CertInfo {
 }
 
 // resolvedSentence says how a warning ended, after the monitor's name and
-// sep: ": certificate renewed: the new certificate has 89 days left (not
-// after …)", " is back under the thresholds after 25m", ": the
+// sep: ": certificate renewed: the new certificate has 89 days left
+// (serial …, not after …)", " is back under the thresholds after 25m", ": the
 // certificate warning is closed after 3d (monitor removed)". Only a
 // recovered warning claims a renewal: a monitor removed or a warning
 // turned off says nothing of the certificate.
@@ -205,7 +205,12 @@ func resolvedSentence(m *notify.Message) (sep, rest string) {
 		return " ", "is back under the thresholds after " + Duration(m.Duration())
 	}
 	if c := renewedCert(m); c != nil {
-		return ": ", fmt.Sprintf("certificate renewed: the new %s has %s left (not after %s)", certWhat(c), days(c.DaysLeft), stamp(c.NotAfter.Time))
+		// The serial lets whoever renewed it see the new one is served.
+		serial := ""
+		if c.Serial != "" {
+			serial = "serial " + clipRunes(c.Serial, 100) + ", "
+		}
+		return ": ", fmt.Sprintf("certificate renewed: the new %s has %s left (%snot after %s)", certWhat(c), days(c.DaysLeft), serial, stamp(c.NotAfter.Time))
 	}
 	return ": ", "certificate renewed: it is no longer under any cert_warn_days threshold"
 }

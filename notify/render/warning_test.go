@@ -105,7 +105,7 @@ func TestCertificateResolutions(t *testing.T) {
 		title, lead string
 	}{
 		{"renewed", certificateRenewedCase(), "[RESOLVED] example-site: certificate renewed, 89 days left",
-			"example-site: certificate renewed: the new certificate has 89 days left (not after 2027-02-18 11:40:02 UTC)."},
+			"example-site: certificate renewed: the new certificate has 89 days left (serial 03:f2:11:8a:4d:c0:95:3b:6e:d7:08:e4:29:b1:5c:70:aa:61, not after 2027-02-18 11:40:02 UTC)."},
 		{"resolved by the machine", byMachine, "[RESOLVED] example-site: certificate renewed, 89 days left",
 			"the new certificate has 89 days left"},
 		{"no warning: the served chain", earliest, "[RESOLVED] example-site: certificate renewed, 60 days left",
