@@ -83,7 +83,6 @@ func TestAPITable(t *testing.T) {
 	}
 }
 
-
 func TestControlSocketForTheCLI(t *testing.T) {
 	noEnv := env{lookup: func(string) (string, bool) { return "", false }, home: func() (string, error) { return "/home/ana", nil }}
 	nothing := func(string) bool { return false }
