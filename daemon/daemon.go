@@ -34,9 +34,9 @@ import (
 	"github.com/vantage-monitor/vantage/monitor/probe"
 	"github.com/vantage-monitor/vantage/monitor/redact"
 	"github.com/vantage-monitor/vantage/monitor/result"
-	"github.com/vantage-monitor/vantage/monitor/silence"
 	"github.com/vantage-monitor/vantage/monitor/round"
 	"github.com/vantage-monitor/vantage/monitor/schedule"
+	"github.com/vantage-monitor/vantage/monitor/silence"
 	"github.com/vantage-monitor/vantage/monitor/store"
 	"github.com/vantage-monitor/vantage/monitor/vantage"
 	"github.com/vantage-monitor/vantage/monitor/web"
@@ -110,8 +110,10 @@ type Options struct {
 
 // Daemon is a running `vantage run`.
 type Daemon struct {
-	// sil is the silences in force or to come (daemon/silences.go).
-	sil atomic.Pointer[silence.Set]
+	// sil is the silences in force or to come (daemon/silences.go);
+	// silMu serialises the adds and expiries that replace it.
+	sil     atomic.Pointer[silence.Set]
+	silMu   sync.Mutex
 	log     *slog.Logger
 	clock   schedule.Clock
 	prober  Prober
@@ -155,7 +157,11 @@ type mon struct {
 	// mu guards everything below and serialises a round's observe-and-
 	// persist step with reloads and removal. It is never held while
 	// probing, so the API does not wait on a slow target.
-	mu        sync.Mutex
+	mu sync.Mutex
+	// busy is held while a round of the monitor runs (daemon/round.go):
+	// a scheduled round skips while a re-check's round runs, and a
+	// re-check waits for the scheduled round in flight.
+	busy      sync.Mutex
 	cfg       *config.Monitor
 	machine   *incident.Machine
 	last      *result.Outcome
@@ -306,6 +312,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Daemon, err 
 		return nil, fmt.Errorf("starting daemon: %w", err)
 	}
 	d.outbox.SetNotifiers(notifiers)
+	// The silences first: restoring may plan notifications (an incident
+	// the store never got), and those must be muted as they were.
+	if err := d.loadSilences(ctx); err != nil {
+		return nil, fmt.Errorf("starting daemon: %w", err)
+	}
 	if err := d.restore(ctx); err != nil {
 		return nil, fmt.Errorf("starting daemon: %w", err)
 	}

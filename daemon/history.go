@@ -285,6 +285,9 @@ func (d *Daemon) History(ctx context.Context, name string, w history.Window) (*h
 	tl := tls[name]
 	rep.SetUptime(tl.Uptime(from, now, now))
 	rep.Incidents = entries(tl.Incidents, now)
+	if err := d.withActions(ctx, rep.Incidents); err != nil {
+		return nil, fmt.Errorf("reading the history of %s: %w", name, err)
+	}
 	step, res := w.Step()
 	rep.Step = stepName(step)
 	buckets, err := d.store.Rollups(ctx, name, res, from, now)
@@ -334,7 +337,33 @@ func (d *Daemon) Incidents(ctx context.Context, q history.IncidentQuery) ([]hist
 	for i := range incs {
 		out[i] = history.Entry(&incs[i], now)
 	}
+	if err := d.withActions(ctx, out); err != nil {
+		return nil, history.Cursor{}, err
+	}
 	return out, next, nil
+}
+
+// withActions fills in each entry's actions from the store's action log.
+func (d *Daemon) withActions(ctx context.Context, es []history.IncidentEntry) error {
+	if len(es) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(es))
+	for i := range es {
+		ids[i] = es[i].ID
+	}
+	acts, err := d.store.ActionsForIncidents(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("reading what operators did about incidents: %w", err)
+	}
+	for i := range es {
+		list := make([]history.Action, 0, len(acts[es[i].ID]))
+		for _, a := range acts[es[i].ID] {
+			list = append(list, history.Action{At: result.TimeOf(a.At), By: a.By, What: a.What, Comment: a.Detail})
+		}
+		es[i].Actions = list
+	}
+	return nil
 }
 
 // Overview is the status page's 90-day bar and 30-day uptime of each of names.

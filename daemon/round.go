@@ -28,6 +28,18 @@ func (d *Daemon) round(ctx context.Context, name string, _ time.Time) {
 	if m == nil {
 		return
 	}
+	if !m.busy.TryLock() {
+		// A re-check (daemon/actions.go) is running this monitor's round
+		// right now: it stands for this one, as the scheduler skips a
+		// round while the previous one runs.
+		return
+	}
+	defer m.busy.Unlock()
+	d.runRound(ctx, m)
+}
+
+// runRound probes m and settles the round. Call with m.busy held.
+func (d *Daemon) runRound(ctx context.Context, m *mon) {
 	m.mu.Lock()
 	removed, mc := m.removed || m.broken != "", m.cfg
 	m.mu.Unlock()

@@ -77,6 +77,21 @@ type IncidentEntry struct {
 	Regions         []string          `json:"regions"`
 	Flapping        bool              `json:"flapping"`
 	Resolution      string            `json:"resolution"`
+	// Ack is who acknowledged it, when and what they said; absent while
+	// unacknowledged.
+	Ack *incident.Ack `json:"ack,omitempty"`
+	// Actions are what operators did about it (acknowledged, silenced,
+	// re-checked), oldest first: [] when none. The public status page's
+	// allowlist leaves both out, so names never reach it.
+	Actions []Action `json:"actions,omitzero"`
+}
+
+// Action is one thing an operator did about an incident.
+type Action struct {
+	At      result.Time `json:"at"`
+	By      string      `json:"by"`
+	What    string      `json:"what"` // silence-add, silence-expire, ack, recheck
+	Comment string      `json:"comment,omitempty"`
 }
 
 // Downtime is the part of inc that counts as its outage: from its first
@@ -109,6 +124,11 @@ func Entry(inc *incident.Incident, now time.Time) IncidentEntry {
 	if regions == nil {
 		regions = []string{}
 	}
+	var ack *incident.Ack
+	if inc.Ack != nil {
+		a := *inc.Ack
+		ack = &a
+	}
 	return IncidentEntry{
 		ID: inc.ID, Monitor: inc.Monitor, Kind: inc.Kind,
 		OpenedAt: inc.OpenedAt, FirstFailureAt: result.TimeOf(dt.Start),
@@ -116,7 +136,7 @@ func Entry(inc *incident.Incident, now time.Time) IncidentEntry {
 		DurationSeconds: seconds(dt.Duration()),
 		Class:           inc.Class, Gateway: inc.Gateway, Scope: inc.Scope,
 		Severity: inc.Severity, Regions: regions, Flapping: inc.Flapping,
-		Resolution: inc.Resolution,
+		Resolution: inc.Resolution, Ack: ack, Actions: []Action{},
 	}
 }
 

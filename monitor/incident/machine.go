@@ -250,6 +250,17 @@ func (m *Machine) SetIncidentID(id int64) bool {
 	return true
 }
 
+// SetAck records who acknowledged the open incident. It reports false,
+// and changes nothing, when no incident is open. A resolve clears it with
+// the incident: the next one opens without an ack.
+func (m *Machine) SetAck(a Ack) bool {
+	if m.incident == nil {
+		return false
+	}
+	m.incident.Ack = &a
+	return true
+}
+
 // Observe feeds one round into the machine and returns what happened. On an
 // error the machine is unchanged.
 func (m *Machine) Observe(o Observation) (Transition, error) {

@@ -577,3 +577,57 @@ func TestRecoveredResolutions(t *testing.T) {
 		t.Error("flapping that settled up is a recovery")
 	}
 }
+
+// An ack rides on the open incident: through snapshots and a reconcile
+// with the store, and a resolve leaves the next incident without one.
+func TestAckOnTheOpenIncident(t *testing.T) {
+	m, err := New("shop", KindTarget, Settings{Confirm: 1, Recover: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	ack := Ack{By: "ana", At: result.TimeOf(at), Comment: "db"}
+	if m.SetAck(ack) {
+		t.Fatal("SetAck with no incident open reported true")
+	}
+	down := Observation{At: at, Result: result.Outcome{Result: result.Result{Class: result.ClassBadGateway, Status: 502}}}
+	up := Observation{At: at.Add(time.Minute), Result: result.Outcome{Result: result.Result{OK: true, Class: result.ClassOK}}}
+	if _, err := m.Observe(down); err != nil {
+		t.Fatal(err)
+	}
+	m.SetIncidentID(5)
+	if !m.SetAck(ack) || m.Incident().Ack == nil || *m.Incident().Ack != ack {
+		t.Fatalf("ack not on the open incident: %+v", m.Incident())
+	}
+	// Snapshot and restore keep it.
+	blob, err := m.MarshalSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Restore(blob, m.Settings())
+	if err != nil || r.Incident().Ack == nil || r.Incident().Ack.By != "ana" {
+		t.Fatalf("restored: %+v, %v", r.Incident(), err)
+	}
+	// A snapshot that predates the ack takes it from the store's incident.
+	m2, _ := New("shop", KindTarget, Settings{Confirm: 1, Recover: 1})
+	if _, err := m2.Observe(down); err != nil {
+		t.Fatal(err)
+	}
+	m2.SetIncidentID(5)
+	stored := m.Incident()
+	m2.Reconcile(stored)
+	if m2.Incident().Ack == nil || m2.Incident().Ack.By != "ana" {
+		t.Errorf("reconcile dropped the stored ack: %+v", m2.Incident())
+	}
+	// Resolved, then a new outage: no ack.
+	if _, err := m.Observe(up); err != nil {
+		t.Fatal(err)
+	}
+	down.At = at.Add(2 * time.Minute)
+	if _, err := m.Observe(down); err != nil {
+		t.Fatal(err)
+	}
+	if inc := m.Incident(); inc == nil || inc.Ack != nil {
+		t.Errorf("new incident after a resolve: %+v", inc)
+	}
+}

@@ -151,10 +151,15 @@ func (m *Machine) Reconcile(stored *Incident) Transition {
 	switch {
 	case stored != nil && m.incident != nil:
 		switch {
-		case m.incident.ID == stored.ID:
-		case m.incident.ID == 0 && m.incident.Key() == stored.Key():
-			// The same incident; the machine's copy may hold later changes.
+		case m.incident.ID == stored.ID || m.incident.ID == 0 && m.incident.Key() == stored.Key():
+			// The same incident; the machine's copy may hold later changes,
+			// and the store an ack the snapshot missed (a kill -9 between
+			// the two writes).
 			m.incident.ID = stored.ID
+			if m.incident.Ack == nil && stored.Ack != nil {
+				a := *stored.Ack
+				m.incident.Ack = &a
+			}
 		default:
 			// Another incident: the store's is the one notifications and
 			// the API already refer to.

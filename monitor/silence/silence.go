@@ -9,6 +9,9 @@
 package silence
 
 import (
+	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/vantage-monitor/vantage/monitor/incident"
@@ -64,3 +67,191 @@ type Subject struct {
 
 // Set is the silences in force or to come, as the daemon holds them.
 type Set []Silence
+
+// MaxAhead is how far away a silence may end: a longer one is a forgotten
+// mute, and belongs in a [[maintenance]] window in the config.
+const MaxAhead = 365 * 24 * time.Hour
+
+// MaxComment is the longest comment a silence takes, in bytes.
+const MaxComment = 1000
+
+// Indefinite is the end of an until-resolved silence without an end: far
+// enough to never come, near enough to fit the store's Unix nanoseconds.
+// Notifications it holds back carry it as their NotBefore, so that expiring
+// the silence (or the incident resolving) is what releases or withdraws them.
+func Indefinite() time.Time { return time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC) }
+
+// Empty reports whether m selects nothing in particular (it would select
+// everything).
+func (m *Matchers) Empty() bool {
+	return len(m.Monitors) == 0 && len(m.Tags) == 0 && len(m.Classes) == 0 &&
+		len(m.Vantages) == 0 && len(m.Scopes) == 0 && m.Incident == 0
+}
+
+func validScope(s result.Scope) bool {
+	switch s {
+	case result.ScopeEveryone, result.ScopePartial, result.ScopeJustMe, result.ScopeUnknown:
+		return true
+	}
+	return false
+}
+
+// Validate says everything wrong with s as a new silence at now, or nil.
+func (s *Silence) Validate(now time.Time) error {
+	var errs []error
+	m := &s.Matchers
+	if m.Empty() {
+		errs = append(errs, errors.New("no matcher: a silence must name a monitor, tag, class, vantage, scope or incident"))
+	}
+	for _, c := range m.Classes {
+		if !c.Valid() {
+			errs = append(errs, fmt.Errorf("unknown class %q", c))
+		}
+	}
+	for _, sc := range m.Scopes {
+		if !validScope(sc) {
+			errs = append(errs, fmt.Errorf("unknown scope %q (everyone, partial, just_me or unknown)", sc))
+		}
+	}
+	if m.Incident < 0 {
+		errs = append(errs, fmt.Errorf("incident %d: not an incident ID", m.Incident))
+	}
+	if s.UntilResolved && m.Incident == 0 {
+		errs = append(errs, errors.New("until resolved needs the incident it lasts for (an incident matcher)"))
+	}
+	switch {
+	case s.End.IsZero() && !s.UntilResolved:
+		errs = append(errs, errors.New("no end: give one, or silence one incident until it resolves"))
+	case !s.End.IsZero() && !s.End.After(s.Start):
+		errs = append(errs, fmt.Errorf("end %s is not after start %s", s.End.UTC().Format(time.RFC3339), s.Start.UTC().Format(time.RFC3339)))
+	case !s.End.IsZero() && s.End.Sub(now) > MaxAhead:
+		errs = append(errs, fmt.Errorf("end %s is more than a year away: use a [[maintenance]] window for that", s.End.UTC().Format(time.RFC3339)))
+	}
+	if len(s.Comment) > MaxComment {
+		errs = append(errs, fmt.Errorf("comment is %d bytes, at most %d", len(s.Comment), MaxComment))
+	}
+	return errors.Join(errs...)
+}
+
+// Expired reports whether someone ended s early.
+func (s *Silence) Expired() bool { return !s.ExpiredAt.IsZero() }
+
+// Ends is when s stops muting: its end, or the time it was expired if
+// that came first; Indefinite for an until-resolved silence without an end
+// (it stops when its incident resolves, which Covers sees).
+func (s *Silence) Ends() time.Time {
+	end := s.End
+	if end.IsZero() {
+		end = Indefinite()
+	}
+	if s.Expired() && s.ExpiredAt.Before(end) {
+		end = s.ExpiredAt
+	}
+	return end
+}
+
+// Active reports whether s mutes at at (whatever it matches).
+func (s *Silence) Active(at time.Time) bool {
+	return !at.Before(s.Start) && at.Before(s.Ends())
+}
+
+// Done reports whether s can no longer mute anything at or after at.
+func (s *Silence) Done(at time.Time) bool { return !at.Before(s.Ends()) }
+
+// Matches reports whether s's matchers select sub: every non-empty list
+// has a value that matches. An until-resolved silence matches its
+// incident only while it is open.
+func (s *Silence) Matches(sub Subject) bool {
+	inc := sub.Incident
+	if inc == nil {
+		return false
+	}
+	m := &s.Matchers
+	if m.Empty() {
+		return false // never everything by accident
+	}
+	if m.Incident != 0 && inc.ID != m.Incident {
+		return false
+	}
+	if s.UntilResolved && !inc.Open() {
+		return false
+	}
+	if len(m.Monitors) > 0 && !slices.Contains(m.Monitors, inc.Monitor) {
+		return false
+	}
+	if len(m.Tags) > 0 && !slices.ContainsFunc(m.Tags, func(t string) bool { return slices.Contains(sub.Tags, t) }) {
+		return false
+	}
+	if len(m.Classes) > 0 && !slices.Contains(m.Classes, inc.Class) {
+		return false
+	}
+	if len(m.Scopes) > 0 && !slices.Contains(m.Scopes, result.Scope(inc.Scope)) {
+		return false
+	}
+	if len(m.Vantages) > 0 && !slices.ContainsFunc(m.Vantages, func(v string) bool {
+		if inc.Kind == incident.KindVantage {
+			return v == inc.Monitor
+		}
+		return slices.Contains(inc.Regions, v)
+	}) {
+		return false
+	}
+	return true
+}
+
+// Covers reports whether s mutes sub at at.
+func (s *Silence) Covers(sub Subject, at time.Time) bool { return s.Active(at) && s.Matches(sub) }
+
+// Covering is the silences of the set that mute sub at at.
+func (set Set) Covering(sub Subject, at time.Time) []Silence {
+	var out []Silence
+	for i := range set {
+		if set[i].Covers(sub, at) {
+			out = append(out, set[i])
+		}
+	}
+	return out
+}
+
+// EndAt is the latest end of the silences that mute sub at at, or the
+// zero time when none does: one step of MutedUntil, for a caller that
+// chains silences with maintenance windows (notify/plan).
+func (set Set) EndAt(sub Subject, at time.Time) time.Time {
+	var end time.Time
+	for i := range set {
+		if s := &set[i]; s.Covers(sub, at) {
+			if e := s.Ends(); e.After(end) {
+				end = e
+			}
+		}
+	}
+	return end
+}
+
+// MutedUntil reports whether sub is silenced at at and, if so, until
+// when: the latest end of the silences that cover at, carried on through
+// silences that overlap it, so back-to-back silences mute as one (as
+// config.Config.MutedUntil does for maintenance windows).
+func (set Set) MutedUntil(sub Subject, at time.Time) (time.Time, bool) {
+	var until time.Time
+	for range 16 { // chained end to end; bounded against a loop
+		end := set.EndAt(sub, at)
+		if !end.After(until) {
+			break
+		}
+		until, at = end, end
+	}
+	return until, !until.IsZero()
+}
+
+// Live is the silences of the set that can still mute at or after at, in
+// the same order: what the daemon keeps once the others ended.
+func (set Set) Live(at time.Time) Set {
+	out := make(Set, 0, len(set))
+	for i := range set {
+		if !set[i].Done(at) {
+			out = append(out, set[i])
+		}
+	}
+	return out
+}

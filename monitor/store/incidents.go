@@ -46,6 +46,17 @@ func marshalLast(r *result.Outcome) (sql.NullString, error) {
 	return sql.NullString{String: string(b), Valid: true}, nil
 }
 
+func marshalAck(a *incident.Ack) (sql.NullString, error) {
+	if a == nil {
+		return sql.NullString{}, nil
+	}
+	b, err := json.Marshal(a)
+	if err != nil {
+		return sql.NullString{}, err
+	}
+	return sql.NullString{String: string(b), Valid: true}, nil
+}
+
 func marshalChanges(c []incident.Change) (string, error) {
 	if c == nil {
 		return "[]", nil
@@ -76,16 +87,20 @@ func (t *Tx) OpenIncident(ctx context.Context, inc *incident.Incident) error {
 	if err != nil {
 		return fmt.Errorf("open incident for %s: encode last result: %w", inc.Monitor, err)
 	}
+	ack, err := marshalAck(inc.Ack)
+	if err != nil {
+		return fmt.Errorf("open incident for %s: encode ack: %w", inc.Monitor, err)
+	}
 	res, err := t.tx.ExecContext(ctx, `INSERT INTO incidents
 		(monitor, kind, severity, opened_at, class, gateway, detail, status, scope,
 		 flapping, resolution, changes, last, updated_at, regions, first_failure_at,
-		 recovered_at, open_scope)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		 recovered_at, open_scope, ack)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		inc.Monitor, string(inc.Kind), string(inc.Severity), toNanos(inc.OpenedAt.Time),
 		string(inc.Class), inc.Gateway, inc.Detail, inc.Status, inc.Scope,
 		inc.Flapping, inc.Resolution, changes, last, toNanos(t.s.now()),
 		marshalRegions(inc.Regions), nullNanos(inc.FirstFailure.Time),
-		nullNanos(inc.RecoveredAt.Time), string(inc.OpenScope))
+		nullNanos(inc.RecoveredAt.Time), string(inc.OpenScope), ack)
 	if isUniqueViolation(err) {
 		e := &AlreadyOpenError{Monitor: inc.Monitor, Kind: inc.Kind}
 		_ = t.tx.QueryRowContext(ctx, `SELECT id FROM incidents
@@ -117,15 +132,22 @@ func (t *Tx) SaveIncident(ctx context.Context, inc *incident.Incident) error {
 	if err != nil {
 		return fmt.Errorf("%s: encode last result: %w", op, err)
 	}
+	ack, err := marshalAck(inc.Ack)
+	if err != nil {
+		return fmt.Errorf("%s: encode ack: %w", op, err)
+	}
+	// An ack is never taken back by a caller whose copy predates it: only
+	// a new incident starts without one.
 	res, err := t.tx.ExecContext(ctx, `UPDATE incidents SET
 		severity = ?, class = ?, gateway = ?, detail = ?, status = ?, scope = ?,
 		flapping = ?, resolution = ?, changes = ?, last = ?, updated_at = ?,
-		regions = ?, first_failure_at = ?, recovered_at = ?, open_scope = ?
+		regions = ?, first_failure_at = ?, recovered_at = ?, open_scope = ?,
+		ack = coalesce(ack, ?)
 		WHERE id = ? AND resolved_at IS NULL`,
 		string(inc.Severity), string(inc.Class), inc.Gateway, inc.Detail, inc.Status,
 		inc.Scope, inc.Flapping, inc.Resolution, changes, last, toNanos(t.s.now()),
 		marshalRegions(inc.Regions), nullNanos(inc.FirstFailure.Time),
-		nullNanos(inc.RecoveredAt.Time), string(inc.OpenScope), inc.ID)
+		nullNanos(inc.RecoveredAt.Time), string(inc.OpenScope), ack, inc.ID)
 	if err != nil {
 		return t.wrap(op, err)
 	}
@@ -217,7 +239,7 @@ func (t *Tx) ResolveIncident(ctx context.Context, id int64, at, recovered time.T
 
 const incidentCols = `id, monitor, kind, severity, opened_at, resolved_at, class, gateway,
 	detail, status, scope, flapping, resolution, changes, last, regions, first_failure_at,
-	recovered_at, open_scope`
+	recovered_at, open_scope, ack`
 
 func scanIncident(sc interface{ Scan(...any) error }) (incident.Incident, error) {
 	var (
@@ -231,10 +253,11 @@ func scanIncident(sc interface{ Scan(...any) error }) (incident.Incident, error)
 		firstFailure     sql.NullInt64
 		recovered        sql.NullInt64
 		openScope        string
+		ack              []byte
 	)
 	if err := sc.Scan(&inc.ID, &inc.Monitor, &kind, &sev, &opened, &resolved, &class,
 		&inc.Gateway, &inc.Detail, &inc.Status, &inc.Scope, &inc.Flapping, &inc.Resolution,
-		&changes, &last, &regions, &firstFailure, &recovered, &openScope); err != nil {
+		&changes, &last, &regions, &firstFailure, &recovered, &openScope, &ack); err != nil {
 		return inc, err
 	}
 	// Kind first: a row whose JSON columns do not decode still says what
@@ -256,6 +279,12 @@ func scanIncident(sc interface{ Scan(...any) error }) (incident.Incident, error)
 	}
 	if len(inc.Changes) == 0 {
 		inc.Changes = nil
+	}
+	if ack != nil {
+		inc.Ack = new(incident.Ack)
+		if err := json.Unmarshal(ack, inc.Ack); err != nil {
+			return inc, fmt.Errorf("decode ack of incident %d: %w", inc.ID, err)
+		}
 	}
 	if last != nil {
 		inc.Last = new(result.Outcome)

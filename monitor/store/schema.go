@@ -181,6 +181,38 @@ ALTER TABLE incidents ADD COLUMN open_scope TEXT NOT NULL DEFAULT '';  -- result
 -- resolved after its start.
 CREATE INDEX incidents_by_resolved ON incidents (monitor, resolved_at);
 `,
+	// 5: silences, the log of what operators did (acknowledge, silence,
+	// re-check), and an incident's acknowledgement.
+	`
+CREATE TABLE silences (
+	id             INTEGER PRIMARY KEY,
+	matchers       TEXT    NOT NULL,            -- silence.Matchers as JSON
+	start_at       INTEGER NOT NULL,
+	end_at         INTEGER,                     -- NULL: until its incident resolves
+	until_resolved INTEGER NOT NULL DEFAULT 0,
+	created_by     TEXT    NOT NULL,
+	created_at     INTEGER NOT NULL,
+	comment        TEXT    NOT NULL DEFAULT '',
+	expired_at     INTEGER,                     -- NULL unless ended early
+	expired_by     TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX silences_by_end ON silences (end_at);
+
+CREATE TABLE actions (
+	id          INTEGER PRIMARY KEY,
+	at          INTEGER NOT NULL,
+	by          TEXT    NOT NULL,
+	what        TEXT    NOT NULL CHECK (what IN ('silence-add', 'silence-expire', 'ack', 'recheck')),
+	incident_id INTEGER,                        -- NULL when about no one incident
+	monitor     TEXT    NOT NULL DEFAULT '',
+	silence_id  INTEGER,
+	detail      TEXT    NOT NULL DEFAULT ''    -- the comment, or what came of it
+);
+CREATE INDEX actions_by_incident ON actions (incident_id, at) WHERE incident_id IS NOT NULL;
+CREATE INDEX actions_by_at ON actions (at);
+
+ALTER TABLE incidents ADD COLUMN ack TEXT;  -- *incident.Ack as JSON, NULL while unacknowledged
+`,
 }
 
 // SchemaVersion is the schema version this build writes.

@@ -299,6 +299,20 @@ func (in *Incidents) Open(name string) *incident.Incident {
 	return nil
 }
 
+// SetAck records a on the open vantage incident whose store ID is id, and
+// returns a copy of it (nil when no such incident is open): an
+// acknowledged vantage incident gets no reminders either.
+func (in *Incidents) SetAck(id int64, a incident.Ack) *incident.Incident {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for _, m := range in.machines {
+		if inc := m.Incident(); inc != nil && inc.ID == id && m.SetAck(a) {
+			return m.Incident()
+		}
+	}
+	return nil
+}
+
 // Exclusive runs fn while no sync runs. A committer writes the changes it
 // kept in there: they were made on machines a sync observes.
 func (in *Incidents) Exclusive(fn func()) {

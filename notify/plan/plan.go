@@ -93,20 +93,8 @@ func Event(cfg *config.Config, sil silence.Set, ev *incident.Event, id int64, lo
 	}
 	inc := ev.Incident
 	mon, configured := subject(cfg, inc)
-	var (
-		mutedUntil time.Time
-		muted      bool
-	)
-	if configured && inc.Kind.OfMonitor() {
-		mutedUntil, muted = cfg.MutedUntil(mon, ev.At)
-	}
-	windows := func() string {
-		var names []string
-		for _, w := range cfg.InMaintenance(mon, ev.At) {
-			names = append(names, w.Name)
-		}
-		return strings.Join(names, ", ")
-	}
+	mu := mute(cfg, sil, mon, configured, inc, id, ev.At)
+	mutedUntil, muted := mu.Until, mu.Muted
 
 	switch ev.Kind {
 	case incident.EventOpened:
@@ -118,9 +106,8 @@ func Event(cfg *config.Config, sil silence.Set, ev *incident.Event, id int64, lo
 		switch {
 		case muted:
 			notBefore = mutedUntil
-			msg.Change = fmt.Sprintf("Opened during the maintenance window %s; still open when it ended at %s.",
-				windows(), mutedUntil.UTC().Format("2006-01-02 15:04 MST"))
-			d.Muted = "held until the maintenance window ends"
+			msg.Change = mu.openedDuring()
+			d.Muted = "held until the " + mu.what() + " ends"
 		case (msg.GroupKey != "" || inc.Kind == incident.KindVantage) && cfg.Notify.GroupWait > 0:
 			// A vantage problem waits too: when the host is losing its
 			// network, the vantages fail one check at a time, and the
@@ -167,13 +154,13 @@ func Event(cfg *config.Config, sil silence.Set, ev *incident.Event, id int64, lo
 				s := Send{Msg: m}
 				if muted {
 					s.NotBefore = mutedUntil
-					d.Muted = "held until the maintenance window ends"
+					d.Muted = "held until the " + mu.what() + " ends"
 				}
 				d.Sends = append(d.Sends, s)
 				continue
 			}
 			if muted && ev.Kind != incident.EventResolved {
-				d.Muted = "dropped: in a maintenance window"
+				d.Muted = "dropped: in a " + mu.what()
 				continue
 			}
 			m := Message(cfg, ev, id)
@@ -184,7 +171,7 @@ func Event(cfg *config.Config, sil silence.Set, ev *incident.Event, id int64, lo
 				// Its DOWN went out before the window: the UP is never
 				// swallowed, only held until the window ends.
 				s.NotBefore = mutedUntil
-				d.Muted = "held until the maintenance window ends"
+				d.Muted = "held until the " + mu.what() + " ends"
 			}
 			d.Sends = append(d.Sends, s)
 		}
@@ -209,14 +196,17 @@ func Reminders(cfg *config.Config, sil silence.Set, inc *incident.Incident, id i
 		// hundreds of messages about one fact nobody has to act on today.
 		return nil, nil
 	}
+	if inc.Ack != nil {
+		// Someone took it: reminding them is noise, and nobody else is
+		// reminded of what is being handled.
+		return nil, nil
+	}
 	mon, configured := subject(cfg, inc)
-	if inc.Kind.OfMonitor() {
-		if !configured {
-			return nil, nil
-		}
-		if _, muted := cfg.MutedUntil(mon, now); muted {
-			return nil, nil
-		}
+	if inc.Kind.OfMonitor() && !configured {
+		return nil, nil
+	}
+	if mute(cfg, sil, mon, configured, inc, id, now).Muted {
+		return nil, nil
 	}
 	var out []Send
 	for _, r := range cfg.ReceiversFor(mon, inc.Severity, inc.Class) {
@@ -314,6 +304,10 @@ func Message(cfg *config.Config, ev *incident.Event, id int64) notify.Message {
 		ResolvedAt: inc.ResolvedAt.Time,
 		Resolution: inc.Resolution,
 		Flapping:   inc.Flapping,
+	}
+	if inc.Ack != nil {
+		a := *inc.Ack
+		m.Ack = &a
 	}
 	if !inc.FirstFailure.IsZero() && inc.FirstFailure.Before(inc.OpenedAt.Time) {
 		// The outage began with the first failed round, before it was
