@@ -390,15 +390,16 @@ func emptyBody(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// actionError answers an action's error: the unknown things are 404, the
-// rest is the daemon's fault (the store), 500.
+// actionError answers an action's error: the unknown things are 404, what
+// the action refuses as it stands 400, the rest is the daemon's fault (the
+// store), 500.
 func (c *control) actionError(w http.ResponseWriter, doing string, err error) {
 	code := http.StatusInternalServerError
 	switch {
 	case errors.Is(err, ErrUnknownIncident), errors.Is(err, ErrUnknownSilence), errors.Is(err, ErrUnknownMonitor):
 		code = http.StatusNotFound
-	case errors.Is(err, errNotYet):
-		code = http.StatusNotImplemented
+	case errors.Is(err, ErrInvalidAction):
+		code = http.StatusBadRequest
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		code = http.StatusServiceUnavailable
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -375,7 +376,7 @@ func TestControlEndpointsReachTheActions(t *testing.T) {
 		err  error
 		code int
 	}{
-		{ErrUnknownIncident, 404}, {ErrUnknownSilence, 404}, {ErrUnknownMonitor, 404},
+		{ErrUnknownIncident, 404}, {ErrUnknownSilence, 404}, {ErrUnknownMonitor, 404}, {fmt.Errorf("%w: no author", ErrInvalidAction), 400},
 		{errors.New("store: disk I/O error"), 500}, {context.DeadlineExceeded, 503},
 	} {
 		fake.err = tc.err
@@ -418,5 +419,88 @@ func TestDaemonServesTheControlSocket(t *testing.T) {
 	}
 	if exists() {
 		t.Errorf("the control socket is left behind at %s after a clean stop", path)
+	}
+}
+
+// End to end with the daemon's own actions: a request without the right
+// token changes nothing (no silence, no incident acked, no action row);
+// with it, and over the socket, the change is made and names who.
+func TestControlRefusedChangesNothing(t *testing.T) {
+	tgt := newTarget(t)
+	tgt.status.Store(http.StatusBadGateway)
+	dir := t.TempDir()
+	token := "0123456789abcdef0123456789abcdef"
+	if err := os.WriteFile(filepath.Join(dir, "api-token"), []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "ctl.sock")
+	t.Setenv("CREDENTIALS_DIRECTORY", "")
+	f := newFixture(t, fmt.Sprintf("[api]\nsocket = %q\ntoken_file = %q\n", sock, filepath.Join(dir, "api-token"))+monitorTOML("shop", tgt.URL), nil)
+	f.round("shop")
+	f.round("shop")
+	open := f.incidents("shop")
+	if len(open) != 1 || !open[0].Open() {
+		t.Fatalf("incidents %+v, want one open", open)
+	}
+	id := open[0].ID
+	f.run()
+	testkit.WaitFor(t, "the control socket", func() bool { _, err := os.Lstat(sock); return err == nil })
+	base := "http://" + f.d.Addr().String() + httpControlPrefix
+	ctx := context.Background()
+
+	for name, h := range map[string]map[string]string{
+		"no credentials": nil,
+		"wrong token":    {"Authorization": "Bearer " + strings.Repeat("x", len(token))},
+	} {
+		t.Run(name, func(t *testing.T) {
+			for _, r := range []struct{ path, body string }{
+				{"/silences", `{"matchers":{"monitors":["shop"]},"for":"2h"}`},
+				{fmt.Sprintf("/incidents/%d/ack", id), `{"comment":"mine"}`},
+				{"/monitors/shop/recheck", ``},
+			} {
+				code, _, body := do(t, http.DefaultClient, "POST", base+r.path, r.body, h)
+				if code != http.StatusUnauthorized {
+					t.Errorf("POST %s = %d %s, want 401", r.path, code, body)
+				}
+			}
+		})
+	}
+	if list, err := f.d.Silences(ctx, true); err != nil || len(list) != 0 {
+		t.Errorf("after refused requests: silences %+v, %v; want none", list, err)
+	}
+	if acts, err := f.d.Store().ActionsFor(ctx, id); err != nil || len(acts) != 0 {
+		t.Errorf("after refused requests: actions on incident %d %+v, %v; want none", id, acts, err)
+	}
+	if inc := f.incidents("shop"); inc[0].Ack != nil {
+		t.Errorf("after refused requests the incident is acked: %+v", inc[0].Ack)
+	}
+
+	// With the token: the silence is made, by "token:ana".
+	code, _, body := do(t, http.DefaultClient, "POST", base+"/silences", `{"matchers":{"monitors":["shop"]},"for":"2h","comment":"deploy"}`,
+		map[string]string{"Authorization": "Bearer " + token, "X-Vantage-User": "ana"})
+	var s silence.Silence
+	if code != http.StatusCreated || json.Unmarshal([]byte(body), &s) != nil || s.ID == 0 || s.CreatedBy != "token:ana" {
+		t.Fatalf("with the token: %d %s", code, body)
+	}
+	// Over the socket: the ack names the Unix user.
+	code, _, body = do(t, socketClient(sock), "POST", fmt.Sprintf("http://vantage/api/v1/incidents/%d/ack", id), `{"comment":"looking at the db"}`, nil)
+	var inc incident.Incident
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &inc) != nil || inc.Ack == nil || !strings.HasPrefix(inc.Ack.By, "uid "+strconv.Itoa(os.Getuid())) {
+		t.Fatalf("ack over the socket: %d %s", code, body)
+	}
+	acts, err := f.d.Store().ActionsFor(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var whos []string
+	for _, a := range acts {
+		whos = append(whos, a.By)
+	}
+	if len(acts) != 2 || whos[0] != "token:ana" || whos[1] != inc.Ack.By {
+		t.Errorf("actions on incident %d by %q, want the silence by token:ana then the ack by %s", id, whos, inc.Ack.By)
+	}
+	code, _, body = do(t, socketClient(sock), "POST", "http://vantage/api/v1/incidents/999999/ack", ``, nil)
+	if code != http.StatusNotFound {
+		t.Errorf("ack of an unknown incident: %d %s, want 404", code, body)
 	}
 }
