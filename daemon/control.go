@@ -164,7 +164,6 @@ func (c *control) addSilence(w http.ResponseWriter, r *http.Request) {
 		c.actionError(w, "adding the silence", err)
 		return
 	}
-	c.log.Info("silence added", "by", by, "silence", got.ID, "end", got.End, "comment", got.Comment)
 	c.reply(w, http.StatusCreated, got)
 }
 
@@ -288,7 +287,6 @@ func (c *control) expireSilence(w http.ResponseWriter, r *http.Request) {
 		c.actionError(w, fmt.Sprintf("expiring silence %d", id), err)
 		return
 	}
-	c.log.Info("silence expired", "by", by, "silence", id)
 	c.reply(w, http.StatusOK, s)
 }
 
@@ -311,7 +309,6 @@ func (c *control) ack(w http.ResponseWriter, r *http.Request) {
 		c.actionError(w, fmt.Sprintf("acknowledging incident %d", id), err)
 		return
 	}
-	c.log.Info("incident acknowledged", "by", by, "incident", id, "monitor", inc.Monitor)
 	c.reply(w, http.StatusOK, inc)
 }
 
@@ -330,6 +327,8 @@ func (c *control) recheck(w http.ResponseWriter, r *http.Request) {
 		c.actionError(w, fmt.Sprintf("re-checking %s", name), err)
 		return
 	}
+	// The actions log what they change; a re-check changes only what its
+	// round does, so who asked for it is said here.
 	c.log.Info("monitor re-checked", "by", by, "monitor", name, "class", out.Class)
 	c.reply(w, http.StatusOK, out)
 }
