@@ -3,11 +3,17 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/vantage-monitor/vantage/monitor/config"
 	"github.com/vantage-monitor/vantage/monitor/history"
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/result"
@@ -314,4 +320,205 @@ func TestRecheckRunsTheRoundNow(t *testing.T) {
 		t.Error("a scheduled round ran during a re-check")
 	}
 	m.busy.Unlock()
+}
+
+// crashCopy opens a second daemon on a copy of f's state directory taken
+// while f runs, nothing closed or flushed: the files a kill -9 leaves (the
+// WAL without its index, a lock file with no flock), on f's clock.
+func (f *fixture) crashCopy(body string, tweak func(*Options)) *fixture {
+	f.t.Helper()
+	dir := f.t.TempDir()
+	g := &fixture{t: f.t, dir: dir, clock: f.clock, logs: f.logs}
+	g.file = writeConfig(f.t, dir, body)
+	src, dst := filepath.Join(f.dir, "state"), filepath.Join(dir, "state")
+	if err := os.MkdirAll(dst, 0o750); err != nil {
+		f.t.Fatal(err)
+	}
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.IsDir() || strings.HasSuffix(e.Name(), "-shm") {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), data, 0o600); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	g.open(tweak)
+	return g
+}
+
+// TestKill9DuringASilence: the daemon dies (kill -9) while a silence holds
+// a DOWN; the next one is still muted, and after the end exactly one alert.
+func TestKill9DuringASilence(t *testing.T) {
+	t.Setenv("VANTAGE_TEST_TOKEN", "xoxb-test")
+	tg := newTarget(t)
+	rec := &recorder{}
+	body := monitorTOML("web", tg.URL) + receiverTOML
+	f := newFixture(t, body, withRecorder(rec))
+	ctx := context.Background()
+	end := f.clock.Now().Add(10 * time.Minute)
+	if _, err := f.d.AddSilence(ctx, silence.Silence{Matchers: silence.Matchers{Monitors: []string{"web"}}, End: end}, "ana"); err != nil {
+		t.Fatal(err)
+	}
+	tg.status.Store(http.StatusBadGateway)
+	f.round("web")
+	f.round("web")
+	g := f.crashCopy(body, withRecorder(rec))
+	if got := g.d.silences(); len(got) != 1 {
+		t.Fatalf("silences after a kill -9 = %+v", got)
+	}
+	g.round("web")
+	if n := g.deliver(); n != 0 {
+		t.Fatalf("delivered %d during the silence after a kill -9", n)
+	}
+	g.clock.Advance(end.Sub(g.clock.Now()) + time.Second)
+	if n := g.deliver(); n != 1 {
+		t.Fatalf("delivered %d when the silence ended, want exactly 1", n)
+	}
+	if n := g.deliver(); n != 0 {
+		t.Fatalf("delivered %d more", n)
+	}
+	if msgs, _ := rec.got(); len(msgs) != 1 || msgs[0].Event != incident.NotifyOpen || msgs[0].Monitor != "web" {
+		t.Fatalf("messages = %+v", msgs)
+	}
+}
+
+// TestSilenceUntilResolved: a silence of one announced incident until it
+// resolves drops its changes and reminders, and its UP goes out at once.
+func TestSilenceUntilResolved(t *testing.T) {
+	t.Setenv("VANTAGE_TEST_TOKEN", "xoxb-test")
+	tg := newTarget(t)
+	rec := &recorder{}
+	f := newFixture(t, monitorTOML("web", tg.URL)+receiverTOML+repeatTOML, withRecorder(rec))
+	ctx := context.Background()
+	tg.status.Store(http.StatusBadGateway)
+	f.round("web")
+	f.round("web")
+	if f.deliver() != 1 {
+		t.Fatal("the DOWN did not go out")
+	}
+	id := f.incidents("web")[0].ID
+	s, err := f.d.AddSilence(ctx, silence.Silence{Matchers: silence.Matchers{Incident: id}, UntilResolved: true, Comment: "known"}, "slack:@ana")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acts, _ := f.d.store.ActionsFor(ctx, id); len(acts) != 1 || acts[0].What != store.ActionSilenceAdd || acts[0].SilenceID != s.ID {
+		t.Errorf("the incident's actions = %+v", acts)
+	}
+	tg.status.Store(http.StatusServiceUnavailable)
+	f.round("web")
+	f.clock.Advance(time.Hour)
+	f.d.remind(ctx)
+	if n := f.deliver(); n != 0 {
+		t.Fatalf("delivered %d for a silenced incident", n)
+	}
+	tg.status.Store(http.StatusOK)
+	f.round("web")
+	f.round("web")
+	if n := f.deliver(); n != 1 {
+		t.Fatalf("delivered %d on resolve, want the UP at once", n)
+	}
+	if msgs, _ := rec.got(); msgs[len(msgs)-1].Event != incident.NotifyResolve {
+		t.Fatalf("last message: %+v", msgs[len(msgs)-1])
+	}
+	// It resolved: the silence mutes nothing more, and a new one of it is refused.
+	if _, err := f.d.AddSilence(ctx, silence.Silence{Matchers: silence.Matchers{Incident: id}, UntilResolved: true}, "ana"); !errors.Is(err, ErrUnknownIncident) {
+		t.Errorf("until-resolved silence of a resolved incident: %v", err)
+	}
+}
+
+// TestExpiringReleasesAHeldUp: the UP of an announced incident that
+// resolved inside a silence is held to its end; expired early, it goes out
+// at once, once, and a window's hold on another monitor stays.
+func TestExpiringReleasesAHeldUp(t *testing.T) {
+	t.Setenv("VANTAGE_TEST_TOKEN", "xoxb-test")
+	tg := newTarget(t)
+	rec := &recorder{}
+	winEnd := t0.Add(3 * time.Hour)
+	win := fmt.Sprintf(`
+[[maintenance]]
+name = "blog-move"
+monitors = ["blog"]
+start = %s
+end = %s
+`, t0.Add(-time.Minute).Format(time.RFC3339), winEnd.Format(time.RFC3339))
+	f := newFixture(t, monitorTOML("web", tg.URL)+monitorTOML("blog", tg.URL+"/blog")+receiverTOML+win, withRecorder(rec))
+	ctx := context.Background()
+	tg.status.Store(http.StatusBadGateway)
+	f.round("web")
+	f.round("web")
+	if f.deliver() != 1 {
+		t.Fatal("the DOWN did not go out")
+	}
+	s, err := f.d.AddSilence(ctx, silence.Silence{Matchers: silence.Matchers{Classes: []result.Class{result.ClassBadGateway}}, End: f.clock.Now().Add(time.Hour)}, "ana")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.round("blog")
+	f.round("blog") // blog's DOWN: held by its window (and the silence)
+	tg.status.Store(http.StatusOK)
+	f.round("web")
+	f.round("web")
+	if n := f.deliver(); n != 0 {
+		t.Fatalf("delivered %d inside the silence", n)
+	}
+	if _, err := f.d.ExpireSilence(ctx, s.ID, "bo"); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.deliver(); n != 1 {
+		t.Fatalf("delivered %d after the expiry, want the held UP", n)
+	}
+	f.clock.Advance(2 * time.Hour)
+	if n := f.deliver(); n != 0 {
+		t.Fatalf("delivered %d more before the window's end", n)
+	}
+	msgs, _ := rec.got()
+	if len(msgs) != 2 || msgs[1].Event != incident.NotifyResolve || msgs[1].Monitor != "web" {
+		t.Fatalf("messages = %+v", msgs)
+	}
+	f.clock.Advance(winEnd.Sub(f.clock.Now()) + time.Second)
+	if n := f.deliver(); n != 1 {
+		t.Fatalf("delivered %d at the window's end, want blog's DOWN", n)
+	}
+	if msgs, _ = rec.got(); msgs[2].Monitor != "blog" || msgs[2].Event != incident.NotifyOpen {
+		t.Fatalf("at the window's end: %+v", msgs[2])
+	}
+}
+
+// TestAckAWarning: a performance warning is acknowledged on its own machine.
+func TestAckAWarning(t *testing.T) {
+	var slow atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if slow.Load() {
+			time.Sleep(300 * time.Millisecond)
+		}
+		fmt.Fprintln(w, "ok")
+	}))
+	t.Cleanup(srv.Close)
+	f, _ := newWarnFixture(t, monitorTOML("web", srv.URL), withWarnings(nil, config.Degraded{TTFB: 100 * time.Millisecond}, 2), nil, nil)
+	slow.Store(true)
+	f.round("web")
+	f.round("web")
+	perf := f.kindIncidents("web", incident.KindPerformance)
+	if len(perf) != 1 {
+		t.Fatalf("performance incidents = %+v", perf)
+	}
+	inc, err := f.d.Ack(context.Background(), perf[0].ID, "ana", "known slow")
+	if err != nil || inc.Ack == nil || inc.Kind != incident.KindPerformance {
+		t.Fatalf("ack of a warning = %+v, %v", inc, err)
+	}
+	m := f.d.lookup("web")
+	m.mu.Lock()
+	got := m.perf.Incident()
+	m.mu.Unlock()
+	if got == nil || got.Ack == nil || got.Ack.Comment != "known slow" {
+		t.Errorf("the performance machine's incident = %+v", got)
+	}
 }
