@@ -502,4 +502,14 @@ func TestControlRefusedChangesNothing(t *testing.T) {
 	if code != http.StatusNotFound {
 		t.Errorf("ack of an unknown incident: %d %s, want 404", code, body)
 	}
+	// A re-check runs the round and answers with its outcome.
+	code, _, body = do(t, socketClient(sock), "POST", "http://vantage/api/v1/monitors/shop/recheck", ``, nil)
+	var out result.Outcome
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &out) != nil || out.Class != result.ClassBadGateway {
+		t.Errorf("re-check over the socket: %d %s, want 200 and the 502's outcome", code, body)
+	}
+	code, _, body = do(t, socketClient(sock), "POST", "http://vantage/api/v1/monitors/nope/recheck", ``, nil)
+	if code != http.StatusNotFound {
+		t.Errorf("re-check of an unknown monitor: %d %s, want 404", code, body)
+	}
 }
