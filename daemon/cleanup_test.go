@@ -27,6 +27,7 @@ func TestShutdownStopsInReverseOfStartUp(t *testing.T) {
 		"stopping scheduler",
 		"stopping vantages",
 		"stopping notification delivery",
+		"stopping the control socket",
 		"stopping HTTP server",
 		"stopping the result flush loop",
 		"flushing results",

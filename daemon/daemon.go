@@ -696,7 +696,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	})
 
 	srv := &http.Server{
-		Handler:           web.AllowHosts(d.opts.Handler(d, d.metrics.handler(), d.log), d.allowedHosts(listen)),
+		Handler:           web.AllowHosts(d.withControl(d.opts.Handler(d, d.metrics.handler(), d.log)), d.allowedHosts(listen)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
 	}
@@ -715,6 +715,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	})
 
 	if err := d.servePublic(serveErr); err != nil {
+		_ = d.down.Run()
+		return fmt.Errorf("running daemon: %w", err)
+	}
+	// The control socket (daemon/control.go) is up before READY=1, so a
+	// `vantage silence add` right after `systemctl start` finds it.
+	if err := d.serveControl(serveErr); err != nil {
 		_ = d.down.Run()
 		return fmt.Errorf("running daemon: %w", err)
 	}

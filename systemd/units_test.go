@@ -194,7 +194,7 @@ func TestUnitSettings(t *testing.T) {
 		{
 			unit:      "vantage.service",
 			execStart: "/usr/local/bin/vantage run -config /etc/vantage/vantage.toml",
-			extra:     map[string]string{"ExecReload": "/bin/kill -HUP $MAINPID", "StateDirectory": "vantage"},
+			extra:     map[string]string{"ExecReload": "/bin/kill -HUP $MAINPID", "StateDirectory": "vantage", "RuntimeDirectory": "vantage", "RuntimeDirectoryMode": "0755"},
 			creds:     []string{"slack-token:", "smtp-pass:"},
 		},
 		{
@@ -203,7 +203,7 @@ func TestUnitSettings(t *testing.T) {
 			// refuse_private lists the host's addresses over netlink.
 			extra: map[string]string{"RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6 AF_NETLINK"},
 			// The agent exits on SIGHUP and keeps no state.
-			absent: []string{"ExecReload", "StateDirectory"},
+			absent: []string{"ExecReload", "StateDirectory", "RuntimeDirectory"},
 			creds:  []string{"agent.key:"},
 		},
 	}

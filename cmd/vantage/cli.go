@@ -136,6 +136,35 @@ func commands() map[string]command {
 			run:   runDemo,
 		},
 		{
+			name:    "silence",
+			summary: "add, list or expire silences in the running daemon",
+			synopsis: []string{
+				"add (--monitor NAME | --tag TAG | --class CLASS | --vantage NAME | --scope SCOPE)... (--for DURATION | --until TIME) [--comment TEXT]",
+				"list [--all] [--json]",
+				"expire ID",
+			},
+			description: []string{
+				"Talks to the running daemon over its control socket (see docs/control.md). A silence mutes the notifications of the incidents it matches, as a [[maintenance]] window does: checks still run and incidents still open and close. Matchers of one kind are ORed, different kinds ANDed: --monitor shop --monitor cart --class bad_gateway matches a bad gateway of either. The daemon keeps silences in its store, and records who made or expired one (the Unix user, from the socket).",
+				"The socket is --socket, else [api] socket in the --config file, else /run/vantage/control.sock when it exists, else control.sock in the state directory. Using it takes being root, the daemon's user, or a member of its group ([api] socket_group).",
+			},
+			exits:    []exitStatus{{exitOK, "when the daemon did it"}, {exitFailed, "when the daemon refused or cannot be reached"}, usageExit()},
+			operands: operandAny,
+			flags:    func(fs *flag.FlagSet) { defineSilenceFlags(fs, new(silenceFlagValues)) },
+			run:      runSilence,
+		},
+		{
+			name:     "ack",
+			summary:  "acknowledge an open incident in the running daemon",
+			synopsis: []string{"INCIDENT [--comment TEXT] [--json]"},
+			description: []string{
+				"Acknowledges the open incident with that ID (as the API's /api/v1/incidents lists them), over the daemon's control socket (see docs/control.md): it gets no reminders and no escalation after this, and the receivers that were told it opened are told who took it. Acknowledging it again changes nothing. The socket is found as for vantage silence.",
+			},
+			exits:    []exitStatus{{exitOK, "when the incident is acknowledged"}, {exitFailed, "when the daemon refused or cannot be reached"}, usageExit()},
+			operands: operandAny,
+			flags:    func(fs *flag.FlagSet) { defineAckFlags(fs, new(ackFlagValues)) },
+			run:      runAck,
+		},
+		{
 			name:     "completion",
 			summary:  "print a shell completion script: bash, zsh or fish",
 			synopsis: []string{"bash|zsh|fish"},

@@ -79,6 +79,8 @@ var exercisedBy = map[string]string{
 	"vantage check -config":                "TestCheckWithConfigUsesVantages (cmd/vantage/check_vantage_test.go)",
 	"systemctl stop vantage":               "TestRunSurvivesKill and TestRunReloadsOnSIGHUP (stop on SIGTERM keeps the store consistent)",
 	"cp -a /var/lib/vantage":               "plain copy of the state directory",
+	"vantage silence":                      "TestSilenceAndAckAgainstTheDaemon (cmd/vantage/control_test.go) runs add, list and expire against the real daemon",
+	"vantage ack":                          "TestSilenceAndAckAgainstTheDaemon (cmd/vantage/control_test.go) acks an incident of the real daemon",
 	"systemctl start vantage":              "TestUnitsVerify",
 	"curl -s 'http://127.0.0.1:9207/api/v1/monitors/shop/history?window=30d'": "TestDocumentedPathsAnswer requests this path (the README names it beside the command) from the real daemon; TestHistoryOfAnOutage (cmd/vantage/history_e2e_test.go) checks the fields",
 	"curl -s 'http://127.0.0.1:9207/api/v1/incidents?state=open&since=7d'":    "TestDocumentedPathsAnswer requests this path (the README names it beside the command) from the real daemon; TestIncidentsAPIQuery (monitor/web/history_api_test.go) checks the filters",

@@ -4,10 +4,20 @@ _vantage() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
 	COMPREPLY=()
 	if [[ $COMP_CWORD -eq 1 ]]; then
-		COMPREPLY=($(compgen -W 'agent check completion demo help notify-test run validate version -h --help -v --version' -- "$cur"))
+		COMPREPLY=($(compgen -W 'ack agent check completion demo help notify-test run silence validate version -h --help -v --version' -- "$cur"))
 		return
 	fi
 	case ${COMP_WORDS[1]} in
+	ack)
+		case $prev in
+		-config|--config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+		-comment|--comment|-socket|--socket) return ;;
+		esac
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W '--help --comment --config --json --socket' -- "$cur"))
+			return
+		fi
+		;;
 	agent)
 		case $prev in
 		-config|--config|-key-file|--key-file|-tls-cert|--tls-cert|-tls-key|--tls-key) COMPREPLY=($(compgen -f -- "$cur")); return ;;
@@ -50,7 +60,7 @@ _vantage() {
 			COMPREPLY=($(compgen -W '--help' -- "$cur"))
 			return
 		fi
-		COMPREPLY=($(compgen -W 'agent check completion demo help notify-test run validate version' -- "$cur"))
+		COMPREPLY=($(compgen -W 'ack agent check completion demo help notify-test run silence validate version' -- "$cur"))
 		;;
 	notify-test)
 		case $prev in
@@ -69,6 +79,16 @@ _vantage() {
 		esac
 		if [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W '--help --config --log-format --log-level' -- "$cur"))
+			return
+		fi
+		;;
+	silence)
+		case $prev in
+		-config|--config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+		-class|--class|-comment|--comment|-for|--for|-monitor|--monitor|-scope|--scope|-socket|--socket|-tag|--tag|-until|--until|-vantage|--vantage) return ;;
+		esac
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W '--help --all --class --comment --config --for --json --monitor --scope --socket --tag --until --vantage' -- "$cur"))
 			return
 		fi
 		;;

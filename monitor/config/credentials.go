@@ -203,5 +203,6 @@ func (c *Config) Secrets() []redact.Secret {
 		}
 		addURL(r.APIURL)
 	}
+	out = append(out, redact.Secret{Value: c.API.Token.Reveal()})
 	return slices.DeleteFunc(out, func(s redact.Secret) bool { return s.Value == "" })
 }

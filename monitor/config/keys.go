@@ -21,6 +21,7 @@ func Keys() map[string][]string {
 	return map[string][]string{
 		"":            top,
 		"web":         names(reflect.TypeFor[Web]()),
+		"api":         names(reflect.TypeFor[API]()),
 		"history":     names(reflect.TypeFor[History]()),
 		"status_page": names(reflect.TypeFor[StatusPage]()),
 		"defaults":    slices.Clone(defaultableKeys),

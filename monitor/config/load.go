@@ -128,6 +128,12 @@ func (l *loader) load(raw map[string]any) *Config {
 		l.table(t, "web", "web", &cfg.Web, tableSpec{})
 		l.checkWeb(&cfg.Web)
 	}
+	l.checkPublicURL(cfg)
+	apiT, _ := l.subTable(raw, "api")
+	if apiT != nil {
+		l.table(apiT, "api", "api", &cfg.API, tableSpec{})
+	}
+	l.checkAPI(cfg, &cfg.API, apiT)
 	if t, ok := l.subTable(raw, "history"); ok {
 		l.table(t, "history", "history", &cfg.History, tableSpec{})
 		l.checkHistory(&cfg.History)
@@ -219,7 +225,7 @@ func (l *loader) load(raw map[string]any) *Config {
 
 // tableKeys are the top-level keys that hold tables or arrays of tables,
 // each decoded on its own.
-var tableKeys = []string{"defaults", "monitor", "vantage", "canary", "notify", "receiver", "route", "maintenance", "web", "history", "status_page"}
+var tableKeys = []string{"defaults", "monitor", "vantage", "canary", "notify", "receiver", "route", "maintenance", "web", "api", "history", "status_page"}
 
 func cloneMonitor(m Monitor) Monitor {
 	m.Headers = maps.Clone(m.Headers)
