@@ -196,7 +196,15 @@ func views(r *config.Receiver, m *notify.Message) []view {
 		case slack.StepRewrite:
 			out = append(out, view{"the incident's message rewritten", render.SlackText(render.SlackBlocks(st.Message))})
 		default:
-			out = append(out, view{"a new message", render.SlackText(render.SlackBlocks(st.Message))})
+			text := render.SlackText(render.SlackBlocks(st.Message))
+			if st.Keeps {
+				// The receiver posts the evidence and every step as the
+				// first reply in the new message's thread (notify/slack).
+				if d := render.SlackDetail(st.Message); d != nil {
+					text += "\n\n↳ first reply in its thread:\n" + render.SlackText(d)
+				}
+			}
+			out = append(out, view{"a new message", text})
 		}
 	}
 	return out
