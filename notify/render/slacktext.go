@@ -286,6 +286,7 @@ var slackEmojis = strings.NewReplacer(
 	":warning:", "⚠️",
 	":arrows_counterclockwise:", "🔄",
 	":rotating_light:", "🚨",
+	":mag:", "🔍",
 )
 
 // slackActions draws an actions block's buttons on one line, a link
