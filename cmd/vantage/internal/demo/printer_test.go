@@ -89,8 +89,17 @@ func TestPrinterPrintsEachAlertOnce(t *testing.T) {
 	if bodies[0] != render.Text(emailMsg) {
 		t.Errorf("the email section is not the email's text part:\n%s", bodies[0])
 	}
-	if want := render.SlackText(render.SlackBlocks(slackMsg)); bodies[1] != want {
-		t.Errorf("the Slack section is not Slack's blocks as text:\ngot:\n%s\nwant:\n%s", bodies[1], want)
+	// The parent, then the details the receiver posts as the first reply
+	// in its thread.
+	want := render.SlackText(render.SlackBlocks(slackMsg))
+	if d := render.SlackDetail(slackMsg); d != nil {
+		want += "\n\n↳ first reply in its thread:\n" + render.SlackText(d)
+	}
+	if bodies[1] != want {
+		t.Errorf("the Slack section is not Slack's blocks and its details reply as text:\ngot:\n%s\nwant:\n%s", bodies[1], want)
+	}
+	if !strings.Contains(bodies[1], "first reply in its thread") {
+		t.Errorf("the Slack section lacks the details reply:\n%s", bodies[1])
 	}
 	if bodies[0] == bodies[1] {
 		t.Errorf("the same text twice:\n%s", bodies[0])
