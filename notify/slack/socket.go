@@ -136,6 +136,8 @@ func (l *listener) session(ctx context.Context) (connected bool, err error) {
 					n.log.Warn("slack: socket mode connection lost; reconnecting", "event", string(ev.Type), "error", n.errText(eventErr(ev)))
 					lost = true
 				}
+			case socketmode.EventTypeErrorBadMessage:
+				n.log.Warn("slack: socket mode: a message from Slack that does not parse; ignored", "error", n.errText(eventErr(ev)))
 			case socketmode.EventTypeInvalidAuth:
 				n.log.Error("slack: socket mode: Slack refuses the app token (app_token_file); the buttons do not work")
 			case socketmode.EventTypeInteractive:
@@ -157,6 +159,8 @@ func eventErr(ev socketmode.Event) error {
 	switch d := ev.Data.(type) {
 	case *slackgo.ConnectionErrorEvent:
 		return d.ErrorObj
+	case *socketmode.ErrorBadMessage:
+		return d.Cause
 	case error:
 		return d
 	}
