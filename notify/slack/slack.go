@@ -23,7 +23,6 @@ import (
 
 	slackgo "github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackutilsx"
-	"github.com/slack-go/slack/socketmode"
 
 	"github.com/vantage-monitor/vantage/monitor/config"
 	"github.com/vantage-monitor/vantage/monitor/incident"
@@ -44,8 +43,6 @@ type Options struct {
 	// error texts (the daemon's Redactor); the receiver's own token or
 	// webhook URL is hidden in every encoding whether or not it is set.
 	Redact func(string) string
-	// Socket tunes the Socket Mode client (tests: its ping interval).
-	Socket []socketmode.Option
 }
 
 // Notifier delivers to one Slack receiver. It holds no per-incident state
@@ -67,7 +64,6 @@ type Notifier struct {
 	// Socket Mode (notify/slack/socket.go): socket is the client with
 	// the app-level token, nil without one (then no buttons).
 	socket      *slackgo.Client
-	socketOpts  []socketmode.Option
 	allowUsers  []string
 	allowGroups []string
 }
@@ -149,7 +145,6 @@ func New(r *config.Receiver, opts Options) (*Notifier, error) {
 		n.api = slackgo.New(token, o...)
 		if app != "" {
 			n.socket = slackgo.New(token, append(o, slackgo.OptionAppLevelToken(app))...)
-			n.socketOpts = opts.Socket
 			n.allowUsers = append([]string(nil), r.AllowUsers...)
 			n.allowGroups = append([]string(nil), r.AllowGroups...)
 		}

@@ -70,15 +70,21 @@ func (n *Notifier) Listen(ctx context.Context, a notify.Actions) error {
 	l := &listener{n: n, a: a, seen: newSeenIDs(seenMax), groups: map[string]groupMembers{}, sem: make(chan struct{}, maxActing)}
 	defer l.wg.Wait()
 	backoff := minBackoff
+	failing := false // logged once until a session connects again
 	for {
 		connected, err := l.session(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
 		if connected {
-			backoff = minBackoff
+			backoff, failing = minBackoff, false
 		}
-		n.log.Warn("slack: socket mode stopped; reconnecting", "in", backoff, "error", n.errText(err))
+		if !failing {
+			n.log.Warn("slack: socket mode stopped; retrying with backoff until it connects", "in", backoff, "error", n.errText(err))
+		} else {
+			n.log.Debug("slack: socket mode still failing", "in", backoff, "error", n.errText(err))
+		}
+		failing = true
 		t := time.NewTimer(backoff + rand.N(backoff/4+1))
 		select {
 		case <-ctx.Done():
@@ -112,7 +118,7 @@ type groupMembers struct {
 // reconnect.
 func (l *listener) session(ctx context.Context) (connected bool, err error) {
 	n := l.n
-	smc := socketmode.New(n.socket, n.socketOpts...)
+	smc := socketmode.New(n.socket)
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)

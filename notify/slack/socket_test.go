@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -344,19 +345,31 @@ func TestSocketRefusedUser(t *testing.T) {
 	}
 }
 
+// logged is a receiver whose log the test reads.
+func logged(t *testing.T, r *config.Receiver) (*slack.Notifier, *testkit.Buffer) {
+	t.Helper()
+	buf := &testkit.Buffer{}
+	n, err := slack.New(r, slack.Options{Now: clock, Logger: slog.New(slog.NewTextHandler(buf, nil))})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return n, buf
+}
+
 func TestSocketDuplicateEnvelope(t *testing.T) {
 	s := newFakeSocket(t)
-	n := mustNew(t, socketReceiver(s.api.URL()))
+	n, logs := logged(t, socketReceiver(s.api.URL()))
 	_, ts := posted(t, n)
 	a := &fakeActions{}
 	listening(t, n, a)
 	c := s.next(t)
 	c.send(t, press("e1", "t1", "U1ANA", render.SlackActionSilence, `{"i":7,"for":"1h"}`, ts))
 	c.send(t, press("e1", "t1", "U1ANA", render.SlackActionSilence, `{"i":7,"for":"1h"}`, ts))
-	// Events are decided in order: once the next one is acted on, the
-	// duplicate has been too (or not).
+	// The duplicate is decided as it arrives (the log says so); the
+	// silence and the re-check then complete.
 	c.send(t, press("e2", "t2", "U1ANA", render.SlackActionRecheck, `{"i":7,"m":"shop"}`, ts))
-	testkit.WaitFor(t, "the re-check after the duplicate", func() bool { _, _, re := a.snapshot(); return len(re) == 1 })
+	testkit.WaitFor(t, "the duplicate recognised", func() bool { return strings.Contains(logs.String(), "acted on already") })
+	testkit.WaitFor(t, "the silence and the re-check", func() bool { _, sil, re := a.snapshot(); return len(sil) >= 1 && len(re) == 1 })
 	testkit.WaitFor(t, "both copies acknowledged", func() bool { return strings.Count(strings.Join(s.ackedIDs(), ","), "e1") == 2 })
 	if _, sil, _ := a.snapshot(); len(sil) != 1 {
 		t.Errorf("a duplicate envelope made %d silences, want 1", len(sil))
@@ -365,7 +378,7 @@ func TestSocketDuplicateEnvelope(t *testing.T) {
 
 func TestSocketReconnectsAndRedeliveryAppliesOnce(t *testing.T) {
 	s := newFakeSocket(t)
-	n := mustNew(t, socketReceiver(s.api.URL()))
+	n, logs := logged(t, socketReceiver(s.api.URL()))
 	_, ts := posted(t, n)
 	a := &fakeActions{}
 	listening(t, n, a)
@@ -382,7 +395,8 @@ func TestSocketReconnectsAndRedeliveryAppliesOnce(t *testing.T) {
 	c2.send(t, map[string]any{"envelope_id": "e1-retry", "type": "interactive", "retry_attempt": 1, "retry_reason": "timeout",
 		"payload": press("", "t1", "U1ANA", render.SlackActionSilence, `{"i":7,"for":"1h"}`, ts)["payload"]})
 	c2.send(t, press("e3", "t3", "U1ANA", render.SlackActionRecheck, `{"i":7,"m":"shop"}`, ts))
-	testkit.WaitFor(t, "the re-check after the redelivery", func() bool { _, _, re := a.snapshot(); return len(re) == 1 })
+	testkit.WaitFor(t, "the redelivery recognised", func() bool { return strings.Contains(logs.String(), "acted on already") })
+	testkit.WaitFor(t, "the silence and the re-check", func() bool { _, sil, re := a.snapshot(); return len(sil) >= 1 && len(re) == 1 })
 	s.waitAcked(t, "e1-retry")
 	if _, sil, _ := a.snapshot(); len(sil) != 1 {
 		t.Errorf("the redelivered press made %d silences, want 1: %+v", len(sil), sil)
@@ -430,8 +444,8 @@ func TestSocketRecheck(t *testing.T) {
 }
 
 // TestSocketUsesAppToken: apps.connections.open is called with the app
-// token, never the bot token, and without an app token there is no
-// listener and no buttons.
+// token, never the bot token; a refused token is retried with backoff and
+// logged once; without an app token there is no listener.
 func TestSocketUsesAppToken(t *testing.T) {
 	var auth []string
 	var mu sync.Mutex
@@ -442,14 +456,19 @@ func TestSocketUsesAppToken(t *testing.T) {
 		writeJSON(w, map[string]any{"ok": false, "error": "invalid_auth"})
 	}))
 	t.Cleanup(srv.Close)
-	n := mustNew(t, socketReceiver(srv.URL+"/api/"))
+	n, logs := logged(t, socketReceiver(srv.URL+"/api/"))
 	listening(t, n, &fakeActions{})
-	testkit.WaitFor(t, "apps.connections.open", func() bool { mu.Lock(); defer mu.Unlock(); return len(auth) > 0 })
+	// Slack refuses the token: the session ends, and is retried after a
+	// backoff (1s), logged once however often it fails.
+	testkit.WaitFor(t, "apps.connections.open, retried", func() bool { mu.Lock(); defer mu.Unlock(); return len(auth) >= 2 })
 	mu.Lock()
 	if auth[0] != "/api/apps.connections.open Bearer "+testAppToken {
 		t.Errorf("first call = %q, want apps.connections.open with the app token", auth[0])
 	}
 	mu.Unlock()
+	if got := strings.Count(logs.String(), "socket mode stopped"); got != 1 {
+		t.Errorf("the failing connection was logged %d times, want once:\n%s", got, logs)
+	}
 
 	plain := mustNew(t, botReceiver(srv.URL+"/api/"))
 	if plain.Listening() {
