@@ -26,6 +26,7 @@ func TestShutdownStopsInReverseOfStartUp(t *testing.T) {
 	want := []string{
 		"stopping scheduler",
 		"stopping vantages",
+		"stopping the receivers' listeners",
 		"stopping notification delivery",
 		"stopping the control socket",
 		"stopping HTTP server",

@@ -126,6 +126,8 @@ type Daemon struct {
 	// down undoes what New and Run started, in reverse: at the end of Run,
 	// in Close, or when starting fails half way.
 	down *cleanup.Stack
+	// listen runs the receivers' listeners (daemon/listen.go).
+	listen listeners
 
 	mu       sync.RWMutex
 	cfg      *config.Config
@@ -312,6 +314,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Daemon, err 
 		return nil, fmt.Errorf("starting daemon: %w", err)
 	}
 	d.outbox.SetNotifiers(notifiers)
+	d.setListeners(notifiers)
 	// The silences first: restoring may plan notifications (an incident
 	// the store never got), and those must be muted as they were.
 	if err := d.loadSilences(ctx); err != nil {
@@ -746,6 +749,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		<-outboxDone
 		<-directDone
 	})
+	// The buttons (Slack over Socket Mode) act through the outbox and the
+	// store, so they stop first.
+	d.startListeners(octx)
+	d.down.PushFunc("stopping the receivers' listeners", d.stopListeners)
 
 	vctx, stopVantages := context.WithCancel(context.WithoutCancel(ctx))
 	waitVantages := d.startVantages(vctx)

@@ -157,6 +157,7 @@ func (d *Daemon) reloadLocked(ctx context.Context, newCfg *config.Config) error 
 	d.mu.Unlock()
 	d.single.Store(single)
 	d.outbox.SetNotifiers(notifiers)
+	d.setListeners(notifiers)
 
 	if swapFleets {
 		d.swapFleet(ctx, newFleet)

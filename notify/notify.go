@@ -14,6 +14,7 @@ import (
 
 	"github.com/vantage-monitor/vantage/monitor/incident"
 	"github.com/vantage-monitor/vantage/monitor/result"
+	"github.com/vantage-monitor/vantage/monitor/silence"
 )
 
 // Message is one notification to one receiver, with everything a receiver
@@ -168,6 +169,26 @@ func (m *Message) Duration() time.Duration {
 // retried with backoff.
 type Notifier interface {
 	Notify(ctx context.Context, msg *Message, ref string) (newRef string, err error)
+}
+
+// Actions are what an operator may do to an incident from a receiver (a
+// button in Slack): the daemon's own methods (daemon/actions.go), which
+// record who did it. by names the operator as the receiver knows them
+// ("slack:@ana").
+type Actions interface {
+	Ack(ctx context.Context, id int64, by, comment string) (incident.Incident, error)
+	AddSilence(ctx context.Context, s silence.Silence, by string) (silence.Silence, error)
+	Recheck(ctx context.Context, monitor, by string) (result.Outcome, error)
+}
+
+// Listener is a Notifier that also hears operators act on what it sent
+// (Slack's buttons over Socket Mode). Listen runs until ctx ends, and
+// returns only then; Listening says whether this one has anything to
+// listen to (a Slack receiver without an app token has not).
+type Listener interface {
+	Notifier
+	Listening() bool
+	Listen(ctx context.Context, a Actions) error
 }
 
 // NotifierFunc adapts a function to Notifier.

@@ -397,6 +397,14 @@ type Receiver struct {
 	WebhookURLEnv  string `toml:"webhook_url_env" json:"webhook_url_env,omitempty"`
 	// APIURL overrides Slack's Web API base URL; it always ends in "/".
 	APIURL string `toml:"api_url" json:"api_url,omitempty"`
+	// AppTokenFile holds the Slack app-level token (xapp-…) with which
+	// the receiver connects over Socket Mode and its messages carry
+	// buttons (Acknowledge, Silence, Re-check). AppToken is its content,
+	// read at load. AllowUsers and AllowGroups are the Slack user IDs and
+	// user group IDs who may press them (monitor/config/slack_app.go).
+	AppTokenFile string   `toml:"app_token_file" json:"app_token_file,omitempty"`
+	AllowUsers   []string `toml:"allow_users" json:"allow_users,omitempty"`
+	AllowGroups  []string `toml:"allow_groups" json:"allow_groups,omitempty"`
 
 	// Email.
 	SMTP          string   `toml:"smtp" json:"smtp,omitempty"`
@@ -416,6 +424,7 @@ type Receiver struct {
 
 	// Secrets, read at load time.
 	Token      Secret `toml:"-" json:"token"`
+	AppToken   Secret `toml:"-" json:"app_token"`
 	WebhookURL Secret `toml:"-" json:"webhook_url"`
 	Password   Secret `toml:"-" json:"password"`
 	Line       int    `toml:"-" json:"-"`
@@ -423,7 +432,7 @@ type Receiver struct {
 
 var (
 	receiverCommonKeys = []string{"name", "type", "timeout"}
-	receiverSlackKeys  = []string{"channel", "token_file", "token_env", "webhook_url_file", "webhook_url_env", "api_url"}
+	receiverSlackKeys  = []string{"channel", "token_file", "token_env", "webhook_url_file", "webhook_url_env", "api_url", "app_token_file", "allow_users", "allow_groups"}
 	receiverEmailKeys  = []string{"smtp", "from", "to", "username", "password_file", "password_env", "insecure_plain", "tls", "ca_file"}
 )
 

@@ -188,7 +188,7 @@ func (c *Config) Secrets() []redact.Secret {
 	}
 	for i := range c.Receivers {
 		r := &c.Receivers[i]
-		out = append(out, redact.Secret{Value: r.Token.Reveal()}, redact.Secret{Value: r.Password.Reveal(), User: r.Username})
+		out = append(out, redact.Secret{Value: r.Token.Reveal()}, redact.Secret{Value: r.AppToken.Reveal()}, redact.Secret{Value: r.Password.Reveal(), User: r.Username})
 		if hook := r.WebhookURL.Reveal(); hook != "" {
 			out = append(out, redact.Secret{Value: hook})
 			// The path is the credential: errors tend to quote the URL

@@ -760,6 +760,7 @@ func (l *loader) checkReceiver(cfg *Config, r *Receiver, t map[string]any, path,
 				r.APIURL = SlackAPIURL(r.APIURL)
 			}
 		}
+		l.checkSlackApp(r, t, path, sec, token)
 	case ReceiverEmail:
 		if r.Timeout == 0 {
 			r.Timeout = DefaultSMTPTimeout

@@ -124,7 +124,7 @@ func TestNoStaleGoldens(t *testing.T) {
 	for _, f := range files {
 		base := filepath.Base(f)
 		name := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(base, ".slack.txt"), ".txt"), ".html"), ".slack.json")
-		name = strings.TrimSuffix(strings.TrimSuffix(name, ".reply"), ".detail")
+		name = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, ".reply"), ".detail"), ".buttons")
 		if _, ok := cs[name]; !ok {
 			t.Errorf("golden file %s belongs to no case", f)
 		}
@@ -222,6 +222,10 @@ func checkSlackLimits(t *testing.T, label string, payload []byte) {
 				}
 				if err := json.Unmarshal(raw, &e); err != nil {
 					t.Errorf("%s: block %d: action element: %v", label, i, err)
+				}
+				if e.Type == "overflow" {
+					checkOverflow(t, label, raw)
+					continue
 				}
 				if e.Type != "button" || e.Text.Type != "plain_text" {
 					t.Errorf("%s: block %d: element %q with %q text, want a button with plain_text", label, i, e.Type, e.Text.Type)

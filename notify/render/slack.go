@@ -121,7 +121,14 @@ const vantagesDownLabel = "vantages down"
 // saw, every fix) is in SlackDetail, the first reply in its thread. For
 // NotifyUpdate and NotifyResolve it is the version that replaces the
 // parent with chat.update, so the parent never shows a stale headline.
-func SlackBlocks(m *notify.Message) []slack.Block {
+//
+// With WithButtons (a receiver connected over Socket Mode) the parent of
+// an open incident also carries its buttons (slackButtons).
+func SlackBlocks(m *notify.Message, opts ...SlackOption) []slack.Block {
+	var o slackOptions
+	for _, f := range opts {
+		f(&o)
+	}
 	d := build(m)
 	sm := shown(m)
 	blocks := []slack.Block{
@@ -172,12 +179,19 @@ func SlackBlocks(m *notify.Message) []slack.Block {
 		foot += " · evidence and every step in the thread"
 	}
 	blocks = append(blocks, contextText(foot))
-	if d.PageURL != "" {
-		btn := slack.NewButtonBlockElement("vantage_open", "", slack.NewTextBlockObject(slack.PlainTextType, "Open in vantage", false, false))
-		btn.URL = d.PageURL
-		blocks = append(blocks, slack.NewActionBlock("vantage_links", btn))
+	if o.buttons && hasButtons(sm) {
+		// One actions block, one line: the buttons, then the link.
+		blocks = append(blocks, slack.NewActionBlock(SlackActionsBlock, slackButtons(sm, d.PageURL)...))
+	} else if d.PageURL != "" {
+		blocks = append(blocks, slack.NewActionBlock("vantage_links", openButton(d.PageURL)))
 	}
 	return blocks
+}
+
+func openButton(url string) *slack.ButtonBlockElement {
+	btn := slack.NewButtonBlockElement("vantage_open", "", slack.NewTextBlockObject(slack.PlainTextType, "Open in vantage", false, false))
+	btn.URL = url
+	return btn
 }
 
 // glanceLines are the facts the parent shows as lines: what failed, where,

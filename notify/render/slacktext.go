@@ -295,6 +295,15 @@ func slackActions(a *slack.ActionBlock) string {
 	var out []string
 	if a.Elements != nil {
 		for _, e := range a.Elements.ElementSet {
+			if o, ok := e.(*slack.OverflowBlockElement); ok {
+				// A menu: "[⋯ Silence 15m | Silence 4h | …]".
+				var opts []string
+				for _, op := range o.Options {
+					opts = append(opts, slackObjectText(op.Text))
+				}
+				out = append(out, "[⋯ "+strings.Join(opts, " | ")+"]")
+				continue
+			}
 			b, ok := e.(*slack.ButtonBlockElement)
 			if !ok {
 				out = append(out, "["+string(e.ElementType())+"]")

@@ -60,6 +60,12 @@ type Notifier struct {
 	now     func() time.Time
 	own     *redact.Redactor    // the token or webhook URL, in every encoding
 	extra   func(string) string // Options.Redact, or nil
+
+	// Socket Mode (notify/slack/socket.go): socket is the client with
+	// the app-level token, nil without one (then no buttons).
+	socket      *slackgo.Client
+	allowUsers  []string
+	allowGroups []string
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
@@ -73,7 +79,13 @@ func New(r *config.Receiver, opts Options) (*Notifier, error) {
 	if r.Type != config.ReceiverSlack {
 		return nil, fmt.Errorf("slack receiver %q: type is %q, not %q", r.Name, r.Type, config.ReceiverSlack)
 	}
-	token, hook := r.Token.Reveal(), r.WebhookURL.Reveal()
+	token, hook, app := r.Token.Reveal(), r.WebhookURL.Reveal(), r.AppToken.Reveal()
+	if app != "" && token == "" {
+		return nil, fmt.Errorf("slack receiver %q: an app token needs a bot token: the buttons' effects are posted in the thread", r.Name)
+	}
+	if app != "" && !strings.HasPrefix(app, config.SlackAppTokenPrefix) {
+		return nil, fmt.Errorf("slack receiver %q: the app token does not start with %q", r.Name, config.SlackAppTokenPrefix)
+	}
 	// The rules are the config's (config.CheckSlack); the words are for a
 	// Receiver built in code, which the loader has not seen.
 	switch config.CheckSlack(token != "", hook != "", r.Channel, hook) {
@@ -115,7 +127,7 @@ func New(r *config.Receiver, opts Options) (*Notifier, error) {
 		client:  client,
 		log:     opts.Logger,
 		now:     opts.Now,
-		own:     redact.New([]redact.Secret{{Value: token}, {Value: hook}}),
+		own:     redact.New([]redact.Secret{{Value: token}, {Value: hook}, {Value: app}}),
 		extra:   opts.Redact,
 	}
 	if n.log == nil {
@@ -131,6 +143,11 @@ func New(r *config.Receiver, opts Options) (*Notifier, error) {
 			o = append(o, slackgo.OptionAPIURL(config.SlackAPIURL(r.APIURL)))
 		}
 		n.api = slackgo.New(token, o...)
+		if app != "" {
+			n.socket = slackgo.New(token, append(o, slackgo.OptionAppLevelToken(app))...)
+			n.allowUsers = append([]string(nil), r.AllowUsers...)
+			n.allowGroups = append([]string(nil), r.AllowGroups...)
+		}
 	}
 	return n, nil
 }
@@ -275,11 +292,20 @@ func Steps(msg *notify.Message, threaded bool) []Step {
 	return []Step{{Kind: StepReply, Message: msg}} // reminder, a group member's update
 }
 
+// renderOpts is how this receiver draws a parent: with buttons when it
+// listens over Socket Mode, since then a press is answered.
+func (n *Notifier) renderOpts() []render.SlackOption {
+	if n.socket != nil {
+		return []render.SlackOption{render.WithButtons()}
+	}
+	return nil
+}
+
 // post sends the incident's main message to the configured channel.
 func (n *Notifier) post(ctx context.Context, msg *notify.Message) (string, error) {
 	ctx, c := withCapture(ctx)
 	channel, ts, err := n.api.PostMessageContext(ctx, n.channel,
-		slackgo.MsgOptionBlocks(render.SlackBlocks(msg)...),
+		slackgo.MsgOptionBlocks(render.SlackBlocks(msg, n.renderOpts()...)...),
 		slackgo.MsgOptionText(render.Title(msg), true),
 		slackgo.MsgOptionMetadata(render.SlackMetadata(msg, render.SlackPartParent)),
 		slackgo.MsgOptionDisableLinkUnfurl(),
@@ -318,7 +344,7 @@ func (n *Notifier) reply(ctx context.Context, msg *notify.Message, channel, ts s
 func (n *Notifier) rewrite(ctx context.Context, msg, shown *notify.Message, channel, ts string) (lost bool, err error) {
 	uctx, c := withCapture(ctx)
 	_, _, _, err = n.api.UpdateMessageContext(uctx, channel, ts,
-		slackgo.MsgOptionBlocks(render.SlackBlocks(shown)...),
+		slackgo.MsgOptionBlocks(render.SlackBlocks(shown, n.renderOpts()...)...),
 		slackgo.MsgOptionText(render.Title(shown), true),
 		slackgo.MsgOptionMetadata(render.SlackMetadata(shown, render.SlackPartParent)),
 	)
