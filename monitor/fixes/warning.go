@@ -191,7 +191,7 @@ func warnFacts(r *result.Result, w *warned) (*known, facts) {
 		from, addr = w.slow.From, w.slow.Addr
 		f["slow"] = AndList(w.slow.Slow)
 		f["fast"] = AndList(w.slow.Fast)
-		f["phase"] = PhaseWords(w.slow.Phase)
+		f["phase"] = result.PhaseLabel(w.slow.Phase)
 		if w.slow.BodyBytes > 0 {
 			f["body_bytes"] = strconv.FormatInt(w.slow.BodyBytes, 10)
 		}
@@ -229,16 +229,6 @@ func AndList(names []string) string {
 		return names[0]
 	}
 	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
-}
-
-// PhaseWords is a phase as people say it: DNS, connect, TLS, TTFB,
-// transfer, total.
-func PhaseWords(phase string) string {
-	switch phase {
-	case result.PhaseDNS, result.PhaseTLS, result.PhaseTTFB:
-		return strings.ToUpper(phase)
-	}
-	return phase
 }
 
 // Conditions on a warning.

@@ -1,6 +1,9 @@
 package result
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Detail tokens: short, stable words that refine a Class. Scripts and the
 // fixes knowledge base match on them, so they never change once released.
@@ -76,3 +79,35 @@ func AllPhases() []string {
 // WarnDetail is the cert_expiring detail for a certificate under the
 // threshold of days: "under-7-days".
 func WarnDetail(days int) string { return fmt.Sprintf("under-%d-days", days) }
+
+// PhaseLabel is a phase's short name, as a summary or a label writes it:
+// "TTFB 2.4 s from fra1", "slow: TTFB", "slow: total time".
+func PhaseLabel(phase string) string {
+	switch phase {
+	case PhaseDNS, PhaseTLS, PhaseTTFB:
+		return strings.ToUpper(phase)
+	case PhaseTotal:
+		return "total time"
+	}
+	return phase
+}
+
+// PhaseWords is a phase in words, for a sentence: "slow in TTFB (time to
+// first byte)".
+func PhaseWords(phase string) string {
+	switch phase {
+	case PhaseDNS:
+		return "DNS"
+	case PhaseConnect:
+		return "connect"
+	case PhaseTLS:
+		return "TLS handshake"
+	case PhaseTTFB:
+		return "TTFB (time to first byte)"
+	case PhaseTransfer:
+		return "transfer (reading the body)"
+	case PhaseTotal:
+		return "total time"
+	}
+	return phase
+}

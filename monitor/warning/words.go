@@ -155,7 +155,7 @@ func certSummary(c *result.CertInfo, left time.Duration, v Verdict, over []strin
 // together.
 func slowSummary(w *result.Warning, down, fleet bool) string {
 	var b strings.Builder
-	b.WriteString(fixes.PhaseWords(w.Phase))
+	b.WriteString(result.PhaseLabel(w.Phase))
 	if !fleet && len(w.Seen) == 1 {
 		fmt.Fprintf(&b, " %s", millis(w.Seen[0].Ms))
 	} else {
@@ -221,7 +221,7 @@ func slowMarker(name, phase string, ms, limit float64) string {
 	if ms > limit {
 		rel = "over"
 	}
-	return fmt.Sprintf("%s: %s %s, %s %s", name, fixes.PhaseWords(phase), millis(ms), rel, millis(limit))
+	return fmt.Sprintf("%s: %s %s, %s %s", name, result.PhaseLabel(phase), millis(ms), rel, millis(limit))
 }
 
 // millis writes a duration in milliseconds as people read it: 0.4 ms,

@@ -116,14 +116,14 @@ func warningOf(w *incident.Incident, now time.Time) warningView {
 		if wn != nil && wn.Phase != "" {
 			phase = wn.Phase
 		}
-		v.Label = "slow: " + phaseWords(phase)
+		v.Label = "slow: " + result.PhaseLabel(phase)
 		if wn != nil {
 			if s := formatMs(wn.ThresholdMs); s != "" {
-				v.Threshold = phaseWords(phase) + " over " + s
+				v.Threshold = result.PhaseLabel(phase) + " over " + s
 			}
 			for _, s := range wn.Seen {
 				sv := seenView{Vantage: s.Vantage, Over: s.Over, Addr: s.RemoteAddr}
-				sv.Text = phaseWords(phase) + " " + orUnknown(formatMs(s.Ms))
+				sv.Text = result.PhaseLabel(phase) + " " + orUnknown(formatMs(s.Ms))
 				if s.Over {
 					sv.Text += ", over the threshold"
 				}
@@ -199,25 +199,6 @@ func orUnknown(s string) string {
 		return "unknown"
 	}
 	return s
-}
-
-// phaseWords names a phase (result.Phase*) as people write it.
-func phaseWords(p string) string {
-	switch p {
-	case result.PhaseDNS:
-		return "DNS"
-	case result.PhaseConnect:
-		return "connect"
-	case result.PhaseTLS:
-		return "TLS"
-	case result.PhaseTTFB:
-		return "TTFB"
-	case result.PhaseTransfer:
-		return "transfer"
-	case result.PhaseTotal, "":
-		return "total time"
-	}
-	return p
 }
 
 // hasPerformance reports whether m has an open performance incident: it

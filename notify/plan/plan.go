@@ -428,7 +428,7 @@ func describeWarningChange(ev *incident.Event) string {
 		}
 	case incident.KindPerformance:
 		if c.Detail != "" {
-			parts = append(parts, "now slow in "+phaseWords(c.Detail))
+			parts = append(parts, "now slow in "+result.PhaseWords(c.Detail))
 		}
 	}
 	if len(parts) == 0 {
@@ -442,25 +442,6 @@ func describeWarningChange(ev *incident.Event) string {
 	}
 	s := strings.Join(parts, "; ") + "."
 	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-// phaseWords names a degraded phase as people say it.
-func phaseWords(p string) string {
-	switch p {
-	case result.PhaseDNS:
-		return "DNS"
-	case result.PhaseConnect:
-		return "connect"
-	case result.PhaseTLS:
-		return "the TLS handshake"
-	case result.PhaseTTFB:
-		return "TTFB (time to first byte)"
-	case result.PhaseTransfer:
-		return "the transfer"
-	case result.PhaseTotal:
-		return "total time"
-	}
-	return p
 }
 
 func andList(xs []string) string {

@@ -104,25 +104,6 @@ func certHeadline(m *notify.Message) string {
 	return "certificate expiring"
 }
 
-// phaseName names a degraded phase as people say it.
-func phaseName(p string) string {
-	switch p {
-	case result.PhaseDNS:
-		return "DNS"
-	case result.PhaseConnect:
-		return "connect"
-	case result.PhaseTLS:
-		return "TLS handshake"
-	case result.PhaseTTFB:
-		return "TTFB (time to first byte)"
-	case result.PhaseTransfer:
-		return "transfer (reading the body)"
-	case result.PhaseTotal:
-		return "total time"
-	}
-	return clipRunes(oneLine(p), 40)
-}
-
 // slowPhase is the slow phase of a performance warning: its Warning's,
 // else the detail.
 func slowPhase(m *notify.Message) string {
@@ -139,7 +120,7 @@ func perfHeadline(m *notify.Message) string {
 		return "slow: " + clipRunes(oneLine(w.Summary), 160)
 	}
 	if p := slowPhase(m); p != "" {
-		return "slow in " + phaseName(p)
+		return "slow in " + result.PhaseWords(clipRunes(oneLine(p), 40))
 	}
 	return "slow"
 }
@@ -372,7 +353,7 @@ func addCertFacts(d *doc, c *result.CertInfo, label string) {
 // the round's timing.
 func addPerformance(d *doc, m *notify.Message, w *result.Warning) {
 	if p := slowPhase(m); p != "" {
-		v := phaseName(p)
+		v := result.PhaseWords(clipRunes(oneLine(p), 40))
 		if isToken(p) && v != p {
 			v += " [" + p + "]"
 		}
@@ -497,7 +478,7 @@ func buildWarningResolved(d *doc, m *notify.Message) {
 func wasWords(m *notify.Message) string {
 	if m.Kind == incident.KindPerformance {
 		if p := m.Detail; p != "" {
-			return "slow in " + phaseName(p)
+			return "slow in " + result.PhaseWords(clipRunes(oneLine(p), 40))
 		}
 		return ""
 	}
