@@ -52,8 +52,17 @@ func SelfSigned() CertOption {
 // chain is valid, even by a probe's fake clock.
 func NewCA(t testing.TB, cn string, opts ...CertOption) *CA {
 	t.Helper()
+	cert, key, _ := makeCA(t, "test CA", cn, 5, nil, nil, opts)
+	return &CA{cert: cert, key: key}
+}
+
+// makeCA makes a CA certificate named cn, valid from a year ago for years
+// unless ValidBetween says otherwise, signed by parent (itself when nil).
+// what names it in failures.
+func makeCA(t testing.TB, what, cn string, years int, parent *x509.Certificate, parentKey *ecdsa.PrivateKey, opts []CertOption) (*x509.Certificate, *ecdsa.PrivateKey, []byte) {
+	t.Helper()
 	now := time.Now()
-	s := certSpec{notBefore: now.Add(-365 * 24 * time.Hour), notAfter: now.Add(5 * 365 * 24 * time.Hour)}
+	s := certSpec{notBefore: now.Add(-365 * 24 * time.Hour), notAfter: now.Add(time.Duration(years) * 365 * 24 * time.Hour)}
 	for _, o := range opts {
 		o(&s)
 	}
@@ -67,15 +76,18 @@ func NewCA(t testing.TB, cn string, opts ...CertOption) *CA {
 		BasicConstraintsValid: true,
 		KeyUsage:              x509.KeyUsageCertSign,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
 	if err != nil {
-		t.Fatalf("making the test CA %q: %v", cn, err)
+		t.Fatalf("making the %s %q: %v", what, cn, err)
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		t.Fatalf("parsing the test CA %q: %v", cn, err)
+		t.Fatalf("parsing the %s %q: %v", what, cn, err)
 	}
-	return &CA{cert: cert, key: key}
+	return cert, key, der
 }
 
 // Intermediate makes a CA named cn that c signs, valid from a year ago for
@@ -85,29 +97,7 @@ func NewCA(t testing.TB, cn string, opts ...CertOption) *CA {
 // sends its chain, so a client that trusts only the root verifies them.
 func (c *CA) Intermediate(t testing.TB, cn string, opts ...CertOption) *CA {
 	t.Helper()
-	now := time.Now()
-	s := certSpec{notBefore: now.Add(-365 * 24 * time.Hour), notAfter: now.Add(4 * 365 * 24 * time.Hour)}
-	for _, o := range opts {
-		o(&s)
-	}
-	key := newKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial(t),
-		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             s.notBefore,
-		NotAfter:              s.notAfter,
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, &key.PublicKey, c.key)
-	if err != nil {
-		t.Fatalf("making the test intermediate CA %q: %v", cn, err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatalf("parsing the test intermediate CA %q: %v", cn, err)
-	}
+	cert, key, der := makeCA(t, "test intermediate CA", cn, 4, c.cert, c.key, opts)
 	served := append([][]byte{der}, c.served...)
 	return &CA{cert: cert, key: key, served: served}
 }

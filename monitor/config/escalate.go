@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/vantage-monitor/vantage/monitor/result"
+)
 
 // minEscalateAfter is the shortest escalate_after: reminders and
 // escalations are looked at every 30 seconds (daemon/notify.go), and
@@ -16,9 +20,9 @@ func (l *loader) checkEscalation(cfg *Config, r *Route, path, sec string) {
 	afterPath, toPath := joinPath(path, "escalate_after"), joinPath(path, "escalate_to")
 	switch {
 	case r.EscalateAfter < 0:
-		l.add(afterPath, sec, "escalate_after", "%s is negative (leave it out for no escalation)", fmtDuration(r.EscalateAfter))
+		l.add(afterPath, sec, "escalate_after", "%s is negative (leave it out for no escalation)", result.ShortDuration(r.EscalateAfter))
 	case r.EscalateAfter > 0 && r.EscalateAfter < minEscalateAfter:
-		l.add(afterPath, sec, "escalate_after", "%s is under %s: give people the time to acknowledge", fmtDuration(r.EscalateAfter), fmtDuration(minEscalateAfter))
+		l.add(afterPath, sec, "escalate_after", "%s is under %s: give people the time to acknowledge", result.ShortDuration(r.EscalateAfter), result.ShortDuration(minEscalateAfter))
 	case r.EscalateAfter > 0 && len(r.EscalateTo) == 0:
 		l.add(afterPath, sec, "escalate_to", "missing: escalate_after needs the receivers to escalate to")
 	case r.EscalateAfter == 0 && len(r.EscalateTo) > 0:

@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/vantage-monitor/vantage/monitor/result"
+)
 
 // DefaultKeepRemoved is how long [history] keeps a removed monitor's
 // history readable: long enough to look back at a monitor renamed or
@@ -29,6 +33,6 @@ func defaultHistory() History {
 
 func (l *loader) checkHistory(h *History) {
 	if h.KeepRemoved < 0 {
-		l.add("history.keep_removed", "history", "keep_removed", "%s is negative (0 drops a removed monitor's history at the next prune)", fmtDuration(h.KeepRemoved))
+		l.add("history.keep_removed", "history", "keep_removed", "%s is negative (0 drops a removed monitor's history at the next prune)", result.ShortDuration(h.KeepRemoved))
 	}
 }

@@ -288,7 +288,7 @@ func (l *loader) checkTop(cfg *Config, raw map[string]any) {
 		l.add("retention", "", "retention", "must be at least 1, not %d", cfg.Retention)
 	}
 	if cfg.RetentionAge < 0 {
-		l.add("retention_age", "", "retention_age", "%s is negative", fmtDuration(cfg.RetentionAge))
+		l.add("retention_age", "", "retention_age", "%s is negative", result.ShortDuration(cfg.RetentionAge))
 	}
 	if cfg.MaxConcurrency < 1 {
 		l.add("max_concurrency", "", "max_concurrency", "must be at least 1, not %d", cfg.MaxConcurrency)
@@ -453,7 +453,7 @@ func (l *loader) checkMonitor(cfg *Config, m *Monitor, t map[string]any, path, s
 		if !own(at) {
 			at = "schedule"
 		}
-		l.add(joinPath(path, at), sec, "timeout", "%s is longer than the schedule period %s", fmtDuration(m.Timeout), fmtDuration(period))
+		l.add(joinPath(path, at), sec, "timeout", "%s is longer than the schedule period %s", result.ShortDuration(m.Timeout), result.ShortDuration(period))
 	}
 	if own("max_body") && m.MaxBody == 0 {
 		add("max_body", "must be larger than 0")
@@ -468,7 +468,7 @@ func (l *loader) checkMonitor(cfg *Config, m *Monitor, t map[string]any, path, s
 		add("recover", "must be at least 1, not %d", m.Recover)
 	}
 	if own("retry_delay") && m.RetryDelay < 0 {
-		add("retry_delay", "%s is negative (0 turns the early re-check off)", fmtDuration(m.RetryDelay))
+		add("retry_delay", "%s is negative (0 turns the early re-check off)", result.ShortDuration(m.RetryDelay))
 	}
 	if own("flap_threshold") && m.FlapThreshold < 0 {
 		add("flap_threshold", "%d is negative (0 turns flap detection off)", m.FlapThreshold)
@@ -589,7 +589,7 @@ func (l *loader) checkNotify(n *Notify) {
 	if n.GroupWait < 0 {
 		l.add("notify.group_wait", "notify", "group_wait", "must not be negative")
 	} else if n.GroupWait > 10*time.Minute {
-		l.add("notify.group_wait", "notify", "group_wait", "%s would hold alerts back too long (at most 10m)", fmtDuration(n.GroupWait))
+		l.add("notify.group_wait", "notify", "group_wait", "%s would hold alerts back too long (at most 10m)", result.ShortDuration(n.GroupWait))
 	}
 	if n.GroupMin < 2 {
 		l.add("notify.group_min", "notify", "group_min", "must be at least 2 (%d given)", n.GroupMin)
@@ -598,7 +598,7 @@ func (l *loader) checkNotify(n *Notify) {
 		l.add("notify.max_attempts", "notify", "max_attempts", "must be between 1 and 100 (%d given)", n.MaxAttempts)
 	}
 	if n.MaxRetryAfter < time.Second || n.MaxRetryAfter > 24*time.Hour {
-		l.add("notify.max_retry_after", "notify", "max_retry_after", "must be between 1s and 24h (%s given)", fmtDuration(n.MaxRetryAfter))
+		l.add("notify.max_retry_after", "notify", "max_retry_after", "must be between 1s and 24h (%s given)", result.ShortDuration(n.MaxRetryAfter))
 	}
 }
 
@@ -614,7 +614,7 @@ func (l *loader) checkCanary(c *Canary, t map[string]any) {
 	if c.Timeout <= 0 {
 		l.add("canary.timeout", "canary", "timeout", "must be longer than 0s")
 	} else if c.Every > 0 && c.Timeout > c.Every {
-		l.add("canary.timeout", "canary", "timeout", "%s is longer than every = %s", fmtDuration(c.Timeout), fmtDuration(c.Every))
+		l.add("canary.timeout", "canary", "timeout", "%s is longer than every = %s", result.ShortDuration(c.Timeout), result.ShortDuration(c.Every))
 	}
 }
 
@@ -637,7 +637,7 @@ func (l *loader) checkVantage(cfg *Config, v *Vantage, t map[string]any, path, s
 		}
 	}
 	if v.Timeout < 0 {
-		add("timeout", "%s is negative", fmtDuration(v.Timeout))
+		add("timeout", "%s is negative", result.ShortDuration(v.Timeout))
 	}
 }
 
@@ -885,7 +885,7 @@ func (l *loader) checkRoute(cfg *Config, r *Route, t map[string]any, path, sec s
 		}
 	}
 	if r.Repeat < 0 {
-		add("repeat", "%s is negative (0 turns reminders off)", fmtDuration(r.Repeat))
+		add("repeat", "%s is negative (0 turns reminders off)", result.ShortDuration(r.Repeat))
 	}
 	l.checkMonitorRefs(cfg, r.MatchMonitors, path, sec, "match_monitors")
 	l.checkEscalation(cfg, r, path, sec)
@@ -979,16 +979,4 @@ func (l *loader) checkUnique(cfg *Config) {
 	check(vs)
 	check(rs)
 	check(ws)
-}
-
-// fmtDuration prints a duration without Go's trailing zero units: "2m", not "2m0s".
-func fmtDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }

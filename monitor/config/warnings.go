@@ -126,7 +126,7 @@ func (l *loader) decodeDegraded(v any, path, sec string) Degraded {
 			l.add(kp, sec, key, "must be longer than 0s; omit the key to turn this threshold off")
 			continue
 		case dur < 0:
-			l.add(kp, sec, key, "%s is negative; omit the key to turn this threshold off", fmtDuration(dur))
+			l.add(kp, sec, key, "%s is negative; omit the key to turn this threshold off", result.ShortDuration(dur))
 			continue
 		}
 		d.set(k, dur)
@@ -292,9 +292,9 @@ func (l *loader) checkWarningKeys(m *Monitor, t map[string]any, path, sec string
 			}
 			if own("degraded") {
 				l.add(joinPath(path, "degraded."+phase), sec, "degraded."+phase,
-					"%s is not under the timeout %s: a check that slow is cut off and fails, so the threshold can never be seen", fmtDuration(d), fmtDuration(m.Timeout))
+					"%s is not under the timeout %s: a check that slow is cut off and fails, so the threshold can never be seen", result.ShortDuration(d), result.ShortDuration(m.Timeout))
 			} else {
-				add("timeout", "%s is not longer than degraded.%s = %s from [defaults], which then can never be seen", fmtDuration(m.Timeout), phase, fmtDuration(d))
+				add("timeout", "%s is not longer than degraded.%s = %s from [defaults], which then can never be seen", result.ShortDuration(m.Timeout), phase, result.ShortDuration(d))
 			}
 		}
 	}

@@ -336,7 +336,7 @@ func (m *Machine) Observe(o Observation) (Transition, error) {
 	}
 
 	if flapStart {
-		note := fmt.Sprintf("flapping: %d state changes within %s", len(m.changes), fmtDuration(m.settings.FlapWindow))
+		note := fmt.Sprintf("flapping: %d state changes within %s", len(m.changes), result.ShortDuration(m.settings.FlapWindow))
 		switch {
 		case opened:
 			// The incident opened flapping and its Opened event says so:
@@ -367,7 +367,7 @@ func (m *Machine) Observe(o Observation) (Transition, error) {
 		// Quiet for a whole window and settled: flapping is over.
 		m.flapping = false
 		m.flapSince = time.Time{}
-		quiet := fmtDuration(m.settings.FlapWindow)
+		quiet := result.ShortDuration(m.settings.FlapWindow)
 		if m.state == StateUp {
 			if m.incident != nil {
 				m.resolve(at, fmt.Sprintf("%s with no state change for %s", resolutionSettledUp, quiet))
@@ -589,18 +589,6 @@ func plural(n int, one, many string) string {
 func orNone(s string) string {
 	if s == "" {
 		return "none"
-	}
-	return s
-}
-
-// fmtDuration writes 30m rather than 30m0s.
-func fmtDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
 }

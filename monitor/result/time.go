@@ -2,6 +2,7 @@ package result
 
 import (
 	"bytes"
+	"strings"
 	"time"
 )
 
@@ -46,4 +47,17 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 	}
 	t.Time = v
 	return nil
+}
+
+// ShortDuration writes a duration without Go's trailing zero units, as
+// messages and notes show it: "15m", "1h30m", not "15m0s".
+func ShortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

@@ -3,11 +3,11 @@ package plan
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/vantage-monitor/vantage/monitor/config"
 	"github.com/vantage-monitor/vantage/monitor/incident"
+	"github.com/vantage-monitor/vantage/monitor/result"
 	"github.com/vantage-monitor/vantage/monitor/silence"
 	"github.com/vantage-monitor/vantage/monitor/store"
 )
@@ -81,7 +81,7 @@ func Escalations(cfg *config.Config, sil silence.Set, inc *incident.Incident, id
 				m.Receiver = r
 				m.Key = key
 				m.Escalated = true
-				m.Change = fmt.Sprintf("Escalated: open for %s and nobody acknowledged it.", fmtDuration(roundDuration(now.Sub(opened))))
+				m.Change = fmt.Sprintf("Escalated: open for %s and nobody acknowledged it.", result.ShortDuration(roundDuration(now.Sub(opened))))
 				// It stands alone: grouping it with other incidents' opens
 				// would hide which one nobody took.
 				m.GroupKey = ""
@@ -99,17 +99,4 @@ func Escalations(cfg *config.Config, sil silence.Set, inc *incident.Incident, id
 // maintenance window or a silence: the one rule, Mute (notify/plan/mute.go).
 func mutedAt(cfg *config.Config, sil silence.Set, inc *incident.Incident, id int64, at time.Time) bool {
 	return Mute(cfg, sil, inc, id, at).Muted
-}
-
-// fmtDuration prints a duration without Go's trailing zero units: "15m",
-// not "15m0s".
-func fmtDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
